@@ -1,0 +1,39 @@
+# nlihw: every target creates the virtual environment first if it is missing.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST := $(PY) -m pytest
+
+.PHONY: all tables test test-all bench clean distclean venv
+
+all: tables
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (nlihw needs Python 3.11)" >&2; exit 2; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Main job: fit the default tables into build/tables and print their error summary.
+tables: $(STAMP)
+	$(VENV)/bin/nlihw tables build --out build/tables
+
+test: $(STAMP)
+	$(PYTEST) -q
+
+test-all: $(STAMP)
+	$(PYTEST) -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(PY) -m nlihw.bench
+
+clean:
+	rm -rf build sim_build .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,241 @@
+"""Optimal NLI cutpoint placement: the paper's Bellman DP on the hardware's own quantized output.
+
+D[0, k]   = left-clamp error with c_0 = cand[k]
+D[l, k]   = min_{i<k} D[l-1, i] (+ or max) E[i, k]          l = 1 .. M-1
+optimum   = min_k D[M-1, k] (+ or max) right-clamp error(k)
+
+E[i, k] is the error of the hardware output (every input code in [cand[i], cand[k])). Sum form for
+mean metrics, min-max form for max-abs. The DP is globally optimal over the candidate set. Exact
+pruning keeps it fast: a DP over a coarse sub-grid gives an achievable bound B, and any interval whose
+error exceeds B is skipped while it is being measured, since it cannot appear in an optimum.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from nlihw.errors import FunctionError, ParamsError
+from nlihw.formats import Q
+from . import segment_error as se
+from .functions import Function, get_function
+from .layout import MicroStep, TableLayout
+from .table import NLITable
+from nlihw.sim.reference import TAU, evaluation_codes, table_errors, METRIC_KEY
+
+ALL_CODES_CANDIDATES = 4096  # every code is a candidate up to 12-bit domains
+DEFAULT_GRID = 1024
+
+
+@dataclass(frozen=True)
+class FitProblem:
+    """Everything the DP needs: evaluation codes, exact f, quantized f on the 1/K fine grid."""
+    layout: TableLayout
+    function: Function
+    lo: int                          # first raw code of the domain
+    hi: int                          # last raw code of the domain
+    xs: np.ndarray                   # raw evaluation codes (every code, or a stated sample)
+    fx: np.ndarray                   # f(xs), float64
+    vq: np.ndarray                   # quantized f at lo + n/K, n = 0 .. (hi-lo)*K
+
+    @property
+    def sampled(self) -> bool:
+        return self.xs.shape[0] < self.hi - self.lo + 1
+
+    def fine_value(self, pos_times_k: np.ndarray) -> np.ndarray:
+        return self.vq[pos_times_k]
+
+
+def make_problem(func: "str | Function", layout: TableLayout,
+                 domain: tuple[float, float] | None = None) -> FitProblem:
+    """Resolve the domain (clipped to the input format), check f is defined and finite there."""
+    fn = get_function(func) if isinstance(func, str) else func
+    fin: Q = layout.in_fmt
+    if domain is None:
+        domain = fn.default_domain or (fin.min, fin.max)
+    dlo, dhi = float(domain[0]), float(domain[1])
+    if not dlo < dhi:
+        raise ParamsError(f"domain must have lo < hi, got [{dlo:g}, {dhi:g}]")
+    lo = int(max(fin.min_raw, np.ceil(dlo / fin.lsb)))
+    hi = int(min(fin.max_raw, np.floor(dhi / fin.lsb)))
+    if hi - lo + 1 < layout.M:
+        raise ParamsError(f"the domain [{dlo:g}, {dhi:g}] holds {max(0, hi - lo + 1)} codes of "
+                          f"{fin}, fewer than M={layout.M} cutpoints")
+    fn.check_domain(lo * fin.lsb, hi * fin.lsb)
+    span = hi - lo
+    if span * layout.K + 1 > (1 << 25):
+        raise ParamsError(f"domain of {span + 1} codes with K={layout.K} is too large to fit "
+                          f"(limit 2^25 fine-grid points); narrow --domain or lower K")
+    xs = evaluation_codes(fin, lo, hi)
+    fine = lo + np.arange(span * layout.K + 1, dtype=np.float64) / layout.K
+    with np.errstate(all="ignore"):
+        fx = fn(xs * fin.lsb)
+        ffine = fn(fine * fin.lsb)
+    if not (np.all(np.isfinite(fx)) and np.all(np.isfinite(ffine))):
+        raise FunctionError(f"{fn.name} is not finite everywhere on [{lo * fin.lsb:g}, "
+                            f"{hi * fin.lsb:g}]; narrow --domain")
+    vq = layout.out_fmt.quantize(ffine)
+    return FitProblem(layout, fn, lo, hi, xs, fx, vq)
+
+
+def candidate_grid(problem: FitProblem, grid: int) -> np.ndarray:
+    """Candidate cutpoints: every code for small domains, else ``grid`` evenly spaced codes.
+
+    In pow2 mode intervals must be K*2^s codes, so the grid is aligned to a power-of-two step from
+    both ends of the domain.
+    """
+    lo, hi = problem.lo, problem.hi
+    n_codes = hi - lo + 1
+    if problem.layout.micro_step is MicroStep.POW2:
+        step = 1
+        while (n_codes + step - 1) // step > max(grid, 2) // 2:
+            step *= 2
+        if n_codes <= ALL_CODES_CANDIDATES:
+            step = 1
+        c = np.concatenate([np.arange(lo, hi + 1, step), np.arange(hi, lo - 1, -step)])
+        return np.unique(c).astype(np.int64)
+    if n_codes <= max(grid, ALL_CODES_CANDIDATES):
+        return np.arange(lo, hi + 1, dtype=np.int64)
+    return np.unique(np.round(np.linspace(lo, hi, grid)).astype(np.int64))
+
+
+def _kernel_args(p: FitProblem):
+    lay = p.layout
+    return (p.xs, p.fx, p.vq, np.int64(p.lo), np.int64(lay.K), np.int64(lay.t_bits),
+            np.int64(lay.mul_bits), lay.micro_step is MicroStep.POW2,
+            np.int64(se.ROUNDING_CODE[lay.rounding.value]), np.int64(lay.out_fmt.min_raw),
+            np.int64(lay.out_fmt.max_raw), lay.out_fmt.lsb)
+
+
+def error_matrix(p: FitProblem, cand: np.ndarray, metric: str, bound: float = np.inf) -> np.ndarray:
+    """Interval errors; with a finite ``bound`` (an achievable objective) prune exactly."""
+    xs, fx, vq, lo, K, tb, mb, pow2, mode, omin, omax, lsb = _kernel_args(p)
+    mcode = np.int64(se.METRIC_CODE[metric])
+    floor = se.code_floor(fx, omin, omax, lsb, mcode, TAU)
+    if np.isfinite(bound):
+        # slack over the floor, widened a little so float summation order can never prune an optimum
+        bound = bound * (1 + 1e-9) + 1e-12 if metric == "max-abs" else \
+            (bound - float(floor.sum())) * (1 + 1e-6) + 1e-9 * bound
+    idx = np.searchsorted(xs, cand, side="left").astype(np.int64)
+    return se.error_matrix(cand, idx, xs, fx, floor, vq, lo, K, tb, mb, pow2, mode, omin, omax,
+                           lsb, mcode, TAU, float(bound))
+
+
+def clamp_errors(p: FitProblem, cand: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.searchsorted(p.xs, cand, side="left").astype(np.int64)
+    return se.clamp_errors(cand, idx, p.xs, p.fx, p.vq, np.int64(p.lo), np.int64(p.layout.K),
+                           p.layout.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), TAU)
+
+
+def bellman(E: np.ndarray, left: np.ndarray, right: np.ndarray, M: int,
+            minmax: bool) -> tuple[float, list[int]]:
+    """Optimal M-cutpoint path over candidates (indices) for a precomputed interval-error matrix."""
+    N = E.shape[0]
+    comb = np.maximum if minmax else np.add
+    D = left.copy()
+    back = np.zeros((M, N), dtype=np.int64)
+    for level in range(1, M):
+        tot = comb(D[:, None], E)                   # tot[i, k]: path ending i, then interval i->k
+        arg = np.argmin(tot, axis=0)
+        D = tot[arg, np.arange(N)]
+        back[level] = arg
+    final = comb(D, right)
+    k = int(np.argmin(final))
+    best = float(final[k])
+    if not np.isfinite(best):
+        raise ParamsError(f"no feasible placement of M={M} cutpoints on this candidate grid")
+    path = [k]
+    for level in range(M - 1, 0, -1):
+        k = int(back[level, k])
+        path.append(k)
+    return best, path[::-1]
+
+
+@dataclass
+class FitResult:
+    table: NLITable
+    objective: float                 # DP optimum in metric units (sum or max over codes)
+    grid: int                        # candidate cutpoints used
+    seconds: float
+    stats: dict = field(default_factory=dict)
+
+
+def place_cutpoints(p: FitProblem, metric: str, grid: int = DEFAULT_GRID, *, prune: bool = True,
+                    progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, float, dict]:
+    """Globally optimal cutpoints over the candidate grid; returns (cutpoints, objective, stats)."""
+    if metric not in se.METRICS:
+        raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(se.METRICS)}")
+    M, minmax = p.layout.M, metric == "max-abs"
+    cand = candidate_grid(p, grid)
+    if cand.shape[0] < M:
+        raise ParamsError(f"only {cand.shape[0]} candidate cutpoints for M={M}; raise --grid")
+    stats = {"candidates": int(cand.shape[0])}
+    bound = _coarse_bound(p, cand, metric, progress) if prune else np.inf
+    stats["bound"] = bound
+    t0 = time.perf_counter()
+    E = error_matrix(p, cand, metric, bound)
+    stats["matrix_seconds"] = time.perf_counter() - t0
+    left, right = clamp_errors(p, cand, metric)
+    best, path = bellman(E, left, right, M, minmax)
+    return cand[path], best, stats
+
+
+def _coarse_bound(p: FitProblem, cand: np.ndarray, metric: str, progress) -> float:
+    """Achievable objective from nested sub-grids (every 4th candidate, both ends kept), each level
+    pruned by the level below it; inf when the grid is already small."""
+    M, minmax = p.layout.M, metric == "max-abs"
+    levels = [cand]
+    while levels[-1].shape[0] // 4 >= max(8 * M, 64):
+        c = levels[-1]
+        levels.append(np.unique(np.concatenate([c[::4], c[-1:]])))
+    bound = np.inf
+    for sub in reversed(levels[1:]):
+        left, right = clamp_errors(p, sub, metric)
+        try:
+            bound, _ = bellman(error_matrix(p, sub, metric, bound), left, right, M, minmax)
+        except ParamsError:        # pow2 sub-grids can be infeasible; then no bound
+            bound = np.inf
+        if progress:
+            progress(f"bound from {sub.shape[0]} candidates: {bound:.6g}")
+    return bound
+
+
+def build_table(p: FitProblem, cutpoints, meta: dict | None = None) -> NLITable:
+    """Table for given cutpoints: f quantized at every micro-bin edge; clamps at the end cutpoints."""
+    lay, K = p.layout, p.layout.K
+    c = np.asarray(cutpoints, dtype=np.int64)
+    values = [int(p.vq[(c[0] - p.lo) * K])]
+    for a, b in zip(c[:-1], c[1:]):
+        L = int(b - a)
+        values += [int(p.vq[(a - p.lo) * K + j * L]) for j in range(1, K + 1)]
+    domain = (p.lo * lay.in_fmt.lsb, p.hi * lay.in_fmt.lsb)
+    return NLITable(layout=lay, function=p.function.name, cutpoints=tuple(int(x) for x in c),
+                    values=tuple(values), clamp_lo=values[0], clamp_hi=values[-1], domain=domain,
+                    meta=meta or {})
+
+
+FITTER_VERSION = 1
+
+
+def fit(func: "str | Function", layout: TableLayout, *, metric: str = "max-abs",
+        grid: int = DEFAULT_GRID, domain: tuple[float, float] | None = None, refine: bool = False,
+        progress: Callable[[str], None] | None = None) -> FitResult:
+    """Fit one table: optimal cutpoints, values f at the bin edges, optional value refinement."""
+    from .refine import refine_values
+    t0 = time.perf_counter()
+    p = make_problem(func, layout, domain)
+    cut, objective, stats = place_cutpoints(p, metric, grid, progress=progress)
+    table = build_table(p, cut)
+    errors = table_errors(table, p.xs)
+    meta = {"fitter_version": FITTER_VERSION, "metric": metric, "candidates": stats["candidates"],
+            "refined": bool(refine), "sampled_eval": bool(p.sampled), "errors": errors}
+    if refine:
+        table = refine_values(table, p, metric)
+        meta["errors_unrefined"] = errors
+        meta["errors"] = table_errors(table, p.xs)
+    table = dataclasses.replace(table, meta=meta)
+    return FitResult(table, objective, stats["candidates"], time.perf_counter() - t0, stats)
+

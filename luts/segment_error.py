@@ -1,0 +1,150 @@
+"""Compiled (numba) error of the hardware's own output over candidate macro intervals.
+
+This re-states the golden model's datapath (sim/golden.py) for speed; tests check the two agree
+code for code. An interval's error depends only on its two end cutpoints, which is what makes the
+Bellman DP over cutpoints exact.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+METRICS = ("max-abs", "mean-rel", "mse")
+METRIC_CODE = {m: i for i, m in enumerate(METRICS)}
+ROUNDING_CODE = {"nearest-even": 0, "nearest-away": 1, "toward-zero": 2, "floor": 3}
+
+
+@njit(cache=True, inline="always")
+def _round_shift(v, s, mode):
+    fl = v >> s
+    rem = v - (fl << s)
+    half = np.int64(1) << (s - 1)
+    if mode == 3:
+        return fl
+    if mode == 2:
+        return fl + 1 if (v < 0 and rem != 0) else fl
+    if mode == 1:
+        return fl + 1 if (rem > half or (rem == half and v >= 0)) else fl
+    return fl + 1 if (rem > half or (rem == half and (fl & 1) == 1)) else fl
+
+
+@njit(cache=True, inline="always")
+def _code_error(y, fx, lsb, metric, tau):
+    d = abs(y * lsb - fx)
+    if metric == 1:
+        return d / max(abs(fx), tau)
+    if metric == 2:
+        return d * d
+    return d
+
+
+@njit(cache=True)
+def scale(K, t_bits, mul_bits, pow2, length):
+    """(mul, shift) for an interval of ``length`` codes; (-1, -1) if pow2 forbids the length."""
+    if pow2:
+        if length % K != 0:
+            return -1, -1
+        q = length // K
+        if q & (q - 1) != 0:
+            return -1, -1
+        s = 0
+        while (np.int64(1) << (s + 1)) <= q:
+            s += 1
+        return np.int64(1) << t_bits, s
+    r = ((np.int64(1) << mul_bits) * length - 1) // K
+    e = -1
+    while r > 0:
+        r >>= 1
+        e += 1
+    shift = max(0, e - t_bits)
+    return (np.int64(K) << (t_bits + shift)) // length, shift
+
+
+@njit(cache=True)
+def interval_error(a, b, xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2, mode,
+                   out_min, out_max, lsb, metric, tau, start, stop, bound):
+    """Aggregate error (max or sum) of interval [a, b) over eval codes xs[start:stop].
+
+    ``vq`` holds quantized f on the 1/K-code fine grid starting at ``lo``. Returns inf as soon as
+    the interval cannot be in an optimum (exact pruning): for max-abs when its max exceeds
+    ``bound``; for sums when its excess over ``floor`` (each code's own quantization error, which
+    no output can beat) exceeds ``bound``, the slack of the best known solution over the floor.
+    """
+    L = b - a
+    mul, shift = scale(K, t_bits, mul_bits, pow2, L)
+    if mul < 0:
+        return np.inf
+    base = (a - lo) * K
+    mask = (np.int64(1) << t_bits) - 1
+    total = 0.0
+    excess = 0.0
+    for n in range(start, stop):
+        dx = xs[n] - a
+        u = (dx * mul) >> shift
+        j = u >> t_bits
+        t = u & mask
+        y0 = vq[base + j * L]
+        y1 = vq[base + (j + 1) * L]
+        y = _round_shift((y0 << t_bits) + t * (y1 - y0), t_bits, mode)
+        y = min(max(y, out_min), out_max)
+        e = _code_error(y, fx[n], lsb, metric, tau)
+        if metric == 0:
+            if e > total:
+                total = e
+                if total > bound:
+                    return np.inf
+        else:
+            total += e
+            excess += e - floor[n]
+            if excess > bound:
+                return np.inf
+    return total
+
+
+@njit(cache=True)
+def code_floor(fx, out_min, out_max, lsb, metric, tau):
+    """Each code's least possible error: f rounded to the nearest output code (saturated)."""
+    out = np.empty(fx.shape[0])
+    for n in range(fx.shape[0]):
+        y = min(max(np.int64(np.rint(fx[n] / lsb)), out_min), out_max)
+        best = _code_error(y, fx[n], lsb, metric, tau)
+        for d in (-1, 1):   # rint on a tie or a saturated edge: check the neighbours too
+            yy = min(max(y + d, out_min), out_max)
+            best = min(best, _code_error(yy, fx[n], lsb, metric, tau))
+        out[n] = best
+    return out
+
+
+@njit(cache=True)
+def error_matrix(cand, idx, xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2, mode,
+                 out_min, out_max, lsb, metric, tau, bound):
+    """E[p, q] = error of interval [cand[p], cand[q]) for all p < q (inf if pruned or invalid)."""
+    N = cand.shape[0]
+    E = np.full((N, N), np.inf)
+    for p in range(N):
+        for q in range(p + 1, N):
+            E[p, q] = interval_error(cand[p], cand[q], xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2,
+                                     mode, out_min, out_max, lsb, metric, tau, idx[p], idx[q], bound)
+    return E
+
+
+@njit(cache=True)
+def clamp_errors(cand, idx, xs, fx, vq, lo, K, lsb, metric, tau):
+    """Left[p]: error of codes below cand[p] clamped to f(cand[p]); Right[p]: codes >= cand[p]."""
+    N = cand.shape[0]
+    left = np.zeros(N)
+    right = np.zeros(N)
+    n_x = xs.shape[0]
+    for p in range(N):
+        y = vq[(cand[p] - lo) * K]
+        tl = 0.0
+        for n in range(0, idx[p]):
+            e = _code_error(y, fx[n], lsb, metric, tau)
+            tl = max(tl, e) if metric == 0 else tl + e
+        tr = 0.0
+        for n in range(idx[p], n_x):
+            e = _code_error(y, fx[n], lsb, metric, tau)
+            tr = max(tr, e) if metric == 0 else tr + e
+        left[p] = tl
+        right[p] = tr
+    return left, right

