@@ -1,0 +1,72 @@
+"""The ``nlihw`` command line: one click group; each command lives in ``nlihw/commands/<name>.py``.
+
+Expected errors (bad parameters, corrupt files, failing tools) print one line ``error: ...`` on
+stderr and exit with code 2; no traceback reaches the user.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .errors import NlihwError
+
+# command name -> module in nlihw.commands exposing a click command called ``command``
+COMMANDS = {
+    "fit": "fit",
+    "table": "table",
+    "tables": "tables",
+    "gen": "gen",
+    "sim": "simulate",
+    "synth": "synth",
+    "compare": "compare",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when it runs (keeps ``nlihw --help`` fast)."""
+
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx, name):
+        return self._load(name)
+
+    @staticmethod
+    def _load(name):
+        if name not in COMMANDS:
+            return None
+        try:
+            mod = importlib.import_module(f"nlihw.commands.{COMMANDS[name]}")
+        except ModuleNotFoundError as e:
+            if e.name == f"nlihw.commands.{COMMANDS[name]}":
+                return None          # command not built yet
+            raise
+        return mod.command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nlihw")
+def cli():
+    """nlihw: NLI (non-uniform linear interpolation) hardware generator and verification."""
+
+
+def main(argv=None) -> int:
+    try:
+        cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 2
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except (NlihwError, ValueError, OSError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        click.echo(f"error: {msg}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
