@@ -55,9 +55,8 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
     if grid < 2:
         raise ParamsError(f"--grid must be >= 2, got {grid}")
     layout = TableLayout(in_fmt, out_fmt, M, K, micro_step, t_bits, mul_bits, rounding)
-    err = click.get_text_stream("stderr")
     result = fit(func, layout, metric=metric, grid=grid, domain=parse_domain(domain),
-                 refine=refine, progress=lambda msg: click.echo(f"  {msg}", file=err))
+                 refine=refine, progress=lambda msg: click.echo(f"  {msg}", err=True))
     table = result.table
     table.save(output)
     if hex_path:

@@ -1,0 +1,62 @@
+"""``nlihw tables``: the default (shipped) table set: fit it, list it, check it reproduces."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from nlihw.errors import ParamsError
+from nlihw.luts.default_tables import DEFAULT_SPECS, build_defaults, shipped_dir
+from nlihw.luts.table import NLITable
+
+
+def summary_table(paths, title) -> Table:
+    t = Table(title=title)
+    for col in ("table", "in -> out", "domain", "values", "max err (LSB)", "mean rel", "rms (LSB)"):
+        t.add_column(col, justify="right" if col not in ("table", "in -> out") else "left")
+    for p in paths:
+        tab = NLITable.load(p)
+        e, lay = tab.meta.get("errors", {}), tab.layout
+        t.add_row(Path(p).stem, f"{lay.in_fmt} -> {lay.out_fmt}",
+                  f"[{tab.domain[0]:g}, {tab.domain[1]:g}]", str(lay.n_values),
+                  f"{e.get('max_abs_lsb', float('nan')):.3f}", f"{e.get('mean_rel', float('nan')):.2e}",
+                  f"{e.get('rms_lsb', float('nan')):.3f}")
+    return t
+
+
+@click.group("tables")
+def command():
+    """The default table set shipped in luts/tables (8 functions x 3 layouts, 16-bit)."""
+
+
+@command.command("build")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/tables"),
+              show_default=True, help="Directory for the fitted tables.")
+@click.option("--only", multiple=True, help="Fit only these (file stems such as silu_M11_K32).")
+@click.option("--jobs", type=int, default=None, help="Parallel fits (default: one per core).")
+def build(out, only, jobs):
+    """Fit the default tables, print their errors, and compare them byte for byte with the shipped ones."""
+    specs = [s for s in DEFAULT_SPECS if not only or s.filename[:-5] in only]
+    unknown = set(only) - {s.filename[:-5] for s in DEFAULT_SPECS}
+    if unknown:
+        raise ParamsError(f"unknown table(s) {', '.join(sorted(unknown))}; see 'nlihw tables list'")
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as prog:
+        task = prog.add_task(f"fitting {len(specs)} tables", total=len(specs))
+        paths = build_defaults(out, specs, jobs, on_done=lambda p: prog.advance(task))
+    Console(width=132).print(summary_table(paths, f"NLI tables fitted into {out}"))
+    same = sum((shipped_dir() / p.name).exists() and (shipped_dir() / p.name).read_bytes() == p.read_bytes()
+               for p in paths)
+    click.echo(f"{same}/{len(paths)} byte-identical to the shipped tables in {shipped_dir()}")
+
+
+@command.command("list")
+def list_():
+    """Summarize the shipped tables."""
+    paths = sorted(shipped_dir().glob("*.json"))
+    if not paths:
+        raise ParamsError(f"no shipped tables in {shipped_dir()}")
+    Console(width=132).print(summary_table(paths, f"shipped tables ({shipped_dir()})"))

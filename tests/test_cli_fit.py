@@ -1,0 +1,55 @@
+"""``nlihw fit`` / ``nlihw table show`` as a user runs them: outputs, one-line errors, exit codes."""
+import json
+
+import pytest
+
+from nlihw.cli import main
+from nlihw.luts.table import NLITable
+
+
+def test_fit_writes_table_hex_and_plot(tmp_path, capsys):
+    out = tmp_path / "silu.json"
+    rc = main(["fit", "--func", "silu", "--in", "s3.5", "--out", "s3.5", "-M", "5", "-K", "4",
+               "--refine", "-o", str(out), "--hex", str(tmp_path / "silu.hex"),
+               "--plot", str(tmp_path / "silu.png")])
+    assert rc == 0
+    t = NLITable.load(out)
+    assert (t.layout.M, t.layout.K, t.meta["refined"]) == (5, 4, True)
+    assert (tmp_path / "silu.png").read_bytes()[:4] == b"\x89PNG"
+    assert len((tmp_path / "silu.hex").read_text().split()) == t.layout.n_values
+    text = capsys.readouterr().out
+    assert "max-abs" in text and "LSB" in text
+    assert main(["table", "show", str(out)]) == 0
+    assert t.sha256 in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--func", "nope"], "unknown function 'nope'; known: exp, gelu"),
+    (["--func", "silu", "--in", "s40.12"], "format width must be 1..32"),
+    (["--func", "silu", "--in", "s0.0"], "format"),
+    (["--func", "silu", "-M", "1"], "M must be"),
+    (["--func", "silu", "-K", "3", "--micro-step", "pow2"], "K must be a power of two"),
+    (["--func", "rsqrt", "--in", "s4.4", "--domain", "-1:2"], "undefined for x <= 0"),
+    (["--func", "silu", "--domain", "3"], "--domain must be LO:HI"),
+    (["--func", "silu", "--in", "s2.2", "-M", "17"], "M must be"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, args, msg):
+    out = tmp_path / "t.json"
+    assert main(["fit", *args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and msg in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_table_file(tmp_path, capsys):
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps({"schema_version": 1}))
+    assert main(["table", "show", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {p}: function: missing")
+
+
+def test_help_for_every_command(capsys):
+    for cmd in (["--help"], ["fit", "--help"], ["table", "show", "--help"], ["tables", "build", "--help"]):
+        assert main(cmd) == 0
+    assert "Example: nlihw fit" in capsys.readouterr().out
