@@ -99,7 +99,9 @@ def candidate_grid(problem: FitProblem, grid: int) -> np.ndarray:
         return np.unique(c).astype(np.int64)
     if n_codes <= max(grid, ALL_CODES_CANDIDATES):
         return np.arange(lo, hi + 1, dtype=np.int64)
-    return np.unique(np.round(np.linspace(lo, hi, grid)).astype(np.int64))
+    # exact integer positions: a grid of (N-1)*m + 1 points contains the grid of N points
+    i = np.arange(grid, dtype=np.int64)
+    return np.unique(lo + (i * (hi - lo)) // (grid - 1))
 
 
 def _kernel_args(p: FitProblem):

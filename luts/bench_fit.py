@@ -1,0 +1,78 @@
+"""Fitter benchmark: fit time and achieved error on 16-bit inputs, on one core.
+
+Also times the textbook DP (every interval error measured in full, then the O(M N^2) recursion) on
+a 1,024-point grid against the pruned DP on the same grid and on the largest grid that meets the
+60 s target; the larger grid contains the smaller one, so its optimum can only be better.
+"""
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+
+from .fitter import fit, make_problem, place_cutpoints
+from .layout import TableLayout
+
+FUNCS = [("silu", "s4.12", "s4.12", None), ("gelu", "s4.12", "s4.12", None),
+         ("exp", "s4.12", "u1.15", (-8.0, 0.0))]
+LAYOUTS = [(17, 1), (11, 8), (11, 32)]
+METRICS = ["max-abs", "mean-rel"]
+# Largest candidate grids (N - 1 a multiple of 1023, so they contain the 1,024-point grid) that
+# keep the paper's layout under 60 s per function on one core of the reference machine.
+BIG_GRID = {"max-abs": 3070, "mean-rel": 2047}
+
+
+def _fmt_err(res, metric):
+    e = res.table.meta["errors"]
+    return f"{e['max_abs_lsb']:.3f}", f"{e['mean_rel']:.3e}"
+
+
+def run(console) -> dict:
+    figures = {}
+    t = Table(title="Fit time and error, 16-bit input, every code evaluated, one core "
+                    "(grid = candidate cutpoints)")
+    for col in ("function", "M", "K", "metric", "grid", "time (s)", "max err (LSB)", "mean rel"):
+        t.add_column(col, justify="left" if col in ("function", "metric") else "right")
+    for func, fin, fout, dom in FUNCS:
+        for M, K in LAYOUTS:
+            for metric in METRICS:
+                r = fit(func, TableLayout(fin, fout, M, K), metric=metric, domain=dom)
+                mx, mr = _fmt_err(r, metric)
+                t.add_row(func, str(M), str(K), metric, str(r.grid), f"{r.seconds:.1f}", mx, mr)
+                figures[f"fit/{func}/M{M}K{K}/{metric}"] = r.seconds
+    console.print(t)
+
+    t2 = Table(title="Paper layout (M=11, K=32) on the largest grid within the 60 s target "
+                     "(paper: 610 s on an RTX 4090)")
+    for col in ("function", "metric", "grid", "time (s)", "target", "max err (LSB)", "mean rel"):
+        t2.add_column(col, justify="left" if col in ("function", "metric") else "right")
+    for func, fin, fout, dom in FUNCS:
+        for metric in METRICS:
+            r = fit(func, TableLayout(fin, fout, 11, 32), metric=metric, grid=BIG_GRID[metric], domain=dom)
+            mx, mr = _fmt_err(r, metric)
+            t2.add_row(func, metric, str(r.grid), f"{r.seconds:.1f}",
+                       "met" if r.seconds < 60 else f"MISSED by {r.seconds - 60:.0f} s", mx, mr)
+            figures[f"paper/{func}/{metric}"] = (r.grid, r.seconds)
+    console.print(t2)
+
+    t3 = Table(title="Textbook DP vs pruned DP, silu M=11 K=32 (objective: max error or sum of "
+                     "relative errors over all 65,536 codes)")
+    for col in ("metric", "method", "grid", "time (s)", "optimum"):
+        t3.add_column(col, justify="left" if col in ("metric", "method") else "right")
+    lay = TableLayout("s4.12", "s4.12", 11, 32)
+    p = make_problem("silu", lay)
+    for metric in METRICS:
+        rows = []
+        for label, grid, prune in (("textbook (full matrix)", 1024, False), ("pruned", 1024, True),
+                                   ("pruned", BIG_GRID[metric], True)):
+            t0 = time.perf_counter()
+            _, opt, _ = place_cutpoints(p, metric, grid, prune=prune)
+            dt = time.perf_counter() - t0
+            rows.append((label, grid, dt, opt))
+            t3.add_row(metric, label, str(grid), f"{dt:.1f}", f"{opt:.6g}")
+        base, same, big = rows
+        assert same[3] == base[3] and big[3] <= base[3], "pruned DP must match / beat the textbook DP"
+        figures[f"dp/{metric}"] = {"textbook_s": base[2], "pruned_s": same[2], "big_s": big[2],
+                                   "speedup": base[2] / same[2]}
+    console.print(t3)
+    return figures
