@@ -190,7 +190,7 @@ def _coarse_bound(p: FitProblem, cand: np.ndarray, metric: str, progress) -> flo
     pruned by the level below it; inf when the grid is already small."""
     M, minmax = p.layout.M, metric == "max-abs"
     levels = [cand]
-    while levels[-1].shape[0] // 4 >= max(8 * M, 64):
+    while levels[-1].shape[0] // 4 >= max(2 * M, 16):
         c = levels[-1]
         levels.append(np.unique(np.concatenate([c[::4], c[-1:]])))
     bound = np.inf

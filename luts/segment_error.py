@@ -11,6 +11,7 @@ from numba import njit
 
 METRICS = ("max-abs", "mean-rel", "mse")
 METRIC_CODE = {m: i for i, m in enumerate(METRICS)}
+STRIDE = 16
 ROUNDING_CODE = {"nearest-even": 0, "nearest-away": 1, "toward-zero": 2, "floor": 3}
 
 
@@ -78,26 +79,29 @@ def interval_error(a, b, xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2, mode,
     mask = (np.int64(1) << t_bits) - 1
     total = 0.0
     excess = 0.0
-    for n in range(start, stop):
-        dx = xs[n] - a
-        u = (dx * mul) >> shift
-        j = u >> t_bits
-        t = u & mask
-        y0 = vq[base + j * L]
-        y1 = vq[base + (j + 1) * L]
-        y = _round_shift((y0 << t_bits) + t * (y1 - y0), t_bits, mode)
-        y = min(max(y, out_min), out_max)
-        e = _code_error(y, fx[n], lsb, metric, tau)
-        if metric == 0:
-            if e > total:
-                total = e
-                if total > bound:
+    # Visit codes in STRIDE interleaved phases: the first phase samples the whole interval, so an
+    # interval that cannot be optimal is abandoned after a few codes (max is order-independent).
+    for phase in range(STRIDE):
+        for n in range(start + phase, stop, STRIDE):
+            dx = xs[n] - a
+            u = (dx * mul) >> shift
+            j = u >> t_bits
+            t = u & mask
+            y0 = vq[base + j * L]
+            y1 = vq[base + (j + 1) * L]
+            y = _round_shift((y0 << t_bits) + t * (y1 - y0), t_bits, mode)
+            y = min(max(y, out_min), out_max)
+            e = _code_error(y, fx[n], lsb, metric, tau)
+            if metric == 0:
+                if e > total:
+                    total = e
+                    if total > bound:
+                        return np.inf
+            else:
+                total += e
+                excess += e - floor[n]
+                if excess > bound:
                     return np.inf
-        else:
-            total += e
-            excess += e - floor[n]
-            if excess > bound:
-                return np.inf
     return total
 
 
