@@ -81,23 +81,24 @@ def make_problem(func: "str | Function", layout: TableLayout,
     return FitProblem(layout, fn, lo, hi, xs, fx, vq)
 
 
-def candidate_grid(problem: FitProblem, grid: int) -> np.ndarray:
-    """Candidate cutpoints: every code for small domains, else ``grid`` evenly spaced codes.
+def candidate_grid(problem: FitProblem, grid: int | None = None) -> np.ndarray:
+    """Candidate cutpoints: ``grid`` evenly spaced codes; ``None`` (auto) means every code for
+    domains up to 4,096 codes, else ``DEFAULT_GRID``.
 
     In pow2 mode intervals must be K*2^s codes, so the grid is aligned to a power-of-two step from
     both ends of the domain.
     """
     lo, hi = problem.lo, problem.hi
     n_codes = hi - lo + 1
+    if grid is None:
+        grid = n_codes if n_codes <= ALL_CODES_CANDIDATES else DEFAULT_GRID
     if problem.layout.micro_step is MicroStep.POW2:
         step = 1
-        while (n_codes + step - 1) // step > max(grid, 2) // 2:
+        while grid < n_codes and (n_codes + step - 1) // step > max(grid, 2) // 2:
             step *= 2
-        if n_codes <= ALL_CODES_CANDIDATES:
-            step = 1
         c = np.concatenate([np.arange(lo, hi + 1, step), np.arange(hi, lo - 1, -step)])
         return np.unique(c).astype(np.int64)
-    if n_codes <= max(grid, ALL_CODES_CANDIDATES):
+    if grid >= n_codes:
         return np.arange(lo, hi + 1, dtype=np.int64)
     # exact integer positions: a grid of (N-1)*m + 1 points contains the grid of N points
     i = np.arange(grid, dtype=np.int64)
@@ -165,7 +166,7 @@ class FitResult:
     stats: dict = field(default_factory=dict)
 
 
-def place_cutpoints(p: FitProblem, metric: str, grid: int = DEFAULT_GRID, *, prune: bool = True,
+def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prune: bool = True,
                     progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, float, dict]:
     """Globally optimal cutpoints over the candidate grid; returns (cutpoints, objective, stats)."""
     if metric not in se.METRICS:
@@ -223,7 +224,7 @@ FITTER_VERSION = 1
 
 
 def fit(func: "str | Function", layout: TableLayout, *, metric: str = "max-abs",
-        grid: int = DEFAULT_GRID, domain: tuple[float, float] | None = None, refine: bool = False,
+        grid: int | None = None, domain: tuple[float, float] | None = None, refine: bool = False,
         progress: Callable[[str], None] | None = None) -> FitResult:
     """Fit one table: optimal cutpoints, values f at the bin edges, optional value refinement."""
     from .refine import refine_values

@@ -37,8 +37,8 @@ def parse_domain(text: str | None):
 @click.option("--rounding", type=click.Choice(["nearest-even", "nearest-away", "toward-zero", "floor"]),
               default="nearest-even", show_default=True, help="Rounding of the interpolation result.")
 @click.option("--domain", help="Real input range LO:HI to fit (default: the function's, else the whole input format).")
-@click.option("--grid", type=int, default=DEFAULT_GRID, show_default=True,
-              help="Candidate cutpoints for domains above 4096 codes (all codes below).")
+@click.option("--grid", type=int, default=None,
+              help=f"Candidate cutpoints (default: every code up to 4096 codes, else {DEFAULT_GRID}).")
 @click.option("--refine", is_flag=True, help="Re-optimize the stored values after placement.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Table JSON to write.")
@@ -52,7 +52,7 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
 
     Example: nlihw fit --func silu --in s4.12 --out s4.12 -M 11 -K 32 -o silu.json
     """
-    if grid < 2:
+    if grid is not None and grid < 2:
         raise ParamsError(f"--grid must be >= 2, got {grid}")
     layout = TableLayout(in_fmt, out_fmt, M, K, micro_step, t_bits, mul_bits, rounding)
     result = fit(func, layout, metric=metric, grid=grid, domain=parse_domain(domain),

@@ -1,0 +1,128 @@
+"""Macro-interval search: I = #{j : c[j] <= x} (0..M) and dx = x - c[I-1], for one lane.
+
+``parallel``: M comparators, a thermometer-to-index encoder and the dx subtractor in one stage (the
+NLI paper's). ``binary``: a pipelined binary search, ceil(log2(M+1)) stages of one comparator each,
+building I from its top bit down; dx is formed in the last stage.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.luts.layout import clog2
+
+
+def _select(values_per_func, func):
+    """Mux a per-function value by ``func`` (no mux for a single function)."""
+    if len(values_per_func) == 1:
+        return values_per_func[0]
+    return Array(values_per_func)[func]
+
+
+class ComparatorTree(wiring.Component):
+    """Registered (index, dx) of input ``x``; every register advances only when ``en`` is high.
+
+    ``cutpoints[f][j]`` are Values (constants or run-time registers) of the input shape.
+    """
+
+    def __init__(self, params, cutpoints):
+        self.params = params
+        self._cut = cutpoints
+        lay = params.layout
+        shape = lay.in_fmt
+        self._x_shape = _shape(shape)
+        super().__init__({
+            "en": In(1),
+            "x": In(self._x_shape),
+            "func": In(params.func_bits),
+            "index": Out(lay.index_bits),
+            "dx": Out(lay.dx_bits),
+            "func_out": Out(params.func_bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.params.arch == "parallel":
+            self._parallel(m)
+        else:
+            self._binary(m)
+        return m
+
+    def _cut_of(self, func, j):
+        return _select([c[j] for c in self._cut], func)
+
+    def _parallel(self, m):
+        lay = self.params.layout
+        M = lay.M
+        ge = [Signal(name=f"ge{j}") for j in range(M)]
+        for j in range(M):
+            m.d.comb += ge[j].eq(self.x >= self._cut_of(self.func, j))
+        index = Signal(lay.index_bits)
+        base = Signal(self._x_shape)             # c[I-1], or 0 when clamped
+        # ge is a thermometer code (cutpoints increase): exactly one boundary k has ge[k-1] & ~ge[k].
+        idx_terms, base_terms = [], []
+        for k in range(1, M + 1):
+            hot = ge[k - 1] & (~ge[k] if k < M else Const(1))
+            idx_terms.append(Mux(hot, k, 0))
+            if k < M:
+                base_terms.append(Mux(hot, self._cut_of(self.func, k - 1).as_unsigned(), 0))
+        m.d.comb += index.eq(_or_tree(idx_terms))
+        m.d.comb += base.eq(_or_tree(base_terms) if base_terms else 0)
+        with m.If(self.en):
+            m.d.sync += [
+                self.index.eq(index),
+                self.dx.eq(Mux((index == 0) | (index == M), 0, (self.x - base)[:lay.dx_bits])),
+                self.func_out.eq(self.func),
+            ]
+
+    def _binary(self, m):
+        lay = self.params.layout
+        M, D = lay.M, self.params.search_stages
+        x, func, part = self.x, self.func, Const(0, D)
+        for d in range(D):
+            b = D - 1 - d
+            # Candidate count cand = part | 2^b; test x >= c[cand - 1] (false past the last cutpoint).
+            n_prefix = 1 << d
+            thresholds, valid = [], []
+            for pre in range(n_prefix):
+                k = (pre << (b + 1)) + (1 << b) - 1
+                valid.append(Const(int(k < M), 1))
+                thresholds.append([c[k] if k < M else c[M - 1] for c in self._cut])
+            sel = part[b + 1:] if d > 0 else Const(0, 1)
+            thr = Array([_select(t, func) for t in thresholds])[sel] if n_prefix > 1 \
+                else _select(thresholds[0], func)
+            ok = Array(valid)[sel] if n_prefix > 1 else valid[0]
+            ge = Signal(name=f"ge_s{d}")
+            m.d.comb += ge.eq(ok & (x >= thr))
+            nxt = Signal(D, name=f"part_s{d}")
+            m.d.comb += nxt.eq(part | (ge << b))
+            if d == D - 1:
+                base = Signal(self._x_shape, name="base")
+                m.d.comb += base.eq(Array([self._cut_of(func, min(max(k - 1, 0), M - 1))
+                                           for k in range(1 << D)])[nxt])
+                with m.If(self.en):
+                    m.d.sync += [
+                        self.index.eq(nxt),
+                        self.dx.eq(Mux((nxt == 0) | (nxt >= M), 0, (x - base)[:lay.dx_bits])),
+                        self.func_out.eq(func),
+                    ]
+            else:
+                x_r = Signal(self._x_shape, name=f"x_s{d}")
+                f_r = Signal(self.params.func_bits, name=f"func_s{d}")
+                p_r = Signal(D, name=f"part_r{d}")
+                with m.If(self.en):
+                    m.d.sync += [x_r.eq(x), f_r.eq(func), p_r.eq(nxt)]
+                x, func, part = x_r, f_r, p_r
+
+
+def _or_tree(terms):
+    while len(terms) > 1:
+        terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                 for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def _shape(fmt):
+    from amaranth.hdl import signed
+    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)

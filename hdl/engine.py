@@ -1,0 +1,148 @@
+"""NLIEngine: the NLI datapath of the golden model (sim/golden.py) as a streaming component.
+
+Interface (``lib.stream``, initiation interval 1, full back-pressure):
+
+- ``i``: payload ``{x: lanes x in_width, func: func_bits}``, lane 0 in the LSBs; ``func`` values
+  past the last table select the last table.
+- ``o``: payload ``lanes x out_width``.
+- ``w`` (``storage="ram"`` only, always ready): ``{addr, data}`` writes into the reload address map
+  of ``NLIEngineParams.config_writes``. Write only while the pipeline is drained.
+
+Every register advances on ``advance = ~o.valid | o.ready`` (a stalled output freezes the whole
+pipeline), so ``i.ready`` = ``advance`` and ``o.valid`` never depends on ``o.ready``.
+Latency: ``params.latency`` cycles from an input transfer to its output transfer.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.luts.layout import MicroStep
+from .comparator_tree import ComparatorTree, _select, _shape
+from .fixed_mac import FixedMAC
+from .micro_bin import MicroBin
+from .params import NLIEngineParams
+from .table_storage import TableStorage
+
+
+def input_layout(params: NLIEngineParams) -> data.StructLayout:
+    return data.StructLayout({"x": data.ArrayLayout(params.in_width, params.lanes),
+                              "func": params.func_bits})
+
+
+def output_layout(params: NLIEngineParams) -> data.ArrayLayout:
+    return data.ArrayLayout(params.out_width, params.lanes)
+
+
+def write_layout(params: NLIEngineParams) -> data.StructLayout:
+    return data.StructLayout({"addr": params.config_addr_bits, "data": params.config_data_bits})
+
+
+class NLIEngine(wiring.Component):
+    def __init__(self, params: NLIEngineParams):
+        self.params = params
+        ports = {
+            "i": In(stream.Signature(input_layout(params))),
+            "o": Out(stream.Signature(output_layout(params))),
+        }
+        if params.storage == "ram":
+            # always ready, but not declared always_ready: a Const port cannot be emitted as Verilog
+            ports["w"] = In(stream.Signature(write_layout(params)))
+        super().__init__(ports)
+
+    def _config(self, m):
+        """Per-function cutpoints, mul, shift, clamps: constants (rom) or writable registers (ram)."""
+        p, lay = self.params, self.params.layout
+        fin, fout = lay.in_fmt, lay.out_fmt
+        ram = p.storage == "ram"
+
+        def value(v, shape, name):
+            if not ram:
+                return Const(v, shape)
+            return Signal(shape, init=v, name=name)
+
+        cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
+               for f, t in enumerate(p.tables)]
+        if lay.micro_step is MicroStep.MUL:
+            mul = [[value(x, unsigned(lay.mul_bits), f"mul_f{f}_{j}") for j, x in enumerate(t.mul)]
+                   for f, t in enumerate(p.tables)]
+        else:
+            mul = None
+        shift = [[value(x, unsigned(lay.shift_bits), f"shift_f{f}_{j}") for j, x in enumerate(t.shift)]
+                 for f, t in enumerate(p.tables)]
+        clamp_lo = [value(int(fout.to_bits(t.clamp_lo)), unsigned(fout.width), f"clamp_lo_f{f}")
+                    for f, t in enumerate(p.tables)]
+        clamp_hi = [value(int(fout.to_bits(t.clamp_hi)), unsigned(fout.width), f"clamp_hi_f{f}")
+                    for f, t in enumerate(p.tables)]
+        if ram:
+            self._write_decoder(m, cut, mul, shift, clamp_lo, clamp_hi)
+        return cut, mul, shift, clamp_lo, clamp_hi
+
+    def _write_decoder(self, m, cut, mul, shift, clamp_lo, clamp_hi):
+        p, off = self.params, self.params.config_fields()
+        addr, wdata = self.w.payload.addr, self.w.payload.data
+        for f in range(p.n_funcs):
+            base = f * p.config_stride
+            regs = [(off["cutpoints"] + j, r) for j, r in enumerate(cut[f])]
+            if mul is not None:
+                regs += [(off["mul"] + j, r) for j, r in enumerate(mul[f])]
+            regs += [(off["shift"] + j, r) for j, r in enumerate(shift[f])]
+            regs += [(off["clamp_lo"], clamp_lo[f]), (off["clamp_hi"], clamp_hi[f])]
+            for a, reg in regs:
+                with m.If(self.w.valid & (addr == base + a)):
+                    m.d.sync += reg.eq(wdata[:len(reg)])
+
+    def elaborate(self, platform):
+        m = Module()
+        p, lay = self.params, self.params.layout
+        cut, mul, shift, clamp_lo, clamp_hi = self._config(m)
+
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        valid = [Signal(name=f"valid_s{k}") for k in range(p.latency)]
+        with m.If(advance):
+            m.d.sync += valid[0].eq(self.i.valid)
+            m.d.sync += [valid[k].eq(valid[k - 1]) for k in range(1, p.latency)]
+        m.d.comb += self.o.valid.eq(valid[-1])
+
+        func = Signal(p.func_bits)
+        m.d.comb += func.eq(self.i.payload.func)
+        if (1 << p.func_bits) > p.n_funcs:
+            with m.If(self.i.payload.func >= p.n_funcs):
+                m.d.comb += func.eq(p.n_funcs - 1)
+
+        if p.storage == "ram":
+            # value writes: global value address = f * n_values + k for offsets below n_values
+            we = Signal()
+            waddr = Signal(max(1, (p.total_values - 1).bit_length()))
+            off_mask = p.config_stride - 1
+            f_of = self.w.payload.addr >> (p.config_stride.bit_length() - 1)
+            k_of = self.w.payload.addr & off_mask
+            m.d.comb += [we.eq(self.w.valid & (k_of < lay.n_values) & (f_of < p.n_funcs)),
+                         waddr.eq(f_of * lay.n_values + k_of)]
+
+            m.d.comb += self.w.ready.eq(1)
+
+        for lane in range(p.lanes):
+            cmp_ = ComparatorTree(p, cut)
+            mb = MicroBin(p, mul, shift)
+            st = TableStorage(p)
+            mac = FixedMAC(p)
+            m.submodules[f"search{lane}"] = cmp_
+            m.submodules[f"micro{lane}"] = mb
+            m.submodules[f"table{lane}"] = st
+            m.submodules[f"mac{lane}"] = mac
+            m.d.comb += [
+                cmp_.en.eq(advance), mb.en.eq(advance), st.en.eq(advance), mac.en.eq(advance),
+                cmp_.x.eq(self.i.payload.x[lane]), cmp_.func.eq(func),
+                mb.index.eq(cmp_.index), mb.dx.eq(cmp_.dx), mb.func.eq(cmp_.func_out),
+                st.addr.eq(mb.addr),
+                mac.y0.eq(st.y0), mac.y1.eq(st.y1), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
+                mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
+                mac.clamp_hi.eq(_select(clamp_hi, mb.func_out)),
+                self.o.payload[lane].eq(mac.y),
+            ]
+            if p.storage == "ram":
+                m.d.comb += [st.we.eq(we), st.waddr.eq(waddr), st.wdata.eq(self.w.payload.data)]
+        return m

@@ -1,0 +1,69 @@
+"""Micro-bin addressing: p = dx * mul[i] (pow2: dx << T), u = p >> shift[i], j = u >> T, t = u mod 2^T,
+table address a = func * n_values + i * K + j, for one lane.
+
+Stage 1 registers the product; stage 2 computes the address combinationally (it feeds the table
+memories' address register) and registers t and the clamp class beside it.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.luts.layout import MicroStep, clog2
+from .comparator_tree import _select
+
+CLS_INSIDE, CLS_LOW, CLS_HIGH = 0, 1, 2
+
+
+class MicroBin(wiring.Component):
+    def __init__(self, params, mul, shift):
+        self.params = params
+        self._mul, self._shift = mul, shift          # [func][interval] Values
+        lay = params.layout
+        self._addr_bits = max(1, clog2(params.total_values))
+        super().__init__({
+            "en": In(1),
+            "index": In(lay.index_bits),
+            "dx": In(lay.dx_bits),
+            "func": In(params.func_bits),
+            "addr": Out(self._addr_bits),             # combinational, for the memories
+            "t": Out(lay.t_bits),                    # registered with the memories' address
+            "cls": Out(2),
+            "func_out": Out(params.func_bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, lay = self.params, self.params.layout
+        M, K, T = lay.M, lay.K, lay.t_bits
+        n_int = M - 1
+        i = Signal(range(max(2, n_int)), name="interval")
+        m.d.comb += i.eq(Mux((self.index == 0) | (self.index >= M), 0, self.index - 1))
+
+        def per_interval(table, sel_func, sel_i):
+            rows = [_select([tab[k] for tab in table], sel_func) for k in range(n_int)]
+            return rows[0] if n_int == 1 else Array(rows)[sel_i]
+
+        # stage 1: product
+        prod = Signal(lay.product_bits)
+        i_r = Signal.like(i, name="interval_r")
+        cls_r = Signal(2, name="cls_r")
+        f_r = Signal(p.func_bits, name="func_r")
+        if lay.micro_step is MicroStep.MUL:
+            prod_next = self.dx * per_interval(self._mul, self.func, i)
+        else:
+            prod_next = self.dx << T
+        cls_next = Mux(self.index == 0, CLS_LOW, Mux(self.index >= M, CLS_HIGH, CLS_INSIDE))
+        with m.If(self.en):
+            m.d.sync += [prod.eq(prod_next), i_r.eq(i), cls_r.eq(cls_next), f_r.eq(self.func)]
+
+        # stage 2: shift, split, address
+        u = Signal(lay.u_bits)
+        m.d.comb += u.eq(prod >> per_interval(self._shift, f_r, i_r))
+        j = u[T:] if K > 1 else Const(0, 1)
+        fbase = f_r * lay.n_values if p.n_funcs > 1 else 0
+        m.d.comb += self.addr.eq(fbase + i_r * K + j)
+        with m.If(self.en):
+            m.d.sync += [self.t.eq(u[:T]), self.cls.eq(cls_r), self.func_out.eq(f_r)]
+        return m

@@ -1,0 +1,149 @@
+"""NLIEngineParams: the one frozen description of an engine, read by RTL, golden model, benches and synthesis."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from nlihw.errors import ParamsError
+from nlihw.luts.layout import TableLayout, clog2
+from nlihw.luts.table import NLITable
+
+ARCHS = ("parallel", "binary")
+STORAGES = ("rom", "ram")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class NLIEngineParams:
+    """An NLI engine: its tables (one per selectable function, one shared layout) and its structure.
+
+    ``arch``: ``parallel`` (M comparators and an encoder in one stage, the paper's) or ``binary``
+    (a pipelined binary search, one comparator per stage). ``storage``: ``rom`` (constants) or
+    ``ram`` (values in writable memories, cutpoints/scales/clamps in writable registers).
+    """
+    tables: tuple[NLITable, ...]
+    arch: str = "parallel"
+    lanes: int = 1
+    storage: str = "rom"
+    top_name: str = "nli_engine"
+
+    def __post_init__(self):
+        tables = tuple(self.tables) if not isinstance(self.tables, NLITable) else (self.tables,)
+        object.__setattr__(self, "tables", tables)
+        if not tables:
+            raise ParamsError("tables: an engine needs at least one table")
+        if not all(isinstance(t, NLITable) for t in tables):
+            raise ParamsError("tables: expected NLITable objects")
+        for k, t in enumerate(tables[1:], 1):
+            if t.layout != tables[0].layout:
+                raise ParamsError(f"tables: table {k} ({t.function}) has layout {t.layout.to_dict()}, "
+                                  f"but all tables of one engine must share table 0's "
+                                  f"{tables[0].layout.to_dict()}")
+        if self.arch not in ARCHS:
+            raise ParamsError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.storage not in STORAGES:
+            raise ParamsError(f"storage must be one of {', '.join(STORAGES)}, got {self.storage!r}")
+        if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) or not 1 <= self.lanes <= 64:
+            raise ParamsError(f"lanes must be 1..64, got {self.lanes!r}")
+        if not _IDENT.match(str(self.top_name)):
+            raise ParamsError(f"top_name must be a Verilog identifier, got {self.top_name!r}")
+
+    # --- derived structure --------------------------------------------------------------------
+    @property
+    def layout(self) -> TableLayout:
+        return self.tables[0].layout
+
+    @property
+    def n_funcs(self) -> int:
+        return len(self.tables)
+
+    @property
+    def func_bits(self) -> int:
+        return max(1, clog2(self.n_funcs))
+
+    @property
+    def search_stages(self) -> int:
+        """Pipeline stages of the macro-interval search."""
+        return 1 if self.arch == "parallel" else clog2(self.layout.M + 1)
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an input transfer to its output transfer with no back-pressure.
+
+        One register stage each: search (1, or ceil(log2(M+1)) for binary), dx * mul, shift and
+        table address (the memories' address register), interpolation product, and the
+        round/saturate/clamp output register.
+        """
+        return self.search_stages + 4
+
+    @property
+    def in_width(self) -> int:
+        return self.layout.in_fmt.width
+
+    @property
+    def out_width(self) -> int:
+        return self.layout.out_fmt.width
+
+    @property
+    def total_values(self) -> int:
+        return self.n_funcs * self.layout.n_values
+
+    # --- run-time reload address map (storage="ram") ------------------------------------------
+    @property
+    def config_stride(self) -> int:
+        """Per-function block of the write address space (a power of two)."""
+        lay = self.layout
+        return 1 << clog2(lay.n_values + lay.M + 2 * (lay.M - 1) + 2)
+
+    @property
+    def config_addr_bits(self) -> int:
+        return clog2(self.n_funcs * self.config_stride)
+
+    @property
+    def config_data_bits(self) -> int:
+        lay = self.layout
+        return max(lay.out_fmt.width, lay.in_fmt.width, lay.mul_width, lay.shift_bits)
+
+    def config_fields(self) -> dict[str, int]:
+        """Offsets within one function's block: values, cutpoints, mul, shift, clamp_lo, clamp_hi."""
+        lay = self.layout
+        off, out = 0, {}
+        for name, n in (("values", lay.n_values), ("cutpoints", lay.M), ("mul", lay.M - 1),
+                        ("shift", lay.M - 1), ("clamp_lo", 1), ("clamp_hi", 1)):
+            out[name] = off
+            off += n
+        return out
+
+    def config_writes(self, func_index: int, table: NLITable) -> list[tuple[int, int]]:
+        """(addr, data) writes that load ``table`` into function slot ``func_index`` of a ram engine."""
+        if table.layout != self.layout:
+            raise ParamsError("config_writes: the table's layout differs from the engine's")
+        if not 0 <= func_index < self.n_funcs:
+            raise ParamsError(f"config_writes: func_index must be 0..{self.n_funcs - 1}")
+        lay, base, off = self.layout, func_index * self.config_stride, self.config_fields()
+        fin, fout = lay.in_fmt, lay.out_fmt
+        writes = [(base + off["values"] + k, int(fout.to_bits(v))) for k, v in enumerate(table.values)]
+        writes += [(base + off["cutpoints"] + k, int(fin.to_bits(c))) for k, c in enumerate(table.cutpoints)]
+        if lay.mul_width:
+            writes += [(base + off["mul"] + k, m) for k, m in enumerate(table.mul)]
+        writes += [(base + off["shift"] + k, s) for k, s in enumerate(table.shift)]
+        writes += [(base + off["clamp_lo"], int(fout.to_bits(table.clamp_lo))),
+                   (base + off["clamp_hi"], int(fout.to_bits(table.clamp_hi)))]
+        return writes
+
+    # --- serialization (sweeps cache by digest) ------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"tables": [t.content() for t in self.tables], "arch": self.arch, "lanes": self.lanes,
+                "storage": self.storage, "top_name": self.top_name}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NLIEngineParams":
+        tables = tuple(NLITable.from_dict(t, source=f"tables[{k}]") for k, t in enumerate(d["tables"]))
+        return cls(tables=tables, arch=d["arch"], lanes=d["lanes"], storage=d["storage"],
+                   top_name=d["top_name"])
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True,
+                                         separators=(",", ":")).encode()).hexdigest()

@@ -1,0 +1,62 @@
+"""Table values in two memory banks (even / odd addresses) so y0 = v[a] and y1 = v[a+1] are read in
+one cycle through one synchronous read port per bank (maps to FPGA block RAM); ``ram`` adds a write port.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.luts.layout import clog2
+
+
+def bank_images(params) -> tuple[list[int], list[int]]:
+    """Bit patterns of the even and odd banks: every table's values concatenated by function."""
+    fmt = params.layout.out_fmt
+    flat = [int(fmt.to_bits(v)) for t in params.tables for v in t.values]
+    return flat[0::2], flat[1::2]
+
+
+class TableStorage(wiring.Component):
+    def __init__(self, params):
+        self.params = params
+        self._addr_bits = max(1, clog2(params.total_values))
+        w = params.out_width
+        ports = {
+            "en": In(1),
+            "addr": In(self._addr_bits),
+            "y0": Out(w),
+            "y1": Out(w),
+        }
+        if params.storage == "ram":
+            ports.update({"we": In(1), "waddr": In(self._addr_bits), "wdata": In(w)})
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        even, odd = bank_images(self.params)
+        w = self.params.out_width
+        m.submodules.even = ev = memory.Memory(shape=w, depth=max(1, len(even)), init=even)
+        m.submodules.odd = od = memory.Memory(shape=w, depth=max(1, len(odd)), init=odd)
+        ev_rd = ev.read_port()
+        od_rd = od.read_port()
+        m.d.comb += [
+            ev_rd.addr.eq((self.addr + 1) >> 1), od_rd.addr.eq(self.addr >> 1),
+            ev_rd.en.eq(self.en), od_rd.en.eq(self.en),
+        ]
+        odd_first = Signal()
+        with m.If(self.en):
+            m.d.sync += odd_first.eq(self.addr[0])
+        m.d.comb += [
+            self.y0.eq(Mux(odd_first, od_rd.data, ev_rd.data)),
+            self.y1.eq(Mux(odd_first, ev_rd.data, od_rd.data)),
+        ]
+        if self.params.storage == "ram":
+            ev_wr, od_wr = ev.write_port(), od.write_port()
+            m.d.comb += [
+                ev_wr.addr.eq(self.waddr >> 1), ev_wr.data.eq(self.wdata),
+                ev_wr.en.eq(self.we & ~self.waddr[0]),
+                od_wr.addr.eq(self.waddr >> 1), od_wr.data.eq(self.wdata),
+                od_wr.en.eq(self.we & self.waddr[0]),
+            ]
+        return m
