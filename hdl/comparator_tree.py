@@ -13,11 +13,13 @@ from amaranth.lib.wiring import In, Out
 from nlihw.luts.layout import clog2
 
 
-def _select(values_per_func, func):
-    """Mux a per-function value by ``func`` (no mux for a single function)."""
-    if len(values_per_func) == 1:
-        return values_per_func[0]
-    return Array(values_per_func)[func]
+def _select(values, index):
+    """Mux ``values`` by ``index``; the table is padded to 2**len(index) with its last entry, so every
+    index code is covered (an index past the end selects the last entry)."""
+    if len(values) == 1:
+        return values[0]
+    values = list(values) + [values[-1]] * ((1 << len(index)) - len(values))
+    return Array(values)[index]
 
 
 class ComparatorTree(wiring.Component):
@@ -99,8 +101,8 @@ class ComparatorTree(wiring.Component):
             m.d.comb += nxt.eq(part | (ge << b))
             if d == D - 1:
                 base = Signal(self._x_shape, name="base")
-                m.d.comb += base.eq(Array([self._cut_of(func, min(max(k - 1, 0), M - 1))
-                                           for k in range(1 << D)])[nxt])
+                m.d.comb += base.eq(_select([self._cut_of(func, min(max(k - 1, 0), M - 1))
+                                             for k in range(1 << D)], nxt))
                 with m.If(self.en):
                     m.d.sync += [
                         self.index.eq(nxt),

@@ -6,7 +6,8 @@ Interface (``lib.stream``, initiation interval 1, full back-pressure):
   past the last table select the last table.
 - ``o``: payload ``lanes x out_width``.
 - ``w`` (``storage="ram"`` only, always ready): ``{addr, data}`` writes into the reload address map
-  of ``NLIEngineParams.config_writes``. Write only while the pipeline is drained.
+  of ``NLIEngineParams.config_writes``. Write only while the pipeline is drained. Reset clears the
+  pipeline but keeps the loaded tables (registers are reset-less; memories are never reset).
 
 Every register advances on ``advance = ~o.valid | o.ready`` (a stalled output freezes the whole
 pipeline), so ``i.ready`` = ``advance`` and ``o.valid`` never depends on ``o.ready``.
@@ -60,7 +61,8 @@ class NLIEngine(wiring.Component):
         def value(v, shape, name):
             if not ram:
                 return Const(v, shape)
-            return Signal(shape, init=v, name=name)
+            # reset clears the pipeline, not the tables: reset_less keeps a reloaded table intact
+            return Signal(shape, init=v, name=name, reset_less=True)
 
         cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
                for f, t in enumerate(p.tables)]

@@ -42,8 +42,7 @@ class MicroBin(wiring.Component):
         m.d.comb += i.eq(Mux((self.index == 0) | (self.index >= M), 0, self.index - 1))
 
         def per_interval(table, sel_func, sel_i):
-            rows = [_select([tab[k] for tab in table], sel_func) for k in range(n_int)]
-            return rows[0] if n_int == 1 else Array(rows)[sel_i]
+            return _select([_select([tab[k] for tab in table], sel_func) for k in range(n_int)], sel_i)
 
         # stage 1: product
         prod = Signal(lay.product_bits)

@@ -14,7 +14,9 @@ def bank_images(params) -> tuple[list[int], list[int]]:
     """Bit patterns of the even and odd banks: every table's values concatenated by function."""
     fmt = params.layout.out_fmt
     flat = [int(fmt.to_bits(v)) for t in params.tables for v in t.values]
-    return flat[0::2], flat[1::2]
+    even, odd = flat[0::2], flat[1::2]
+    # at least two words per bank: a one-word memory would have a zero-width address
+    return even + [0] * (2 - len(even)), odd + [0] * (2 - len(odd))
 
 
 class TableStorage(wiring.Component):
@@ -36,8 +38,8 @@ class TableStorage(wiring.Component):
         m = Module()
         even, odd = bank_images(self.params)
         w = self.params.out_width
-        m.submodules.even = ev = memory.Memory(shape=w, depth=max(1, len(even)), init=even)
-        m.submodules.odd = od = memory.Memory(shape=w, depth=max(1, len(odd)), init=odd)
+        m.submodules.even = ev = memory.Memory(shape=w, depth=len(even), init=even)
+        m.submodules.odd = od = memory.Memory(shape=w, depth=len(odd), init=odd)
         ev_rd = ev.read_port()
         od_rd = od.read_port()
         m.d.comb += [

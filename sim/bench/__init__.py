@@ -1,0 +1,1 @@
+"""cocotb benches (run inside the simulator process) and their shared stream testbench."""

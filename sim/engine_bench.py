@@ -1,0 +1,100 @@
+"""Host side of the engine bench: generate Verilog, build it once (cached), compute the expected
+outputs with the golden model, run the cocotb tests on Verilator, report (tests, failures)."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nlihw.hdl.generate import generate
+from nlihw.hdl.params import NLIEngineParams
+from . import runner
+from .engine_model import engine_eval, pack_input, pack_output
+
+TEST_MODULE = "nlihw.sim.bench.engine_cocotb"
+
+
+@dataclass
+class BenchResult:
+    tests: int
+    failures: int
+    beats: int
+    seconds: float
+    log: Path
+
+
+def build_engine(params: NLIEngineParams, outdir: "str | Path", waves: bool = False) -> runner.BuiltSim:
+    paths = generate(params, outdir)
+    return runner.build(paths["verilog"], params.top_name, waves=waves)
+
+
+def exhaustive_inputs(params: NLIEngineParams, seed: int = 0):
+    """Every input code (spread over the lanes) with a random function per beat."""
+    rng = np.random.default_rng(seed)
+    codes = params.layout.in_fmt.codes()
+    n = -(-len(codes) // params.lanes)
+    x = np.resize(codes, n * params.lanes).reshape(n, params.lanes)
+    func = rng.integers(0, 1 << params.func_bits, n)
+    return x, func
+
+
+def random_inputs(params: NLIEngineParams, beats: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    fmt = params.layout.in_fmt
+    x = rng.integers(fmt.min_raw, fmt.max_raw + 1, (beats, params.lanes))
+    return x, rng.integers(0, 1 << params.func_bits, beats)
+
+
+def bench_config(params, x, func, *, in_stall=0.0, out_stall=0.0, seed=1, reload=None,
+                 corrupt_beat=None, latency_offset=0) -> dict:
+    """The cocotb test's inputs and golden expectations. ``corrupt_beat`` / ``latency_offset``
+    deliberately break the expectation (to prove the bench fails)."""
+    y = engine_eval(params, x, func)
+    expected = [pack_output(params, row) for row in y]
+    if corrupt_beat is not None:
+        expected[corrupt_beat] ^= 1
+    cfg = {
+        "in_width": params.in_width * params.lanes + params.func_bits,
+        "out_width": params.out_width * params.lanes,
+        "latency": params.latency + latency_offset,
+        "check_latency": in_stall == 0 and out_stall == 0,
+        "inputs": [pack_input(params, row, f) for row, f in zip(x, func)],
+        "expected": expected, "in_stall": in_stall, "out_stall": out_stall, "seed": seed,
+    }
+    if reload is not None:
+        func_index, table = reload
+        new = NLIEngineParams(tables=tuple(table if k == func_index else t for k, t in enumerate(params.tables)),
+                              arch=params.arch, lanes=params.lanes, storage=params.storage,
+                              top_name=params.top_name)
+        fx = np.full(len(func), func_index)
+        cfg["reload"] = {
+            "writes": params.config_writes(func_index, table), "addr_bits": params.config_addr_bits,
+            "inputs": [pack_input(params, row, f) for row, f in zip(x, fx)],
+            "expected": [pack_output(params, row) for row in engine_eval(new, x, fx)],
+        }
+    return cfg
+
+
+def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream") -> BenchResult:
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / f"{test}.json"
+    cfg_path.write_text(json.dumps(cfg))
+    t0 = time.perf_counter()
+    n, failed = runner.run(sim, TEST_MODULE, workdir, test_filter=rf"\.{test}$",
+                           extra_env={"NLIHW_BENCH_CONFIG": str(cfg_path.resolve())})
+    return BenchResult(n, failed, len(cfg["inputs"]), time.perf_counter() - t0, workdir / "sim.log")
+
+
+def first_failure(log: "str | Path") -> str:
+    """The first assertion message in a simulation log (what users debug with)."""
+    try:
+        for line in Path(log).read_text().splitlines():
+            if "AssertionError:" in line:
+                return line.split("AssertionError:", 1)[1].strip()
+    except OSError:
+        pass
+    return "(no assertion message found)"

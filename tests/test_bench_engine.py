@@ -1,0 +1,97 @@
+"""The emitted Verilog of the engine on Verilator against the golden model (cocotb benches)."""
+import pytest
+
+from nlihw.hdl.params import NLIEngineParams
+from nlihw.luts.default_tables import shipped_table
+from nlihw.sim import engine_bench as eb
+from nlihw.sim.lint import lint
+from engine_points import POINTS, params, table
+
+_built = {}
+
+
+def built(name, tmp_path_factory):
+    """Generate and verilate a design point once per session."""
+    if name not in _built:
+        p = params(name) if name in POINTS else name_16bit(name)
+        outdir = tmp_path_factory.mktemp(name)
+        _built[name] = (p, eb.build_engine(p, outdir), outdir)
+    return _built[name]
+
+
+def name_16bit(name):
+    arch = name.rsplit("-", 1)[1]
+    return NLIEngineParams((shipped_table("silu_M11_K32"),), arch=arch)
+
+
+def check(p, sim, cfg, tmp_path, test="test_stream"):
+    r = eb.run_bench(sim, cfg, tmp_path, test)
+    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
+    assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)} (log {r.log})"
+
+
+@pytest.mark.parametrize("name", list(POINTS))
+def test_every_code_exact_latency(name, tmp_path_factory, tmp_path):
+    p, sim, _ = built(name, tmp_path_factory)
+    x, func = eb.exhaustive_inputs(p)
+    check(p, sim, eb.bench_config(p, x, func), tmp_path)
+
+
+@pytest.mark.parametrize("name", list(POINTS))
+def test_random_back_pressure(name, tmp_path_factory, tmp_path):
+    p, sim, _ = built(name, tmp_path_factory)
+    x, func = eb.random_inputs(p, 3000, seed=5)
+    check(p, sim, eb.bench_config(p, x, func, in_stall=0.5, out_stall=0.5, seed=11), tmp_path)
+
+
+@pytest.mark.parametrize("name", ["s8-M9-K8-binary-ram-2func", "s12-M17-K32-parallel-4lane-pow2"])
+def test_reset_midstream(name, tmp_path_factory, tmp_path):
+    p, sim, _ = built(name, tmp_path_factory)
+    x, func = eb.random_inputs(p, 400, seed=3)
+    check(p, sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path,
+          "test_reset_midstream")
+
+
+@pytest.mark.parametrize("name", [n for n in POINTS if POINTS[n][3] == "ram"])
+def test_ram_reload(name, tmp_path_factory, tmp_path):
+    p, sim, _ = built(name, tmp_path_factory)
+    specs = POINTS[name][0]
+    new = table("gelu", *specs[-1][1:])
+    x, func = eb.exhaustive_inputs(p)
+    cfg = eb.bench_config(p, x, func, out_stall=0.3, reload=(p.n_funcs - 1, new))
+    assert cfg["reload"]["expected"] != eb.bench_config(p, x, func * 0 + p.n_funcs - 1)["expected"]
+    check(p, sim, cfg, tmp_path, "test_reload")
+
+
+@pytest.mark.parametrize("name", list(POINTS))
+def test_lint_clean_with_only_the_listed_waivers(name, tmp_path_factory):
+    p, _, outdir = built(name, tmp_path_factory)
+    assert lint(outdir / f"{p.top_name}.v", p.top_name) == []
+
+
+@pytest.mark.parametrize("arch", ["parallel", "binary"])
+def test_16bit_every_code(arch, tmp_path_factory, tmp_path):
+    p, sim, _ = built(f"s16-silu-M11-K32-{arch}", tmp_path_factory)
+    x, func = eb.exhaustive_inputs(p)
+    assert len(x) == 65536
+    check(p, sim, eb.bench_config(p, x, func), tmp_path)
+
+
+@pytest.mark.parametrize("breakage", [{"corrupt_beat": 17}, {"latency_offset": 1},
+                                      {"latency_offset": -1}])
+def test_the_bench_detects_errors(breakage, tmp_path_factory, tmp_path):
+    """A wrong expected value or a one-cycle latency error must fail the bench, naming the beat."""
+    p, sim, _ = built("s8-M9-K8-binary-ram-2func", tmp_path_factory)
+    x, func = eb.exhaustive_inputs(p)
+    r = eb.run_bench(sim, eb.bench_config(p, x, func, **breakage), tmp_path)
+    assert (r.tests, r.failures) == (1, 1)
+    msg = eb.first_failure(r.log)
+    assert ("beat 17: input 0x" in msg and "expected 0x" in msg) if "corrupt_beat" in breakage \
+        else "latency" in msg
+
+
+@pytest.mark.slow
+def test_100k_beats_heavy_back_pressure(tmp_path_factory, tmp_path):
+    p, sim, _ = built("u8-M33-K1-binary-4lane-floor", tmp_path_factory)
+    x, func = eb.random_inputs(p, 100_000, seed=9)
+    check(p, sim, eb.bench_config(p, x, func, in_stall=0.6, out_stall=0.6, seed=2), tmp_path)
