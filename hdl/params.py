@@ -38,9 +38,11 @@ class NLIEngineParams:
             raise ParamsError("tables: expected NLITable objects")
         for k, t in enumerate(tables[1:], 1):
             if t.layout != tables[0].layout:
-                raise ParamsError(f"tables: table {k} ({t.function}) has layout {t.layout.to_dict()}, "
-                                  f"but all tables of one engine must share table 0's "
-                                  f"{tables[0].layout.to_dict()}")
+                a, b = tables[0].layout.to_dict(), t.layout.to_dict()
+                diff = ", ".join(f"{f} {b[f]} vs {a[f]}" for f in a if a[f] != b[f])
+                raise ParamsError(f"tables: table {k} ({t.function}) differs from table 0 "
+                                  f"({tables[0].function}) in {diff}; the tables of one engine must "
+                                  f"share formats, M, K and datapath options (refit to match)")
         if self.arch not in ARCHS:
             raise ParamsError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.storage not in STORAGES:

@@ -98,3 +98,13 @@ def first_failure(log: "str | Path") -> str:
     except OSError:
         pass
     return "(no assertion message found)"
+
+
+def simulated_cycles(log: "str | Path") -> int:
+    """Cycles reported by the stream test ("stream: N beats in C cycles"), 0 if absent."""
+    import re
+    try:
+        m = re.search(r"stream: \d+ beats in (\d+) cycles", Path(log).read_text())
+    except OSError:
+        return 0
+    return int(m.group(1)) if m else 0

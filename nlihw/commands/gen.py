@@ -1,0 +1,26 @@
+"""``nlihw gen``: write an engine's Verilog, manifest, hex images, filelist and FuseSoC core."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nlihw.hdl.generate import generate
+from .engine_options import engine_options, params_from_options
+
+
+@click.command("gen")
+@engine_options
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory.")
+def command(tables, arch, lanes, storage, top_name, outdir):
+    """Generate deterministic Verilog for an NLI engine (same inputs, same bytes).
+
+    Example: nlihw gen --table silu.json --table exp.json --arch binary --lanes 4 -o build/nli
+    """
+    p = params_from_options(tables, arch, lanes, storage, top_name)
+    paths = generate(p, outdir)
+    click.echo(f"{p.top_name}: {', '.join(t.function for t in p.tables)}; {p.lanes} lane(s), "
+               f"{p.arch} search, {p.storage} tables, latency {p.latency} cycles, II 1")
+    for kind, path in paths.items():
+        click.echo(f"  {kind:9s} {path}")
