@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .errors import NlihwError
+from .errors import NlihwError, ToolError
 
 # command name -> module in nlihw.commands exposing a click command called ``command``
 COMMANDS = {
@@ -60,6 +60,9 @@ def main(argv=None) -> int:
         return 2
     except click.ClickException as e:
         e.show()
+        return 2
+    except ToolError as e:           # a failing tool: its relevant log lines and the log's path
+        click.echo(f"error: {e}", err=True)
         return 2
     except (NlihwError, ValueError, OSError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
