@@ -1,5 +1,6 @@
 """Interpolation y = y0 + t (y1 - y0) in fixed point: exact product, one rounding, saturation, then
-the clamp mux. Stage 1 registers y0 and the product t (y1 - y0); stage 2 registers the result.
+the clamp mux. Four register stages: the table outputs (the block RAM output register), the product
+t (y1 - y0), the exact sum (y0 << T) + product, and the rounded, saturated, clamped result.
 """
 from __future__ import annotations
 
@@ -27,21 +28,27 @@ class FixedMAC(wiring.Component):
         lay = self.params.layout
         fmt, T, w = lay.out_fmt, lay.t_bits, lay.out_fmt.width
         shape = signed(w) if fmt.signed else unsigned(w)
+        # stage 0: table outputs and their side band
         y0, y1 = Signal(shape), Signal(shape)
-        m.d.comb += [y0.eq(self.y0), y1.eq(self.y1)]
+        t0, cls0, lo0, hi0 = Signal(T), Signal(2), Signal(w), Signal(w)
+        with m.If(self.en):
+            m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(self.t), cls0.eq(self.cls),
+                         lo0.eq(self.clamp_lo), hi0.eq(self.clamp_hi)]
 
         # stage 1: product t * (y1 - y0), exact
         y0_r = Signal(shape)
         prod = Signal(signed(lay.diff_bits + T))
-        cls_r = Signal(2)
-        lo_r, hi_r = Signal(w), Signal(w)
+        cls1, lo1, hi1 = Signal(2), Signal(w), Signal(w)
         with m.If(self.en):
-            m.d.sync += [y0_r.eq(y0), prod.eq(self.t * (y1 - y0)), cls_r.eq(self.cls),
-                         lo_r.eq(self.clamp_lo), hi_r.eq(self.clamp_hi)]
+            m.d.sync += [y0_r.eq(y0), prod.eq(t0 * (y1 - y0)), cls1.eq(cls0), lo1.eq(lo0), hi1.eq(hi0)]
 
-        # stage 2: acc = (y0 << T) + prod; one rounding; saturate; clamp mux
+        # stage 2: the exact sum
         acc = Signal(signed(lay.acc_bits))
-        m.d.comb += acc.eq((y0_r << T) + prod)
+        cls_r, lo_r, hi_r = Signal(2), Signal(w), Signal(w)
+        with m.If(self.en):
+            m.d.sync += [acc.eq((y0_r << T) + prod), cls_r.eq(cls1), lo_r.eq(lo1), hi_r.eq(hi1)]
+
+        # stage 3: one rounding; saturate; clamp mux
         fl = Signal(signed(lay.acc_bits - T + 1))
         m.d.comb += fl.eq(acc >> T)
         rem = acc[:T]

@@ -75,10 +75,10 @@ class NLIEngineParams:
         """Cycles from an input transfer to its output transfer with no back-pressure.
 
         One register stage each: search (1, or ceil(log2(M+1)) for binary), dx * mul, shift and
-        table address (the memories' address register), interpolation product, and the
-        round/saturate/clamp output register.
+        table address (the memories' address register), table output, interpolation product,
+        exact sum, and the round/saturate/clamp output register.
         """
-        return self.search_stages + 4
+        return self.search_stages + 6
 
     @property
     def in_width(self) -> int:

@@ -14,8 +14,8 @@ def test_params_validation_and_serialization():
     p = params("s8-M9-K8-binary-ram-2func")
     back = NLIEngineParams.from_dict(json.loads(json.dumps(p.to_dict())))
     assert back == p and hash(back) == hash(p) and back.digest() == p.digest()
-    assert back.latency == 4 + 4        # binary search over M=9: ceil(log2(10)) stages
-    assert params("s8-M2-K1-parallel-rom").latency == 5
+    assert back.latency == 4 + 6        # binary search over M=9: ceil(log2(10)) stages
+    assert params("s8-M2-K1-parallel-rom").latency == 7
     t = p.tables[0]
     for kw, msg in [(dict(arch="tree"), "arch"), (dict(lanes=0), "lanes"), (dict(storage="flash"), "storage"),
                     (dict(top_name="a b"), "top_name"), (dict(tables=()), "at least one")]:
@@ -61,7 +61,7 @@ def test_gen_and_sim_commands(tmp_path, capsys):
     t.save(tp)
     assert main(["gen", "--table", str(tp), "--storage", "ram", "--top", "act", "-o", str(tmp_path / "rtl")]) == 0
     assert (tmp_path / "rtl" / "act.v").exists() and (tmp_path / "rtl" / "act_even.hex").exists()
-    assert "latency 5 cycles" in capsys.readouterr().out
+    assert "latency 7 cycles" in capsys.readouterr().out
     assert main(["sim", "--table", str(tp), "--stall", "0.5", "--workdir", str(tmp_path / "w")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("PASS: 256 beats") and "cycles/s" in out
