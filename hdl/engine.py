@@ -21,10 +21,12 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.luts.layout import MicroStep
 from .comparator_tree import ComparatorTree, _select, _shape
+from .direct_address import DirectAddress
 from .fixed_mac import FixedMAC
 from .micro_bin import MicroBin
 from .params import NLIEngineParams
 from .table_storage import TableStorage
+from .uniform_search import UniformSearch
 
 
 def input_layout(params: NLIEngineParams) -> data.StructLayout:
@@ -64,8 +66,10 @@ class NLIEngine(wiring.Component):
             # reset clears the pipeline, not the tables: reset_less keeps a reloaded table intact
             return Signal(shape, init=v, name=name, reset_less=True)
 
+        if p.arch == "direct":
+            return None, None, None, [], []
         cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
-               for f, t in enumerate(p.tables)]
+               for f, t in enumerate(p.tables)] if p.arch in ("parallel", "binary") else None
         if lay.micro_step is MicroStep.MUL:
             mul = [[value(x, unsigned(lay.mul_bits), f"mul_f{f}_{j}") for j, x in enumerate(t.mul)]
                    for f, t in enumerate(p.tables)]
@@ -127,23 +131,30 @@ class NLIEngine(wiring.Component):
             m.d.comb += self.w.ready.eq(1)
 
         for lane in range(p.lanes):
-            cmp_ = ComparatorTree(p, cut)
-            mb = MicroBin(p, mul, shift)
             st = TableStorage(p)
             mac = FixedMAC(p)
-            m.submodules[f"search{lane}"] = cmp_
-            m.submodules[f"micro{lane}"] = mb
             m.submodules[f"table{lane}"] = st
             m.submodules[f"mac{lane}"] = mac
+            m.d.comb += [st.en.eq(advance), mac.en.eq(advance),
+                         mac.y0.eq(st.y0), mac.y1.eq(st.y1), self.o.payload[lane].eq(mac.y)]
+            if p.arch == "direct":
+                # full LUT: t = 0 and the end entries are the clamps, so y = v[clip(x - c0)]
+                da = DirectAddress(p)
+                m.submodules[f"address{lane}"] = da
+                m.d.comb += [da.en.eq(advance), da.x.eq(self.i.payload.x[lane]), da.func.eq(func),
+                             st.addr.eq(da.addr), mac.t.eq(0), mac.cls.eq(0)]
+                continue
+            search = UniformSearch(p) if p.arch == "uniform" else ComparatorTree(p, cut)
+            mb = MicroBin(p, mul, shift)
+            m.submodules[f"search{lane}"] = search
+            m.submodules[f"micro{lane}"] = mb
             m.d.comb += [
-                cmp_.en.eq(advance), mb.en.eq(advance), st.en.eq(advance), mac.en.eq(advance),
-                cmp_.x.eq(self.i.payload.x[lane]), cmp_.func.eq(func),
-                mb.index.eq(cmp_.index), mb.dx.eq(cmp_.dx), mb.func.eq(cmp_.func_out),
-                st.addr.eq(mb.addr),
-                mac.y0.eq(st.y0), mac.y1.eq(st.y1), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
+                search.en.eq(advance), mb.en.eq(advance),
+                search.x.eq(self.i.payload.x[lane]), search.func.eq(func),
+                mb.index.eq(search.index), mb.dx.eq(search.dx), mb.func.eq(search.func_out),
+                st.addr.eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
                 mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
                 mac.clamp_hi.eq(_select(clamp_hi, mb.func_out)),
-                self.o.payload[lane].eq(mac.y),
             ]
             if p.storage == "ram":
                 m.d.comb += [st.we.eq(we), st.waddr.eq(waddr), st.wdata.eq(self.w.payload.data)]

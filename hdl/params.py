@@ -10,7 +10,7 @@ from nlihw.errors import ParamsError
 from nlihw.luts.layout import TableLayout, clog2
 from nlihw.luts.table import NLITable
 
-ARCHS = ("parallel", "binary")
+ARCHS = ("parallel", "binary", "uniform", "direct")
 STORAGES = ("rom", "ram")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -20,8 +20,10 @@ class NLIEngineParams:
     """An NLI engine: its tables (one per selectable function, one shared layout) and its structure.
 
     ``arch``: ``parallel`` (M comparators and an encoder in one stage, the paper's) or ``binary``
-    (a pipelined binary search, one comparator per stage). ``storage``: ``rom`` (constants) or
-    ``ram`` (values in writable memories, cutpoints/scales/clamps in writable registers).
+    (a pipelined binary search, one comparator per stage); the baselines ``uniform`` (uniform PWL:
+    the segment is the input's top bits) and ``direct`` (full LUT: one entry per input code).
+    ``storage``: ``rom`` (constants) or ``ram`` (values in writable memories, cutpoints, scales
+    and clamps in writable registers; NLI architectures only).
     """
     tables: tuple[NLITable, ...]
     arch: str = "parallel"
@@ -49,8 +51,30 @@ class NLIEngineParams:
             raise ParamsError(f"storage must be one of {', '.join(STORAGES)}, got {self.storage!r}")
         if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) or not 1 <= self.lanes <= 64:
             raise ParamsError(f"lanes must be 1..64, got {self.lanes!r}")
+        self._check_arch(tables)
         if not _IDENT.match(str(self.top_name)):
             raise ParamsError(f"top_name must be a Verilog identifier, got {self.top_name!r}")
+
+    def _check_arch(self, tables):
+        fin = tables[0].layout.in_fmt
+        if self.arch in ("parallel", "binary"):
+            for t in tables:
+                if t.cutpoints[-1] > fin.max_raw:
+                    raise ParamsError(f"tables: {t.function} ends past the input format (a uniform "
+                                      f"PWL table); use arch='uniform'")
+            return
+        if self.storage != "rom":
+            raise ParamsError(f"arch {self.arch!r} (a baseline) supports storage='rom' only")
+        for t in tables:
+            lengths = {b - a for a, b in zip(t.cutpoints, t.cutpoints[1:])}
+            if self.arch == "uniform" and (len(lengths) != 1 or t.layout.K != 1
+                                           or t.layout.micro_step.value != "pow2"):
+                raise ParamsError(f"arch 'uniform' needs equal 2^p-code intervals, K=1, pow2 "
+                                  f"({t.function} is not a uniform PWL table)")
+            if self.arch == "direct" and (lengths != {1} or t.layout.K != 1 or
+                                          t.clamp_lo != t.values[0] or t.clamp_hi != t.values[-1]):
+                raise ParamsError(f"arch 'direct' needs one cutpoint per code, K=1 and end clamps "
+                                  f"({t.function} is not a full-LUT table)")
 
     # --- derived structure --------------------------------------------------------------------
     @property
@@ -67,8 +91,8 @@ class NLIEngineParams:
 
     @property
     def search_stages(self) -> int:
-        """Pipeline stages of the macro-interval search."""
-        return 1 if self.arch == "parallel" else clog2(self.layout.M + 1)
+        """Pipeline stages of the macro-interval search (0 for the full LUT: no search)."""
+        return {"parallel": 1, "uniform": 1, "direct": 0}.get(self.arch, clog2(self.layout.M + 1))
 
     @property
     def latency(self) -> int:
@@ -76,9 +100,10 @@ class NLIEngineParams:
 
         One register stage each: search (1, or ceil(log2(M+1)) for binary), dx * mul, shift and
         table address (the memories' address register), table output, interpolation product,
-        exact sum, and the round/saturate/clamp output register.
+        exact sum, and the round/saturate/clamp output register. The full LUT replaces the search and
+        multiply stages by one address register (then the memories' address register).
         """
-        return self.search_stages + 6
+        return 6 if self.arch == "direct" else self.search_stages + 6
 
     @property
     def in_width(self) -> int:

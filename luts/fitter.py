@@ -186,6 +186,25 @@ def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prun
     return cand[path], best, stats
 
 
+def smallest_m(p: FitProblem, max_abs: float, grid: int | None = None, m_max: int = 1024) -> int | None:
+    """Fewest cutpoints whose optimal max-abs error is <= ``max_abs`` (real units), or None.
+
+    Intervals above the bound cannot appear in any placement that meets it, for any M, so one
+    matrix pruned at the bound serves every M; level l of the min-max DP is the optimum for l+1
+    cutpoints, so one pass finds the first M that meets the bound.
+    """
+    cand = candidate_grid(p, grid)
+    E = error_matrix(p, cand, "max-abs", max_abs)
+    left, right = clamp_errors(p, cand, "max-abs")
+    D = left.copy()
+    N = cand.shape[0]
+    for level in range(1, min(m_max, N)):
+        D = np.min(np.maximum(D[:, None], E), axis=0)
+        if np.min(np.maximum(D, right)) <= max_abs:
+            return level + 1
+    return None
+
+
 def _coarse_bound(p: FitProblem, cand: np.ndarray, metric: str, progress) -> float:
     """Achievable objective from nested sub-grids (every 4th candidate, both ends kept), each level
     pruned by the level below it; inf when the grid is already small."""

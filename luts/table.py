@@ -25,7 +25,8 @@ class NLITable:
     """One fitted function. Raw values are integers in the layout's input / output formats."""
     layout: TableLayout
     function: str
-    cutpoints: tuple[int, ...]          # M raw input codes, strictly increasing
+    cutpoints: tuple[int, ...]          # M raw input codes, strictly increasing; the last may be
+                                        # one past the format's last code (no right-clamp region)
     values: tuple[int, ...]             # (M-1)*K + 1 raw output codes at the micro-bin edges
     clamp_lo: int                       # output for x < cutpoints[0]
     clamp_hi: int                       # output for x >= cutpoints[-1]
@@ -46,7 +47,7 @@ class NLITable:
             raise TableError(f"cutpoints: expected M={lay.M} entries, got {len(c)}")
         if any(b <= a for a, b in zip(c, c[1:])):
             raise TableError("cutpoints: not strictly increasing")
-        if not np.all(lay.in_fmt.contains(c)):
+        if not (np.all(lay.in_fmt.contains(c[:-1])) and lay.in_fmt.min_raw < c[-1] <= lay.in_fmt.max_raw + 1):
             raise TableError(f"cutpoints: a value does not fit the input format {lay.in_fmt}")
         if len(self.values) != lay.n_values:
             raise TableError(f"values: expected (M-1)*K+1 = {lay.n_values} entries, "

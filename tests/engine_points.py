@@ -28,3 +28,10 @@ def params(name, top="nli_engine") -> NLIEngineParams:
     specs, arch, lanes, storage = POINTS[name]
     return NLIEngineParams(tuple(table(*s) for s in specs), arch=arch, lanes=lanes, storage=storage,
                            top_name=top)
+
+
+def baseline_params(kind, func="silu", fin="s4.4", fout="s4.4", seg_log2=4, lanes=1):
+    """Uniform-PWL or full-LUT engines (the baselines) in the same flow."""
+    from nlihw.luts.baselines import full_lut_table, uniform_table
+    t = uniform_table(func, fin, fout, seg_log2) if kind == "uniform" else full_lut_table(func, fin, fout)
+    return NLIEngineParams((t,), arch=kind, lanes=lanes)

@@ -89,3 +89,15 @@ def test_ram_reload_then_results_follow_the_new_table():
                                  storage=p.storage), x, func)
     np.testing.assert_array_equal(got, expect)
     assert not np.array_equal(expect, engine_eval(p, x, func)), "the reload must change results"
+
+
+@pytest.mark.parametrize("kind, kw", [("uniform", {}), ("uniform", dict(fin="u4.4", fout="u1.7", func="sigmoid", seg_log2=5)),
+                                      ("direct", dict(lanes=2)), ("uniform", dict(func="exp", fout="u1.7", seg_log2=3))])
+def test_baselines_every_code(kind, kw):
+    from engine_points import baseline_params
+    p = baseline_params(kind, **kw)
+    x, func = all_codes(p)
+    got, t_in, t_out = run(p, x, func, out_stall=0.3)
+    np.testing.assert_array_equal(got, engine_eval(p, x, func))
+    got, t_in, t_out = run(p, x[:64], func[:64])
+    assert np.all(t_out - t_in == p.latency)

@@ -1,0 +1,51 @@
+"""Uniform-PWL addressing (baseline): the segment is the input's top bits, I = ((x - c0) >> p) + 1,
+dx = the low p bits; two comparators handle the clamps. No cutpoint comparators, no multiplier."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .comparator_tree import _select, _shape
+
+
+def segment_log2(table) -> int:
+    return (table.cutpoints[1] - table.cutpoints[0]).bit_length() - 1
+
+
+class UniformSearch(wiring.Component):
+    """Same ports and one register stage, like ComparatorTree, for tables of equal 2^p-code intervals."""
+
+    def __init__(self, params):
+        self.params = params
+        lay = params.layout
+        super().__init__({
+            "en": In(1), "x": In(_shape(lay.in_fmt)), "func": In(params.func_bits),
+            "index": Out(lay.index_bits), "dx": Out(lay.dx_bits), "func_out": Out(params.func_bits),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p, lay = self.params, self.params.layout
+        fin, W = lay.in_fmt, lay.in_fmt.width
+        shape = _shape(fin)
+        c0 = _select([t.cutpoints[0] for t in p.tables], self.func) if p.n_funcs > 1 else p.tables[0].cutpoints[0]
+        seg = _select([segment_log2(t) for t in p.tables], self.func) if p.n_funcs > 1 else segment_log2(p.tables[0])
+        off = Signal(W + 1)
+        m.d.comb += off.eq(self.x - c0)
+        low = self.x < c0
+        tops = [t.cutpoints[-1] for t in p.tables]
+        if all(c > fin.max_raw for c in tops):
+            high = 0                                    # the last segment ends past the format
+        else:
+            top = _select([min(c, fin.max_raw) for c in tops], self.func) if p.n_funcs > 1 else tops[0]
+            past = [c > fin.max_raw for c in tops]
+            beyond = _select(past, self.func) if p.n_funcs > 1 else past[0]
+            high = ~beyond & (self.x >= top)
+        index = Mux(low, 0, Mux(high, lay.M, (off >> seg) + 1))
+        mask = (1 << W) - 1
+        with m.If(self.en):
+            m.d.sync += [self.index.eq(index),
+                         self.dx.eq(Mux(low | high, 0, off & ~(mask << seg) & mask)),
+                         self.func_out.eq(self.func)]
+        return m

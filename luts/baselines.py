@@ -1,0 +1,114 @@
+"""Baseline tables in the NLI table form (so the one golden model and bench verify them too), and the
+search for each architecture's cheapest configuration that meets a max-error bound.
+
+- uniform PWL: 2^p-code segments aligned to the input format (the segment is the input's top
+  bits), values at the segment edges, K = 1, interpolated by the same MAC;
+- full LUT: one stored value per input code of the domain (t is always 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlihw.errors import ParamsError
+from nlihw.sim.reference import table_errors
+from .fitter import fit, make_problem, smallest_m
+from .functions import get_function
+from .layout import TableLayout
+from .table import NLITable
+
+
+def _edge_values(func, fmt_in, fmt_out, edges) -> list[int]:
+    with np.errstate(all="ignore"):
+        f = get_function(func)(np.asarray(edges, dtype=np.float64) * fmt_in.lsb)
+    if not np.all(np.isfinite(f)):
+        raise ParamsError(f"{func} is not finite at a segment edge; narrow the domain")
+    return [int(v) for v in fmt_out.quantize(f)]
+
+
+def uniform_table(func: str, in_fmt, out_fmt, seg_log2: int, domain=None) -> NLITable:
+    """Uniform PWL with segments of 2^seg_log2 codes aligned to the format, covering the domain."""
+    p = make_problem(func, TableLayout(in_fmt, out_fmt, 2, 1), domain)
+    fin = p.layout.in_fmt
+    L = 1 << seg_log2
+    if not 0 <= seg_log2 <= fin.width:
+        raise ParamsError(f"segment size 2^{seg_log2} does not fit {fin}")
+    first = fin.min_raw + ((p.lo - fin.min_raw) // L) * L
+    last = fin.min_raw + -(-(p.hi + 1 - fin.min_raw) // L) * L          # one past the domain, aligned
+    cut = list(range(first, last + 1, L))
+    if len(cut) < 2:
+        cut = [first, first + L]
+    t_bits = max(1, min(seg_log2, 24))
+    lay = TableLayout(fin, p.layout.out_fmt, len(cut), 1, "pow2", t_bits=t_bits, mul_bits=t_bits + 1)
+    vals = _edge_values(func, fin, lay.out_fmt, cut)
+    t = NLITable(lay, p.function.name, cut, vals, vals[0], vals[-1], (p.lo * fin.lsb, p.hi * fin.lsb))
+    return _with_errors(t, {"baseline": "uniform_pwl", "segment_log2": seg_log2})
+
+
+def full_lut_table(func: str, in_fmt, out_fmt, domain=None) -> NLITable:
+    """A stored value for every input code of the domain."""
+    p = make_problem(func, TableLayout(in_fmt, out_fmt, 2, 1), domain)
+    fin = p.layout.in_fmt
+    cut = list(range(p.lo, p.hi + 1))
+    lay = TableLayout(fin, p.layout.out_fmt, len(cut), 1, "mul", t_bits=1, mul_bits=2)
+    vals = _edge_values(func, fin, lay.out_fmt, cut)
+    t = NLITable(lay, p.function.name, cut, vals, vals[0], vals[-1], (p.lo * fin.lsb, p.hi * fin.lsb))
+    return _with_errors(t, {"baseline": "full_lut"})
+
+
+def _with_errors(t: NLITable, meta: dict) -> NLITable:
+    import dataclasses
+    return dataclasses.replace(t, meta={**meta, "errors": table_errors(t)})
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The cheapest configuration of one architecture found for an error bound."""
+    architecture: str
+    table: NLITable
+    max_err_lsb: float
+    stored_values: int
+
+    @property
+    def label(self) -> str:
+        lay = self.table.layout
+        if self.architecture == "uniform_pwl":
+            return f"uniform PWL, {lay.M - 1} segments"
+        if self.architecture == "full_lut":
+            return f"full LUT, {lay.n_values} entries"
+        return f"NLI M={lay.M} K={lay.K}"
+
+
+def _err(t: NLITable) -> float:
+    return t.meta["errors"]["max_abs_lsb"]
+
+
+def smallest_nli(func, in_fmt, out_fmt, max_err_lsb: float, K: int, domain=None, grid=None,
+                 m_max: int = 1024, progress=None) -> Choice | None:
+    """Fewest macro cutpoints M (for this K) whose optimal table meets the max-error bound."""
+    lay = TableLayout(in_fmt, out_fmt, 2, K)
+    p = make_problem(func, lay, domain)
+    if progress:
+        progress(f"NLI K={K}: smallest M for {max_err_lsb} LSB")
+    M = smallest_m(p, max_err_lsb * lay.out_fmt.lsb, grid, m_max)
+    if M is None:
+        return None
+    t = fit(func, TableLayout(in_fmt, out_fmt, M, K), grid=grid, domain=domain).table
+    return Choice("nli_k1" if K == 1 else "nli", t, _err(t), t.layout.n_values)
+
+
+def smallest_uniform(func, in_fmt, out_fmt, max_err_lsb: float, domain=None) -> Choice | None:
+    """Largest segment (fewest segments) that meets the bound."""
+    from nlihw.formats import parse_format
+    w = parse_format(in_fmt).width
+    for s in range(w, -1, -1):
+        t = uniform_table(func, in_fmt, out_fmt, s, domain)
+        if _err(t) <= max_err_lsb:
+            return Choice("uniform_pwl", t, _err(t), t.layout.n_values)
+    return None
+
+
+def smallest_full_lut(func, in_fmt, out_fmt, max_err_lsb: float, domain=None) -> Choice | None:
+    t = full_lut_table(func, in_fmt, out_fmt, domain)
+    return Choice("full_lut", t, _err(t), t.layout.n_values) if _err(t) <= max_err_lsb else None
