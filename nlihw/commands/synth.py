@@ -8,55 +8,86 @@ import click
 from rich.console import Console
 
 from nlihw.errors import ParamsError
-from nlihw.synth.driver import run_synth
-from nlihw.synth.report_table import synth_table
+from nlihw.synth.driver import format_table, run_synth
 from nlihw.synth.targets import TARGETS
 
 
-def design_in(directory: Path, top: str | None) -> tuple[Path, str, dict | None]:
-    """(Verilog, top, params) of an ``nlihw gen`` output directory (or a directory with one .v)."""
+def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | None]:
+    """(Verilog file, top module, params or None) of an ``nlihw gen`` output directory.
+
+    With a ``<top>.manifest.json`` the manifest names the top and gives the params; without one
+    the directory must hold a single ``*.v`` file (or ``--top`` picks ``<top>.v``).
+    """
     if not directory.is_dir():
-        raise ParamsError(f"{directory}: not a directory (give the output directory of 'nlihw gen')")
+        raise ParamsError(f"{directory}: no such directory (give an output directory of 'nlihw gen')")
     manifests = sorted(directory.glob("*.manifest.json"))
-    if manifests and top is None:
+    if top is not None:
+        chosen = [m for m in manifests if m.name == f"{top}.manifest.json"]
+    elif len(manifests) > 1:
+        names = ", ".join(m.name.removesuffix(".manifest.json") for m in manifests)
+        raise ParamsError(f"{directory}: several designs ({names}); choose one with --top")
+    else:
+        chosen = manifests
+    params = None
+    if chosen:
         try:
-            man = json.loads(manifests[0].read_text())
-            top = man["top"]
-        except (json.JSONDecodeError, KeyError) as e:
-            raise ParamsError(f"{manifests[0]}: not a valid manifest ({e})") from None
-        v = directory / f"{top}.v"
-        if not v.exists():
-            raise ParamsError(f"{v}: missing (the manifest names top {top!r})")
-        return v, top, man.get("params")
-    vs = sorted(directory.glob("*.v")) if top is None else [directory / f"{top}.v"]
-    if len(vs) != 1 or not vs[0].exists():
-        raise ParamsError(f"{directory}: expected one Verilog file (or pass --top), found "
-                          f"{', '.join(v.name for v in vs) or 'none'}")
-    return vs[0], top or vs[0].stem, None
+            man = json.loads(chosen[0].read_text())
+            top, params = man["top"], man.get("params")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ParamsError(f"{chosen[0]}: not a usable manifest ({type(e).__name__}: {e})") from None
+    if top is None:
+        vs = sorted(directory.glob("*.v"))
+        if len(vs) != 1:
+            found = ", ".join(v.name for v in vs) or "none"
+            raise ParamsError(f"{directory}: expected one Verilog file (found {found}); choose with --top")
+        return vs[0], vs[0].stem, None
+    verilog = directory / f"{top}.v"
+    if not verilog.is_file():
+        raise ParamsError(f"{verilog}: missing (the Verilog of top module {top!r})")
+    return verilog, top, params
 
 
 @click.command("synth")
-@click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--target", "targets", multiple=True, type=click.Choice(list(TARGETS)),
-              default=("generic",), show_default=True,
-              help="generic (gate equivalents), xcup (UltraScale+), ecp5 / ice40 (with nextpnr Fmax). Repeatable.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-t", "--target", "targets", multiple=True, type=click.Choice(list(TARGETS)),
+              help="Target (repeatable; default generic). generic: gate equivalents and logic "
+                   "depth on the shipped NAND2-equivalent library; xcup: Xilinx UltraScale+ "
+                   "LUT/FF/CARRY/DSP48E2/BRAM/LUTRAM; ecp5: Lattice ECP5-25F LUT4/FF/MULT18/EBR and "
+                   "nextpnr Fmax; ice40: iCE40UP5K LUT4/FF/MAC16/RAM4K and nextpnr Fmax.")
 @click.option("--liberty", type=click.Path(dir_okay=False, path_type=Path),
-              help="Your standard-cell liberty file for the generic target (area in its units).")
+              help="Map the generic target to this liberty file instead; area is then in the "
+                   "library's units (um^2 for a real standard-cell library).")
 @click.option("--top", help="Top module (default: from the manifest, or the single .v file).")
-def command(directory, targets, liberty, top):
-    """Synthesize a generated design and report area and timing; reports go to DIRECTORY/synth/.
+def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top: str | None):
+    """Synthesize the design in DIRECTORY (an 'nlihw gen' output) and print its figures.
 
-    Results are cached by content (design, script, library, tool versions) in ~/.cache/nlihw
-    (override with NLIHW_CACHE), so repeated runs are instant.
+    Each target writes DIRECTORY/synth/<target>.json (deterministic: sorted keys, no
+    timestamps, no absolute paths) and copies the tool logs to DIRECTORY/synth/logs/. Fmax
+    (ecp5, ice40) is measured with the design inside a small timing harness, so any design
+    fits the package pins; resource counts come from the design alone.
+
+    Results are cached by content (design, yosys script, liberty file, tool versions, place
+    and route options) in $NLIHW_CACHE/synth (default ~/.cache/nlihw/synth): a repeated run
+    starts no tool. The first run of each YoWASP tool compiles its WebAssembly (about a minute).
+
+    \b
+    Examples:
+      nlihw synth build/nli
+      nlihw synth build/nli -t generic -t xcup -t ecp5 -t ice40
+      nlihw synth build/nli --liberty my_stdcells.lib
     """
-    verilog, top, params = design_in(directory, top)
-    console = Console(stderr=True)
-    rows = []
-    for tgt in targets:
-        with console.status(f"synthesizing {top} for {tgt} ...") as status:
-            res = run_synth(verilog, top, tgt, liberty=liberty, params=params,
-                            outdir=directory / "synth", progress=lambda m: status.update(m))
-        rows.append((top, res.report))
-        click.echo(f"{tgt}: {'cached' if res.cached else 'ran'}; report {directory / 'synth' / (tgt + '.json')}",
-                   err=True)
-    Console(width=140).print(synth_table(rows, f"synthesis of {verilog}"))
+    targets = targets or ("generic",)
+    if liberty is not None and "generic" not in targets:
+        raise ParamsError("--liberty applies to the generic target; add --target generic")
+    verilog, top, params = find_design(directory, top)
+    err = Console(stderr=True)
+    reports = []
+    for target in targets:
+        with err.status(f"{target}: starting") as status:
+            rep = run_synth(verilog, top, target, liberty=liberty if target == "generic" else None,
+                            params=params, progress=status.update)
+        run = rep["run"]
+        how = "cached" if run["cached"] else f"{run['seconds']:.1f} s"
+        click.echo(f"{target}: {how}; report {run['report']}", err=True)
+        reports.append(rep)
+    click.echo(format_table(reports, title=f"synthesis of {verilog.name}"), nl=False)
