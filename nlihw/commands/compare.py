@@ -1,0 +1,53 @@
+"""``nlihw compare``: NLI against uniform PWL and a full LUT at equal accuracy, synthesized."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from nlihw.atomic import atomic_write_text
+from nlihw.comparison import NAMES, choose, summary, synthesize
+from nlihw.errors import ParamsError
+from nlihw.synth.targets import TARGETS
+from .fit import parse_domain
+
+
+@click.command("compare")
+@click.option("--func", required=True, help="Function (silu, gelu, exp, ...) or module:function.")
+@click.option("--in", "in_fmt", default="s4.12", show_default=True, help="Input format.")
+@click.option("--out", "out_fmt", default="s4.12", show_default=True, help="Output format.")
+@click.option("--max-err", type=float, required=True, help="Error bound in output LSBs (max-abs).")
+@click.option("--domain", help="Real input range LO:HI (default: the function's, else the whole format).")
+@click.option("--target", "targets", multiple=True, type=click.Choice(list(TARGETS)),
+              default=("generic",), show_default=True, help="Synthesis targets (repeatable).")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("build/compare"), show_default=True, help="Designs, reports and compare.json.")
+def command(func, in_fmt, out_fmt, max_err, domain, targets, outdir):
+    """Find each architecture's cheapest design meeting --max-err, synthesize them, print them side
+    by side with the area ratios to NLI.
+
+    Example: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5
+    """
+    if max_err <= 0:
+        raise ParamsError(f"--max-err must be > 0 LSB, got {max_err}")
+    console = Console(stderr=True)
+    with console.status("choosing design points ...") as status:
+        rows = choose(func, in_fmt, out_fmt, max_err, parse_domain(domain), progress=status.update)
+        synthesize(rows, targets, outdir / func.replace(":", "_"), progress=status.update)
+    head, lines = summary(rows, targets)
+    t = Table(title=f"{func} {in_fmt} -> {out_fmt}, max error <= {max_err} LSB")
+    for h in head:
+        t.add_column(h, justify="left" if h in ("architecture", "configuration") else "right")
+    for line in lines:
+        t.add_row(*line)
+    Console(width=200).print(t)
+    for r in rows:
+        if r.note and r.choice is not None:
+            click.echo(f"note: {NAMES[r.architecture]}: {r.note}")
+    atomic_write_text(outdir / func.replace(":", "_") / "compare.json",
+                      json.dumps({"function": func, "in": in_fmt, "out": out_fmt, "max_err_lsb": max_err,
+                                  "targets": list(targets), "header": head, "rows": lines},
+                                 indent=1, sort_keys=True) + "\n")
