@@ -17,6 +17,9 @@ from nlihw.luts import baselines
 ARCH_OF = {"nli_k1": "parallel", "nli": "parallel", "uniform_pwl": "uniform", "full_lut": "direct"}
 NAMES = {"nli": "NLI (K>1)", "nli_k1": "NLI K=1 (PWL)", "uniform_pwl": "uniform PWL", "full_lut": "full LUT"}
 AREA_KEY = {"generic": "gate_equivalents", "xcup": "lut", "ecp5": "lut4", "ice40": "lut4"}
+# columns besides the area key: memories and DSPs (a full LUT is cheap in LUTs, not in block RAM)
+EXTRA = {"generic": (), "xcup": ("dsp48e2", "ramb18", "ramb36"), "ecp5": ("mult18", "ebr", "fmax_mhz"),
+         "ice40": ("mac16", "ram4k", "fmax_mhz")}
 FULL_LUT_SYNTH_LIMIT = 1 << 14     # larger full LUTs are only mapped to xcup block RAM
 NLI_KS = (2, 4, 8, 16, 32)
 
@@ -84,9 +87,7 @@ def summary(rows: list[Row], targets) -> tuple[list[str], list[list[str]]]:
     ref = next((r for r in rows if r.architecture == "nli" and r.params), None)
     head = ["architecture", "configuration", "stored values", "max err (LSB)", "latency"]
     for tgt in targets:
-        head += [f"{tgt} {AREA_KEY[tgt]}", f"{tgt} x NLI"]
-        if tgt in ("ecp5", "ice40"):
-            head.append(f"{tgt} Fmax (MHz)")
+        head += [f"{tgt} {AREA_KEY[tgt]}", f"{tgt} x NLI"] + [f"{tgt} {k}" for k in EXTRA[tgt]]
     out = []
     for r in rows:
         if r.choice is None:
@@ -98,9 +99,9 @@ def summary(rows: list[Row], targets) -> tuple[list[str], list[list[str]]]:
             a, a_ref = area(r, tgt), (area(ref, tgt) if ref else None)
             line += [f"{a:,.0f}" if a is not None else "-",
                      f"{a / a_ref:.2f}" if a is not None and a_ref else "-"]
-            if tgt in ("ecp5", "ice40"):
-                rep = r.reports.get(tgt)
-                f = rep["figures"].get("fmax_mhz") if rep else None
-                line.append(f"{f:.1f}" if f else "-")
+            rep = r.reports.get(tgt)
+            for k in EXTRA[tgt]:
+                v = rep["figures"].get(k) if rep else None
+                line.append("-" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v))
         out.append(line)
     return head, out

@@ -1,0 +1,73 @@
+"""Synthesis benchmark: the default designs on all four targets, and the NLI-vs-baselines comparison
+for silu, gelu and exp at a 2-LSB bound (the NLI paper claims >= 4x over LUT-based designs)."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from rich.table import Table
+
+from nlihw.comparison import AREA_KEY, NAMES, area, choose, summary, synthesize
+from nlihw.hdl.generate import generate
+from nlihw.hdl.params import NLIEngineParams
+from nlihw.luts.default_tables import shipped_table
+from .driver import run_synth
+
+TARGETS = ("generic", "xcup", "ecp5", "ice40")
+DESIGNS = [  # label, table, arch, lanes
+    ("silu M17 K1", "silu_M17_K1", "parallel", 1),
+    ("silu M11 K8", "silu_M11_K8", "parallel", 1),
+    ("silu M11 K32", "silu_M11_K32", "parallel", 1),
+    ("silu M11 K32 binary", "silu_M11_K32", "binary", 1),
+    ("silu M11 K32 x4 lanes", "silu_M11_K32", "parallel", 4),
+]
+COMPARE = [("silu", "s4.12", "s4.12", None), ("gelu", "s4.12", "s4.12", None),
+           ("exp", "s4.12", "u1.15", (-8.0, 0.0))]
+COMPARE_TARGETS = ("generic", "xcup", "ecp5")
+MAX_ERR_LSB = 2.0
+
+
+def _fig(rep, key):
+    v = rep["figures"].get(key) if rep else None
+    return "-" if v is None else (f"{v:,.1f}" if isinstance(v, float) else f"{v:,}")
+
+
+def run(console) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="nlihw-bench-synth-"))
+    t = Table(title="Default designs (16-bit in/out), all four targets")
+    cols = [("generic", "gate_equivalents"), ("generic", "logic_depth"), ("xcup", "lut"), ("xcup", "ff"),
+            ("xcup", "dsp48e2"), ("ecp5", "lut4"), ("ecp5", "ebr"), ("ecp5", "fmax_mhz"),
+            ("ice40", "lut4"), ("ice40", "fmax_mhz")]
+    t.add_column("design")
+    t.add_column("latency", justify="right")
+    for tgt, key in cols:
+        t.add_column(f"{tgt} {key}", justify="right")
+    figures = {}
+    for label, name, arch, lanes in DESIGNS:
+        p = NLIEngineParams((shipped_table(name),), arch=arch, lanes=lanes, top_name="nli_engine")
+        v = generate(p, work / label.replace(" ", "_"))["verilog"]
+        reps = {tgt: run_synth(v, p.top_name, tgt, params=p.to_dict(), report_dir=v.parent / "synth")
+                for tgt in TARGETS}
+        t.add_row(label, str(p.latency), *[_fig(reps[tgt], key) for tgt, key in cols])
+        figures[label] = {tgt: reps[tgt]["figures"] for tgt in TARGETS}
+    console.print(t)
+
+    for func, fin, fout, dom in COMPARE:
+        rows = choose(func, fin, fout, MAX_ERR_LSB, dom)
+        synthesize(rows, COMPARE_TARGETS, work / "compare" / func)
+        head, lines = summary(rows, COMPARE_TARGETS)
+        tc = Table(title=f"{func} {fin} -> {fout}: cheapest design per architecture at <= {MAX_ERR_LSB} LSB")
+        for h in head:
+            tc.add_column(h, justify="left" if h in ("architecture", "configuration") else "right")
+        for line in lines:
+            tc.add_row(*line)
+        console.print(tc)
+        ref = next(r for r in rows if r.architecture == "nli")
+        figures[f"compare/{func}"] = {NAMES[r.architecture]: {tgt: area(r, tgt) for tgt in COMPARE_TARGETS}
+                                      for r in rows}
+        for r in rows:
+            if r is not ref and r.params is not None:
+                ratio = [f"{tgt} {area(r, tgt) / area(ref, tgt):.2f}x" for tgt in COMPARE_TARGETS
+                         if area(r, tgt) and area(ref, tgt)]
+                console.print(f"  {func}: {NAMES[r.architecture]} / NLI area: {', '.join(ratio) or '-'}")
+    return figures
