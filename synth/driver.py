@@ -24,7 +24,7 @@ from .targets import TARGETS, Target, internal_ffs
 
 __all__ = ["run_synth", "format_table", "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
 
-REPORT_SCHEMA = 1
+REPORT_SCHEMA = 1          # part of the cache key: bump when the report or result layout changes
 SHIPPED_LIBERTY = Path(__file__).with_name("nand2_ge.lib")
 GE_UNIT = "GE (NAND2 equivalents, nand2_ge.lib)"
 LIBERTY_UNIT = "liberty area units (um^2 in most libraries)"

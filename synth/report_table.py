@@ -23,7 +23,7 @@ def _row(rep: dict) -> list[str]:
     if tgt == "generic":
         logic = (f"{_n(f['gate_equivalents'])} GE" if "gate_equivalents" in f
                  else f"{_n(f['area'])} area ({rep['liberty']['file']})")
-        mem = f"{_n(f['memory_bits'])} bits as FFs" if f.get("memory_bits") else "-"
+        mem = f"{_n(f['memory_bits'])} bits in gates" if f.get("memory_bits") else "-"
         return [logic, _n(f["flip_flops"]), "-", mem, f"depth {f['logic_depth']}"]
     if tgt == "xcup":
         carry = f["carry4"] + f["carry8"]

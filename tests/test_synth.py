@@ -132,7 +132,7 @@ def test_generic_counts_memory_bits(tmp_path, shared_cache):
     assert f["memories"] == 1 and f["memory_bits"] == 16 * 8
     assert f["flip_flops"] >= 16 * 8 + 8          # storage and the read register, as flip-flops
     assert f["gate_equivalents"] > 5.667 * f["flip_flops"]
-    assert "128 bits as FFs" in driver.format_table([rep])
+    assert "128 bits in gates" in driver.format_table([rep])
 
 
 def test_xcup_figures(synth):
