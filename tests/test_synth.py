@@ -68,7 +68,8 @@ def write_design(directory, width, manifest=True):
 
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("synth-cache")
+    """The synthesis cache of this module; the CLI finds it as $NLIHW_CACHE/synth."""
+    return tmp_path_factory.mktemp("nlihw-cache") / "synth"
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +295,7 @@ def test_format_table(synth):
 
 
 def test_cli(designs, shared_cache, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache))
+    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache.parent))
     v, top = designs[8]
     assert main(["synth", str(v.parent), "--target", "generic", "-t", "xcup"]) == 0
     out, err = capsys.readouterr()
@@ -313,7 +314,7 @@ def test_cli(designs, shared_cache, monkeypatch, capsys, tmp_path):
 
 
 def test_cli_without_manifest_and_errors(tmp_path, shared_cache, monkeypatch, capsys):
-    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache))
+    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache.parent))
     write_design(tmp_path / "plain", 8, manifest=False)
     assert main(["synth", str(tmp_path / "plain")]) == 0
     rep = json.loads((tmp_path / "plain" / "synth" / "generic.json").read_text())
