@@ -182,6 +182,8 @@ def _yosys_build(log: Path) -> str:
 def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib: Path | None,
                 lib_bytes: bytes, work: Path, progress) -> dict:
     """Run the tools in ``work``; returns the cacheable result (figures, cells, builds, logs, pnr)."""
+    if not re.fullmatch(r"[\w.+-]+", vname) or vname == "harness.v":
+        vname = "design.v"            # keep the yosys command line simple and the harness apart
     (work / vname).write_bytes(design)
     names = {"verilog": vname, "top": top, "stat": "design.stat.json", "json": "design.json"}
     if lib is not None:

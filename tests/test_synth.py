@@ -182,6 +182,15 @@ def test_fresh_runs_are_byte_identical_and_report_progress(synth, designs, tmp_p
     assert (tmp_path / "generic.json").read_bytes() == (v.parent / "synth" / "generic.json").read_bytes()
 
 
+def test_awkward_file_name(designs, tmp_path):
+    v, top = designs[8]
+    odd = tmp_path / "my design (v2).v"
+    odd.write_bytes(v.read_bytes())
+    rep = driver.run_synth(odd, top, "generic", cache_dir=tmp_path / "cache")
+    assert rep["design"]["file"] == odd.name and rep["figures"]["flip_flops"] == 49
+    assert (tmp_path / "synth" / "generic.json").is_file()
+
+
 def test_wasm_compile_hint(tmp_path, monkeypatch):
     monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
     assert not tools.wasm_compiled("yosys")
