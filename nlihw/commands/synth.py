@@ -51,7 +51,8 @@ def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | Non
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-t", "--target", "targets", multiple=True, type=click.Choice(list(TARGETS)),
               help="Target (repeatable; default generic). generic: gate equivalents and logic "
-                   "depth on the shipped NAND2-equivalent library; xcup: Xilinx UltraScale+ "
+                   "depth on the shipped NAND2-equivalent library (memories become flip-flops "
+                   "and gates; their bits are reported); xcup: Xilinx UltraScale+ "
                    "LUT/FF/CARRY/DSP48E2/BRAM/LUTRAM; ecp5: Lattice ECP5-25F LUT4/FF/MULT18/EBR and "
                    "nextpnr Fmax; ice40: iCE40UP5K LUT4/FF/MAC16/RAM4K and nextpnr Fmax.")
 @click.option("--liberty", type=click.Path(dir_okay=False, path_type=Path),
