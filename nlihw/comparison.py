@@ -105,3 +105,15 @@ def summary(rows: list[Row], targets) -> tuple[list[str], list[list[str]]]:
                 line.append("-" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v))
         out.append(line)
     return head, out
+
+
+def summary_table(rows: list[Row], targets, title: str):
+    """The side-by-side comparison as a rich table (CLI and benchmark)."""
+    from rich.table import Table
+    head, lines = summary(rows, targets)
+    t = Table(title=title)
+    for h in head:
+        t.add_column(h, justify="left" if h in ("architecture", "configuration") else "right")
+    for line in lines:
+        t.add_row(*line)
+    return t

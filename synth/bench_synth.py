@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from nlihw.comparison import AREA_KEY, NAMES, area, choose, summary, synthesize
+from nlihw.comparison import NAMES, area, choose, summary_table, synthesize
 from nlihw.hdl.generate import generate
 from nlihw.hdl.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
@@ -55,13 +55,8 @@ def run(console) -> dict:
     for func, fin, fout, dom in COMPARE:
         rows = choose(func, fin, fout, MAX_ERR_LSB, dom)
         synthesize(rows, COMPARE_TARGETS, work / "compare" / func)
-        head, lines = summary(rows, COMPARE_TARGETS)
-        tc = Table(title=f"{func} {fin} -> {fout}: cheapest design per architecture at <= {MAX_ERR_LSB} LSB")
-        for h in head:
-            tc.add_column(h, justify="left" if h in ("architecture", "configuration") else "right")
-        for line in lines:
-            tc.add_row(*line)
-        console.print(tc)
+        console.print(summary_table(rows, COMPARE_TARGETS, f"{func} {fin} -> {fout}: cheapest design "
+                                                           f"per architecture at <= {MAX_ERR_LSB} LSB"))
         ref = next(r for r in rows if r.architecture == "nli")
         figures[f"compare/{func}"] = {NAMES[r.architecture]: {tgt: area(r, tgt) for tgt in COMPARE_TARGETS}
                                       for r in rows}

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from nlihw.atomic import atomic_write_text
-from nlihw.comparison import NAMES, choose, summary, synthesize
+from nlihw.comparison import NAMES, choose, summary, summary_table, synthesize
 from nlihw.errors import ParamsError
 from nlihw.synth.targets import TARGETS
 from .fit import parse_domain
@@ -38,12 +37,8 @@ def command(func, in_fmt, out_fmt, max_err, domain, targets, outdir):
         rows = choose(func, in_fmt, out_fmt, max_err, parse_domain(domain), progress=status.update)
         synthesize(rows, targets, outdir / func.replace(":", "_"), progress=status.update)
     head, lines = summary(rows, targets)
-    t = Table(title=f"{func} {in_fmt} -> {out_fmt}, max error <= {max_err} LSB")
-    for h in head:
-        t.add_column(h, justify="left" if h in ("architecture", "configuration") else "right")
-    for line in lines:
-        t.add_row(*line)
-    Console(width=200).print(t)
+    Console(width=200).print(summary_table(rows, targets, f"{func} {in_fmt} -> {out_fmt}, "
+                                                          f"max error <= {max_err} LSB"))
     for r in rows:
         if r.note and r.choice is not None:
             click.echo(f"note: {NAMES[r.architecture]}: {r.note}")
