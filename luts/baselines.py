@@ -77,7 +77,7 @@ class Choice:
             return f"uniform PWL, {lay.M - 1} segments"
         if self.architecture == "full_lut":
             return f"full LUT, {lay.n_values} entries"
-        return f"NLI M={lay.M} K={lay.K}"
+        return f"NLI M={lay.M} K={lay.K} {lay.micro_step.value}"
 
 
 def _err(t: NLITable) -> float:
@@ -85,16 +85,16 @@ def _err(t: NLITable) -> float:
 
 
 def smallest_nli(func, in_fmt, out_fmt, max_err_lsb: float, K: int, domain=None, grid=None,
-                 m_max: int = 1024, progress=None) -> Choice | None:
-    """Fewest macro cutpoints M (for this K) whose optimal table meets the max-error bound."""
-    lay = TableLayout(in_fmt, out_fmt, 2, K)
+                 m_max: int = 1024, progress=None, micro_step: str = "mul") -> Choice | None:
+    """Fewest macro cutpoints M (for this K and micro step) whose optimal table meets the bound."""
+    lay = TableLayout(in_fmt, out_fmt, 2, K, micro_step)
     p = make_problem(func, lay, domain)
     if progress:
-        progress(f"NLI K={K}: smallest M for {max_err_lsb} LSB")
+        progress(f"NLI K={K} {micro_step}: smallest M for {max_err_lsb} LSB")
     M = smallest_m(p, max_err_lsb * lay.out_fmt.lsb, grid, m_max)
     if M is None:
         return None
-    t = fit(func, TableLayout(in_fmt, out_fmt, M, K), grid=grid, domain=domain).table
+    t = fit(func, TableLayout(in_fmt, out_fmt, M, K, micro_step), grid=grid, domain=domain).table
     return Choice("nli_k1" if K == 1 else "nli", t, _err(t), t.layout.n_values)
 
 

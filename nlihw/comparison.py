@@ -1,8 +1,10 @@
 """The comparison users ask for: for one function and error bound, the cheapest design point of each
 architecture (NLI K=1, NLI K>1, uniform PWL, full LUT), synthesized side by side.
 
-"Cheapest" before synthesis means the fewest stored values (for NLI: the fewest cutpoints M for
-each K, then the K with the smallest table); the synthesized figures then give the real cost.
+For NLI, each K (and K=1 for the piecewise-linear row) and both micro steps (multiplier, shift)
+gives a candidate with the fewest cutpoints M meeting the bound; the candidate with the smallest
+synthesized area on the selection target (the first target) is chosen. Uniform PWL takes the
+largest segments and the full LUT is unique.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ EXTRA = {"generic": (), "xcup": ("dsp48e2", "ramb18", "ramb36"), "ecp5": ("mult1
          "ice40": ("mac16", "ram4k", "fmax_mhz")}
 FULL_LUT_SYNTH_LIMIT = 1 << 14     # larger full LUTs are only mapped to xcup block RAM
 NLI_KS = (2, 4, 8, 16, 32)
+MICRO_STEPS = ("mul", "pow2")
 
 
 @dataclass
@@ -33,17 +36,36 @@ class Row:
     note: str = ""
 
 
-def choose(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=None) -> list[Row]:
+def _params(func, arch_key, table) -> NLIEngineParams:
+    return NLIEngineParams((table,), arch=ARCH_OF[arch_key], top_name=f"{func.replace(':', '_')}_{arch_key}")
+
+
+def _cheapest(func, arch_key, candidates, select_target, workdir, progress):
+    """The candidate with the smallest synthesized area on ``select_target``."""
+    from nlihw.synth.driver import run_synth
+    best, best_area = None, None
+    for c in candidates:
+        p = _params(func, arch_key, c.table)
+        d = workdir / "candidates" / f"{arch_key}_M{c.table.layout.M}_K{c.table.layout.K}_{c.table.layout.micro_step.value}"
+        if progress:
+            progress(f"sizing {c.label} on {select_target}")
+        rep = run_synth(generate(p, d)["verilog"], p.top_name, select_target, report_dir=d / "synth")
+        a = rep["figures"][AREA_KEY[select_target]]
+        if best is None or a < best_area:
+            best, best_area = c, a
+    return best
+
+
+def choose(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=None,
+           select_target: str = "generic", workdir: Path = Path("build/compare")) -> list[Row]:
     """The cheapest configuration of each architecture that meets ``max_err_lsb``."""
-    rows = [Row("nli_k1", baselines.smallest_nli(func, in_fmt, out_fmt, max_err_lsb, 1, domain, grid,
-                                                 progress=progress))]
-    best = None
-    for K in NLI_KS:
-        c = baselines.smallest_nli(func, in_fmt, out_fmt, max_err_lsb, K, domain, grid, m_max=257,
-                                   progress=progress)
-        if c and (best is None or c.stored_values < best.stored_values):
-            best = c
-    rows.append(Row("nli", best))
+    def nli(Ks, m_max):
+        return [c for K in Ks for step in MICRO_STEPS
+                if (c := baselines.smallest_nli(func, in_fmt, out_fmt, max_err_lsb, K, domain, grid,
+                                                m_max=m_max, progress=progress, micro_step=step))]
+
+    rows = [Row("nli_k1", _cheapest(func, "nli_k1", nli((1,), 1024), select_target, workdir, progress)),
+            Row("nli", _cheapest(func, "nli", nli(NLI_KS, 257), select_target, workdir, progress))]
     if progress:
         progress("uniform PWL and full LUT")
     rows.append(Row("uniform_pwl", baselines.smallest_uniform(func, in_fmt, out_fmt, max_err_lsb, domain)))
@@ -52,8 +74,7 @@ def choose(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=
         if r.choice is None:
             r.note = "no configuration meets the bound"
         else:
-            r.params = NLIEngineParams((r.choice.table,), arch=ARCH_OF[r.architecture],
-                                       top_name=f"{func.replace(':', '_')}_{r.architecture}")
+            r.params = _params(func, r.architecture, r.choice.table)
     return rows
 
 

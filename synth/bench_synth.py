@@ -53,7 +53,7 @@ def run(console) -> dict:
     console.print(t)
 
     for func, fin, fout, dom in COMPARE:
-        rows = choose(func, fin, fout, MAX_ERR_LSB, dom)
+        rows = choose(func, fin, fout, MAX_ERR_LSB, dom, workdir=work / "compare" / func)
         synthesize(rows, COMPARE_TARGETS, work / "compare" / func)
         console.print(summary_table(rows, COMPARE_TARGETS, f"{func} {fin} -> {fout}: cheapest design "
                                                            f"per architecture at <= {MAX_ERR_LSB} LSB"))

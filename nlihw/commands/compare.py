@@ -26,7 +26,8 @@ from .fit import parse_domain
               default=Path("build/compare"), show_default=True, help="Designs, reports and compare.json.")
 def command(func, in_fmt, out_fmt, max_err, domain, targets, outdir):
     """Find each architecture's cheapest design meeting --max-err, synthesize them, print them side
-    by side with the area ratios to NLI.
+    by side with the area ratios to NLI. NLI candidates (each K, multiplier or shift micro step)
+    are sized by synthesis on the first --target.
 
     Example: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5
     """
@@ -34,8 +35,10 @@ def command(func, in_fmt, out_fmt, max_err, domain, targets, outdir):
         raise ParamsError(f"--max-err must be > 0 LSB, got {max_err}")
     console = Console(stderr=True)
     with console.status("choosing design points ...") as status:
-        rows = choose(func, in_fmt, out_fmt, max_err, parse_domain(domain), progress=status.update)
-        synthesize(rows, targets, outdir / func.replace(":", "_"), progress=status.update)
+        work = outdir / func.replace(":", "_")
+        rows = choose(func, in_fmt, out_fmt, max_err, parse_domain(domain), progress=status.update,
+                      select_target=targets[0], workdir=work)
+        synthesize(rows, targets, work, progress=status.update)
     head, lines = summary(rows, targets)
     Console(width=200).print(summary_table(rows, targets, f"{func} {in_fmt} -> {out_fmt}, "
                                                           f"max error <= {max_err} LSB"))
