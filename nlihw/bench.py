@@ -19,7 +19,7 @@ SECTIONS = [  # (name, module with run(console) -> dict)
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    console = Console(width=140)
+    console = Console(width=220)
     for name, module in SECTIONS:
         if argv and name not in argv:
             continue

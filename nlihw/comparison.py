@@ -138,3 +138,11 @@ def summary_table(rows: list[Row], targets, title: str):
     for line in lines:
         t.add_row(*line)
     return t
+
+
+def summary_markdown(rows: list[Row], targets) -> str:
+    """The side-by-side comparison as a markdown table (for reports and the README)."""
+    head, lines = summary(rows, targets)
+    out = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    out += ["| " + " | ".join(line) + " |" for line in lines]
+    return "\n".join(out) + "\n"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from nlihw.comparison import NAMES, area, choose, summary_table, synthesize
+from nlihw.atomic import atomic_write_text
+from nlihw.comparison import NAMES, area, choose, summary_markdown, summary_table, synthesize
 from nlihw.hdl.generate import generate
 from nlihw.hdl.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
@@ -55,6 +56,7 @@ def run(console) -> dict:
     for func, fin, fout, dom in COMPARE:
         rows = choose(func, fin, fout, MAX_ERR_LSB, dom, workdir=work / "compare" / func)
         synthesize(rows, COMPARE_TARGETS, work / "compare" / func)
+        atomic_write_text(Path("build/bench") / f"compare_{func}.md", summary_markdown(rows, COMPARE_TARGETS))
         console.print(summary_table(rows, COMPARE_TARGETS, f"{func} {fin} -> {fout}: cheapest design "
                                                            f"per architecture at <= {MAX_ERR_LSB} LSB"))
         ref = next(r for r in rows if r.architecture == "nli")
