@@ -45,9 +45,6 @@ class FitProblem:
     def sampled(self) -> bool:
         return self.xs.shape[0] < self.hi - self.lo + 1
 
-    def fine_value(self, pos_times_k: np.ndarray) -> np.ndarray:
-        return self.vq[pos_times_k]
-
 
 def make_problem(func: "str | Function", layout: TableLayout,
                  domain: tuple[float, float] | None = None) -> FitProblem:
