@@ -1,12 +1,14 @@
 """An NLI table: cutpoints, per-interval scale, stored values and clamp values, plus its JSON file.
 
 The file is schema-versioned and carries the sha256 of its own canonical content; the loader
-validates everything and names the file and field in its error.
+validates everything and names the file and field in its error. Floats in ``meta`` are written with
+``META_SIG_DIGITS`` significant digits so that a file's bytes do not depend on the CPU's libm.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +20,43 @@ from nlihw.errors import NlihwError, TableError
 from .layout import TableLayout, interval_scale
 
 SCHEMA_VERSION = 1
+# Floats in meta (errors, fit statistics) are stored with this many significant digits: their last
+# digits depend on the CPU's libm, the stored figures must not (the hardware fields are integers).
+META_SIG_DIGITS = 6
+META_MAX_DEPTH = 8                 # nesting levels allowed inside meta
+
+
+def round_meta_float(x: float) -> float:
+    """``x`` rounded to ``META_SIG_DIGITS`` significant digits (decimal, correctly rounded)."""
+    return float(f"{x:.{META_SIG_DIGITS}g}")
+
+
+def normalize_meta(meta, where: str = "meta", depth: int = 0):
+    """Plain JSON copy of ``meta`` with every float rounded to ``META_SIG_DIGITS`` digits.
+
+    Raises TableError naming the entry for anything a table file cannot hold: non-string keys,
+    non-JSON values, NaN or infinity, nesting deeper than ``META_MAX_DEPTH``.
+    """
+    if depth > META_MAX_DEPTH:
+        raise TableError(f"{where}: nested deeper than {META_MAX_DEPTH} levels")
+    if meta is None or isinstance(meta, (bool, str)):
+        return meta
+    if isinstance(meta, (int, np.integer)):
+        return int(meta)
+    if isinstance(meta, (float, np.floating)):
+        if not math.isfinite(meta):
+            raise TableError(f"{where}: {float(meta)!r} is not a finite number")
+        return round_meta_float(float(meta))
+    if isinstance(meta, dict):
+        out = {}
+        for k, v in meta.items():
+            if not isinstance(k, str):
+                raise TableError(f"{where}: key {k!r} is not a string")
+            out[k] = normalize_meta(v, f"{where}.{k}", depth + 1)
+        return out
+    if isinstance(meta, (list, tuple)):
+        return [normalize_meta(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(meta)]
+    raise TableError(f"{where}: {type(meta).__name__} value {meta!r} cannot be stored")
 
 
 @dataclass(frozen=True)
@@ -58,6 +97,9 @@ class NLITable:
             self.scales  # noqa: B018  (pow2 lengths are checked here)
         except NlihwError as e:
             raise TableError(f"cutpoints: {e}") from None
+        if not isinstance(self.meta, dict):
+            raise TableError(f"meta: expected an object, got {type(self.meta).__name__}")
+        normalize_meta(self.meta)
 
     # --- derived per-interval datapath constants --------------------------------------------
     @cached_property
@@ -80,8 +122,8 @@ class NLITable:
         return f"{self.function.replace(':', '.')}_{lay.in_fmt}_{lay.out_fmt}_M{lay.M}_K{lay.K}_{lay.micro_step.value}"
 
     # --- serialization ---------------------------------------------------------------------
-    def content(self) -> dict:
-        """Everything the hardware depends on plus the fit record, without the hash."""
+    def hardware(self) -> dict:
+        """Everything the hardware depends on (the file's content without ``meta``)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "function": self.function,
@@ -92,8 +134,11 @@ class NLITable:
             "shift": list(self.shift),
             "values": list(self.values),
             "clamp": [self.clamp_lo, self.clamp_hi],
-            "meta": self.meta,
         }
+
+    def content(self) -> dict:
+        """The hardware plus the fit record (floats at ``META_SIG_DIGITS`` digits), without the hash."""
+        return {**self.hardware(), "meta": normalize_meta(self.meta)}
 
     @property
     def sha256(self) -> str:
@@ -102,7 +147,7 @@ class NLITable:
     def to_json(self) -> str:
         d = self.content()
         d["sha256"] = _digest(d)
-        return json.dumps(d, indent=1, sort_keys=True) + "\n"
+        return json.dumps(d, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
     def save(self, path: "str | Path") -> Path:
         path = Path(path)

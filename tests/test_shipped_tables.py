@@ -18,7 +18,7 @@ def test_shipped_table_is_valid_and_its_errors_are_true(spec):
     xs = evaluation_codes(t)
     f = get_function(t.function)(xs * t.layout.in_fmt.lsb)
     err = np.abs(t.layout.out_fmt.to_real(nli_eval(t, xs)) - f).max()
-    assert err == pytest.approx(t.meta["errors"]["max_abs"], rel=1e-12)
+    assert err == pytest.approx(t.meta["errors"]["max_abs"], rel=1e-5)     # stored at 6 digits
     assert xs.shape[0] == t.meta["errors"]["eval_codes"]
 
 
@@ -30,7 +30,8 @@ def test_accuracy_improves_with_the_paper_layout():
         assert fine < 2.0 and fine < coarse / 8
 
 
-def test_refit_is_byte_identical(tmp_path):
+def test_refit_gives_identical_hardware(tmp_path):
+    """Statistics may drift in their last digits between CPUs; the hardware never may."""
     spec = next(s for s in DEFAULT_SPECS if s.filename == "reciprocal_M17_K1.json")
-    path = spec.fit().save(tmp_path / spec.filename)
-    assert path.read_bytes() == (shipped_dir() / spec.filename).read_bytes()
+    refit = NLITable.load(spec.fit().save(tmp_path / spec.filename))
+    assert refit.hardware() == NLITable.load(shipped_dir() / spec.filename).hardware()

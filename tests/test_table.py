@@ -1,5 +1,8 @@
 """Table files: round trip, self-hash, validation that names file and field, $readmemh export."""
+import dataclasses
+import decimal
 import json
+import math
 
 import numpy as np
 import pytest
@@ -18,11 +21,54 @@ def table():
 def test_round_trip_and_hash(table, tmp_path):
     p = table.save(tmp_path / "t.json")
     back = NLITable.load(p)
-    assert back == table and back.meta == table.meta
+    assert back == table and back.content() == table.content()
     assert back.to_json() == p.read_text()
     d = json.loads(p.read_text())
     assert d["sha256"] == table.sha256 and d["schema_version"] == 1
     assert hash(back) == hash(table)
+
+
+def sig6(x: float) -> float:
+    """x correctly rounded to 6 significant decimal digits (half-even), from its exact binary value."""
+    with decimal.localcontext() as ctx:
+        ctx.prec, ctx.rounding = 6, decimal.ROUND_HALF_EVEN
+        return float(+decimal.Decimal(x))
+
+
+META = {"metric": "max-abs", "refined": False, "candidates": 1024,
+        "errors": {"max_abs": 0.0005069452917828426, "mean_rel": 0.004360406513656907,
+                   "mse": 4.200807639232521e-08, "rms_lsb": 0.8395109120068308, "eval_codes": 65536,
+                   "worst_input": 0.14306640625, "hist": [1.2345678901234567, 3, 98765.4321]}}
+
+
+def perturb(v):
+    """The same statistics as another CPU's libm may give them: a few ulps away."""
+    if isinstance(v, dict):
+        return {k: perturb(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [perturb(x) for x in v]
+    if isinstance(v, float):
+        return math.nextafter(math.nextafter(v, math.inf), math.inf)
+    return v
+
+
+def test_meta_floats_are_stored_rounded_so_files_do_not_depend_on_the_cpu(table, tmp_path):
+    a = dataclasses.replace(table, meta=META)
+    b = dataclasses.replace(table, meta=perturb(META))
+    assert perturb(META) != META
+    assert a.to_json() == b.to_json() and a.sha256 == b.sha256
+    d = json.loads(a.to_json())
+    e = d["meta"]["errors"]
+    for key in ("max_abs", "mean_rel", "mse", "rms_lsb", "worst_input"):
+        assert e[key] == sig6(META["errors"][key]), key
+    assert e["hist"] == [sig6(1.2345678901234567), 3, sig6(98765.4321)]
+    assert e["hist"][0] == 1.23457 and e["max_abs"] == 0.000506945     # written out by hand
+    assert isinstance(e["eval_codes"], int) and d["meta"]["refined"] is False
+    # the hash is the hash of what is written, and a reload reproduces the same bytes
+    from nlihw.luts.table import _digest
+    assert d["sha256"] == _digest({k: v for k, v in d.items() if k != "sha256"}) == a.sha256
+    back = NLITable.load(a.save(tmp_path / "t.json"))
+    assert back.to_json() == a.to_json() and back.sha256 == a.sha256
 
 
 def test_hex_export(table, tmp_path):
