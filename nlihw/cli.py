@@ -6,6 +6,7 @@ stderr and exit with code 2; no traceback reaches the user.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -52,14 +53,40 @@ def cli():
     """nlihw: NLI (non-uniform linear interpolation) hardware generator and verification."""
 
 
+def _usage_error(e: click.UsageError) -> str:
+    """Click's four-line usage error as one line, with a pointer to the command's --help."""
+    ctx = e.ctx
+    where = ctx.command_path if ctx is not None else "nlihw"
+    return f"error: {e.format_message()} (see '{where} --help')"
+
+
+def _terminate(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so temporary files and directories are removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv) -> int:
     try:
         cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("error: interrupted; no output was written", err=True)
+        return 130
+    except click.exceptions.NoArgsIsHelpError as e:     # a command group run alone: its help
+        click.echo(e.ctx.get_help())
+        return 0
+    except click.UsageError as e:
+        click.echo(_usage_error(e), err=True)
         return 2
     except click.ClickException as e:
-        e.show()
+        click.echo(f"error: {e.format_message()}", err=True)
         return 2
     except ToolError as e:           # a failing tool: its relevant log lines and the log's path
         click.echo(f"error: {e}", err=True)

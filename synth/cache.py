@@ -37,8 +37,31 @@ def lookup(root: Path, key: str) -> tuple[dict, Path] | None:
 
 
 def new_workdir(root: Path, key: str) -> Path:
+    """A fresh work directory ``.<key>-<pid>-*`` in ``root``; removes those of dead processes."""
     root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=root, prefix=f".{key[:16]}-"))
+    remove_stale_workdirs(root)
+    return Path(tempfile.mkdtemp(dir=root, prefix=f".{key[:16]}-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_workdirs(root: Path) -> list[Path]:
+    """Delete work directories left by runs that were killed (their process no longer exists)."""
+    removed = []
+    for d in root.glob(".*-*-*"):
+        parts = d.name[1:].split("-")
+        if d.is_dir() and len(parts) >= 3 and parts[1].isdigit() and not _alive(int(parts[1])):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def commit(root: Path, key: str, work: Path, result: dict) -> Path:

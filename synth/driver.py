@@ -116,7 +116,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         if shipped:
             figures["gate_equivalents"] = figures["area"]
     report = {
-        "schema": REPORT_SCHEMA, "target": target, "device": t.device, "top": top,
+        "schema": REPORT_SCHEMA, "target": target, "top": top,
+        "device": t.device if target != "generic" or shipped else f"gate library {lib.name} (user liberty)",
         "params": params,
         "design": {"file": verilog.name, "sha256": design_sha},
         "liberty": {"file": lib.name, "sha256": lib_sha, "shipped": shipped} if lib is not None else None,

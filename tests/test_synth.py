@@ -6,6 +6,7 @@ second (generic) or five (xcup). One cache directory is shared by the module: ea
 target is synthesized once. Place and route (ecp5, ice40) is marked slow.
 """
 import json
+import os
 import re
 
 import pytest
@@ -116,14 +117,37 @@ def test_report_keys_and_file(synth, designs, target, keys, shared_cache):
         assert (path.parent / rel).is_file()
 
 
+# NanGate FreePDK45 Open Cell Library, X1 cell footprints in um^2 (typical corner), as published;
+# a GE is one NAND2_X1 (0.798 um^2). Written here, not read from synth/nand2_ge.lib, so a wrong
+# area in the shipped library fails this module.
+NANGATE45_UM2 = {"INV": 0.532, "BUF": 0.798, "NAND2": 0.798, "NOR2": 0.798, "AND2": 1.064,
+                 "OR2": 1.064, "AOI21": 1.064, "OAI21": 1.064, "XOR2": 1.596, "XNOR2": 1.596,
+                 "MUX2": 1.862, "DFF": 4.522, "DFFR": 5.320, "DFFS": 5.320}
+
+
 def test_generic_figures_are_consistent(synth):
     f, cells = synth(8, "generic")["figures"], synth(8, "generic")["cells"]
     assert f["flip_flops"] == 6 * 8 + 1 and f["latches"] == 0        # a, b, c and y
-    assert cells.get("DFF", 0) == f["flip_flops"]                      # sync reset -> plain DFF
-    assert f["gate_equivalents"] == f["area"] and f["area_unit"].startswith("GE")
-    assert f["sequential_area"] == pytest.approx(5.667 * f["flip_flops"], abs=0.01)
-    assert f["cells"] == sum(cells.values()) and not any(c.startswith("$") for c in cells)
+    assert cells.get("DFF", 0) == 6 * 8 + 1                            # sync reset -> plain DFF
+    assert f["area_unit"].startswith("GE") and not any(c.startswith("$") for c in cells)
     assert 10 < f["logic_depth"] < 100           # an 8x8 multiply and a 16-bit add, in gates
+
+
+def test_generic_area_is_nangate45_in_nand2_units(synth):
+    """Every cell's area, summed from the published NanGate45 footprints, gives the reported GE."""
+    f, cells = synth(8, "generic")["figures"], synth(8, "generic")["cells"]
+    assert set(cells) <= set(NANGATE45_UM2)
+    expected = sum(n * NANGATE45_UM2[c] / 0.798 for c, n in cells.items())
+    assert f["gate_equivalents"] == pytest.approx(expected, abs=0.001 * sum(cells.values()))
+    assert f["sequential_area"] == pytest.approx(49 * 4.522 / 0.798, abs=0.05)
+    assert len(cells) >= 8                   # the mix exercises most of the library's cells
+
+
+def test_generic_area_is_pinned(synth):
+    """A fixed design's GE, pinned: a change of library, script or tool mapping shows up here."""
+    f = synth(8, "generic")["figures"]
+    assert f["gate_equivalents"] == pytest.approx(905.3, rel=0.02), f["gate_equivalents"]
+    assert synth(8, "generic")["cells"]["XOR2"] + synth(8, "generic")["cells"]["XNOR2"] > 50
 
 
 def test_generic_counts_memory_bits(tmp_path, shared_cache):
@@ -260,6 +284,8 @@ def test_user_liberty(synth, designs, shared_cache, tmp_path):
                            report_dir=tmp_path / "um2")
     f = um2["figures"]
     assert "gate_equivalents" not in f and f["area_unit"].startswith("liberty")
+    assert um2["device"] == "gate library um2.lib (user liberty)"
+    assert ge["device"].startswith("gate library (default nand2_ge.lib")
     assert um2["liberty"] == {"file": "um2.lib", "sha256": um2["liberty"]["sha256"], "shipped": False}
     assert f["area"] == pytest.approx(sum(n * areas[c] for c, n in um2["cells"].items()), abs=0.01)
     assert f["area"] == pytest.approx(0.798 * ge["figures"]["area"], rel=0.02)
@@ -369,3 +395,45 @@ def test_too_big_for_the_device_reports_why(tmp_path, shared_cache):
     rep = driver.run_synth(v, top, "ice40", cache_dir=shared_cache)
     assert rep["figures"]["fmax_mhz"] is None and rep["figures"]["mac16"] == 16
     assert "does not fit" in rep["flow"]["pnr"]["note"] and "ICESTORM_DSP 16/8" in rep["flow"]["pnr"]["note"]
+
+
+def test_stale_work_directories_are_removed(tmp_path):
+    """Work directories of killed runs (their pid is gone) are deleted; live runs' are kept."""
+    dead = _dead_pid()
+    stale = tmp_path / f".0123456789abcdef-{dead}-x1"
+    live = tmp_path / f".0123456789abcdef-{os.getpid()}-x2"
+    stale.mkdir(), live.mkdir()
+    (stale / "design.v").write_text("junk")
+    work = cache.new_workdir(tmp_path, "f" * 64)
+    assert not stale.exists() and live.is_dir() and work.is_dir()
+    assert work.name.startswith(f".ffffffffffffffff-{os.getpid()}-")
+
+
+def _dead_pid() -> int:
+    import subprocess
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_sigterm_leaves_no_work_directory(tmp_path):
+    """A synthesis killed by SIGTERM removes its work directory and writes no report."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    v, top = write_design(tmp_path / "d", 16)
+    env = {**os.environ, "NLIHW_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "nlihw", "synth", str(v.parent), "-t", "xcup"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = tmp_path / "cache" / "synth"
+    deadline = time.monotonic() + 120
+    while not list(root.glob(".*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert list(root.glob(".*")), "the run never created its work directory"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and err.strip().splitlines()[-1].startswith("error: interrupted")
+    assert not list(root.glob(".*")), list(root.iterdir())
+    assert not (v.parent / "synth" / "xcup.json").exists()
