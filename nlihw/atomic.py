@@ -42,6 +42,9 @@ def check_destination(path: Path) -> None:
         st = os.stat(path)
     except FileNotFoundError:
         return
+    except NotADirectoryError:
+        parent = next((q for q in path.parents if q.exists() and not q.is_dir()), path.parent)
+        raise OutputError(f"{path}: {parent} is not a directory") from None
     except OSError as e:
         raise OutputError(f"{path}: cannot write: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
