@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from nlihw.atomic import OutputSet, check_destination
+from nlihw.errors import ParamsError, TableError
 from .fitter import DEFAULT_GRID, fit
 from .layout import TableLayout
 from .table import NLITable
@@ -55,24 +57,120 @@ def shipped_table(name: str) -> NLITable:
     return NLITable.load(shipped_dir() / f"{name}.json")
 
 
-def _fit_and_save(spec: TableSpec, outdir: str) -> tuple[str, str]:
-    table = spec.fit()
-    path = Path(outdir) / spec.filename
-    table.save(path)
-    return spec.filename, table.to_json()
+def check_jobs(jobs) -> None:
+    """``jobs`` is None (one per core) or a positive number of processes."""
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise ParamsError(f"--jobs must be >= 1, got {jobs}")
+
+
+def _fit_json(spec: TableSpec) -> str:
+    return spec.fit().to_json()
+
+
+def fit_defaults(specs=None, jobs: int | None = None, on_done=None) -> dict[str, str]:
+    """Fit ``specs`` (default: all shipped ones); file name -> JSON text, in ``specs`` order.
+
+    ``jobs`` processes in parallel (default one per core); ``jobs=1`` fits in this process.
+    """
+    specs = DEFAULT_SPECS if specs is None else list(specs)
+    check_jobs(jobs)
+    jobs = jobs or min(len(specs), os.cpu_count() or 1)
+    texts: dict[str, str] = {}
+    if jobs == 1 or len(specs) <= 1:
+        for s in specs:
+            texts[s.filename] = _fit_json(s)
+            if on_done:
+                on_done(s.filename)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_fit_json, s): s for s in specs}
+            try:
+                for fut in as_completed(futures):
+                    texts[futures[fut].filename] = fut.result()
+                    if on_done:
+                        on_done(futures[fut].filename)
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+    return {s.filename: texts[s.filename] for s in specs}
 
 
 def build_defaults(outdir: Path, specs=None, jobs: int | None = None, on_done=None) -> list[Path]:
-    """Fit ``specs`` (default: all shipped ones) into ``outdir`` in parallel processes."""
-    specs = DEFAULT_SPECS if specs is None else specs
-    jobs = jobs or min(len(specs), os.cpu_count() or 1)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_fit_and_save, s, str(outdir)) for s in specs]
-        for fut in futures:
-            name, _ = fut.result()
-            paths.append(outdir / name)
-            if on_done:
-                on_done(outdir / name)
-    return paths
+    """Fit ``specs`` into ``outdir``: every table is written, or none (one ``OutputSet``).
+
+    Parameters and destinations are checked before any fitting starts.
+    """
+    outdir = Path(outdir)
+    specs = DEFAULT_SPECS if specs is None else list(specs)
+    check_jobs(jobs)
+    if outdir.exists() and not outdir.is_dir():
+        raise ParamsError(f"--out {outdir}: exists and is not a directory")
+    for s in specs:
+        check_destination(outdir / s.filename)
+    texts = fit_defaults(specs, jobs, on_done=(lambda name: on_done(outdir / name)) if on_done else None)
+    out = OutputSet()
+    for name, text in texts.items():
+        out.add_text(outdir / name, text, label=name)
+    out.commit()
+    return [outdir / name for name in texts]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How one fitted table compares with its shipped copy."""
+    name: str
+    same_hardware: bool
+    same_file: bool
+    detail: str = ""            # which hardware fields or statistics differ, or why no comparison
+
+
+def _diff_keys(a, b, where: str) -> list[str]:
+    """Dotted paths of the leaves where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(k), b.get(k), f"{where}.{k}" if where else k)
+        return out
+    return [] if a == b else [where]
+
+
+def compare_with_shipped(paths, shipped: Path | None = None) -> list[Comparison]:
+    """Compare fitted table files with the shipped copies of the same name: identical hardware
+    (function, domain, layout, cutpoints, mul/shift, values, clamps) and identical bytes; a file that
+    differs only in ``meta`` has statistics drift (their last digits depend on the CPU)."""
+    shipped = shipped_dir() if shipped is None else Path(shipped)
+    result = []
+    for p in map(Path, paths):
+        ref = shipped / p.name
+        if not ref.exists():
+            result.append(Comparison(p.stem, False, False, "no shipped copy"))
+            continue
+        try:
+            new, old = NLITable.load(p), NLITable.load(ref)
+        except TableError as e:
+            result.append(Comparison(p.stem, False, False, str(e)))
+            continue
+        hw = _diff_keys(new.hardware(), old.hardware(), "")
+        same_file = p.read_bytes() == ref.read_bytes()
+        if hw:
+            detail = "differs in " + ", ".join(hw)
+        elif not same_file:
+            stats = _diff_keys(new.content()["meta"], old.content()["meta"], "meta")
+            detail = "statistics differ: " + (", ".join(stats) if stats else "formatting only")
+        else:
+            detail = ""
+        result.append(Comparison(p.stem, not hw, same_file, detail))
+    return result
+
+
+def comparison_report(comparisons: list[Comparison], shipped: Path | None = None) -> str:
+    """``24/24 identical hardware; 23/24 identical files`` plus one line per table that differs."""
+    n = len(comparisons)
+    hw = sum(c.same_hardware for c in comparisons)
+    files = sum(c.same_file for c in comparisons)
+    lines = [f"{hw}/{n} identical hardware; {files}/{n} identical files "
+             f"(shipped tables in {shipped or shipped_dir()})"]
+    lines += [f"  hardware differs: {c.name}: {c.detail}" for c in comparisons if not c.same_hardware]
+    lines += [f"  {c.name}: {c.detail}" for c in comparisons if c.same_hardware and not c.same_file]
+    return "\n".join(lines)
