@@ -1,16 +1,39 @@
-"""Write an engine's deliverables: Verilog, manifest, $readmemh bank images, filelist, FuseSoC core.
+"""Write an engine's deliverables: Verilog (and a SystemVerilog twin), manifest, $readmemh bank
+images, filelist, Verilator lint waivers and a FuseSoC core.
 
 Everything is deterministic (``emit_src=False``, sorted JSON, no timestamps or absolute paths):
-the same params give the same bytes.
+the same params give the same bytes. All files of one ``generate()`` call are written together
+(``OutputSet``): if one cannot be written, none is.
+
+Which HDL file to compile how:
+
+- ``<top>.v`` (Verilog-2005): for flows that read the file as Verilog-2001/2005 (``iverilog`` with
+  its default ``-g2005``-compatible generations, yosys ``read_verilog``, synthesis tools).
+- ``<top>.sv`` (SystemVerilog): for every flow that compiles its sources as SystemVerilog
+  (``iverilog -g2012``, Verilator, Vivado/xsim, Questa, VCS ``-sverilog``; the FuseSoC core lists it).
+
+Why two files: yosys' ``write_verilog`` prints Amaranth's combinational processes as ``always @*``
+blocks and makes them run once at time zero with a dummy register initializer
+(``reg \\$auto$verilog_backend... = 0`` read in every block). That is a Verilog-2005 time-zero event,
+but under SystemVerilog semantics declaration initializers run before any process starts, so the
+event never fires: blocks whose inputs do not change after time zero (constant per-function muxes,
+binary-search thresholds, the ram engine's table registers) stay X. ``write_verilog -sv`` prints the
+same netlist with ``always_comb`` (which IEEE 1800 runs once at time zero) and ``always_ff``. This is
+yosys' own SystemVerilog printer, so the two files are one netlist in two dialects, with no text
+rewriting of ours; flattening the processes into muxes instead would also need every multi-way
+mux rebuilt (Icarus 11 cannot call the functions yosys prints for them).
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil
+from amaranth.back.verilog import _convert_rtlil_text   # the converter verilog.convert() uses
 
-from nlihw.atomic import atomic_write_text
+from nlihw.atomic import OutputSet
 from .engine import NLIEngine
 from .params import NLIEngineParams
 from .table_storage import bank_images
@@ -18,8 +41,29 @@ from .table_storage import bank_images
 GENERATOR_VERSION = 1
 
 
+def _waivers_text() -> str:
+    from nlihw.sim.lint import WAIVERS as path
+    return Path(path).read_text()
+
+
+def emit_hdl(params: NLIEngineParams) -> tuple[str, str]:
+    """(Verilog-2005 text, SystemVerilog text) of one elaboration of the engine."""
+    text = rtlil.convert(NLIEngine(params), name=params.top_name, emit_src=False)
+    return _convert_rtlil_text(text), _convert_rtlil_text(text, write_verilog_opts=("-sv",))
+
+
 def emit_verilog(params: NLIEngineParams) -> str:
-    return verilog.convert(NLIEngine(params), name=params.top_name, emit_src=False)
+    return emit_hdl(params)[0]
+
+
+def core_version() -> str:
+    """FuseSoC VLNV version: the release part of the nlihw package version (e.g. 0.1.0)."""
+    try:
+        v = importlib.metadata.version("nlihw")
+    except importlib.metadata.PackageNotFoundError:
+        v = ""
+    m = re.match(r"\d+(\.\d+)*", v)
+    return m.group(0) if m else f"0.0.{GENERATOR_VERSION}"
 
 
 def port_list(params: NLIEngineParams) -> list[dict]:
@@ -56,8 +100,8 @@ def manifest(params: NLIEngineParams) -> dict:
 
 def output_names(params: NLIEngineParams) -> dict[str, str]:
     top = params.top_name
-    names = {"verilog": f"{top}.v", "manifest": f"{top}.manifest.json", "filelist": f"{top}.f",
-             "core": f"{top}.core"}
+    names = {"verilog": f"{top}.v", "systemverilog": f"{top}.sv", "manifest": f"{top}.manifest.json",
+             "filelist": f"{top}.f", "lint_waivers": f"{top}.vlt", "core": f"{top}.core"}
     if params.storage == "ram":
         names.update(hex_even=f"{top}_even.hex", hex_odd=f"{top}_odd.hex")
     return names
@@ -68,48 +112,79 @@ def _hex(words: list[int], width: int) -> str:
     return "".join(f"{w:0{digits}x}\n" for w in words)
 
 
+def yaml_str(s: str) -> str:
+    """``s`` as a YAML double-quoted scalar in plain ASCII (valid YAML 1.1 and 1.2): no content can
+    end the scalar or start a key. Everything but printable ASCII is an escape."""
+    out = []
+    for ch in str(s):
+        c = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= c < 0x7f:
+            out.append(ch)
+        elif c < 0x100:
+            out.append(f"\\x{c:02x}")
+        elif c < 0x10000:
+            out.append(f"\\u{c:04x}")
+        else:
+            out.append(f"\\U{c:08x}")
+    return '"' + "".join(out) + '"'
+
+
 def _core(params: NLIEngineParams, names: dict[str, str]) -> str:
+    """FuseSoC CAPI2 core; every value that comes from params is a quoted scalar (``yaml_str``)."""
+    q = yaml_str
     top = params.top_name
-    data_files = "".join(f"      - {names[k]}: {{file_type: user, copyto: {names[k]}}}\n"
+    data_files = "".join(f"      - {q(names[k])}: {{file_type: user, copyto: {q(names[k])}}}\n"
                          for k in ("hex_even", "hex_odd") if k in names)
+    funcs = ", ".join(t.function for t in params.tables)
+    name = f"nlihw:nli:{top}:{core_version()}"
+    desc = (f"NLI engine ({funcs}), latency {params.latency}, generated by nlihw "
+            f"(params sha256 {params.digest()})")
     return (
         "CAPI=2:\n"
-        f"name: nlihw:nli:{top}:{params.digest()[:12]}\n"
-        f"description: NLI engine ({', '.join(t.function for t in params.tables)}), "
-        f"latency {params.latency}, generated by nlihw\n"
+        f"name: {q(name)}\n"
+        f"description: {q(desc)}\n"
         "filesets:\n"
         "  rtl:\n"
         "    files:\n"
-        f"      - {names['verilog']}\n"
-        "    file_type: verilogSource\n"
+        f"      - {q(names['systemverilog'])}\n"
+        "    file_type: systemVerilogSource\n"
+        "  waivers:\n"
+        "    files:\n"
+        f"      - {q(names['lint_waivers'])}\n"
+        "    file_type: vlt\n"
         + ("  tables:\n    files:\n" + data_files if data_files else "")
         + "targets:\n"
         "  default:\n"
         f"    filesets: [rtl{', tables' if data_files else ''}]\n"
-        f"    toplevel: {top}\n"
+        f"    toplevel: {q(top)}\n"
         "  lint:\n"
         "    default_tool: verilator\n"
-        "    filesets: [rtl]\n"
+        "    filesets: [rtl, waivers]\n"
         "    tools:\n"
         "      verilator:\n"
         "        mode: lint-only\n"
-        f"    toplevel: {top}\n"
+        "        verilator_options: [-Wall]\n"
+        f"    toplevel: {q(top)}\n"
     )
 
 
 def generate(params: NLIEngineParams, outdir: "str | Path") -> dict[str, Path]:
-    """Write all outputs for ``params`` into ``outdir``; returns {kind: path}."""
+    """Write all outputs for ``params`` into ``outdir`` (all or none); returns {kind: path}."""
     outdir = Path(outdir)
     names = output_names(params)
-    text = {"verilog": emit_verilog(params),
+    v, sv = emit_hdl(params)
+    text = {"verilog": v, "systemverilog": sv,
             "manifest": json.dumps(manifest(params), indent=1, sort_keys=True) + "\n",
             "filelist": names["verilog"] + "\n",
+            "lint_waivers": _waivers_text(),
             "core": _core(params, names)}
     if params.storage == "ram":
         even, odd = bank_images(params)
         text["hex_even"] = _hex(even, params.out_width)
         text["hex_odd"] = _hex(odd, params.out_width)
-    paths = {}
-    for kind, body in text.items():
-        paths[kind] = atomic_write_text(outdir / names[kind], body)
+    out = OutputSet()
+    paths = {kind: out.add_text(outdir / names[kind], body, kind) for kind, body in text.items()}
+    out.commit()
     return paths

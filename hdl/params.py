@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from nlihw.errors import ParamsError
 from nlihw.luts.layout import TableLayout, clog2
 from nlihw.luts.table import NLITable
+from .verilog_names import is_keyword
 
 ARCHS = ("parallel", "binary", "uniform", "direct")
 STORAGES = ("rom", "ram")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,11 @@ class NLIEngineParams:
         if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) or not 1 <= self.lanes <= 64:
             raise ParamsError(f"lanes must be 1..64, got {self.lanes!r}")
         self._check_arch(tables)
-        if not _IDENT.match(str(self.top_name)):
+        if not isinstance(self.top_name, str) or not _IDENT.fullmatch(self.top_name):
             raise ParamsError(f"top_name must be a Verilog identifier, got {self.top_name!r}")
+        if is_keyword(self.top_name):
+            raise ParamsError(f"top_name {self.top_name!r} is a Verilog/SystemVerilog keyword; "
+                              f"choose another module name (e.g. {self.top_name}_nli)")
 
     def _check_arch(self, tables):
         fin = tables[0].layout.in_fmt

@@ -3,6 +3,7 @@
 parallel and binary architectures."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,13 @@ TARGET_S = 15.0
 
 def run(console) -> dict:
     work = Path(tempfile.mkdtemp(prefix="nlihw-bench-sim-"))
+    try:
+        return _run(console, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)        # fresh builds each run: nothing to keep
+
+
+def _run(console, work: Path) -> dict:
     t = Table(title="Exhaustive 16-bit check (silu M=11 K=32, all 65,536 codes) on Verilator")
     for col in ("arch", "lanes", "latency", "first build (s)", "cached build (s)", "check (s)",
                 "total cached (s)", "target", "cycles", "cycles/s (with start-up)", "result"):

@@ -5,7 +5,7 @@ from nlihw.hdl.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.sim import engine_bench as eb
 from nlihw.sim.lint import lint
-from engine_points import POINTS, params, table
+from engine_points import POINTS, params, reload_table
 
 _built = {}
 
@@ -55,8 +55,7 @@ def test_reset_midstream(name, tmp_path_factory, tmp_path):
 @pytest.mark.parametrize("name", [n for n in POINTS if POINTS[n][3] == "ram"])
 def test_ram_reload(name, tmp_path_factory, tmp_path):
     p, sim, _ = built(name, tmp_path_factory)
-    specs = POINTS[name][0]
-    new = table("gelu", *specs[-1][1:])
+    new = reload_table(name)
     x, func = eb.exhaustive_inputs(p)
     cfg = eb.bench_config(p, x, func, out_stall=0.3, reload=(p.n_funcs - 1, new))
     assert cfg["reload"]["expected"] != eb.bench_config(p, x, func * 0 + p.n_funcs - 1)["expected"]

@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from nlihw.hdl.engine import NLIEngine
 from nlihw.sim.engine_model import engine_eval, pack_input, unpack_output
-from engine_points import POINTS, params, table
+from engine_points import POINTS, params, reload_table
 
 
 def run(p, x, func, in_stall=0.0, out_stall=0.0, seed=0, writes=(), pre_writes=()):
@@ -80,7 +80,7 @@ def test_exact_latency_and_full_throughput(name):
 
 def test_ram_reload_then_results_follow_the_new_table():
     p = params("s8-M9-K8-binary-ram-2func")
-    new = table("gelu", "s3.5", "s2.6", 9, 8)
+    new = reload_table("s8-M9-K8-binary-ram-2func")
     writes = p.config_writes(1, new)
     x, func = all_codes(p)
     func[:] = 1

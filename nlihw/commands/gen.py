@@ -16,11 +16,16 @@ from .engine_options import engine_options, params_from_options
 def command(tables, arch, lanes, storage, top_name, outdir):
     """Generate deterministic Verilog for an NLI engine (same inputs, same bytes).
 
-    Example: nlihw gen --table silu.json --table exp.json --arch binary --lanes 4 -o build/nli
+    Writes <top>.v (Verilog-2005), <top>.sv (SystemVerilog), manifest, filelist, FuseSoC core and
+    Verilator lint waivers, all or none. The tables of one engine must share one layout (formats,
+    M, K, datapath options). Example (two shipped tables, run from the repository root):
+
+    \b
+    nlihw gen --table luts/tables/silu_M11_K32.json --table luts/tables/gelu_M11_K32.json --arch binary --lanes 4 -o build/nli
     """
     p = params_from_options(tables, arch, lanes, storage, top_name)
     paths = generate(p, outdir)
     click.echo(f"{p.top_name}: {', '.join(t.function for t in p.tables)}; {p.lanes} lane(s), "
                f"{p.arch} search, {p.storage} tables, latency {p.latency} cycles, II 1")
     for kind, path in paths.items():
-        click.echo(f"  {kind:9s} {path}")
+        click.echo(f"  {kind:13s} {path}")

@@ -1,6 +1,7 @@
 """``nlihw sim``: verify an engine's emitted Verilog on Verilator against the golden model."""
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,9 +19,11 @@ from .engine_options import engine_options, params_from_options
 @click.option("--beats", type=int, default=None,
               help="Random beats instead of every input code.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--waves", is_flag=True, help="Dump an FST waveform (dump.fst in the run directory).")
+@click.option("--waves", is_flag=True, help="Dump an FST waveform (dump.fst in the run directory; "
+              "the directory is kept and printed).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to put the Verilog, logs and waves (default: a temporary directory).")
+              help="Where to put the Verilog, logs and waves, kept after the run (default: a "
+                   "temporary directory, removed afterwards unless --waves).")
 def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, workdir):
     """Build the engine (cached), run every input code (or --beats random ones) through the
     emitted Verilog with --stall idles/back-pressure, compare each output with the golden model.
@@ -32,7 +35,16 @@ def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, w
     if beats is not None and beats < 1:
         raise ParamsError(f"--beats must be >= 1, got {beats}")
     p = params_from_options(tables, arch, lanes, storage, top_name)
+    keep = workdir is not None or waves
     work = workdir or Path(tempfile.mkdtemp(prefix="nlihw-sim-"))
+    try:
+        _run(p, work, keep, stall, beats, seed, waves)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
     click.echo(f"building {p.top_name} ({p.arch}, {p.lanes} lane(s), latency {p.latency}) ...", err=True)
     sim = eb.build_engine(p, work / "rtl", waves=waves)
     x, func = eb.random_inputs(p, beats, seed) if beats else eb.exhaustive_inputs(p, seed)
@@ -43,9 +55,14 @@ def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, w
     ok = r.tests == 1 and r.failures == 0
     click.echo(f"{'PASS' if ok else 'FAIL'}: {r.beats} beats x {p.lanes} lane(s), {cycles} cycles, "
                f"{r.beats / max(cycles, 1):.3f} beats/cycle, {cycles / r.seconds:,.0f} cycles/s "
-               f"({r.seconds:.1f} s); log {r.log}")
+               f"({r.seconds:.1f} s)" + (f"; log {r.log}" if keep else ""))
+    if keep:
+        click.echo(f"work directory (kept): {work}")
     if waves:
         click.echo(f"waves: {work / 'run' / 'dump.fst'}")
     if not ok:
-        click.echo(f"first failure: {eb.first_failure(r.log)}", err=True)
-        raise click.exceptions.Exit(1)
+        click.echo(f"first failure: {eb.first_failure(r.log)}"
+                   + ("" if keep else " (rerun with --workdir DIR to keep the logs)"), err=True)
+        # SystemExit, not click's Exit: nlihw.cli runs click with standalone_mode=False, which
+        # turns Exit(1) into a return value that main() does not pass on
+        raise SystemExit(1)
