@@ -1,15 +1,18 @@
 """An NLI table: cutpoints, per-interval scale, stored values and clamp values, plus its JSON file.
 
 The file is schema-versioned and carries the sha256 of its own canonical content; the loader
-validates everything and names the file and field in its error. Floats in ``meta`` are written with
-``META_SIG_DIGITS`` significant digits so that a file's bytes do not depend on the CPU's libm.
+validates everything (types, ranges, consistency of domain, cutpoints, scales and values) and names
+the file and field in its one error. Floats in ``meta`` are written with ``META_SIG_DIGITS``
+significant digits so that a file's bytes do not depend on the CPU's libm.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
@@ -24,6 +27,10 @@ SCHEMA_VERSION = 1
 # digits depend on the CPU's libm, the stored figures must not (the hardware fields are integers).
 META_SIG_DIGITS = 6
 META_MAX_DEPTH = 8                 # nesting levels allowed inside meta
+# registry names (silu, gelu_tanh) and user functions written module.path:function
+FUNCTION_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$")
+FIELDS = ("schema_version", "function", "domain", "layout", "cutpoints", "mul", "shift", "values",
+          "clamp", "meta", "sha256")
 
 
 def round_meta_float(x: float) -> float:
@@ -59,6 +66,21 @@ def normalize_meta(meta, where: str = "meta", depth: int = 0):
     raise TableError(f"{where}: {type(meta).__name__} value {meta!r} cannot be stored")
 
 
+def _is_int(v) -> bool:
+    """A JSON integer (bool is an int subclass in Python but not an integer here)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v) -> bool:
+    return (_is_int(v) or isinstance(v, (float, np.floating))) and not isinstance(v, (bool, np.bool_))
+
+
+def _fmt_codes(fmt, lo: Fraction, hi: Fraction) -> tuple[int, int]:
+    """First and last raw code of ``fmt`` inside the real interval [lo, hi] (exact)."""
+    scale = Fraction(2) ** fmt.frac_bits
+    return math.ceil(lo * scale), math.floor(hi * scale)
+
+
 @dataclass(frozen=True)
 class NLITable:
     """One fitted function. Raw values are integers in the layout's input / output formats."""
@@ -73,26 +95,59 @@ class NLITable:
     meta: dict = field(default_factory=dict, compare=False, hash=False)   # fit settings, errors
 
     def __post_init__(self):
-        object.__setattr__(self, "cutpoints", tuple(int(c) for c in self.cutpoints))
-        object.__setattr__(self, "values", tuple(int(v) for v in self.values))
-        object.__setattr__(self, "clamp_lo", int(self.clamp_lo))
-        object.__setattr__(self, "clamp_hi", int(self.clamp_hi))
-        object.__setattr__(self, "domain", (float(self.domain[0]), float(self.domain[1])))
+        set_ = object.__setattr__
+        if not isinstance(self.layout, TableLayout):
+            raise TableError("layout: expected a TableLayout")
+        if not isinstance(self.function, str):
+            raise TableError(f"function: expected a name, got {self.function!r}")
+        for name in ("cutpoints", "values"):
+            seq = getattr(self, name)
+            try:
+                seq = list(seq)
+            except TypeError:
+                raise TableError(f"{name}: expected a sequence of integers") from None
+            if not all(_is_int(v) for v in seq):
+                raise TableError(f"{name}: expected integers")
+            set_(self, name, tuple(int(v) for v in seq))
+        for name in ("clamp_lo", "clamp_hi"):
+            if not _is_int(getattr(self, name)):
+                raise TableError(f"clamp: expected integers, got {getattr(self, name)!r}")
+            set_(self, name, int(getattr(self, name)))
+        try:
+            lo, hi = self.domain
+        except (TypeError, ValueError):
+            raise TableError(f"domain: expected [lo, hi], got {self.domain!r}") from None
+        if not (_is_real(lo) and _is_real(hi)):
+            raise TableError(f"domain: expected two numbers, got [{lo!r}, {hi!r}]")
+        set_(self, "domain", (float(lo), float(hi)))
         self.validate()
 
     def validate(self) -> None:
-        lay, c = self.layout, self.cutpoints
+        """Every field in range and consistent with the others (plain Python integers: a value
+        such as 10**30 must be refused, not overflow numpy)."""
+        lay, c, fin, fout = self.layout, self.cutpoints, self.layout.in_fmt, self.layout.out_fmt
+        if not FUNCTION_NAME_RE.match(self.function):
+            raise TableError(f"function: {self.function!r} is not a function name "
+                             "(a registry name such as silu, or module:function)")
         if len(c) != lay.M:
             raise TableError(f"cutpoints: expected M={lay.M} entries, got {len(c)}")
         if any(b <= a for a, b in zip(c, c[1:])):
             raise TableError("cutpoints: not strictly increasing")
-        if not (np.all(lay.in_fmt.contains(c[:-1])) and lay.in_fmt.min_raw < c[-1] <= lay.in_fmt.max_raw + 1):
-            raise TableError(f"cutpoints: a value does not fit the input format {lay.in_fmt}")
+        if not (all(fin.min_raw <= v <= fin.max_raw for v in c[:-1])
+                and fin.min_raw < c[-1] <= fin.max_raw + 1):
+            raise TableError(f"cutpoints: a value does not fit the input format {fin} "
+                             f"(raw {fin.min_raw}..{fin.max_raw}, the last may be {fin.max_raw + 1})")
         if len(self.values) != lay.n_values:
             raise TableError(f"values: expected (M-1)*K+1 = {lay.n_values} entries, "
                              f"got {len(self.values)}")
-        if not np.all(lay.out_fmt.contains(self.values + (self.clamp_lo, self.clamp_hi))):
-            raise TableError(f"values: a value does not fit the output format {lay.out_fmt}")
+        if not all(fout.min_raw <= v <= fout.max_raw for v in self.values):
+            raise TableError(f"values: a value does not fit the output format {fout} "
+                             f"(raw {fout.min_raw}..{fout.max_raw})")
+        for name, v in (("clamp_lo", self.clamp_lo), ("clamp_hi", self.clamp_hi)):
+            if not fout.min_raw <= v <= fout.max_raw:
+                raise TableError(f"clamp: {name} = {v} does not fit the output format {fout} "
+                                 f"(raw {fout.min_raw}..{fout.max_raw})")
+        self._validate_domain()
         try:
             self.scales  # noqa: B018  (pow2 lengths are checked here)
         except NlihwError as e:
@@ -100,6 +155,25 @@ class NLITable:
         if not isinstance(self.meta, dict):
             raise TableError(f"meta: expected an object, got {type(self.meta).__name__}")
         normalize_meta(self.meta)
+
+    def _validate_domain(self) -> None:
+        """Finite, lo < hi, inside the input format, and every macro interval overlaps it."""
+        lo, hi = self.domain
+        fin, c = self.layout.in_fmt, self.cutpoints
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise TableError(f"domain: [{lo!r}, {hi!r}] is not finite")
+        if not lo < hi:
+            raise TableError(f"domain: expected lo < hi, got [{lo:g}, {hi:g}]")
+        if not (fin.min <= lo and hi <= fin.max):
+            raise TableError(f"domain: [{lo:g}, {hi:g}] is outside the input format {fin} "
+                             f"[{fin.min:g}, {fin.max:g}]")
+        lo_code, hi_code = _fmt_codes(fin, Fraction(lo), Fraction(hi))
+        if lo_code > hi_code:
+            raise TableError(f"domain: [{lo:g}, {hi:g}] holds no code of {fin}")
+        # every macro interval [c_i, c_{i+1}) must hold a domain code: the first and the last do
+        if not (c[1] > lo_code and c[-2] <= hi_code):
+            raise TableError(f"domain: [{lo:g}, {hi:g}] (raw {lo_code}..{hi_code}) does not overlap "
+                             f"every macro interval (cutpoints raw {c[0]}..{c[-1]})")
 
     # --- derived per-interval datapath constants --------------------------------------------
     @cached_property
@@ -174,8 +248,11 @@ class NLITable:
         if not isinstance(d, dict):
             fail("(top level)", "expected a JSON object")
         ver = d.get("schema_version")
-        if ver != SCHEMA_VERSION:
+        if not _is_int(ver) or ver != SCHEMA_VERSION:
             fail("schema_version", f"expected {SCHEMA_VERSION}, got {ver!r}")
+        unknown = sorted(str(k) for k in d if k not in FIELDS)
+        if unknown:
+            fail(unknown[0], f"unknown field (fields: {', '.join(FIELDS)})")
         for key in ("function", "domain", "layout", "cutpoints", "mul", "shift", "values", "clamp"):
             if key not in d:
                 fail(key, "missing")
@@ -183,25 +260,29 @@ class NLITable:
             body = {k: v for k, v in d.items() if k != "sha256"}
             if _digest(body) != d["sha256"]:
                 fail("sha256", "does not match the content (the file was edited or corrupted)")
+        if not isinstance(d["function"], str):
+            fail("function", f"expected a name, got {d['function']!r}")
         for key in ("cutpoints", "mul", "shift", "values"):
-            if not isinstance(d[key], list) or not all(isinstance(v, int) for v in d[key]):
+            if not isinstance(d[key], list) or not all(_is_int(v) for v in d[key]):
                 fail(key, "expected a list of integers")
         if (not isinstance(d["clamp"], list) or len(d["clamp"]) != 2
-                or not all(isinstance(v, int) for v in d["clamp"])):
+                or not all(_is_int(v) for v in d["clamp"])):
             fail("clamp", "expected [clamp_lo, clamp_hi] integers")
-        if not isinstance(d["domain"], list) or len(d["domain"]) != 2:
-            fail("domain", "expected [lo, hi]")
+        dom = d["domain"]
+        if not isinstance(dom, list) or len(dom) != 2 or not all(_is_real(v) for v in dom):
+            fail("domain", f"expected [lo, hi] numbers, got {dom!r}")
+        if "meta" in d and not isinstance(d["meta"], dict):
+            fail("meta", f"expected an object, got {type(d['meta']).__name__}")
+        if not isinstance(d["layout"], dict):
+            fail("layout", "expected an object")
         try:
-            layout = TableLayout.from_dict(d["layout"]) if isinstance(d["layout"], dict) \
-                else fail("layout", "expected an object")
-        except TypeError as e:
-            fail("layout", str(e))
-        except NlihwError as e:
+            layout = TableLayout.from_dict(d["layout"])
+        except (TypeError, ValueError, OverflowError) as e:     # NlihwErrors are ValueErrors
             fail("layout", str(e))
         try:
-            t = cls(layout=layout, function=str(d["function"]), cutpoints=d["cutpoints"],
+            t = cls(layout=layout, function=d["function"], cutpoints=d["cutpoints"],
                     values=d["values"], clamp_lo=d["clamp"][0], clamp_hi=d["clamp"][1],
-                    domain=tuple(d["domain"]), meta=d.get("meta", {}))
+                    domain=tuple(dom), meta=d.get("meta", {}))
         except TableError as e:
             raise TableError(f"{source}: {e}") from None
         if list(t.mul) != d["mul"]:

@@ -91,7 +91,7 @@ def test_linear_function_is_reproduced_exactly():
     for a, b in zip(c[:-1], c[1:]):
         vals += [a + j * (b - a) // 4 for j in range(4)]
     vals.append(512)
-    table = NLITable(layout, "test_golden:identity", c, vals, -1024, 512, (-8, 8))
+    table = NLITable(layout, "test_golden:identity", c, vals, -1024, 512, (-4.0, 2.0))
     xs = layout.in_fmt.codes()
     assert nli_eval(table, xs).tolist() == np.clip(xs, -1024, 512).tolist()
 

@@ -1,0 +1,117 @@
+"""Hostile and broken table files: each is refused with one line naming the file and the field.
+
+Every edited file here gets a recomputed sha256 (unless the test is about the hash), so the content
+checks themselves are what must refuse it.
+"""
+import json
+
+import pytest
+
+from nlihw.errors import TableError
+from nlihw.luts.fitter import fit
+from nlihw.luts.layout import TableLayout
+from nlihw.luts.table import NLITable, _digest
+
+
+@pytest.fixture(scope="module")
+def table():
+    # s3.5 -> s3.5: raw inputs -128..127 (reals [-4, 3.97]), 5 cutpoints, K = 4
+    return fit("silu", TableLayout("s3.5", "s3.5", 5, 4)).table
+
+
+def write(tmp_path, d, rehash=True, name="bad.json"):
+    if rehash:
+        d["sha256"] = _digest({k: v for k, v in d.items() if k != "sha256"})
+    p = tmp_path / name
+    p.write_text(json.dumps(d))          # json.dumps writes NaN / Infinity tokens as given
+    return p
+
+
+def refused(path, field, **load_args):
+    with pytest.raises(TableError) as e:
+        NLITable.load(path, **load_args)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: {field}"), msg
+    assert "\n" not in msg
+    return msg
+
+
+def nested(depth):
+    d = {}
+    for _ in range(depth):
+        d = {"x": d}
+    return d
+
+
+ABSURD = {   # id: (edit of the parsed file, field named in the error, text in the error)
+    "value 10**30": (lambda d: d["values"].__setitem__(0, 10 ** 30), "values", "does not fit the output format s3.5"),
+    "cutpoint -10**30": (lambda d: d["cutpoints"].__setitem__(0, -10 ** 30), "cutpoints", "does not fit the input format s3.5"),
+    "last cutpoint 2 past": (lambda d: d["cutpoints"].__setitem__(-1, 129), "cutpoints", "does not fit"),
+    "value true": (lambda d: d["values"].__setitem__(0, True), "values", "list of integers"),
+    "value 1.5": (lambda d: d["values"].__setitem__(0, 1.5), "values", "list of integers"),
+    "mul true": (lambda d: d["mul"].__setitem__(0, True), "mul", "list of integers"),
+    "domain null": (lambda d: d.update(domain=[None, 1]), "domain", "expected [lo, hi] numbers"),
+    "domain nan inf": (lambda d: d.update(domain=[float("nan"), float("inf")]), "domain", "not finite"),
+    "domain reversed": (lambda d: d.update(domain=[2, -2]), "domain", "expected lo < hi"),
+    "domain bool": (lambda d: d.update(domain=[False, True]), "domain", "expected [lo, hi] numbers"),
+    "domain 3 items": (lambda d: d.update(domain=[-1, 0, 1]), "domain", "expected [lo, hi]"),
+    "domain outside format": (lambda d: d.update(domain=[-4, 100]), "domain", "outside the input format s3.5"),
+    "domain below format": (lambda d: d.update(domain=[-4.5, 3]), "domain", "outside the input format"),
+    "domain without codes": (lambda d: d.update(domain=[0.01, 0.02]), "domain", "holds no code"),
+    "domain off the cutpoints": (lambda d: d.update(domain=[3.5, 3.9]), "domain", "does not overlap every macro interval"),
+    "domain left of the cutpoints": (lambda d: d.update(domain=[-4, -3.99]), "domain", "does not overlap"),
+    "meta list": (lambda d: d.update(meta=[1, 2]), "meta", "expected an object, got list"),
+    "meta nan": (lambda d: d["meta"]["errors"].update(max_abs=float("nan")), "meta.errors.max_abs", "not a finite number"),
+    "meta too deep": (lambda d: d["meta"].update(deep=nested(20)), "meta.deep", "nested deeper than 8 levels"),
+    "clamp bools": (lambda d: d.update(clamp=[True, False]), "clamp", "expected [clamp_lo, clamp_hi] integers"),
+    "clamp lo outside": (lambda d: d["clamp"].__setitem__(0, -129), "clamp", "clamp_lo = -129 does not fit the output format s3.5"),
+    "clamp hi outside": (lambda d: d["clamp"].__setitem__(1, 128), "clamp", "clamp_hi = 128 does not fit"),
+    "clamp huge": (lambda d: d["clamp"].__setitem__(1, 10 ** 30), "clamp", "does not fit"),
+    "function newline": (lambda d: d.update(function="silu\nname: evil"), "function", "is not a function name"),
+    "function quote": (lambda d: d.update(function='silu"'), "function", "is not a function name"),
+    "function colon injection": (lambda d: d.update(function="silu: {x: 1}"), "function", "is not a function name"),
+    "function two colons": (lambda d: d.update(function="a:b:c"), "function", "is not a function name"),
+    "function empty": (lambda d: d.update(function=""), "function", "is not a function name"),
+    "function digit": (lambda d: d.update(function="1silu"), "function", "is not a function name"),
+    "function number": (lambda d: d.update(function=5), "function", "expected a name"),
+    "schema true": (lambda d: d.update(schema_version=True), "schema_version", "expected 1"),
+    "unknown field": (lambda d: d.update(extra=1), "extra", "unknown field"),
+    "layout list": (lambda d: d.update(layout=[1]), "layout", "expected an object"),
+    "layout M true": (lambda d: d["layout"].update(M=True), "layout", "M must be an integer"),
+    "layout K huge": (lambda d: d["layout"].update(K=10 ** 30), "layout", "K must be 1..4096"),
+    "layout in_fmt null": (lambda d: d["layout"].update(in_fmt=None), "layout", "bad number format"),
+    "layout in_fmt list": (lambda d: d["layout"].update(in_fmt=["s3.5"]), "layout", "bad number format"),
+    "layout out_fmt wide": (lambda d: d["layout"].update(out_fmt="s40.12"), "layout", "width must be"),
+    "layout rounding": (lambda d: d["layout"].update(rounding={}), "layout", "unknown rounding"),
+    "layout micro_step": (lambda d: d["layout"].update(micro_step=[]), "layout", "micro_step must be"),
+    "layout t_bits": (lambda d: d["layout"].update(t_bits=10 ** 30), "layout", "t_bits must be"),
+    "layout missing in_fmt": (lambda d: d["layout"].pop("in_fmt"), "layout", "in_fmt"),
+}
+
+
+@pytest.mark.parametrize("case", ABSURD, ids=list(ABSURD))
+def test_absurd_content_with_a_valid_hash_is_refused(table, tmp_path, case):
+    edit, field, text = ABSURD[case]
+    d = json.loads(table.to_json())
+    edit(d)
+    msg = refused(write(tmp_path, d), field)
+    assert text in msg, msg
+
+
+@pytest.mark.parametrize("name", ["silu", "gelu_tanh", "mypkg.act:swish", "test_golden:identity"])
+def test_function_names_that_are_accepted(table, tmp_path, name):
+    d = json.loads(table.to_json())
+    d["function"] = name
+    assert NLITable.load(write(tmp_path, d)).function == name
+
+
+def test_domain_consistent_with_cutpoints_is_accepted(table, tmp_path):
+    """Cutpoints may reach past the domain (uniform PWL baselines), as long as every macro
+    interval holds a domain code; the last cutpoint may be one past the format (no right clamp)."""
+    d = json.loads(table.to_json())
+    c = d["cutpoints"]
+    lsb = 2.0 ** -5
+    d["domain"] = [(c[1] - 1) * lsb, c[-2] * lsb]          # the tightest accepted domain
+    assert NLITable.load(write(tmp_path, d)).domain == ((c[1] - 1) * lsb, c[-2] * lsb)
+    d["domain"] = [c[1] * lsb, c[-2] * lsb]                 # the first interval holds no code
+    refused(write(tmp_path, d), "domain")
