@@ -1,0 +1,1 @@
+"""Building blocks shared by the designs: fixed-point rounding and saturation, engines with side bands."""

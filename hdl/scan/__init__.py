@@ -1,0 +1,1 @@
+"""The fused Mamba selective-scan unit: params, RTL and generator."""

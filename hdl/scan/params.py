@@ -1,0 +1,243 @@
+"""ScanParams: the one frozen description of a selective-scan unit, read by RTL, golden model,
+benches and synthesis.
+
+Formats written here are the ones that cannot be derived; the rest come from the three NLI tables:
+delta and delta_bias are the softplus table's input, dt its output; the exp table's input is the
+format dt*A is rounded to, dA its output; z is the SiLU table's input, the gate g its output.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from nlihw.errors import ParamsError
+from nlihw.formats import Q, Rounding, parse_format, parse_rounding
+from nlihw.luts.layout import clog2
+from nlihw.luts.table import NLITable
+from nlihw.hdl.verilog_names import is_keyword
+
+MODES = ("mamba1", "mamba2")
+FORMAT_FIELDS = ("u_fmt", "b_fmt", "c_fmt", "a_fmt", "d_fmt", "dtu_fmt", "state_fmt", "y_fmt",
+                 "out_fmt")
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """A fused fixed-point selective-scan unit (Mamba S6).
+
+    ``d_inner`` channels, ``d_state`` states per channel (N), ``lanes`` state lanes (P, divides N:
+    a (token, channel) takes N/P clocks). ``mode`` ``mamba2`` shares A, delta and delta_bias across
+    each head of ``headdim`` channels. ``gate``: multiply by SiLU(z) (Mamba's out * silu(z)).
+    Products are rounded once each with ``rounding``; sums saturate.
+    """
+    d_inner: int
+    d_state: int
+    lanes: int
+    softplus: NLITable
+    exp: NLITable
+    silu: NLITable
+    u_fmt: Q
+    b_fmt: Q
+    c_fmt: Q
+    a_fmt: Q
+    d_fmt: Q
+    dtu_fmt: Q            # dt * u, once per (token, channel)
+    state_fmt: Q          # h
+    y_fmt: Q              # C . h, then y + D*u
+    out_fmt: Q
+    mode: str = "mamba1"
+    headdim: int = 1
+    gate: bool = True
+    rounding: Rounding = Rounding.NEAREST_EVEN
+    top_name: str = "selective_scan"
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        try:
+            for f in FORMAT_FIELDS:
+                set_(self, f, parse_format(getattr(self, f)))
+            set_(self, "rounding", parse_rounding(self.rounding))
+        except ValueError as e:
+            raise ParamsError(str(e)) from None
+        for f in ("d_inner", "d_state", "lanes", "headdim"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ParamsError(f"{f} must be a positive integer, got {v!r}")
+        if self.d_inner > 4096 or self.d_state > 256:
+            raise ParamsError(f"d_inner must be <= 4096 and d_state <= 256, got {self.d_inner}, "
+                              f"{self.d_state}")
+        for f in ("d_state", "lanes"):
+            v = getattr(self, f)
+            if v & (v - 1):
+                raise ParamsError(f"{f} must be a power of two, got {v}")
+        if self.d_state % self.lanes:
+            raise ParamsError(f"lanes must divide d_state={self.d_state}, got {self.lanes}")
+        if self.mode not in MODES:
+            raise ParamsError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "mamba1" and self.headdim != 1:
+            raise ParamsError("headdim applies to mode='mamba2' only")
+        if self.d_inner % self.headdim:
+            raise ParamsError(f"headdim must divide d_inner={self.d_inner}, got {self.headdim}")
+        if not isinstance(self.gate, bool):
+            raise ParamsError(f"gate must be a bool, got {self.gate!r}")
+        for name in ("softplus", "exp", "silu"):
+            if not isinstance(getattr(self, name), NLITable):
+                raise ParamsError(f"{name}: expected an NLITable")
+        if not self.a_fmt.signed:
+            raise ParamsError(f"a_fmt must be signed (A < 0), got {self.a_fmt}")
+        if self.dt_fmt.signed or self.da_fmt.signed:
+            raise ParamsError(f"the softplus and exp tables need unsigned outputs (dt, dA >= 0), got "
+                              f"{self.dt_fmt} and {self.da_fmt}")
+        if not self.w_fmt.signed or self.exp.domain[1] > 0:
+            raise ParamsError("the exp table must take a signed input with its domain at x <= 0")
+        for f in ("state_fmt", "y_fmt", "out_fmt", "dtu_fmt"):
+            if not getattr(self, f).signed:
+                raise ParamsError(f"{f} must be signed, got {getattr(self, f)}")
+        if not (isinstance(self.top_name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.top_name)
+                and not is_keyword(self.top_name)):
+            raise ParamsError(f"top_name must be a Verilog identifier that is not a keyword, got "
+                              f"{self.top_name!r}")
+
+    # --- formats that follow from the tables ---------------------------------------------------
+    @property
+    def delta_fmt(self) -> Q:
+        """delta and delta_bias: the softplus table's input (their sum saturates into it)."""
+        return self.softplus.layout.in_fmt
+
+    @property
+    def dt_fmt(self) -> Q:
+        return self.softplus.layout.out_fmt
+
+    @property
+    def w_fmt(self) -> Q:
+        """dt * A, rounded: the exp table's input."""
+        return self.exp.layout.in_fmt
+
+    @property
+    def da_fmt(self) -> Q:
+        return self.exp.layout.out_fmt
+
+    @property
+    def z_fmt(self) -> Q:
+        return self.silu.layout.in_fmt
+
+    @property
+    def g_fmt(self) -> Q:
+        """SiLU(z), the gate."""
+        return self.silu.layout.out_fmt
+
+    # --- structure --------------------------------------------------------------------------
+    @property
+    def n_heads(self) -> int:
+        return self.d_inner // self.headdim
+
+    @property
+    def steps(self) -> int:
+        """Clocks per (token, channel): N / P."""
+        return self.d_state // self.lanes
+
+    @property
+    def exp_lanes(self) -> int:
+        """exp evaluations per clock: one per state lane (Mamba-1), one per head (Mamba-2)."""
+        return self.lanes if self.mode == "mamba1" else 1
+
+    @property
+    def a_count(self) -> int:
+        """A entries: one per (channel, state), or one per head in Mamba-2."""
+        return self.d_inner * self.d_state if self.mode == "mamba1" else self.n_heads
+
+    @property
+    def bias_count(self) -> int:
+        return self.d_inner if self.mode == "mamba1" else self.n_heads
+
+    @property
+    def acc_frac(self) -> int:
+        """Fraction bits of the exact C . h sum."""
+        return self.c_fmt.frac_bits + self.state_fmt.frac_bits
+
+    @property
+    def acc_width(self) -> int:
+        """Width of the exact C . h sum over N states (no overflow possible)."""
+        return self.c_fmt.width + self.state_fmt.width + clog2(self.d_state)
+
+    # --- configuration / state port address map ---------------------------------------------
+    def config_regions(self) -> dict[str, tuple[int, int, Q]]:
+        """name -> (base address, entries, format) of the configuration port's address space.
+
+        ``A``: index d*N + n (Mamba-1) or head; ``D``: channel; ``bias``: channel or head;
+        ``state``: d*N + n (save / restore; zero-extended reads).
+        """
+        regions, base = {}, 0
+        for name, n, fmt in (("A", self.a_count, self.a_fmt), ("D", self.d_inner, self.d_fmt),
+                             ("bias", self.bias_count, self.delta_fmt),
+                             ("state", self.d_inner * self.d_state, self.state_fmt)):
+            size = 1 << clog2(n)
+            base = (base + size - 1) // size * size          # regions aligned to their size
+            regions[name] = (base, n, fmt)
+            base += size
+        return regions
+
+    @property
+    def config_addr_bits(self) -> int:
+        base, n, _ = self.config_regions()["state"]
+        return max(1, clog2(base + n))
+
+    @property
+    def config_data_bits(self) -> int:
+        return max(f.width for _, _, f in self.config_regions().values())
+
+    # --- serialization --------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = {f: str(getattr(self, f)) for f in FORMAT_FIELDS}
+        d.update(d_inner=self.d_inner, d_state=self.d_state, lanes=self.lanes, mode=self.mode,
+                 headdim=self.headdim, gate=self.gate, rounding=self.rounding.value,
+                 top_name=self.top_name,
+                 tables={k: getattr(self, k).content() for k in ("softplus", "exp", "silu")})
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScanParams":
+        if not isinstance(d, dict):
+            raise ParamsError("scan params: expected an object")
+        d = dict(d)
+        try:
+            tables = d.pop("tables")
+            kw = {k: NLITable.from_dict(tables[k], source=f"tables.{k}")
+                  for k in ("softplus", "exp", "silu")}
+            return cls(**d, **kw)
+        except (KeyError, TypeError) as e:
+            raise ParamsError(f"scan params: {e}") from None
+
+    def digest(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def replace(self, **changes) -> "ScanParams":
+        from dataclasses import replace
+        return replace(self, **changes)
+
+
+# Formats of the presets that are not the tables' (see nlihw.luts.scan_tables for those).
+PRESETS = {
+    # 16-bit I/O; 32-bit state and dt*u; y in 24 bits
+    "int16": dict(u_fmt="s4.12", b_fmt="s4.12", c_fmt="s4.12", a_fmt="s5.11", d_fmt="s4.12",
+                  dtu_fmt="s6.26", state_fmt="s6.26", y_fmt="s6.18", out_fmt="s5.11"),
+    # INT8 activations, 24-bit state (in the spirit of eMamba)
+    "int8": dict(u_fmt="s4.4", b_fmt="s4.4", c_fmt="s4.4", a_fmt="s5.3", d_fmt="s4.4",
+                 dtu_fmt="s6.18", state_fmt="s6.18", y_fmt="s6.10", out_fmt="s5.3"),
+}
+
+
+def preset(name: str, *, d_inner: int = 64, d_state: int = 16, lanes: int | None = None,
+           mode: str = "mamba1", headdim: int = 1, **overrides) -> ScanParams:
+    """ScanParams of a named preset with the shipped tables; ``lanes`` defaults to d_state."""
+    from nlihw.luts.scan_tables import scan_table
+    if name not in PRESETS:
+        raise ParamsError(f"unknown scan preset {name!r}; choose one of {', '.join(PRESETS)}")
+    kw = dict(PRESETS[name])
+    kw.update(overrides)
+    tables = {f: scan_table(name, f) for f in ("softplus", "exp", "silu")}
+    return ScanParams(d_inner=d_inner, d_state=d_state, lanes=d_state if lanes is None else lanes,
+                      mode=mode, headdim=headdim, **tables, **kw)

@@ -1,0 +1,61 @@
+"""The NLI tables of the selective-scan presets: softplus, exp and SiLU, fitted by the project's own
+fitter on the input ranges the scan really sees, and shipped in ``luts/tables/scan/``.
+
+- softplus on the whole delta format, mean-relative metric: dt spans three decades (0.001-0.1 in
+  a Mamba layer), so its relative error is what the state's time constants feel.
+- exp on dt*A in [-16, -1 LSB]: below -16, e^x is under every dA format's LSB; the state's memory
+  depends on dA close to 1 (dt*A close to 0), hence a fine input format and max-abs.
+- SiLU on the whole z format, max-abs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from nlihw.errors import ParamsError
+from .fitter import fit
+from .layout import TableLayout
+from .table import NLITable
+
+
+@dataclass(frozen=True)
+class ScanTableSpec:
+    preset: str
+    func: str
+    in_fmt: str
+    out_fmt: str
+    M: int
+    K: int
+    metric: str
+    domain: tuple[float, float] | None = None
+
+    @property
+    def filename(self) -> str:
+        return f"{self.preset}_{self.func}.json"
+
+    def fit(self) -> NLITable:
+        return fit(self.func, TableLayout(self.in_fmt, self.out_fmt, self.M, self.K),
+                   metric=self.metric, domain=self.domain).table
+
+
+SPECS = [
+    ScanTableSpec("int16", "softplus", "s4.12", "u4.20", 11, 32, "mean-rel"),
+    ScanTableSpec("int16", "exp", "s5.16", "u1.23", 11, 32, "max-abs", (-16.0, -2.0 ** -16)),
+    ScanTableSpec("int16", "silu", "s4.12", "s4.16", 11, 32, "max-abs"),
+    ScanTableSpec("int8", "softplus", "s4.4", "u4.12", 11, 8, "mean-rel"),
+    ScanTableSpec("int8", "exp", "s5.11", "u1.15", 11, 32, "max-abs", (-16.0, -2.0 ** -11)),
+    ScanTableSpec("int8", "silu", "s4.4", "s4.8", 11, 8, "max-abs"),
+]
+
+
+def scan_tables_dir() -> Path:
+    return Path(str(resources.files("nlihw.luts") / "tables" / "scan"))
+
+
+def scan_table(preset: str, func: str) -> NLITable:
+    """A shipped scan table, e.g. ``scan_table("int16", "exp")``."""
+    path = scan_tables_dir() / f"{preset}_{func}.json"
+    if not path.is_file():
+        raise ParamsError(f"no shipped {func} table for scan preset {preset!r} ({path})")
+    return NLITable.load(path)

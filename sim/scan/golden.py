@@ -1,0 +1,169 @@
+"""Bit-exact golden model of the selective-scan unit: integer-only numpy, the specification of the RTL.
+
+Per (token l, channel d), with r_s(v) = shift_round(v, s, rounding) (one rounding per product) and
+sat_F() saturating into format F; every saturation marked (*) raises the beat's overflow flag:
+
+=====  =================================================  ===========================================
+step   operation                                          format
+=====  =================================================  ===========================================
+1      x = sat(delta + bias)  (*)                         delta_fmt (softplus input)
+2      dt = NLI_softplus(x)                               dt_fmt
+3      w_n = sat(r(dt * A_n))  (* above only)             w_fmt (exp input; below its range exp ~ 0)
+4      dA_n = NLI_exp(w_n)                                da_fmt
+5      dtu = sat(r(dt * u))  (*)                          dtu_fmt
+6      dBu_n = sat(r(dtu * B_n))  (*)                     state_fmt
+7      h_n = sat(r(dA_n * h_n) + dBu_n)  (*)              state_fmt; h = 0 first when ``first``
+8      y = sat(r(sum_n C_n * h_n))  (*)                   y_fmt (the sum is exact)
+9      yd = sat(y + r(D * u))  (*)                        y_fmt
+10     g = NLI_silu(z); out = sat(r(yd * g))  (*)         out_fmt (no gate: out = sat(r(yd)))
+=====  =================================================  ===========================================
+
+Mamba-2: A, bias, dt and dA are per head; delta is read on each head's first channel. The overflow
+output is sticky: the OR of every beat's flag since reset, in output (token-major) order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nlihw.errors import ParamsError
+from nlihw.formats import Q, shift_round
+from nlihw.hdl.scan.params import ScanParams
+from nlihw.sim.golden import nli_eval
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """What the configuration port loads: raw codes of A, D and delta_bias."""
+    A: np.ndarray          # (d_inner, d_state) Mamba-1, (n_heads,) Mamba-2; a_fmt
+    D: np.ndarray          # (d_inner,); d_fmt
+    bias: np.ndarray       # (d_inner,) Mamba-1, (n_heads,) Mamba-2; delta_fmt
+
+    def check(self, p: ScanParams) -> None:
+        a_shape = (p.d_inner, p.d_state) if p.mode == "mamba1" else (p.n_heads,)
+        for name, arr, shape, fmt in (("A", self.A, a_shape, p.a_fmt), ("D", self.D, (p.d_inner,), p.d_fmt),
+                                      ("bias", self.bias, (p.bias_count,), p.delta_fmt)):
+            arr = np.asarray(arr)
+            if arr.shape != shape:
+                raise ParamsError(f"config {name}: expected shape {shape}, got {arr.shape}")
+            if not np.all(fmt.contains(arr)):
+                raise ParamsError(f"config {name}: raw codes outside {fmt}")
+
+
+@dataclass(frozen=True)
+class ScanInputsRaw:
+    """One run of the unit's input streams as raw codes, token-major: T tokens of d_inner beats."""
+    u: np.ndarray          # (T, d_inner) u_fmt
+    delta: np.ndarray      # (T, d_inner) delta_fmt (Mamba-2: only each head's first channel is read)
+    z: np.ndarray          # (T, d_inner) z_fmt (ignored without a gate)
+    first: np.ndarray      # (T, d_inner) bool: this beat starts a new sequence for its channel
+    B: np.ndarray          # (T, d_state) b_fmt
+    C: np.ndarray          # (T, d_state) c_fmt
+
+    def check(self, p: ScanParams) -> None:
+        T = np.asarray(self.u).shape[0]
+        for name, fmt, cols in (("u", p.u_fmt, p.d_inner), ("delta", p.delta_fmt, p.d_inner),
+                                ("z", p.z_fmt, p.d_inner), ("B", p.b_fmt, p.d_state),
+                                ("C", p.c_fmt, p.d_state)):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != (T, cols):
+                raise ParamsError(f"input {name}: expected shape ({T}, {cols}), got {arr.shape}")
+            if not np.all(fmt.contains(arr)):
+                raise ParamsError(f"input {name}: raw codes outside {fmt}")
+        if np.asarray(self.first).shape != (T, p.d_inner):
+            raise ParamsError(f"input first: expected shape ({T}, {p.d_inner})")
+
+
+@dataclass
+class ScanResult:
+    out: np.ndarray                 # (T, d_inner) raw out_fmt
+    overflow: np.ndarray            # (T, d_inner) bool, sticky in output order
+    state: np.ndarray               # (d_inner, d_state) raw state_fmt after the last token
+    stages: dict = field(default_factory=dict)   # every intermediate, for benches and debugging
+
+
+def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
+              initial_state: np.ndarray | None = None, sticky: bool = False) -> ScanResult:
+    """Outputs, sticky overflow flags and final state of the unit for one run of its streams.
+
+    ``initial_state`` is the state memory's content at the start (zeros by default; it matters for
+    channels whose first beat does not set ``first``); ``sticky`` is the flag's value at the start.
+    """
+    cfg.check(p)
+    run.check(p)
+    rnd = p.rounding
+    r = lambda v, s: shift_round(v, s, rnd)                      # noqa: E731
+    i64 = lambda a: np.asarray(a, dtype=np.int64)                # noqa: E731
+    u, delta, z, B, C = (i64(getattr(run, k)) for k in ("u", "delta", "z", "B", "C"))
+    first = np.asarray(run.first, dtype=bool)
+    T, Dn, N = u.shape[0], p.d_inner, p.d_state
+    flag = np.zeros((T, Dn), dtype=bool)
+    A, Dp, bias = i64(cfg.A), i64(cfg.D), i64(cfg.bias)
+
+    # 1-4: dt and dA (per head in Mamba-2, computed from each head's first channel)
+    if p.mode == "mamba1":
+        x_raw = delta + bias[None, :]
+        x = p.delta_fmt.saturate(x_raw)
+        flag |= x != x_raw
+        dt = nli_eval(p.softplus, x)                                           # (T, D)
+        w_raw = r(dt[:, :, None] * A[None, :, :], p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits)
+        w = p.w_fmt.saturate(w_raw)
+        flag |= (w_raw > p.w_fmt.max_raw).any(-1)
+        dA = nli_eval(p.exp, w)                                                # (T, D, N)
+    else:
+        hd = p.headdim
+        x_raw = delta[:, ::hd] + bias[None, :]                                 # (T, H)
+        x = p.delta_fmt.saturate(x_raw)
+        flag |= np.repeat(x != x_raw, hd, axis=1)
+        dt_h = nli_eval(p.softplus, x)
+        w_raw = r(dt_h * A[None, :], p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits)
+        w = p.w_fmt.saturate(w_raw)
+        flag |= np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1)
+        dA_h = nli_eval(p.exp, w)                                              # (T, H)
+        dt = np.repeat(dt_h, hd, axis=1)
+        dA = np.broadcast_to(np.repeat(dA_h, hd, axis=1)[:, :, None], (T, Dn, N))
+
+    # 5-6: dt*u once per (token, channel), then dt*u*B per state
+    dtu_raw = r(dt * u, p.dt_fmt.frac_bits + p.u_fmt.frac_bits - p.dtu_fmt.frac_bits)
+    dtu = p.dtu_fmt.saturate(dtu_raw)
+    flag |= dtu != dtu_raw
+    dBu_raw = r(dtu[:, :, None] * B[:, None, :],
+                p.dtu_fmt.frac_bits + p.b_fmt.frac_bits - p.state_fmt.frac_bits)
+    dBu = p.state_fmt.saturate(dBu_raw)
+    flag |= (dBu != dBu_raw).any(-1)
+
+    # 7: the recurrence, the only loop (over tokens; vectorized over channels and states)
+    h = np.zeros((Dn, N), dtype=np.int64) if initial_state is None else i64(initial_state).copy()
+    if h.shape != (Dn, N) or not np.all(p.state_fmt.contains(h)):
+        raise ParamsError(f"initial_state: expected ({Dn}, {N}) raw codes of {p.state_fmt}")
+    hs = np.empty((T, Dn, N), dtype=np.int64)
+    da_frac = p.da_fmt.frac_bits
+    for l in range(T):
+        h = np.where(first[l][:, None], 0, h)
+        h_raw = r(dA[l] * h, da_frac) + dBu[l]
+        h = p.state_fmt.saturate(h_raw)
+        flag[l] |= (h != h_raw).any(-1)
+        hs[l] = h
+
+    # 8-10: output
+    acc = np.einsum("ldn,ln->ld", hs, C)                                       # exact
+    y_raw = r(acc, p.acc_frac - p.y_fmt.frac_bits)
+    y = p.y_fmt.saturate(y_raw)
+    flag |= y != y_raw
+    du = r(Dp[None, :] * u, p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits)
+    yd_raw = y + du
+    yd = p.y_fmt.saturate(yd_raw)
+    flag |= yd != yd_raw
+    if p.gate:
+        g = nli_eval(p.silu, z)
+        out_raw = r(yd * g, p.y_fmt.frac_bits + p.g_fmt.frac_bits - p.out_fmt.frac_bits)
+    else:
+        g = np.zeros_like(z)
+        out_raw = r(yd, p.y_fmt.frac_bits - p.out_fmt.frac_bits)
+    out = p.out_fmt.saturate(out_raw)
+    flag |= out != out_raw
+    sticky_out = np.logical_or.accumulate(flag.reshape(-1)).reshape(T, Dn) | bool(sticky)
+    stages = dict(x=x, dt=dt, w=w, dA=dA, dtu=dtu, dBu=dBu, h=hs, acc=acc, y=y, yd=yd, g=g,
+                  flag=flag)
+    return ScanResult(out=out, overflow=sticky_out, state=h, stages=stages)
