@@ -240,8 +240,13 @@ class NLITable:
         return path
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "<table>") -> "NLITable":
-        """Build and validate a table from its parsed JSON; errors name ``source`` and the field."""
+    def from_dict(cls, d: dict, source: str = "<table>", *, verify: bool = True,
+                  require_hash: bool = False) -> "NLITable":
+        """Build and validate a table from its parsed JSON; errors name ``source`` and the field.
+
+        ``verify`` checks the sha256 when the dict has one; ``require_hash`` also refuses a dict
+        without it (``load`` sets it for files). In-memory dicts (``content()``) carry no hash.
+        """
         def fail(fld, msg):
             raise TableError(f"{source}: {fld}: {msg}")
 
@@ -256,10 +261,14 @@ class NLITable:
         for key in ("function", "domain", "layout", "cutpoints", "mul", "shift", "values", "clamp"):
             if key not in d:
                 fail(key, "missing")
-        if "sha256" in d:
-            body = {k: v for k, v in d.items() if k != "sha256"}
-            if _digest(body) != d["sha256"]:
-                fail("sha256", "does not match the content (the file was edited or corrupted)")
+        if verify:
+            if "sha256" in d:
+                body = {k: v for k, v in d.items() if k != "sha256"}
+                if _digest(body) != d["sha256"]:
+                    fail("sha256", "does not match the content (the file was edited or corrupted; "
+                         "use --no-verify to load it anyway)")
+            elif require_hash:
+                fail("sha256", "missing; the file cannot be verified (use --no-verify to load it anyway)")
         if not isinstance(d["function"], str):
             fail("function", f"expected a name, got {d['function']!r}")
         for key in ("cutpoints", "mul", "shift", "values"):
@@ -292,7 +301,9 @@ class NLITable:
         return t
 
     @classmethod
-    def load(cls, path: "str | Path") -> "NLITable":
+    def load(cls, path: "str | Path", verify: bool = True) -> "NLITable":
+        """Read and validate a table file. It must carry a matching sha256 unless ``verify`` is
+        False (a missing or stale hash is then accepted); every other check still applies."""
         path = Path(path)
         try:
             text = path.read_text()
@@ -302,7 +313,7 @@ class NLITable:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise TableError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-        return cls.from_dict(d, source=str(path))
+        return cls.from_dict(d, source=str(path), verify=verify, require_hash=verify)
 
 
 def _digest(d: dict) -> str:

@@ -115,3 +115,36 @@ def test_domain_consistent_with_cutpoints_is_accepted(table, tmp_path):
     assert NLITable.load(write(tmp_path, d)).domain == ((c[1] - 1) * lsb, c[-2] * lsb)
     d["domain"] = [c[1] * lsb, c[-2] * lsb]                 # the first interval holds no code
     refused(write(tmp_path, d), "domain")
+
+
+# --- the hash: missing is refused unless the caller asks not to verify --------------------------
+def test_missing_hash_is_refused_unless_not_verifying(table, tmp_path):
+    d = json.loads(table.to_json())
+    del d["sha256"]
+    p = write(tmp_path, d, rehash=False)
+    msg = refused(p, "sha256")
+    assert msg == f"{p}: sha256: missing; the file cannot be verified (use --no-verify to load it anyway)"
+    assert NLITable.load(p, verify=False) == table
+    # a stale hash too; and without verification every content check still applies
+    d["sha256"] = "0" * 64
+    refused(write(tmp_path, d, rehash=False), "sha256: does not match")
+    assert NLITable.load(write(tmp_path, d, rehash=False), verify=False) == table
+    d["values"][0] = 10 ** 30
+    refused(write(tmp_path, d, rehash=False), "values", verify=False)
+    # in-memory dicts (engine parameters) carry no hash and need none
+    assert NLITable.from_dict(table.content()) == table
+
+
+def test_no_verify_option_of_table_show_and_gen(table, tmp_path, capsys):
+    from nlihw.cli import main
+    d = json.loads(table.to_json())
+    del d["sha256"]
+    p = write(tmp_path, d, rehash=False, name="nohash.json")
+    for cmd in (["table", "show", str(p)], ["gen", "--table", str(p), "-o", str(tmp_path / "rtl")]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {p}: sha256: missing; the file cannot be verified (use --no-verify to load it anyway)\n"
+        assert not (tmp_path / "rtl").exists()
+        assert main([*cmd, "--no-verify"]) == 0, capsys.readouterr().err
+        capsys.readouterr()
+    assert (tmp_path / "rtl" / "nli_engine.v").exists()
