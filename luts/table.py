@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -27,6 +29,7 @@ SCHEMA_VERSION = 1
 # digits depend on the CPU's libm, the stored figures must not (the hardware fields are integers).
 META_SIG_DIGITS = 6
 META_MAX_DEPTH = 8                 # nesting levels allowed inside meta
+MAX_FILE_BYTES = 16 << 20          # a table file larger than 16 MiB is refused unread
 # registry names (silu, gelu_tanh) and user functions written module.path:function
 FUNCTION_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$")
 FIELDS = ("schema_version", "function", "domain", "layout", "cutpoints", "mul", "shift", "values",
@@ -247,6 +250,13 @@ class NLITable:
         ``verify`` checks the sha256 when the dict has one; ``require_hash`` also refuses a dict
         without it (``load`` sets it for files). In-memory dicts (``content()``) carry no hash.
         """
+        try:
+            return cls._from_dict(d, source, verify, require_hash)
+        except RecursionError:
+            raise TableError(f"{source}: (top level): nested too deeply") from None
+
+    @classmethod
+    def _from_dict(cls, d, source, verify, require_hash) -> "NLITable":
         def fail(fld, msg):
             raise TableError(f"{source}: {fld}: {msg}")
 
@@ -305,15 +315,48 @@ class NLITable:
         """Read and validate a table file. It must carry a matching sha256 unless ``verify`` is
         False (a missing or stale hash is then accepted); every other check still applies."""
         path = Path(path)
+        data = read_table_bytes(path)
         try:
-            text = path.read_text()
-        except OSError as e:
-            raise TableError(f"{path}: cannot read: {e.strerror}") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise TableError(f"{path}: not valid JSON (not UTF-8 text at byte {e.start})") from None
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise TableError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+        except RecursionError:
+            raise TableError(f"{path}: not valid JSON (nested too deeply)") from None
+        except ValueError as e:          # e.g. an integer literal of more than 4,300 digits
+            raise TableError(f"{path}: not valid JSON ({e})") from None
         return cls.from_dict(d, source=str(path), verify=verify, require_hash=verify)
+
+
+def read_table_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_FILE_BYTES`` (never blocks on a FIFO, never
+    reads a device such as /dev/zero forever)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise TableError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise TableError(f"{path}: is {kind}; a table must be a regular file")
+        chunks, left = [], MAX_FILE_BYTES + 1
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 20))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        if left <= 0:
+            raise TableError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB; not a table file")
+        return b"".join(chunks)
+    except OSError as e:
+        raise TableError(f"{path}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def _digest(d: dict) -> str:

@@ -148,3 +148,55 @@ def test_no_verify_option_of_table_show_and_gen(table, tmp_path, capsys):
         assert main([*cmd, "--no-verify"]) == 0, capsys.readouterr().err
         capsys.readouterr()
     assert (tmp_path / "rtl" / "nli_engine.v").exists()
+
+
+# --- what the loader reads: bounded, regular files only, any nesting depth --------------------
+from nlihw.luts.table import MAX_FILE_BYTES       # noqa: E402
+
+
+def test_deeply_nested_json_is_a_table_error(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000)
+    assert refused(p, "not valid JSON") == f"{p}: not valid JSON (nested too deeply)"
+    deep = {}
+    for _ in range(100_000):
+        deep = {"x": deep}
+    with pytest.raises(TableError, match="t.json: "):
+        NLITable.from_dict({"schema_version": 1, "meta": deep, "sha256": "0", "function": "silu",
+                            "domain": [0, 1], "layout": {}, "cutpoints": [], "mul": [], "shift": [],
+                            "values": [], "clamp": [0, 0]}, source="t.json")
+
+
+@pytest.mark.timeout(30)
+def test_devices_fifos_and_directories_are_refused_unread(tmp_path, capsys):
+    import os
+    from nlihw.cli import main
+    refused("/dev/zero", "is not a regular file")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    refused(fifo, "is not a regular file")             # and never blocks waiting for a writer
+    refused(tmp_path, "is a directory")
+    assert main(["table", "show", "/dev/zero"]) == 2
+    assert capsys.readouterr().err == "error: /dev/zero: is not a regular file; a table must be a regular file\n"
+
+
+def test_size_cap(tmp_path):
+    assert MAX_FILE_BYTES == 16 * 2 ** 20
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)                  # one byte over: refused before parsing
+    assert refused(big, "larger than") == f"{big}: larger than 16 MiB; not a table file"
+    with open(big, "r+b") as f:
+        f.truncate(MAX_FILE_BYTES)                      # at the cap: read, then not JSON
+    refused(big, "not valid JSON")
+
+
+@pytest.mark.parametrize("data, text", [
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b"[" + b"7" * 5000 + b"]", "not valid JSON"),     # past Python's int-literal digit limit
+    (b"{nope", "line 1"),
+])
+def test_undecodable_files(tmp_path, data, text):
+    p = tmp_path / "x.json"
+    p.write_bytes(data)
+    assert text in refused(p, "not valid JSON")
