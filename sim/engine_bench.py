@@ -26,9 +26,12 @@ class BenchResult:
     log: Path
 
 
-def build_engine(params: NLIEngineParams, outdir: "str | Path", waves: bool = False) -> runner.BuiltSim:
+def build_engine(params: NLIEngineParams, outdir: "str | Path", waves: bool = False, *,
+                 hdl: str = "verilog", extra_args: tuple[str, ...] = ()) -> runner.BuiltSim:
+    """Generate the engine into ``outdir`` and verilate its ``hdl`` file (``verilog`` or
+    ``systemverilog``)."""
     paths = generate(params, outdir)
-    return runner.build(paths["verilog"], params.top_name, waves=waves)
+    return runner.build(paths[hdl], params.top_name, waves=waves, extra_args=extra_args)
 
 
 def exhaustive_inputs(params: NLIEngineParams, seed: int = 0):
@@ -78,14 +81,16 @@ def bench_config(params, x, func, *, in_stall=0.0, out_stall=0.0, seed=1, reload
     return cfg
 
 
-def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream") -> BenchResult:
+def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream", *,
+              plusargs: tuple[str, ...] = (), timeout: float = runner.RUN_TIMEOUT_S) -> BenchResult:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / f"{test}.json"
     cfg_path.write_text(json.dumps(cfg))
     t0 = time.perf_counter()
     n, failed = runner.run(sim, TEST_MODULE, workdir, test_filter=rf"\.{test}$",
-                           extra_env={"NLIHW_BENCH_CONFIG": str(cfg_path.resolve())})
+                           extra_env={"NLIHW_BENCH_CONFIG": str(cfg_path.resolve())},
+                           plusargs=plusargs, timeout=timeout)
     return BenchResult(n, failed, len(cfg["inputs"]), time.perf_counter() - t0, workdir / "sim.log")
 
 

@@ -10,11 +10,15 @@ from nlihw.toolchain import setup_verilator_env
 WAIVERS = Path(__file__).with_name("lint_waivers.vlt")
 
 
-def lint(verilog: "str | Path", top: str) -> list[str]:
-    """Warnings and errors (one line each) from ``verilator --lint-only -Wall``; [] when clean."""
+def lint(verilog: "str | Path", top: str, timeout: float = 300.0) -> list[str]:
+    """Warnings and errors (one line each) from ``verilator --lint-only -Wall``; [] when clean.
+
+    ``.sv`` files are read as SystemVerilog, ``.v`` files as Verilog-2005 (``+1364-2005ext+v``).
+    """
     env = setup_verilator_env(dict(os.environ))
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, str(WAIVERS),
-                        str(verilog)], env=env, capture_output=True, text=True)
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "+1364-2005ext+v", "--top-module", top,
+                        str(WAIVERS), str(verilog)], env=env, capture_output=True, text=True,
+                       timeout=timeout)
     issues = [line for line in r.stderr.splitlines() if line.startswith("%")]
     if r.returncode != 0 and not issues:
         issues = [f"verilator exited with {r.returncode}: {r.stderr.strip()[:500]}"]

@@ -17,6 +17,36 @@ from nlihw.errors import ToolError
 from nlihw.toolchain import setup_verilator_env
 
 BUILD_ROOT = Path(os.environ.get("NLIHW_SIM_BUILD", "build/sim"))
+BUILD_TIMEOUT_S = 900.0          # wall-time limits: a Verilator build, one simulation run
+RUN_TIMEOUT_S = 900.0
+
+
+def _runner(timeout: float):
+    """cocotb's Verilator runner whose commands (verilator, make, the simulation) each get a wall-time
+    limit: on expiry the command's whole process group is killed and ToolError is raised."""
+    import signal
+    import subprocess
+    from cocotb_tools.runner import Verilator
+
+    class TimedVerilator(Verilator):
+        def _execute_cmds(self, cmds, cwd, stdout=None):
+            for cmd in cmds:
+                proc = subprocess.Popen(cmd, cwd=cwd, env=self.env, stdout=stdout,
+                                        stderr=None if stdout is None else subprocess.STDOUT,
+                                        start_new_session=True)
+                try:
+                    rc = proc.wait(timeout=timeout)
+                except BaseException:
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    proc.wait()
+                    raise
+                if rc != 0:
+                    raise RuntimeError(f"Command failed with return code: {rc}")
+
+    return TimedVerilator()
 
 
 @dataclass(frozen=True)
@@ -44,9 +74,12 @@ def _outside_pytest():
 
 
 def build(verilog: "str | Path", top: str, *, waves: bool = False, build_root: "Path | None" = None,
-          extra_args: tuple[str, ...] = ()) -> BuiltSim:
-    """Verilate ``verilog`` (skipped when an identical build exists); waveforms are FST."""
-    from cocotb_tools.runner import get_runner
+          extra_args: tuple[str, ...] = (), timeout: float = BUILD_TIMEOUT_S) -> BuiltSim:
+    """Verilate ``verilog`` (skipped when an identical build exists); waveforms are FST.
+
+    ``extra_args`` go to verilator (e.g. ``--x-initial unique``); ``timeout`` bounds each build step.
+    """
+    import subprocess
     setup_verilator_env()
     verilog = Path(verilog).resolve()
     args = ["-Wno-fatal", "-O2", *(["--trace-fst"] if waves else []), *extra_args]
@@ -58,8 +91,11 @@ def build(verilog: "str | Path", top: str, *, waves: bool = False, build_root: "
         log = bdir / "build.log"
         try:
             with _outside_pytest():
-                get_runner("verilator").build(sources=[verilog], hdl_toplevel=top, build_dir=bdir,
-                                              always=True, build_args=args, waves=waves, log_file=log)
+                _runner(timeout).build(sources=[verilog], hdl_toplevel=top, build_dir=bdir,
+                                       always=True, build_args=args, waves=waves, log_file=log)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"verilator build of {verilog.name} took more than {timeout:g} s; "
+                            f"log: {log}") from None
         except (SystemExit, Exception) as e:
             tail = log.read_text().splitlines()[-15:] if log.exists() else []
             raise ToolError(f"verilator build of {verilog.name} failed ({e}); log: {log}\n"
@@ -69,21 +105,29 @@ def build(verilog: "str | Path", top: str, *, waves: bool = False, build_root: "
 
 
 def run(sim: BuiltSim, test_module: str, test_dir: "str | Path", *, test_filter: str | None = None,
-        extra_env: "dict[str, str] | None" = None, seed: int = 1) -> tuple[int, int]:
-    """Run cocotb tests of ``test_module`` on a built simulator; returns (tests run, failures)."""
+        extra_env: "dict[str, str] | None" = None, seed: int = 1,
+        plusargs: tuple[str, ...] = (), timeout: float = RUN_TIMEOUT_S) -> tuple[int, int]:
+    """Run cocotb tests of ``test_module`` on a built simulator; returns (tests run, failures).
+
+    ``plusargs`` go to the simulation (e.g. ``+verilator+rand+reset+2``); ``timeout`` (seconds)
+    bounds its wall time (ToolError when exceeded).
+    """
+    import subprocess
     from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
     setup_verilator_env()
     test_dir = Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
     env = dict(extra_env or {})
     env.setdefault("COCOTB_LOG_LEVEL", "WARNING")
-    with _outside_pytest():
-        xml = get_runner("verilator").test(
-            hdl_toplevel=sim.top, hdl_toplevel_lang="verilog", test_module=test_module,
-            build_dir=sim.build_dir,
-            test_dir=test_dir, test_filter=test_filter, extra_env=env, waves=sim.waves, seed=seed,
-            log_file=test_dir / "sim.log")
+    try:
+        with _outside_pytest():
+            xml = _runner(timeout).test(
+                hdl_toplevel=sim.top, hdl_toplevel_lang="verilog", test_module=test_module,
+                build_dir=sim.build_dir,
+                test_dir=test_dir, test_filter=test_filter, extra_env=env, waves=sim.waves, seed=seed,
+                plusargs=list(plusargs), log_file=test_dir / "sim.log")
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"the simulation ran longer than {timeout:g} s; log: {test_dir / 'sim.log'}") from None
     if not Path(xml).exists():
         raise ToolError(f"the simulation wrote no results; log: {test_dir / 'sim.log'}")
     return get_results(Path(xml))
