@@ -3,6 +3,7 @@
 Every edited file here gets a recomputed sha256 (unless the test is about the hash), so the content
 checks themselves are what must refuse it.
 """
+import dataclasses
 import json
 
 import pytest
@@ -200,3 +201,55 @@ def test_undecodable_files(tmp_path, data, text):
     p = tmp_path / "x.json"
     p.write_bytes(data)
     assert text in refused(p, "not valid JSON")
+
+
+# --- table show: what happens outside the cutpoints --------------------------------------------
+def hand_table(cutpoints, clamp, values=(-3, 5, 9)):
+    """s3.5 -> s2.6 (LSB 1/64), M=3, K=1: raw values written by hand."""
+    return NLITable(TableLayout("s3.5", "s2.6", 3, 1), "silu", cutpoints, values, clamp[0], clamp[1],
+                    (-4.0, 127 / 32))
+
+
+@pytest.mark.parametrize("cut, clamp, left, right", [
+    ([-64, 0, 64], (-3, 9),                                  # clamps are the stored end values
+     "x < -2 (raw -64): clamp to f(-2) = -0.046875 (raw -3)",
+     "x >= 2 (raw 64): clamp to f(2) = 0.140625 (raw 9)"),
+    ([-100, 0, 127], (-128, 127),                            # clamps differ from the end values
+     "x < -3.125 (raw -100): clamp to the clamp value = -2 (raw -128)",
+     "x >= 3.96875 (raw 127): clamp to the clamp value = 1.98438 (raw 127)"),
+    ([-128, 0, 128], (-3, 9),                                # first = smallest code, last = one past
+     "no left clamp region (the first cutpoint -4 is the smallest input)",
+     "no right clamp region (the last cutpoint 4 is one past the largest input 3.96875)"),
+])
+def test_show_prints_the_clamps(tmp_path, capsys, cut, clamp, left, right):
+    from nlihw.cli import main
+    p = hand_table(cut, clamp).save(tmp_path / "t.json")
+    assert main(["table", "show", str(p)]) == 0
+    lines = [ln.strip() for ln in capsys.readouterr().out.splitlines()]
+    assert f"outside the cutpoints: {left}" in lines
+    assert right in lines
+
+
+def test_show_prints_the_clamps_of_a_shipped_table(capsys):
+    from nlihw.cli import main
+    from nlihw.luts.default_tables import shipped_dir
+    p = shipped_dir() / "exp_M11_K8.json"
+    d = json.loads(p.read_text())
+    c0, clo, chi = d["cutpoints"][0], d["clamp"][0], d["clamp"][1]
+    assert main(["table", "show", str(p)]) == 0
+    out = capsys.readouterr().out
+    name_lo = f"f({c0 / 4096:g})" if clo == d["values"][0] else "the clamp value"
+    assert f"x < {c0 / 4096:g} (raw {c0}): clamp to {name_lo} = {clo / 32768:g} (raw {clo})" in out
+    assert d["cutpoints"][-1] == 0                 # exp on [-8, 0]: every x >= 0 gives the last clamp
+    assert f"x >= 0 (raw 0): clamp to " in out and f"= {chi / 32768:g} (raw {chi})" in out
+
+
+def test_show_survives_free_form_meta(table, tmp_path, capsys):
+    from nlihw.cli import main
+    p = dataclasses.replace(table, meta={"errors": {"max_abs": "big"}, "errors_unrefined": [1]}).save(
+        tmp_path / "t.json")
+    assert main(["table", "show", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert 'errors: (not in the usual form) {"max_abs": "big"}' in out
+    assert "unrefined: (not in the usual form) [1]" in out
+    assert main(["tables", "list"]) == 0

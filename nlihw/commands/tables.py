@@ -14,17 +14,22 @@ from nlihw.luts.default_tables import (DEFAULT_SPECS, build_defaults, check_jobs
 from nlihw.luts.table import NLITable
 
 
+def _num(e: dict, key: str, spec: str) -> str:
+    v = e.get(key)
+    return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
+
+
 def summary_table(paths, title) -> Table:
     t = Table(title=title)
     for col in ("table", "in -> out", "domain", "values", "max err (LSB)", "mean rel", "rms (LSB)"):
         t.add_column(col, justify="right" if col not in ("table", "in -> out") else "left")
     for p in paths:
         tab = NLITable.load(p)
-        e, lay = tab.meta.get("errors", {}), tab.layout
+        e, lay = tab.meta.get("errors"), tab.layout
+        e = e if isinstance(e, dict) else {}          # meta is free-form: show what is there
         t.add_row(Path(p).stem, f"{lay.in_fmt} -> {lay.out_fmt}",
                   f"[{tab.domain[0]:g}, {tab.domain[1]:g}]", str(lay.n_values),
-                  f"{e.get('max_abs_lsb', float('nan')):.3f}", f"{e.get('mean_rel', float('nan')):.2e}",
-                  f"{e.get('rms_lsb', float('nan')):.3f}")
+                  _num(e, "max_abs_lsb", ".3f"), _num(e, "mean_rel", ".2e"), _num(e, "rms_lsb", ".3f"))
     return t
 
 
