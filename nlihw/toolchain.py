@@ -23,4 +23,10 @@ def setup_verilator_env(env: "dict[str, str] | None" = None) -> dict:
     paths = [str(root / "bin"), str(Path(sys.executable).parent)]
     current = env.get("PATH", "").split(os.pathsep)
     env["PATH"] = os.pathsep.join(paths + [p for p in current if p not in paths])
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design large enough to be split
+    # into several C++ files (the scan unit) is compiled with its precompiled header named as a
+    # bare input file and the build fails; GCC's option in front of it is -include.
+    flags = env.get("MAKEFLAGS", "").split()
+    if not any(f.startswith("CFG_CXXFLAGS_PCH_I=") for f in flags):
+        env["MAKEFLAGS"] = " ".join(flags + ["CFG_CXXFLAGS_PCH_I=-include"])
     return env

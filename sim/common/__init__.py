@@ -1,0 +1,1 @@
+"""Verification pieces shared by the designs: stream sources and sinks for cocotb benches."""
