@@ -90,3 +90,31 @@ def test_overflow_modes():
         q.quantize(5.0, overflow="error")
     with pytest.raises(FormatError, match="non-finite"):
         q.quantize(np.nan)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fmt=formats, x=st.floats(-5000, 5000, allow_nan=False), mode=modes)
+def test_overflow_error_matches_fractions(fmt, x, mode):
+    """overflow="error" raises exactly when the rounded value leaves the format, on either side."""
+    expect = ref_round(Fraction(x) * 2 ** fmt.frac_bits, mode)
+    if fmt.min_raw <= expect <= fmt.max_raw:
+        assert int(fmt.quantize(x, mode, overflow="error")) == expect
+    else:
+        with pytest.raises(FormatError, match="overflows"):
+            fmt.quantize(x, mode, overflow="error")
+
+
+@pytest.mark.parametrize("text, below, lowest", [
+    ("u1.3", -1.0, 0.0),                 # unsigned: anything that rounds below 0
+    ("u1.3", -0.0625 - 2 ** -20, 0.0),   # just over half an LSB below 0: rounds to -1 LSB
+    ("s2.2", -2.25, -2.0),               # signed: one LSB below the minimum
+    ("s2.2", -1e300, -2.0),              # far below (clipped before scaling, still refused)
+])
+def test_overflow_error_below_the_range(text, below, lowest):
+    q = Q.parse(text)
+    with pytest.raises(FormatError, match="overflows"):
+        q.quantize(below, overflow="error")
+    with pytest.raises(FormatError, match="overflows"):
+        q.quantize([lowest, below], overflow="error")
+    assert int(q.quantize(lowest, overflow="error")) == round(lowest * 2 ** q.frac_bits)
+    assert int(q.quantize(below)) == q.min_raw            # saturate clamps it instead

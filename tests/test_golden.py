@@ -12,16 +12,43 @@ from nlihw.sim.golden import nli_eval, nli_stages
 from test_formats import ref_round
 
 
+def ref_scale(K: int, T: int, mul_bits: int, L: int, pow2: bool) -> tuple[int, int]:
+    """(mul, shift) of an interval of L codes, from the definition in plain integers.
+
+    mul mode: mul = floor(K 2^(T+shift) / L) with the largest shift >= 0 that keeps mul below
+    2^mul_bits (found by trying shifts upwards; mul grows with shift). pow2 mode: L = K 2^s and
+    u = (dx << T) >> s, i.e. mul = 2^T, shift = s.
+    """
+    if pow2:
+        s = 0
+        while K << s < L:
+            s += 1
+        assert K << s == L, f"pow2 interval of {L} codes is not K*2^s"
+        return 1 << T, s
+    shift = 0
+    while (K << (T + shift + 1)) // L < 1 << mul_bits:
+        shift += 1
+    mul = (K << (T + shift)) // L
+    assert mul < 1 << mul_bits
+    return mul, shift
+
+
+def table_scale(table: NLITable, i: int) -> tuple[int, int]:
+    lay, c = table.layout, table.cutpoints
+    return ref_scale(lay.K, lay.t_bits, lay.mul_bits, c[i + 1] - c[i], lay.micro_step.value == "pow2")
+
+
 def scalar_reference(table: NLITable, x: int) -> int:
     """One code at a time, from the written spec: find the interval by scanning, scale dx by the
-    interval's rational multiplier, look up the two values, interpolate with rationals."""
+    interval's multiplier (computed here from its definition), look up the two values, interpolate
+    with rationals."""
     lay, c = table.layout, table.cutpoints
     if x < c[0]:
         return table.clamp_lo
     if x >= c[-1]:
         return table.clamp_hi
     i = max(k for k in range(lay.M - 1) if c[k] <= x)
-    mul, shift = interval_scale(lay, c[i + 1] - c[i])
+    mul, shift = table_scale(table, i)
     u = Fraction((x - c[i]) * mul, 2 ** (shift + lay.t_bits))       # ~ dx * K / L
     u = math.floor(u * 2 ** lay.t_bits) / Fraction(2 ** lay.t_bits)     # u keeps t_bits fraction
     j = math.floor(u)
@@ -59,10 +86,23 @@ CASES = [
 def test_golden_matches_scalar_reference(layout, seed):
     rng = np.random.default_rng(seed)
     table = random_table(rng, layout)
+    assert [table_scale(table, i) for i in range(layout.M - 1)] == list(table.scales)
     xs = layout.in_fmt.codes()
     got = nli_eval(table, xs)
     expect = [scalar_reference(table, int(x)) for x in xs]
     assert got.tolist() == expect
+
+
+@pytest.mark.parametrize("K, T, mul_bits", [(1, 12, 18), (32, 12, 18), (3, 5, 9), (8, 6, 12), (4096, 4, 17)])
+def test_interval_scale_follows_its_definition(K, T, mul_bits):
+    """Every interval length of a 12-bit input, and long ones of 16 and 32 bits."""
+    layout = TableLayout("u12.0" if K < 4096 else "u16.0", "u8.0", 2, K, t_bits=T, mul_bits=mul_bits)
+    lengths = list(range(1, 1 << 12)) + [(1 << 16) - 1, 1 << 16, 65521, (1 << 32) - 1]
+    for L in lengths:
+        assert interval_scale(layout, L) == ref_scale(K, T, mul_bits, L, False), L
+    pow2 = TableLayout("u16.0", "u8.0", 2, 8, micro_step="pow2", t_bits=T)
+    for s in range(14):
+        assert interval_scale(pow2, 8 << s) == ref_scale(8, T, 0, 8 << s, True) == (1 << T, s)
 
 
 def test_intermediate_widths_fit_the_layout():

@@ -15,6 +15,7 @@ import pytest
 
 from nlihw.luts.default_tables import DEFAULT_SPECS, shipped_dir
 from nlihw.luts.table import NLITable
+from test_golden import ref_scale           # (mul, shift) from their definition, plain integers
 
 # the cheapest refits (measured: a few seconds each on one core); the other 16 are marked slow
 CHEAPEST = {"reciprocal_M17_K1", "reciprocal_M11_K8", "reciprocal_M11_K32", "rsqrt_M17_K1",
@@ -32,21 +33,6 @@ def fmt_range(text):
     signed, ib, fb = fmt(text)
     w = ib + fb
     return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
-
-
-def ref_scale(K, T, mul_bits, L, pow2):
-    """(mul, shift) from the definition: mul = floor(K 2^(T+shift) / L) with the largest shift >= 0
-    that keeps mul < 2^mul_bits; pow2: L = K 2^s, mul = 2^T, shift = s."""
-    if pow2:
-        s = 0
-        while K << s < L:
-            s += 1
-        assert K << s == L, f"pow2 interval of {L} codes is not K*2^s"
-        return 1 << T, s
-    shift = 0
-    while (K << (T + shift + 1)) // L < 1 << mul_bits:
-        shift += 1
-    return (K << (T + shift)) // L, shift
 
 
 def ref_round_shift(acc, T, mode):
