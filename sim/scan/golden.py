@@ -99,27 +99,34 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     first = np.asarray(run.first, dtype=bool)
     T, Dn, N = u.shape[0], p.d_inner, p.d_state
     flag = np.zeros((T, Dn), dtype=bool)
+    events: dict[str, np.ndarray] = {}        # saturation events by step, per beat
+
+    def mark(name, hit):
+        nonlocal flag
+        events[name] = events.get(name, np.zeros((T, Dn), dtype=bool)) | hit
+        flag = flag | hit
+
     A, Dp, bias = i64(cfg.A), i64(cfg.D), i64(cfg.bias)
 
     # 1-4: dt and dA (per head in Mamba-2, computed from each head's first channel)
     if p.mode == "mamba1":
         x_raw = delta + bias[None, :]
         x = p.delta_fmt.saturate(x_raw)
-        flag |= x != x_raw
+        mark("x", x != x_raw)
         dt = nli_eval(p.softplus, x)                                           # (T, D)
         w_raw = r(dt[:, :, None] * A[None, :, :], p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits)
         w = p.w_fmt.saturate(w_raw)
-        flag |= (w_raw > p.w_fmt.max_raw).any(-1)
+        mark("w", (w_raw > p.w_fmt.max_raw).any(-1))
         dA = nli_eval(p.exp, w)                                                # (T, D, N)
     else:
         hd = p.headdim
         x_raw = delta[:, ::hd] + bias[None, :]                                 # (T, H)
         x = p.delta_fmt.saturate(x_raw)
-        flag |= np.repeat(x != x_raw, hd, axis=1)
+        mark("x", np.repeat(x != x_raw, hd, axis=1))
         dt_h = nli_eval(p.softplus, x)
         w_raw = r(dt_h * A[None, :], p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits)
         w = p.w_fmt.saturate(w_raw)
-        flag |= np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1)
+        mark("w", np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1))
         dA_h = nli_eval(p.exp, w)                                              # (T, H)
         dt = np.repeat(dt_h, hd, axis=1)
         dA = np.broadcast_to(np.repeat(dA_h, hd, axis=1)[:, :, None], (T, Dn, N))
@@ -127,11 +134,11 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     # 5-6: dt*u once per (token, channel), then dt*u*B per state
     dtu_raw = r(dt * u, p.dt_fmt.frac_bits + p.u_fmt.frac_bits - p.dtu_fmt.frac_bits)
     dtu = p.dtu_fmt.saturate(dtu_raw)
-    flag |= dtu != dtu_raw
+    mark("dtu", dtu != dtu_raw)
     dBu_raw = r(dtu[:, :, None] * B[:, None, :],
                 p.dtu_fmt.frac_bits + p.b_fmt.frac_bits - p.state_fmt.frac_bits)
     dBu = p.state_fmt.saturate(dBu_raw)
-    flag |= (dBu != dBu_raw).any(-1)
+    mark("dBu", (dBu != dBu_raw).any(-1))
 
     # 7: the recurrence, the only loop (over tokens; vectorized over channels and states)
     h = np.zeros((Dn, N), dtype=np.int64) if initial_state is None else i64(initial_state).copy()
@@ -139,22 +146,24 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         raise ParamsError(f"initial_state: expected ({Dn}, {N}) raw codes of {p.state_fmt}")
     hs = np.empty((T, Dn, N), dtype=np.int64)
     da_frac = p.da_fmt.frac_bits
+    h_sat = np.zeros((T, Dn), dtype=bool)
     for l in range(T):
         h = np.where(first[l][:, None], 0, h)
         h_raw = r(dA[l] * h, da_frac) + dBu[l]
         h = p.state_fmt.saturate(h_raw)
-        flag[l] |= (h != h_raw).any(-1)
+        h_sat[l] = (h != h_raw).any(-1)
         hs[l] = h
+    mark("h", h_sat)
 
     # 8-10: output
     acc = np.einsum("ldn,ln->ld", hs, C)                                       # exact
     y_raw = r(acc, p.acc_frac - p.y_fmt.frac_bits)
     y = p.y_fmt.saturate(y_raw)
-    flag |= y != y_raw
+    mark("y", y != y_raw)
     du = r(Dp[None, :] * u, p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits)
     yd_raw = y + du
     yd = p.y_fmt.saturate(yd_raw)
-    flag |= yd != yd_raw
+    mark("yd", yd != yd_raw)
     if p.gate:
         g = nli_eval(p.silu, z)
         out_raw = r(yd * g, p.y_fmt.frac_bits + p.g_fmt.frac_bits - p.out_fmt.frac_bits)
@@ -162,8 +171,8 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         g = np.zeros_like(z)
         out_raw = r(yd, p.y_fmt.frac_bits - p.out_fmt.frac_bits)
     out = p.out_fmt.saturate(out_raw)
-    flag |= out != out_raw
+    mark("out", out != out_raw)
     sticky_out = np.logical_or.accumulate(flag.reshape(-1)).reshape(T, Dn) | bool(sticky)
     stages = dict(x=x, dt=dt, w=w, dA=dA, dtu=dtu, dBu=dBu, h=hs, acc=acc, y=y, yd=yd, g=g,
-                  flag=flag)
+                  flag=flag, events=events)
     return ScanResult(out=out, overflow=sticky_out, state=h, stages=stages)
