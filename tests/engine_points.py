@@ -36,7 +36,7 @@ POINTS = {
                                         spec("silu", "s3.5", "s2.6", 9, 8, "mul", "toward-zero", domain=(-4, 2)),
                                         spec("gelu", "s3.5", "s2.6", 9, 8, "mul", "toward-zero", domain=(-4, 1.9))),
                                        "parallel", 1, "rom"),
-    "s8-M7-K8-binary-2lane-away": ((spec("tanh", "s3.5", "s2.6", 7, 8, "mul", "nearest-away"),),
+    "s8-M7-K8-binary-2lane-pow2-away": ((spec("tanh", "s3.5", "s2.6", 7, 8, "pow2", "nearest-away"),),
                                    "binary", 2, "rom"),
     "s8-M7-K8-parallel-ram-floor": ((spec("tanh", "s3.5", "s2.6", 7, 8, "mul", "floor"),), "parallel", 1, "ram"),
 }

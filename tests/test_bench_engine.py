@@ -1,9 +1,12 @@
 """The emitted Verilog of the engine on Verilator against the golden model (cocotb benches)."""
+import numpy as np
 import pytest
 
 from nlihw.hdl.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.sim import engine_bench as eb
+from nlihw.sim.engine_model import engine_eval, pack_output
+from nlihw.sim.golden import nli_eval, nli_stages
 from nlihw.sim.lint import lint
 from engine_points import POINTS, params, reload_table
 
@@ -66,6 +69,44 @@ def test_ram_reload(name, tmp_path_factory, tmp_path):
 def test_lint_clean_with_only_the_listed_waivers(name, tmp_path_factory):
     p, _, outdir = built(name, tmp_path_factory)
     assert lint(outdir / f"{p.top_name}.v", p.top_name) == []
+    assert lint(outdir / f"{p.top_name}.sv", p.top_name) == []
+
+
+def test_three_tables_func_past_the_end_selects_the_last(tmp_path_factory, tmp_path):
+    """func 0..3 on a three-table engine: 3 (past the end) gives the last table's outputs."""
+    name = "s8-M9-K8-parallel-3func-tozero"
+    p, sim, _ = built(name, tmp_path_factory)
+    assert p.n_funcs == 3 and p.func_bits == 2
+    codes = p.layout.in_fmt.codes()
+    x = np.concatenate([codes] * 4).reshape(-1, 1)
+    func = np.repeat(np.arange(4), len(codes))
+    cfg = eb.bench_config(p, x, func)
+    # expected straight from each table's model (no engine-level func handling)
+    cfg["expected"] = [pack_output(p, [int(nli_eval(p.tables[min(f, 2)], np.array([v]))[0])])
+                       for v, f in zip(x[:, 0], func)]
+    third = cfg["expected"][2 * len(codes):3 * len(codes)]
+    assert cfg["expected"][3 * len(codes):] == third
+    assert len({tuple(cfg["expected"][k * len(codes):(k + 1) * len(codes)]) for k in range(3)}) == 3
+    check(p, sim, cfg, tmp_path)
+
+
+@pytest.mark.parametrize("rounding", ["nearest-even", "nearest-away", "toward-zero", "floor"])
+def test_every_rounding_mode_sees_negative_ties_and_remainders(rounding):
+    """Sign-dependent rounding only shows on negative exact sums: every mode needs a design point
+    (signed output) whose exhaustive run has negative sums with a remainder of exactly one half
+    and negative sums with another nonzero remainder (plain integer arithmetic on the stages)."""
+    def covers(name):
+        for t in params(name).tables:
+            lay = t.layout
+            st = nli_stages(t, lay.in_fmt.codes())
+            inside = (st["index"] > 0) & (st["index"] < lay.M)
+            acc = [int(a) for a, k in zip(st["acc"], inside) if k]
+            half = 1 << (lay.t_bits - 1)
+            rems = {a % (2 * half) for a in acc if a < 0}
+            if lay.out_fmt.signed and half in rems and rems - {0, half}:
+                return True
+        return False
+    assert any(covers(n) for n in POINTS if POINTS[n][0][0][6] == rounding)
 
 
 @pytest.mark.parametrize("arch", ["parallel", "binary"])
