@@ -51,6 +51,8 @@ def normalize_meta(meta, where: str = "meta", depth: int = 0):
         raise TableError(f"{where}: nested deeper than {META_MAX_DEPTH} levels")
     if meta is None or isinstance(meta, (bool, str)):
         return meta
+    if isinstance(meta, np.bool_):
+        return bool(meta)
     if isinstance(meta, (int, np.integer)):
         return int(meta)
     if isinstance(meta, (float, np.floating)):

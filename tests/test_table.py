@@ -64,6 +64,9 @@ def test_meta_floats_are_stored_rounded_so_files_do_not_depend_on_the_cpu(table,
     assert e["hist"] == [sig6(1.2345678901234567), 3, sig6(98765.4321)]
     assert e["hist"][0] == 1.23457 and e["max_abs"] == 0.000506945     # written out by hand
     assert isinstance(e["eval_codes"], int) and d["meta"]["refined"] is False
+    numpy_meta = {"refined": np.bool_(True), "n": np.int64(3), "x": np.float64(0.1234567)}
+    assert json.loads(dataclasses.replace(table, meta=numpy_meta).to_json())["meta"] == \
+        {"refined": True, "n": 3, "x": 0.123457}
     # the hash is the hash of what is written, and a reload reproduces the same bytes
     from nlihw.luts.table import _digest
     assert d["sha256"] == _digest({k: v for k, v in d.items() if k != "sha256"}) == a.sha256
