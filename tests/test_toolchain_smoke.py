@@ -4,6 +4,9 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+import pytest
+
+from nlihw.errors import ToolError
 from nlihw.sim import runner
 
 
@@ -24,3 +27,6 @@ def test_amaranth_verilator_cocotb(tmp_path):
     sim = runner.build(v, "smoke_add", build_root=tmp_path / "build")
     n, failed = runner.run(sim, "smoke_cocotb", tmp_path / "run")
     assert (n, failed) == (1, 0)
+    # a run past its wall-time limit is killed and reported, not waited for
+    with pytest.raises(ToolError, match="longer than"):
+        runner.run(sim, "smoke_cocotb", tmp_path / "slow", timeout=0.01)
