@@ -8,6 +8,12 @@ E[i, k] is the error of the hardware output (every input code in [cand[i], cand[
 mean metrics, min-max form for max-abs. The DP is globally optimal over the candidate set. Exact
 pruning keeps it fast: a DP over a coarse sub-grid gives an achievable bound B, and any interval whose
 error exceeds B is skipped while it is being measured, since it cannot appear in an optimum.
+
+Tie-break for max-abs: many placements usually reach the optimal max error B*; a second, exact DP
+picks among them the one with the least total squared error (sum form over the intervals and clamps
+whose max error is <= B*, which the pruned matrix already marks), so cutpoints are not wasted where
+f is a straight line. The error matrix is computed in row blocks of ~0.2 s each, so that Ctrl-C
+and progress reports get through.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import mpmath
 import numpy as np
 
 from nlihw.errors import FunctionError, ParamsError
@@ -25,9 +32,26 @@ from .functions import Function, get_function
 from .layout import MicroStep, TableLayout
 from .table import NLITable
 from nlihw.sim.reference import TAU, evaluation_codes, table_errors, METRIC_KEY
+from .reference_values import stored_codes
 
 ALL_CODES_CANDIDATES = 4096  # every code is a candidate up to 12-bit domains
 DEFAULT_GRID = 1024
+# The DP holds N x N float64 matrices (the errors and one DP level): 8,192 candidates is 0.5 GiB
+# each, and the measured fit time grows as N^2 (3,070 candidates already take about a minute).
+MAX_GRID = 8192
+BLOCK_SECONDS = 0.2          # target wall time of one compiled error-matrix call
+
+
+def default_rel_floor(out_fmt: Q) -> float:
+    """Mean-relative floor: the paper's 2^-14, or one output LSB when that is coarser (a relative
+    error below one LSB of |f| is not meaningful in the output format)."""
+    return max(TAU, out_fmt.lsb)
+
+
+def check_grid(grid: int | None, option: str = "--grid") -> None:
+    if grid is not None and not (2 <= grid <= MAX_GRID):
+        raise ParamsError(f"{option} must be 2..{MAX_GRID:,} candidate cutpoints, got {grid} (the "
+                          f"DP keeps {option}^2 float64 matrices in memory)")
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,7 @@ class FitProblem:
     xs: np.ndarray                   # raw evaluation codes (every code, or a stated sample)
     fx: np.ndarray                   # f(xs), float64
     vq: np.ndarray                   # quantized f at lo + n/K, n = 0 .. (hi-lo)*K
+    rel_floor: float = TAU           # floor of |f| in the mean-rel metric
 
     @property
     def sampled(self) -> bool:
@@ -47,25 +72,44 @@ class FitProblem:
 
 
 def make_problem(func: "str | Function", layout: TableLayout,
-                 domain: tuple[float, float] | None = None) -> FitProblem:
-    """Resolve the domain (clipped to the input format), check f is defined and finite there."""
+                 domain: tuple[float, float] | None = None,
+                 rel_floor: float | None = None) -> FitProblem:
+    """Resolve the domain, check f is defined, finite and representable there, quantize f.
+
+    Refused (one clear error): a domain reaching outside the input format (it may end at the
+    format's open upper end, e.g. [1, 2] in u1.15), a user function that fails or is not
+    vectorized, and an output format that cannot hold f's range on the domain: f may reach half
+    an LSB below the lowest code and up to the format's open upper end (one LSB above the highest
+    code, as tanh -> 1 in s1.15), never further.
+    """
     fn = get_function(func) if isinstance(func, str) else func
     fin: Q = layout.in_fmt
+    fout: Q = layout.out_fmt
+    given = domain is not None
     if domain is None:
         domain = fn.default_domain or (fin.min, fin.max)
     dlo, dhi = float(domain[0]), float(domain[1])
     if not dlo < dhi:
         raise ParamsError(f"domain must have lo < hi, got [{dlo:g}, {dhi:g}]")
-    lo = int(max(fin.min_raw, np.ceil(dlo / fin.lsb)))
+    if dlo < fin.min or dhi > fin.max + fin.lsb:
+        what = "--domain" if given else f"the default domain of {fn.name}"
+        raise ParamsError(f"{what} [{dlo:g}, {dhi:g}] reaches outside {fin}'s range "
+                          f"[{fin.min:g}, {fin.max:g}]" + ("" if given else "; pass --domain"))
+    lo = int(np.ceil(dlo / fin.lsb))
     hi = int(min(fin.max_raw, np.floor(dhi / fin.lsb)))
     if hi - lo + 1 < layout.M:
         raise ParamsError(f"the domain [{dlo:g}, {dhi:g}] holds {max(0, hi - lo + 1)} codes of "
                           f"{fin}, fewer than M={layout.M} cutpoints")
     fn.check_domain(lo * fin.lsb, hi * fin.lsb)
+    fn.probe(lo * fin.lsb, hi * fin.lsb)
     span = hi - lo
     if span * layout.K + 1 > (1 << 25):
         raise ParamsError(f"domain of {span + 1} codes with K={layout.K} is too large to fit "
                           f"(limit 2^25 fine-grid points); narrow --domain or lower K")
+    if rel_floor is None:
+        rel_floor = default_rel_floor(fout)
+    if not (np.isfinite(rel_floor) and rel_floor > 0):
+        raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
     xs = evaluation_codes(fin, lo, hi)
     fine = lo + np.arange(span * layout.K + 1, dtype=np.float64) / layout.K
     with np.errstate(all="ignore"):
@@ -74,8 +118,16 @@ def make_problem(func: "str | Function", layout: TableLayout,
     if not (np.all(np.isfinite(fx)) and np.all(np.isfinite(ffine))):
         raise FunctionError(f"{fn.name} is not finite everywhere on [{lo * fin.lsb:g}, "
                             f"{hi * fin.lsb:g}]; narrow --domain")
-    vq = layout.out_fmt.quantize(ffine)
-    return FitProblem(layout, fn, lo, hi, xs, fx, vq)
+    fmin, fmax = float(ffine.min()), float(ffine.max())
+    # allowed: down to the rounding of the lowest code, up to the format's open end (max + 1 LSB,
+    # e.g. tanh -> 1 in s1.15): saturation then costs at most one LSB
+    if fmin < fout.min - fout.lsb / 2 or fmax > fout.max + fout.lsb:
+        raise ParamsError(f"{fn.name} on [{lo * fin.lsb:g}, {hi * fin.lsb:g}] spans "
+                          f"[{fmin:g}, {fmax:g}], outside {fout}'s range [{fout.min:g}, "
+                          f"{fout.max:g}]; choose a wider --out or a narrower --domain")
+    lsb_in, K = mpmath.mpf(fin.lsb), layout.K
+    vq = stored_codes(fn, ffine, fout, lambda n: mpmath.mpf(lo * K + n) / K * lsb_in)
+    return FitProblem(layout, fn, lo, hi, xs, fx, vq, float(rel_floor))
 
 
 def candidate_grid(problem: FitProblem, grid: int | None = None) -> np.ndarray:
@@ -110,24 +162,60 @@ def _kernel_args(p: FitProblem):
             np.int64(lay.out_fmt.max_raw), lay.out_fmt.lsb)
 
 
-def error_matrix(p: FitProblem, cand: np.ndarray, metric: str, bound: float = np.inf) -> np.ndarray:
-    """Interval errors; with a finite ``bound`` (an achievable objective) prune exactly."""
+def _floor(p: FitProblem, metric: str) -> np.ndarray:
+    lay = p.layout
+    return se.code_floor(p.fx, np.int64(lay.out_fmt.min_raw), np.int64(lay.out_fmt.max_raw),
+                         lay.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
+
+
+def _slack(p: FitProblem, metric: str, bound: float, floor: np.ndarray) -> float:
+    """Kernel bound: the max itself for max-abs, else the slack of the sum over the code floors,
+    widened a little so float summation order can never prune an optimum."""
+    if not np.isfinite(bound):
+        return float(bound)
+    if metric == "max-abs":
+        return bound * (1 + 1e-9) + 1e-12
+    return (bound - float(floor.sum())) * (1 + 1e-6) + 1e-9 * bound
+
+
+def _fill(p: FitProblem, cand: np.ndarray, metric: str, kbound: float, floor: np.ndarray,
+          gate: np.ndarray | None = None, gate_limit: float = np.inf,
+          progress: Callable[[str], None] | None = None, label: str = "") -> np.ndarray:
+    """The error matrix, row block by row block (each compiled call ~BLOCK_SECONDS)."""
     xs, fx, vq, lo, K, tb, mb, pow2, mode, omin, omax, lsb = _kernel_args(p)
     mcode = np.int64(se.METRIC_CODE[metric])
-    floor = se.code_floor(fx, omin, omax, lsb, mcode, TAU)
-    if np.isfinite(bound):
-        # slack over the floor, widened a little so float summation order can never prune an optimum
-        bound = bound * (1 + 1e-9) + 1e-12 if metric == "max-abs" else \
-            (bound - float(floor.sum())) * (1 + 1e-6) + 1e-9 * bound
     idx = np.searchsorted(xs, cand, side="left").astype(np.int64)
-    return se.error_matrix(cand, idx, xs, fx, floor, vq, lo, K, tb, mb, pow2, mode, omin, omax,
-                           lsb, mcode, TAU, float(bound))
+    N = cand.shape[0]
+    E = np.full((N, N), np.inf)
+    g = np.zeros((1, 1)) if gate is None else gate
+    row, rows = 0, 1
+    while row < N:
+        stop = min(N, row + rows)
+        t0 = time.perf_counter()
+        se.error_rows(E, np.int64(row), np.int64(stop), cand, idx, xs, fx, floor, vq, lo, K, tb,
+                      mb, pow2, mode, omin, omax, lsb, mcode, p.rel_floor, float(kbound), g,
+                      float(gate_limit))
+        dt = time.perf_counter() - t0
+        row = stop
+        # later rows hold shorter intervals (cheaper): grow the block, at most 4x per step
+        rows = max(1, min(4 * rows, int(rows * BLOCK_SECONDS / max(dt, 1e-6))))
+        if progress:
+            progress(f"{label}error matrix: {row:,}/{N:,} rows")
+    return E
+
+
+def error_matrix(p: FitProblem, cand: np.ndarray, metric: str, bound: float = np.inf,
+                 progress: Callable[[str], None] | None = None, label: str = "") -> np.ndarray:
+    """Interval errors; with a finite ``bound`` (an achievable objective) prune exactly."""
+    floor = _floor(p, metric)
+    return _fill(p, cand, metric, _slack(p, metric, bound, floor), floor, progress=progress,
+                 label=label)
 
 
 def clamp_errors(p: FitProblem, cand: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
     idx = np.searchsorted(p.xs, cand, side="left").astype(np.int64)
     return se.clamp_errors(cand, idx, p.xs, p.fx, p.vq, np.int64(p.lo), np.int64(p.layout.K),
-                           p.layout.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), TAU)
+                           p.layout.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
 
 
 def bellman(E: np.ndarray, left: np.ndarray, right: np.ndarray, M: int,
@@ -165,9 +253,14 @@ class FitResult:
 
 def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prune: bool = True,
                     progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, float, dict]:
-    """Globally optimal cutpoints over the candidate grid; returns (cutpoints, objective, stats)."""
+    """Globally optimal cutpoints over the candidate grid; returns (cutpoints, objective, stats).
+
+    For max-abs the placement is, among all that reach the optimal max error, the one with the
+    least total squared error (stats: "max_abs" and "sse" / "mse" of the chosen placement).
+    """
     if metric not in se.METRICS:
         raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(se.METRICS)}")
+    check_grid(grid)
     M, minmax = p.layout.M, metric == "max-abs"
     cand = candidate_grid(p, grid)
     if cand.shape[0] < M:
@@ -176,11 +269,34 @@ def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prun
     bound = _coarse_bound(p, cand, metric, progress) if prune else np.inf
     stats["bound"] = bound
     t0 = time.perf_counter()
-    E = error_matrix(p, cand, metric, bound)
+    E = error_matrix(p, cand, metric, bound, progress=progress)
     stats["matrix_seconds"] = time.perf_counter() - t0
     left, right = clamp_errors(p, cand, metric)
     best, path = bellman(E, left, right, M, minmax)
+    if minmax:
+        path, sse = _least_squares_among_optima(p, cand, E, left, right, best, path, progress)
+        stats.update(max_abs=best, sse=sse, mse=sse / p.xs.shape[0])
     return cand[path], best, stats
+
+
+def _least_squares_among_optima(p, cand, E, left, right, best, path, progress):
+    """Exact second DP: least sum of squared errors over placements whose every interval and
+    clamp has max error <= ``best`` (exactly the placements reaching the min-max optimum)."""
+    M = p.layout.M
+    lS, rS = clamp_errors(p, cand, "mse")
+    lS[left > best] = np.inf
+    rS[right > best] = np.inf
+    floor = _floor(p, "mse")
+    # the min-max path's own squared error is achievable: prune the second matrix with it
+    S_path = np.full_like(E, np.inf)
+    for a, b in zip(path[:-1], path[1:]):
+        S_path[a, b] = 0.0
+    S_path = _fill(p, cand, "mse", np.inf, floor, gate=S_path, gate_limit=0.0)
+    achievable = lS[path[0]] + rS[path[-1]] + sum(S_path[a, b] for a, b in zip(path[:-1], path[1:]))
+    S = _fill(p, cand, "mse", _slack(p, "mse", achievable, floor), floor, gate=E, gate_limit=best,
+              progress=progress, label="least-squares tie-break: ")
+    sse, path2 = bellman(S, lS, rS, M, minmax=False)
+    return path2, sse
 
 
 def smallest_m(p: FitProblem, max_abs: float, grid: int | None = None, m_max: int = 1024) -> int | None:
@@ -190,6 +306,9 @@ def smallest_m(p: FitProblem, max_abs: float, grid: int | None = None, m_max: in
     matrix pruned at the bound serves every M; level l of the min-max DP is the optimum for l+1
     cutpoints, so one pass finds the first M that meets the bound.
     """
+    if not (np.isfinite(max_abs) and max_abs > 0):
+        raise ParamsError(f"the error bound must be finite and > 0, got {max_abs}")
+    check_grid(grid)
     cand = candidate_grid(p, grid)
     E = error_matrix(p, cand, "max-abs", max_abs)
     left, right = clamp_errors(p, cand, "max-abs")
@@ -214,7 +333,9 @@ def _coarse_bound(p: FitProblem, cand: np.ndarray, metric: str, progress) -> flo
     for sub in reversed(levels[1:]):
         left, right = clamp_errors(p, sub, metric)
         try:
-            bound, _ = bellman(error_matrix(p, sub, metric, bound), left, right, M, minmax)
+            E = error_matrix(p, sub, metric, bound, progress=progress,
+                             label=f"bound from {sub.shape[0]} candidates: ")
+            bound, _ = bellman(E, left, right, M, minmax)
         except ParamsError:        # pow2 sub-grids can be infeasible; then no bound
             bound = np.inf
         if progress:
@@ -236,25 +357,29 @@ def build_table(p: FitProblem, cutpoints, meta: dict | None = None) -> NLITable:
                     meta=meta or {})
 
 
-FITTER_VERSION = 1
+FITTER_VERSION = 2      # 2: least-squares tie-break among max-abs optima, rel_floor, exact ties
 
 
 def fit(func: "str | Function", layout: TableLayout, *, metric: str = "max-abs",
         grid: int | None = None, domain: tuple[float, float] | None = None, refine: bool = False,
+        rel_floor: float | None = None,
         progress: Callable[[str], None] | None = None) -> FitResult:
     """Fit one table: optimal cutpoints, values f at the bin edges, optional value refinement."""
     from .refine import refine_values
     t0 = time.perf_counter()
-    p = make_problem(func, layout, domain)
+    p = make_problem(func, layout, domain, rel_floor)
     cut, objective, stats = place_cutpoints(p, metric, grid, progress=progress)
     table = build_table(p, cut)
-    errors = table_errors(table, p.xs)
+    errors = table_errors(table, p.xs, rel_floor=p.rel_floor)
     meta = {"fitter_version": FITTER_VERSION, "metric": metric, "candidates": stats["candidates"],
-            "refined": bool(refine), "sampled_eval": bool(p.sampled), "errors": errors}
+            "refined": bool(refine), "sampled_eval": bool(p.sampled), "rel_floor": p.rel_floor,
+            "errors": errors}
+    if metric == "max-abs":
+        meta["placement"] = {"max_abs": stats["max_abs"], "mse": stats["mse"],
+                             "tie_break": "least mse among the max-abs optima"}
     if refine:
         table = refine_values(table, p, metric)
         meta["errors_unrefined"] = errors
-        meta["errors"] = table_errors(table, p.xs)
+        meta["errors"] = table_errors(table, p.xs, rel_floor=p.rel_floor)
     table = dataclasses.replace(table, meta=meta)
     return FitResult(table, objective, stats["candidates"], time.perf_counter() - t0, stats)
-

@@ -1,6 +1,9 @@
 """Registry of the nonlinear functions the fitter knows, each with its natural domain.
 
-Every function is float64 numpy, vectorized. User functions are accepted as ``module:function``.
+Every registered function is float64 numpy, vectorized, and has an mpmath twin used to decide the
+rare stored values whose float64 value lies on a rounding boundary (see ``reference_values``). User
+functions are accepted as ``module:function``; they are probed once on a small array and every
+call is checked (shape, real dtype), so a bad one gives one ``FunctionError`` naming it.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import mpmath
 import numpy as np
 
 from nlihw.errors import FunctionError
@@ -23,9 +27,40 @@ class Function:
     undefined_text: str = ""                                       # e.g. "x <= 0"
     default_domain: tuple[float, float] | None = None              # None: the whole input format
     description: str = ""
+    mp: Callable | None = None      # mpmath form (mpf -> mpf); None: float64 values are final
+    user: bool = False              # loaded from module:function (checked on every call)
 
     def __call__(self, x) -> np.ndarray:
-        return np.asarray(self.fn(np.asarray(x, dtype=np.float64)), dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        if not self.user:
+            return np.asarray(self.fn(x), dtype=np.float64)
+        try:
+            y = self.fn(x)
+        except Exception as e:    # noqa: BLE001  (anything a user callable raises is reported)
+            raise FunctionError(f"user function {self.name!r} raised {type(e).__name__}: {e} "
+                                f"(it must map a float64 numpy array to an array of the same "
+                                f"shape)") from None
+        try:
+            y_arr = np.asarray(y)
+        except Exception:         # noqa: BLE001  (e.g. a ragged list)
+            y_arr = np.asarray(None)
+        if y_arr.shape != x.shape:
+            raise FunctionError(f"user function {self.name!r} returned shape {y_arr.shape} for an "
+                                f"input of shape {x.shape}; it must be vectorized (numpy "
+                                f"elementwise), returning one value per input")
+        if y_arr.dtype.kind not in "biuf":
+            raise FunctionError(f"user function {self.name!r} returned {y_arr.dtype} values; "
+                                f"expected real numbers (float64)")
+        return y_arr.astype(np.float64)
+
+    def probe(self, lo: float, hi: float) -> None:
+        """Call the function once on a few points of [lo, hi]; raise FunctionError if it fails."""
+        x = np.linspace(lo, hi, 7)
+        with np.errstate(all="ignore"):
+            y = self(x)
+        if not np.all(np.isfinite(y)):
+            raise FunctionError(f"{self.name} is not finite at x = {x[~np.isfinite(y)][0]:g} "
+                                f"(probed on [{lo:g}, {hi:g}])")
 
     def check_domain(self, lo: float, hi: float) -> None:
         """Raise if the function is undefined anywhere on [lo, hi] (or gives non-finite values)."""
@@ -62,18 +97,40 @@ def _reciprocal(x):
         return 1.0 / x
 
 
+# mpmath forms (same mathematical definitions; evaluated at the caller's mpmath precision)
+def _mp_sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+def _mp_gelu(x):
+    return x * (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2
+
+
+def _mp_gelu_tanh(x):
+    c = mpmath.sqrt(mpmath.mpf(2) / mpmath.pi)
+    return x * (1 + mpmath.tanh(c * (x + mpmath.mpf("0.044715") * x ** 3))) / 2
+
+
+def _mp_softplus(x):
+    return mpmath.log1p(mpmath.exp(x))
+
+
 REGISTRY: dict[str, Function] = {f.name: f for f in [
-    Function("silu", lambda x: x * _sigmoid(x), description="x * sigmoid(x) (SwiGLU, Mamba gate)"),
-    Function("gelu", _gelu, description="0.5 x (1 + erf(x / sqrt 2))"),
-    Function("gelu_tanh", _gelu_tanh, description="tanh approximation of GELU"),
-    Function("exp", np.exp, description="e^x (softmax uses x <= 0)"),
-    Function("sigmoid", _sigmoid, description="1 / (1 + e^-x)"),
-    Function("tanh", np.tanh, description="hyperbolic tangent"),
-    Function("softplus", lambda x: np.logaddexp(0.0, x), description="log(1 + e^x) (Mamba dt)"),
+    Function("silu", lambda x: x * _sigmoid(x), description="x * sigmoid(x) (SwiGLU, Mamba gate)",
+             mp=lambda x: x * _mp_sigmoid(x)),
+    Function("gelu", _gelu, description="0.5 x (1 + erf(x / sqrt 2))", mp=_mp_gelu),
+    Function("gelu_tanh", _gelu_tanh, description="tanh approximation of GELU", mp=_mp_gelu_tanh),
+    Function("exp", np.exp, description="e^x (softmax uses x <= 0)", mp=mpmath.exp),
+    Function("sigmoid", _sigmoid, description="1 / (1 + e^-x)", mp=_mp_sigmoid),
+    Function("tanh", np.tanh, description="hyperbolic tangent", mp=mpmath.tanh),
+    Function("softplus", lambda x: np.logaddexp(0.0, x), description="log(1 + e^x) (Mamba dt)",
+             mp=_mp_softplus),
     Function("reciprocal", _reciprocal, undefined=lambda x: x == 0.0, undefined_text="x = 0",
-             default_domain=(1.0, 2.0), description="1 / x (normalized mantissa in [1, 2))"),
+             default_domain=(1.0, 2.0), description="1 / x (normalized mantissa in [1, 2))",
+             mp=lambda x: 1 / x),
     Function("rsqrt", _rsqrt, undefined=lambda x: x <= 0.0, undefined_text="x <= 0",
-             default_domain=(1.0, 4.0), description="1 / sqrt(x) (RMSNorm, mantissa in [1, 4))"),
+             default_domain=(1.0, 4.0), description="1 / sqrt(x) (RMSNorm, mantissa in [1, 4))",
+             mp=lambda x: 1 / mpmath.sqrt(x)),
 ]}
 
 
@@ -85,10 +142,11 @@ def get_function(name: str) -> Function:
         mod_name, _, attr = name.partition(":")
         try:
             fn = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError) as e:
-            raise FunctionError(f"cannot load user function {name!r}: {e}") from None
+        except Exception as e:    # noqa: BLE001  ImportError, SyntaxError, errors raised on import
+            raise FunctionError(f"cannot load user function {name!r}: {type(e).__name__}: "
+                                f"{str(e).splitlines()[0] if str(e) else ''}") from None
         if not callable(fn):
             raise FunctionError(f"user function {name!r} is not callable")
-        return Function(name, fn, description="user function")
+        return Function(name, fn, description="user function", user=True)
     raise FunctionError(f"unknown function {name!r}; known: {', '.join(sorted(REGISTRY))} "
                         f"(or module:function)")

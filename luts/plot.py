@@ -1,19 +1,19 @@
-"""Fit plot: f, the hardware approximation, the error curve (in output LSBs) and the cutpoints."""
+"""Fit plot: f, the hardware approximation, the error curve (in output LSBs) and the cutpoints.
+
+Returns the PNG bytes; the caller writes them (with the command's other outputs, see OutputSet).
+"""
 from __future__ import annotations
 
 import io
-from pathlib import Path
-
 import numpy as np
 
-from nlihw.atomic import atomic_write_bytes
 from nlihw.sim.golden import nli_eval
 from nlihw.sim.reference import evaluation_codes
 from .functions import get_function
 from .table import NLITable
 
 
-def plot_fit(table: NLITable, path: "str | Path") -> Path:
+def plot_png(table: NLITable) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -43,4 +43,4 @@ def plot_fit(table: NLITable, path: "str | Path") -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
-    return atomic_write_bytes(Path(path), buf.getvalue())
+    return buf.getvalue()

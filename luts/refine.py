@@ -13,14 +13,13 @@ import numpy as np
 
 from nlihw.formats import shift_round
 from nlihw.sim.golden import nli_stages
-from nlihw.sim.reference import TAU
 from .table import NLITable
 
 
-def _code_errors(y, f, lsb, metric):
+def _code_errors(y, f, lsb, metric, rel_floor):
     d = np.abs(y * lsb - f)
     if metric == "mean-rel":
-        return d / np.maximum(np.abs(f), TAU)
+        return d / np.maximum(np.abs(f), rel_floor)
     if metric == "mse":
         return d * d
     return d
@@ -42,7 +41,7 @@ def refine_values(table: NLITable, problem, metric: str, passes: int = 4) -> NLI
         y = lay.out_fmt.saturate(shift_round((y0 << T) + t[sel] * (y1 - y0), T, lay.rounding))
         return np.where(index[sel] == 0, cl[0], np.where(index[sel] == lay.M, cl[1], y))
 
-    err = _code_errors(outputs(slice(None), v, clamps), f, lsb, metric)
+    err = _code_errors(outputs(slice(None), v, clamps), f, lsb, metric, problem.rel_floor)
 
     def score(e):
         return (float(e.max()), float(e.sum())) if metric == "max-abs" else (float(e.sum()),)
@@ -66,7 +65,7 @@ def refine_values(table: NLITable, problem, metric: str, passes: int = 4) -> NLI
                     tgt[k] += step
                     if not lay.out_fmt.contains(tgt[k]):
                         break
-                    new = _code_errors(outputs(sel, vals, cl), f[sel], lsb, metric)
+                    new = _code_errors(outputs(sel, vals, cl), f[sel], lsb, metric, problem.rel_floor)
                     trial = err.copy()
                     trial[sel] = new
                     s = score(trial)

@@ -120,16 +120,23 @@ def code_floor(fx, out_min, out_max, lsb, metric, tau):
 
 
 @njit(cache=True)
-def error_matrix(cand, idx, xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2, mode,
-                 out_min, out_max, lsb, metric, tau, bound):
-    """E[p, q] = error of interval [cand[p], cand[q]) for all p < q (inf if pruned or invalid)."""
+def error_rows(E, p0, p1, cand, idx, xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2, mode,
+               out_min, out_max, lsb, metric, tau, bound, gate, gate_limit):
+    """Fill rows p0..p1-1 of E: E[p, q] = error of interval [cand[p], cand[q]) for p < q.
+
+    Pruned or invalid intervals are left as they are (inf). With a non-empty ``gate`` matrix only
+    the intervals with gate[p, q] <= gate_limit are measured. The caller loops over row blocks
+    so that control returns to Python (Ctrl-C, progress) every fraction of a second.
+    """
     N = cand.shape[0]
-    E = np.full((N, N), np.inf)
-    for p in range(N):
+    gated = gate.shape[0] > 1
+    for p in range(p0, p1):
         for q in range(p + 1, N):
-            E[p, q] = interval_error(cand[p], cand[q], xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2,
-                                     mode, out_min, out_max, lsb, metric, tau, idx[p], idx[q], bound)
-    return E
+            if gated and not gate[p, q] <= gate_limit:
+                continue
+            E[p, q] = interval_error(cand[p], cand[q], xs, fx, floor, vq, lo, K, t_bits, mul_bits,
+                                     pow2, mode, out_min, out_max, lsb, metric, tau, idx[p], idx[q],
+                                     bound)
 
 
 @njit(cache=True)

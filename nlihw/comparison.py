@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nlihw.hdl.generate import generate
-from nlihw.hdl.params import NLIEngineParams
 from nlihw.luts import baselines
 
 ARCH_OF = {"nli_k1": "parallel", "nli": "parallel", "uniform_pwl": "uniform", "full_lut": "direct"}
@@ -31,17 +29,19 @@ MICRO_STEPS = ("mul", "pow2")
 class Row:
     architecture: str
     choice: baselines.Choice | None
-    params: NLIEngineParams | None = None
+    params: "NLIEngineParams | None" = None  # noqa: F821
     reports: dict = field(default_factory=dict)      # target -> synthesis report (or None: skipped)
     note: str = ""
 
 
-def _params(func, arch_key, table) -> NLIEngineParams:
+def _params(func, arch_key, table) -> "NLIEngineParams":  # noqa: F821
+    from nlihw.hdl.params import NLIEngineParams
     return NLIEngineParams((table,), arch=ARCH_OF[arch_key], top_name=f"{func.replace(':', '_')}_{arch_key}")
 
 
 def _cheapest(func, arch_key, candidates, select_target, workdir, progress):
     """The candidate with the smallest synthesized area on ``select_target``."""
+    from nlihw.hdl.generate import generate
     from nlihw.synth.driver import run_synth
     best, best_area = None, None
     for c in candidates:
@@ -80,6 +80,7 @@ def choose(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=
 
 def synthesize(rows: list[Row], targets, outdir: Path,
                progress: Callable[[str], None] | None = None) -> None:
+    from nlihw.hdl.generate import generate
     from nlihw.synth.driver import run_synth
     for r in rows:
         if r.params is None:

@@ -1,12 +1,15 @@
 """``nlihw fit``: fit one NLI table and write it (JSON, optional $readmemh hex and plot)."""
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 import click
 
+from nlihw.atomic import OutputSet, check_destination, OutputError
 from nlihw.errors import ParamsError
-from nlihw.luts.fitter import DEFAULT_GRID, fit
+from nlihw.luts.fitter import DEFAULT_GRID, MAX_GRID, check_grid, fit
 from nlihw.luts.layout import TableLayout
 from nlihw.luts.segment_error import METRICS
 from .table import print_summary
@@ -19,7 +22,43 @@ def parse_domain(text: str | None):
         lo, hi = (float(v) for v in text.split(":"))
     except ValueError:
         raise ParamsError(f"--domain must be LO:HI (e.g. -8:0), got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ParamsError(f"--domain must be finite, got {text!r}")
     return lo, hi
+
+
+class Progress:
+    """Progress lines on stderr, only once an operation has run for ``after`` seconds, then at
+    most one every ``every`` seconds (short fits stay quiet)."""
+
+    def __init__(self, after: float = 2.0, every: float = 1.0, echo=None):
+        self.t0 = time.monotonic()
+        self.last = -math.inf
+        self.after, self.every = after, every
+        self.echo = echo or (lambda msg: click.echo(msg, err=True))
+
+    def __call__(self, msg: str) -> None:
+        now = time.monotonic()
+        if now - self.t0 >= self.after and now - self.last >= self.every:
+            self.last = now
+            self.echo(f"  [{now - self.t0:5.1f} s] {msg}")
+
+
+def check_outputs(named: dict[str, Path | None]) -> None:
+    """Refuse, before any work, outputs named twice or that cannot be written (OutputSet checks
+    again when writing)."""
+    seen: dict[Path, str] = {}
+    for option, path in named.items():
+        if path is None:
+            continue
+        key = Path(path).absolute()
+        if key in seen:
+            raise OutputError(f"{path}: named twice as an output ({seen[key]} and {option})")
+        seen[key] = option
+        check_destination(Path(path))
+        for parent in Path(path).absolute().parents:
+            if parent.exists() and not parent.is_dir():
+                raise OutputError(f"{path}: {parent} is not a directory")
 
 
 @click.command("fit")
@@ -38,7 +77,11 @@ def parse_domain(text: str | None):
               default="nearest-even", show_default=True, help="Rounding of the interpolation result.")
 @click.option("--domain", help="Real input range LO:HI to fit (default: the function's, else the whole input format).")
 @click.option("--grid", type=int, default=None,
-              help=f"Candidate cutpoints (default: every code up to 4096 codes, else {DEFAULT_GRID}).")
+              help=f"Candidate cutpoints, 2..{MAX_GRID} (default: every code up to 4096 codes, "
+                   f"else {DEFAULT_GRID}).")
+@click.option("--rel-floor", type=float, default=None,
+              help="Floor of |f| in the mean-rel metric and statistics (default: max(2^-14, one "
+                   "output LSB)).")
 @click.option("--refine", is_flag=True, help="Re-optimize the stored values after placement.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Table JSON to write.")
@@ -47,22 +90,33 @@ def parse_domain(text: str | None):
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw f, the approximation, the error and the cutpoints (PNG).")
 def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, rounding, domain,
-            grid, refine, output, hex_path, plot):
+            grid, rel_floor, refine, output, hex_path, plot):
     """Fit the optimal NLI table for a function and print its error summary.
+
+    All outputs (-o, --hex, --plot) are written together or not at all.
 
     Example: nlihw fit --func silu --in s4.12 --out s4.12 -M 11 -K 32 -o silu.json
     """
-    if grid is not None and grid < 2:
-        raise ParamsError(f"--grid must be >= 2, got {grid}")
+    check_grid(grid)
+    if rel_floor is not None and not (math.isfinite(rel_floor) and rel_floor > 0):
+        raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
+    check_outputs({"-o": output, "--hex": hex_path, "--plot": plot})
     layout = TableLayout(in_fmt, out_fmt, M, K, micro_step, t_bits, mul_bits, rounding)
     result = fit(func, layout, metric=metric, grid=grid, domain=parse_domain(domain),
-                 refine=refine, progress=lambda msg: click.echo(f"  {msg}", err=True))
+                 refine=refine, rel_floor=rel_floor, progress=Progress())
     table = result.table
-    table.save(output)
+    outs = OutputSet()
+    outs.add_text(output, table.to_json(), "-o")
     if hex_path:
-        table.save_hex(hex_path)
+        outs.add_text(hex_path, "\n".join(table.hex_lines()) + "\n", "--hex")
     if plot:
-        from nlihw.luts.plot import plot_fit
-        plot_fit(table, plot)
+        from nlihw.luts.plot import plot_png
+        outs.add_bytes(plot, plot_png(table), "--plot")
+    outs.commit()
     print_summary(table)
+    if "placement" in table.meta:
+        pl = table.meta["placement"]
+        click.echo(f"  placement: max-abs {pl['max_abs']:.3g}, mse {pl['mse']:.3g} (least mse among "
+                   f"the max-abs optima)")
+    click.echo(f"  mean-rel floor {table.meta['rel_floor']:.3g}")
     click.echo(f"fit: {result.grid} candidate cutpoints, {result.seconds:.1f} s -> {output}")
