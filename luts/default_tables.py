@@ -157,7 +157,8 @@ def compare_with_shipped(paths, shipped: Path | None = None) -> list[Comparison]
             detail = "differs in " + ", ".join(hw)
         elif not same_file:
             stats = _diff_keys(new.content()["meta"], old.content()["meta"], "meta")
-            detail = "statistics differ: " + (", ".join(stats) if stats else "formatting only")
+            detail = ("statistics differ: " + ", ".join(stats)) if stats else \
+                "same statistics at META_SIG_DIGITS digits; the bytes differ (extra digits or layout)"
         else:
             detail = ""
         result.append(Comparison(p.stem, not hw, same_file, detail))
