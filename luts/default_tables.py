@@ -11,7 +11,7 @@ from nlihw.atomic import OutputSet, check_destination
 from nlihw.errors import ParamsError, TableError
 from .fitter import DEFAULT_GRID, fit
 from .layout import TableLayout
-from .table import NLITable
+from .table import META_SIG_DIGITS, NLITable
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def compare_with_shipped(paths, shipped: Path | None = None) -> list[Comparison]
         elif not same_file:
             stats = _diff_keys(new.content()["meta"], old.content()["meta"], "meta")
             detail = ("statistics differ: " + ", ".join(stats)) if stats else \
-                "same statistics at META_SIG_DIGITS digits; the bytes differ (extra digits or layout)"
+                f"same statistics at {META_SIG_DIGITS} significant digits; the bytes differ (extra digits or layout)"
         else:
             detail = ""
         result.append(Comparison(p.stem, not hw, same_file, detail))
