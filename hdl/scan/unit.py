@@ -94,11 +94,13 @@ class SelectiveScan(wiring.Component):
         a_lanes = P if p.mode == "mamba1" else 1
 
         # ---- memories: configuration (asynchronous reads) and state (synchronous read) --------
-        a_depth = Dn * steps if p.mode == "mamba1" else p.n_heads
+        # depth >= 2: a one-entry memory would have a zero-width address port
+        a_depth = max(2, Dn * steps if p.mode == "mamba1" else p.n_heads)
         a_mem = [memory.Memory(shape=shape_of(p.a_fmt), depth=a_depth, init=[]) for _ in range(a_lanes)]
-        d_mem = memory.Memory(shape=shape_of(p.d_fmt), depth=Dn, init=[])
-        b_mem = memory.Memory(shape=shape_of(p.delta_fmt), depth=p.bias_count, init=[])
-        s_mem = [memory.Memory(shape=shape_of(p.state_fmt), depth=Dn * steps, init=[]) for _ in range(P)]
+        d_mem = memory.Memory(shape=shape_of(p.d_fmt), depth=max(2, Dn), init=[])
+        b_mem = memory.Memory(shape=shape_of(p.delta_fmt), depth=max(2, p.bias_count), init=[])
+        s_mem = [memory.Memory(shape=shape_of(p.state_fmt), depth=max(2, Dn * steps), init=[])
+                 for _ in range(P)]
         for k, mem in enumerate(a_mem):
             m.submodules[f"a_mem{k}"] = mem
         for k, mem in enumerate(s_mem):
@@ -131,7 +133,8 @@ class SelectiveScan(wiring.Component):
         for name, (base, n, _) in regions.items():
             hit[name] = Signal(name=f"cfg_{name}")
             idx[name] = Signal(range(max(2, n)), name=f"cfg_{name}_idx")
-            m.d.comb += [hit[name].eq((caddr >= base) & (caddr < base + n)), idx[name].eq(caddr - base)]
+            above = (caddr >= base) if base else Const(1)
+            m.d.comb += [hit[name].eq(above & (caddr < base + n)), idx[name].eq(caddr - base)]
         # A and state index d*N + n: lane = n mod P (low bits), word = d*steps + n div P
         a_lane_of = idx["A"][:lane_bits] if (p.mode == "mamba1" and lane_bits) else Const(0, 1)
         a_word_of = idx["A"] >> lane_bits if p.mode == "mamba1" else idx["A"]
