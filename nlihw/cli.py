@@ -22,6 +22,7 @@ COMMANDS = {
     "sim": "simulate",
     "synth": "synth",
     "compare": "compare",
+    "scan": "scan",
 }
 
 
