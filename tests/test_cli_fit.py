@@ -53,3 +53,19 @@ def test_help_for_every_command(capsys):
     for cmd in (["--help"], ["fit", "--help"], ["table", "show", "--help"], ["tables", "build", "--help"]):
         assert main(cmd) == 0
     assert "Example: nlihw fit" in capsys.readouterr().out
+
+
+def test_fit_rel_floor_is_used_and_recorded(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert main(["fit", "--func", "tanh", "--in", "s3.5", "--out", "s1.7", "-M", "5", "-K", "2",
+                 "--metric", "mean-rel", "--rel-floor", "0.25", "-o", str(out)]) == 0
+    t = NLITable.load(out)
+    assert t.meta["rel_floor"] == 0.25
+    import numpy as np
+    from nlihw.sim.golden import nli_eval
+    xs = np.arange(-128, 128)
+    f = np.tanh(xs / 32)
+    d = np.abs(nli_eval(t, xs) / 128 - f)
+    # (the file keeps 6 significant digits of the figures)
+    assert t.meta["errors"]["mean_rel"] == pytest.approx(float(np.mean(d / np.maximum(np.abs(f), 0.25))), rel=1e-5)
+    assert "mean-rel floor 0.25" in capsys.readouterr().out
