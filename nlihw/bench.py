@@ -14,6 +14,7 @@ SECTIONS = [  # (name, module with run(console) -> dict)
     ("fitter", "nlihw.luts.bench_fit"),
     ("simulation", "nlihw.sim.bench_sim"),
     ("synthesis", "nlihw.synth.bench_synth"),
+    ("scan", "nlihw.sim.scan.bench_scan"),
 ]
 
 

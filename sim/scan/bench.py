@@ -6,6 +6,7 @@ Payloads are packed with the RTL's own layouts (``hdl/scan/unit.py``), so no wid
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,8 @@ class BenchResult:
 
 
 def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False) -> runner.BuiltSim:
+    """Generate the unit into ``outdir`` and verilate it; ``waves`` (or WAVES=1) dumps FST."""
+    waves = waves or os.environ.get("WAVES") == "1"
     paths = generate(p, outdir)
     return runner.build(paths["verilog"], p.top_name, waves=waves)
 
