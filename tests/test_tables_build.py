@@ -102,3 +102,23 @@ def test_build_command_reports_hardware_and_file_identity(tmp_path, capsys):
     assert ("hardware differs: reciprocal_M17_K1" in text) == (not same_hw)
     assert "byte-identical" not in text
     assert json.loads(fitted.read_text())["function"] == "reciprocal"
+
+
+def test_build_into_the_shipped_dir_compares_with_the_copies_before_the_build(tmp_path, monkeypatch, capsys):
+    """Regenerating the shipped tables in place must report against what was there before."""
+    import nlihw.commands.tables as cmd
+    from nlihw.luts.table import _digest
+    name = "reciprocal_M17_K1.json"
+    d = json.loads((shipped_dir() / name).read_text())
+    d["values"][1] += 1                                    # a different (still valid) hardware
+    d["sha256"] = _digest({k: v for k, v in d.items() if k != "sha256"})
+    fake = tmp_path / "shipped"
+    fake.mkdir()
+    (fake / name).write_text(json.dumps(d))
+    monkeypatch.setattr(cmd, "shipped_dir", lambda: fake)
+    assert main(["tables", "build", "--only", "reciprocal_M17_K1", "--jobs", "1", "--out", str(fake)]) == 0
+    text = capsys.readouterr().out
+    assert f"0/1 identical hardware; 0/1 identical files (shipped tables in {fake})" in text
+    line = next(ln for ln in text.splitlines() if "hardware differs: reciprocal_M17_K1: differs in" in ln)
+    assert "values" in line.split(": differs in ")[1].split(", ")
+    assert json.loads((fake / name).read_text())["values"][1] != d["values"][1]    # rewritten

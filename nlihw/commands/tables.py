@@ -1,6 +1,8 @@
 """``nlihw tables``: the default (shipped) table set: fit it, list it, check it reproduces."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -53,11 +55,18 @@ def build(out, only, jobs):
     if unknown:
         raise ParamsError(f"unknown table(s) {', '.join(sorted(unknown))}; see 'nlihw tables list'")
     console = Console(stderr=True)
-    with Progress(console=console, transient=True) as prog:
-        task = prog.add_task(f"fitting {len(specs)} tables", total=len(specs))
-        paths = build_defaults(out, specs, jobs, on_done=lambda p: prog.advance(task))
+    shipped = shipped_dir()
+    # compare with the shipped copies as they were before this build (--out may be the shipped dir)
+    with tempfile.TemporaryDirectory(prefix="nlihw-shipped-") as before:
+        for s in specs:
+            if (shipped / s.filename).is_file():
+                shutil.copyfile(shipped / s.filename, Path(before) / s.filename)
+        with Progress(console=console, transient=True) as prog:
+            task = prog.add_task(f"fitting {len(specs)} tables", total=len(specs))
+            paths = build_defaults(out, specs, jobs, on_done=lambda p: prog.advance(task))
+        comparisons = compare_with_shipped(paths, Path(before))
     Console(width=132).print(summary_table(paths, f"NLI tables fitted into {out}"))
-    click.echo(comparison_report(compare_with_shipped(paths)))
+    click.echo(comparison_report(comparisons, shipped))
 
 
 @command.command("list")
