@@ -54,8 +54,9 @@ def reload_table(name):
     return table("sigmoid", *layout)
 
 
-def baseline_params(kind, func="silu", fin="s4.4", fout="s4.4", seg_log2=4, lanes=1):
+def baseline_params(kind, func="silu", fin="s4.4", fout="s4.4", seg_log2=4, lanes=1, domain=None):
     """Uniform-PWL or full-LUT engines (the baselines) in the same flow."""
     from nlihw.luts.baselines import full_lut_table, uniform_table
-    t = uniform_table(func, fin, fout, seg_log2) if kind == "uniform" else full_lut_table(func, fin, fout)
+    t = uniform_table(func, fin, fout, seg_log2, domain) if kind == "uniform" \
+        else full_lut_table(func, fin, fout, domain)
     return NLIEngineParams((t,), arch=kind, lanes=lanes)

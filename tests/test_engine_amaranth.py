@@ -92,7 +92,7 @@ def test_ram_reload_then_results_follow_the_new_table():
 
 
 @pytest.mark.parametrize("kind, kw", [("uniform", {}), ("uniform", dict(fin="u4.4", fout="u1.7", func="sigmoid", seg_log2=5)),
-                                      ("direct", dict(lanes=2)), ("uniform", dict(func="exp", fout="u1.7", seg_log2=3))])
+                                      ("direct", dict(lanes=2)), ("uniform", dict(func="exp", fout="u1.7", seg_log2=3, domain=(-8, 0.5)))])
 def test_baselines_every_code(kind, kw):
     from engine_points import baseline_params
     p = baseline_params(kind, **kw)
