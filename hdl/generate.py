@@ -7,8 +7,8 @@ the same params give the same bytes. All files of one ``generate()`` call are wr
 
 Which HDL file to compile how:
 
-- ``<top>.v`` (Verilog-2005): for flows that read the file as Verilog-2001/2005 (``iverilog`` with
-  its default ``-g2005``-compatible generations, yosys ``read_verilog``, synthesis tools).
+- ``<top>.v`` (Verilog-2005): for flows that read the file as Verilog-2001/2005 (``iverilog`` /
+  ``iverilog -g2005``, yosys ``read_verilog``, synthesis tools reading ``.v`` as Verilog).
 - ``<top>.sv`` (SystemVerilog): for every flow that compiles its sources as SystemVerilog
   (``iverilog -g2012``, Verilator, Vivado/xsim, Questa, VCS ``-sverilog``; the FuseSoC core lists it).
 
@@ -17,7 +17,8 @@ blocks and makes them run once at time zero with a dummy register initializer
 (``reg \\$auto$verilog_backend... = 0`` read in every block). That is a Verilog-2005 time-zero event,
 but under SystemVerilog semantics declaration initializers run before any process starts, so the
 event never fires: blocks whose inputs do not change after time zero (constant per-function muxes,
-binary-search thresholds, the ram engine's table registers) stay X. ``write_verilog -sv`` prints the
+binary-search thresholds, the ram engine's table registers) stay X (Icarus 11 ``-g2012``: the ram
+engine's outputs are X forever from the ``.v``, right from the ``.sv``). ``write_verilog -sv`` prints the
 same netlist with ``always_comb`` (which IEEE 1800 runs once at time zero) and ``always_ff``. This is
 yosys' own SystemVerilog printer, so the two files are one netlist in two dialects, with no text
 rewriting of ours; flattening the processes into muxes instead would also need every multi-way
@@ -47,7 +48,11 @@ def _waivers_text() -> str:
 
 
 def emit_hdl(params: NLIEngineParams) -> tuple[str, str]:
-    """(Verilog-2005 text, SystemVerilog text) of one elaboration of the engine."""
+    """(Verilog-2005 text, SystemVerilog text) of one elaboration of the engine.
+
+    ``_convert_rtlil_text`` is the step of ``verilog.convert`` (Amaranth 0.5.10, pinned) that runs
+    yosys; calling it twice on one RTLIL text gives both dialects of the same netlist.
+    """
     text = rtlil.convert(NLIEngine(params), name=params.top_name, emit_src=False)
     return _convert_rtlil_text(text), _convert_rtlil_text(text, write_verilog_opts=("-sv",))
 
