@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -48,15 +49,42 @@ class Failure:
     log: Path
 
 
+def timeout_s() -> float:
+    """Wall-time limit of one tool run: $NLIHW_TOOL_TIMEOUT seconds, default two hours."""
+    try:
+        return float(os.environ.get("NLIHW_TOOL_TIMEOUT", "7200"))
+    except ValueError:
+        return 7200.0
+
+
 def run(tool: str, args: list[str], cwd: Path, console_log: Path) -> Failure | None:
-    """Run ``tool args`` in ``cwd``; stdout and stderr go to ``console_log``. None on success."""
+    """Run ``tool args`` in ``cwd``; stdout and stderr go to ``console_log``. None on success.
+
+    A run longer than ``timeout_s()`` is killed (its whole process group) and reported as a
+    failure whose log ends with the reason, so a hang cannot stall a caller forever.
+    """
     _, module, func = TOOLS[tool]
     CALLS[tool] += 1
     code = f"import sys, {module} as m; sys.exit(m.{func}(sys.argv[1:]))"
+    limit = timeout_s()
     with open(console_log, "ab") as out:      # append mode: WASI keeps its own file offsets
-        r = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, stdout=out,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return Failure(tool, r.returncode, console_log) if r.returncode else None
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=limit)
+        except BaseException as e:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            if not isinstance(e, subprocess.TimeoutExpired):
+                raise
+            out.write(f"\nERROR: {tool} ran longer than {limit:g} s (NLIHW_TOOL_TIMEOUT) and was "
+                      f"stopped\n".encode())
+            rc = -signal.SIGKILL
+    return Failure(tool, rc, console_log) if rc else None
 
 
 _ERROR = re.compile(r"\bERROR\b|\bError:|Traceback|wasm trap")

