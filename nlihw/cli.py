@@ -76,7 +76,7 @@ def main(argv=None) -> int:
 
 def _run(argv) -> int:
     try:
-        cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
+        rv = cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("error: interrupted; no output was written", err=True)
         return 130
@@ -96,7 +96,8 @@ def _run(argv) -> int:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         click.echo(f"error: {msg}", err=True)
         return 2
-    return 0
+    # standalone_mode=False turns click's Exit(code) into a return value: pass it on
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
 if __name__ == "__main__":
