@@ -225,3 +225,17 @@ def test_ctrl_c_stops_a_long_fit_within_seconds(tmp_path):
     assert waited < 3.0, f"took {waited:.1f} s to stop"
     assert rc != 0 and len(msg) == 1 and msg[0].startswith("error: "), (rc, rest)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_late_failure_writes_nothing(tmp_path, capsys, monkeypatch):
+    """If the last output (the plot) fails, the table and hex are not written either."""
+    import nlihw.luts.plot as plot
+
+    def broken(table):
+        raise OSError("no space left for the plot")
+    monkeypatch.setattr(plot, "plot_png", broken)
+    rc = main(["fit", "--func", "silu", "--in", "s3.5", "--out", "s3.5", "-M", "5", "-K", "4",
+               "-o", str(tmp_path / "t.json"), "--hex", str(tmp_path / "t.hex"), "--plot",
+               str(tmp_path / "t.png")])
+    assert rc == 2 and "no space left for the plot" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
