@@ -372,7 +372,7 @@ def fit(func: "str | Function", layout: TableLayout, *, metric: str = "max-abs",
     table = build_table(p, cut)
     errors = table_errors(table, p.xs, rel_floor=p.rel_floor)
     meta = {"fitter_version": FITTER_VERSION, "metric": metric, "candidates": stats["candidates"],
-            "refined": bool(refine), "sampled_eval": bool(p.sampled), "rel_floor": p.rel_floor,
+            "refined": bool(refine), "sampled_eval": bool(p.sampled), "rel_floor": repr(p.rel_floor),
             "errors": errors}
     if metric == "max-abs":
         meta["placement"] = {"max_abs": stats["max_abs"], "mse": stats["mse"],

@@ -44,9 +44,14 @@ def error_summary(y_real: np.ndarray, f_real: np.ndarray, xs: np.ndarray, in_lsb
 
 
 def table_rel_floor(table: NLITable) -> float:
-    """The mean-rel floor a table was fitted with (meta["rel_floor"]), else the paper's 2^-14."""
+    """The mean-rel floor a table was fitted with (meta["rel_floor"], stored as the exact decimal
+    string of the float, since meta numbers are rounded to 6 digits), else the paper's 2^-14."""
     v = table.meta.get("rel_floor") if isinstance(table.meta, dict) else None
-    return float(v) if isinstance(v, (int, float)) and np.isfinite(v) and v > 0 else TAU
+    try:
+        v = float(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else None
+    except ValueError:
+        v = None
+    return v if v is not None and np.isfinite(v) and v > 0 else TAU
 
 
 def table_errors(table: NLITable, xs: np.ndarray | None = None,

@@ -60,7 +60,7 @@ def test_fit_rel_floor_is_used_and_recorded(tmp_path, capsys):
     assert main(["fit", "--func", "tanh", "--in", "s3.5", "--out", "s1.7", "-M", "5", "-K", "2",
                  "--metric", "mean-rel", "--rel-floor", "0.25", "-o", str(out)]) == 0
     t = NLITable.load(out)
-    assert t.meta["rel_floor"] == 0.25
+    assert t.meta["rel_floor"] == "0.25"
     import numpy as np
     from nlihw.sim.golden import nli_eval
     xs = np.arange(-128, 128)

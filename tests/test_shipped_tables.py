@@ -141,7 +141,7 @@ def test_shipped_errors_are_true(spec):
     assert hi - lo + 1 <= 1 << 16 and not t.meta["sampled_eval"]     # every code was evaluated
     assert e["eval_codes"] == hi - lo + 1
     hw, f = Hardware(d), F[d["function"]]
-    floor = t.meta.get("rel_floor", TAU)
+    floor = float(t.meta.get("rel_floor", TAU))
     errs, rels = [], []
     for x in range(lo, hi + 1):
         fx = f(x / 2 ** fin)

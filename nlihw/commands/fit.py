@@ -118,5 +118,5 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
         pl = table.meta["placement"]
         click.echo(f"  placement: max-abs {pl['max_abs']:.3g}, mse {pl['mse']:.3g} (least mse among "
                    f"the max-abs optima)")
-    click.echo(f"  mean-rel floor {table.meta['rel_floor']:.3g}")
+    click.echo(f"  mean-rel floor {float(table.meta['rel_floor']):.3g}")
     click.echo(f"fit: {result.grid} candidate cutpoints, {result.seconds:.1f} s -> {output}")
