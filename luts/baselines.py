@@ -9,22 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 
 from nlihw.errors import ParamsError
 from nlihw.sim.reference import table_errors
-from .fitter import fit, make_problem, smallest_m
+from .fitter import default_rel_floor, fit, make_problem, smallest_m
 from .functions import get_function
 from .layout import TableLayout
+from .reference_values import stored_codes
 from .table import NLITable
 
 
 def _edge_values(func, fmt_in, fmt_out, edges) -> list[int]:
+    """f at the edge codes, stored by the fitter's machine-independent rule (``stored_codes``)."""
+    fn = get_function(func)
     with np.errstate(all="ignore"):
-        f = get_function(func)(np.asarray(edges, dtype=np.float64) * fmt_in.lsb)
+        f = fn(np.asarray(edges, dtype=np.float64) * fmt_in.lsb)
     if not np.all(np.isfinite(f)):
         raise ParamsError(f"{func} is not finite at a segment edge; narrow the domain")
-    return [int(v) for v in fmt_out.quantize(f)]
+    exact = lambda i: mpmath.mpf(int(edges[i])) * mpmath.mpf(2) ** -fmt_in.frac_bits   # noqa: E731
+    return [int(v) for v in stored_codes(fn, f, fmt_out, exact)]
 
 
 def uniform_table(func: str, in_fmt, out_fmt, seg_log2: int, domain=None) -> NLITable:
@@ -59,7 +64,9 @@ def full_lut_table(func: str, in_fmt, out_fmt, domain=None) -> NLITable:
 
 def _with_errors(t: NLITable, meta: dict) -> NLITable:
     import dataclasses
-    return dataclasses.replace(t, meta={**meta, "errors": table_errors(t)})
+    floor = default_rel_floor(t.layout.out_fmt)
+    return dataclasses.replace(t, meta={**meta, "rel_floor": repr(floor),
+                                        "errors": table_errors(t, rel_floor=floor)})
 
 
 @dataclass(frozen=True)
