@@ -14,38 +14,27 @@ from importlib import resources
 from pathlib import Path
 
 from nlihw.errors import ParamsError
-from .fitter import fit
-from .layout import TableLayout
+from .default_tables import TableSpec
 from .table import NLITable
 
 
 @dataclass(frozen=True)
-class ScanTableSpec:
-    preset: str
-    func: str
-    in_fmt: str
-    out_fmt: str
-    M: int
-    K: int
-    metric: str
-    domain: tuple[float, float] | None = None
+class ScanTableSpec(TableSpec):
+    """A default-table spec (same fit) named after its scan preset: ``<preset>_<func>.json``."""
+    preset: str = ""
 
     @property
     def filename(self) -> str:
         return f"{self.preset}_{self.func}.json"
 
-    def fit(self) -> NLITable:
-        return fit(self.func, TableLayout(self.in_fmt, self.out_fmt, self.M, self.K),
-                   metric=self.metric, domain=self.domain).table
-
 
 SPECS = [
-    ScanTableSpec("int16", "softplus", "s4.12", "u4.20", 11, 32, "mean-rel"),
-    ScanTableSpec("int16", "exp", "s5.16", "u1.23", 11, 32, "max-abs", (-16.0, -2.0 ** -16)),
-    ScanTableSpec("int16", "silu", "s4.12", "s4.16", 11, 32, "max-abs"),
-    ScanTableSpec("int8", "softplus", "s4.4", "u4.12", 11, 8, "mean-rel"),
-    ScanTableSpec("int8", "exp", "s5.11", "u1.15", 11, 32, "max-abs", (-16.0, -2.0 ** -11)),
-    ScanTableSpec("int8", "silu", "s4.4", "s4.8", 11, 8, "max-abs"),
+    ScanTableSpec("softplus", "s4.12", "u4.20", 11, 32, metric="mean-rel", preset="int16"),
+    ScanTableSpec("exp", "s5.16", "u1.23", 11, 32, (-16.0, -2.0 ** -16), preset="int16"),
+    ScanTableSpec("silu", "s4.12", "s4.16", 11, 32, preset="int16"),
+    ScanTableSpec("softplus", "s4.4", "u4.12", 11, 8, metric="mean-rel", preset="int8"),
+    ScanTableSpec("exp", "s5.11", "u1.15", 11, 32, (-16.0, -2.0 ** -11), preset="int8"),
+    ScanTableSpec("silu", "s4.4", "s4.8", 11, 8, preset="int8"),
 ]
 
 

@@ -72,3 +72,15 @@ def test_params_round_trip_and_validation():
         p.replace(exp=p.silu)
     with pytest.raises(ParamsError, match="scan params"):
         ScanParams.from_dict({"d_inner": 1})
+
+
+@pytest.mark.slow
+def test_synth_works_on_the_scan_output(tmp_path, monkeypatch, capsys):
+    """`nlihw synth DIR` reads the scan's manifest like the engine's and reports its resources."""
+    monkeypatch.setenv("NLIHW_CACHE", str(tmp_path / "cache"))
+    assert main(["scan", "gen", *SMALL, "-o", str(tmp_path / "scan")]) == 0
+    assert main(["synth", str(tmp_path / "scan"), "-t", "xcup"]) == 0
+    rep = json.loads((tmp_path / "scan" / "synth" / "xcup.json").read_text())
+    assert rep["top"] == "selective_scan" and rep["params"]["d_state"] == 4
+    f = rep["figures"]
+    assert f["dsp48e2"] >= 2 and f["ff"] > 100 and f["lut"] > 100    # multipliers, pipeline, logic

@@ -162,3 +162,30 @@ def error(tokens, seed, **opts):
     Console(width=120).print(t)
     if rows[0].get("overflow"):
         click.echo(f"note: the sticky overflow flag is set ({rows[0]['saturated_beats']} beats saturated)")
+
+
+@command.command("tables")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/tables/scan"),
+              show_default=True, help="Directory for the fitted tables.")
+@click.option("--jobs", type=int, default=None, help="Parallel fits (default: one per core).")
+def tables_(out, jobs):
+    """Refit the presets' softplus, exp and SiLU tables and compare them with the shipped ones
+    (identical hardware and identical files, reported separately)."""
+    import tempfile
+    from nlihw.luts.default_tables import build_defaults, check_jobs, compare_with_shipped, comparison_report
+    from nlihw.luts.scan_tables import SPECS, scan_tables_dir
+    check_jobs(jobs)
+    shipped = scan_tables_dir()
+    with tempfile.TemporaryDirectory(prefix="nlihw-scan-shipped-") as before:
+        for s in SPECS:                      # compare with the copies before this build (--out may be them)
+            if (shipped / s.filename).is_file():
+                shutil.copyfile(shipped / s.filename, Path(before) / s.filename)
+        click.echo(f"fitting {len(SPECS)} tables ...", err=True)
+        paths = build_defaults(out, SPECS, jobs, on_done=lambda p: click.echo(f"  {p.name}", err=True))
+        report = comparison_report(compare_with_shipped(paths, Path(before)), shipped)
+    for p in paths:
+        t = NLITable.load(p)
+        e = t.meta.get("errors", {})
+        click.echo(f"{p.stem:18s} {t.layout.in_fmt} -> {t.layout.out_fmt} M={t.layout.M} K={t.layout.K} "
+                   f"max err {e.get('max_abs_lsb', float('nan')):.3f} LSB, mean-rel {e.get('mean_rel', float('nan')):.3g}")
+    click.echo(report)
