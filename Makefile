@@ -22,11 +22,13 @@ venv: $(STAMP)
 tables: $(STAMP)
 	$(VENV)/bin/nlihw tables build --out build/tables
 
+# Two workers (this is a 2-core machine); a test file runs in one worker, so its module-scoped
+# builds happen once.
 test: $(STAMP)
-	$(PYTEST) -q
+	$(PYTEST) -q -n 2 --dist loadfile
 
 test-all: $(STAMP)
-	$(PYTEST) -q -m "slow or not slow"
+	$(PYTEST) -q -n 2 --dist loadfile -m "slow or not slow"
 
 bench: $(STAMP)
 	$(PY) -m nlihw.bench

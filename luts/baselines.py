@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 
 from nlihw.errors import ParamsError
-from nlihw.sim.reference import table_errors
+from nlihw.sim.nli.reference import table_errors
 from .fitter import default_rel_floor, fit, make_problem, smallest_m
 from .functions import get_function
 from .layout import TableLayout

@@ -31,7 +31,7 @@ from . import segment_error as se
 from .functions import Function, get_function
 from .layout import MicroStep, TableLayout
 from .table import NLITable
-from nlihw.sim.reference import TAU, evaluation_codes, table_errors, METRIC_KEY
+from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors
 from .reference_values import stored_codes
 
 ALL_CODES_CANDIDATES = 4096  # every code is a candidate up to 12-bit domains

@@ -5,7 +5,7 @@ no width is ever written twice.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 from enum import Enum
 
 from nlihw.errors import ParamsError

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from nlihw.formats import shift_round
-from nlihw.sim.golden import nli_stages
+from nlihw.sim.nli.golden import nli_stages
 from .table import NLITable
 
 

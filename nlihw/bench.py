@@ -12,7 +12,7 @@ from rich.console import Console
 
 SECTIONS = [  # (name, module with run(console) -> dict)
     ("fitter", "nlihw.luts.bench_fit"),
-    ("simulation", "nlihw.sim.bench_sim"),
+    ("simulation", "nlihw.sim.nli.bench_sim"),
     ("synthesis", "nlihw.synth.bench_synth"),
     ("scan", "nlihw.sim.scan.bench_scan"),
 ]

@@ -61,8 +61,21 @@ def _usage_error(e: click.UsageError) -> str:
     return f"error: {e.format_message()} (see '{where} --help')"
 
 
+def _interrupted(e: BaseException) -> bool:
+    """Whether ``e`` was raised while handling (or because of) a KeyboardInterrupt."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _terminate(signum, frame):
-    """SIGTERM unwinds like Ctrl-C, so temporary files and directories are removed on the way out."""
+    """SIGTERM unwinds like Ctrl-C, so temporary files, directories and child tools are removed
+    on the way out; further SIGTERMs (a process group often gets several) wait for that."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -93,9 +106,19 @@ def _run(argv) -> int:
         click.echo(f"error: {e}", err=True)
         return 2
     except (NlihwError, ValueError, OSError) as e:
+        if _interrupted(e):
+            click.echo("error: interrupted; no output was written", err=True)
+            return 130
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         click.echo(f"error: {msg}", err=True)
         return 2
+    except Exception as e:
+        # Ctrl-C inside compiled code (numba calling back into Python) surfaces as a SystemError
+        # whose context is the KeyboardInterrupt
+        if _interrupted(e):
+            click.echo("error: interrupted; no output was written", err=True)
+            return 130
+        raise
     # standalone_mode=False turns click's Exit(code) into a return value: pass it on
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 

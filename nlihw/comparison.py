@@ -35,13 +35,13 @@ class Row:
 
 
 def _params(func, arch_key, table) -> "NLIEngineParams":  # noqa: F821
-    from nlihw.hdl.params import NLIEngineParams
+    from nlihw.hdl.nli.params import NLIEngineParams
     return NLIEngineParams((table,), arch=ARCH_OF[arch_key], top_name=f"{func.replace(':', '_')}_{arch_key}")
 
 
 def _cheapest(func, arch_key, candidates, select_target, workdir, progress):
     """The candidate with the smallest synthesized area on ``select_target``."""
-    from nlihw.hdl.generate import generate
+    from nlihw.hdl.nli.generate import generate
     from nlihw.synth.driver import run_synth
     best, best_area = None, None
     for c in candidates:
@@ -80,7 +80,7 @@ def choose(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=
 
 def synthesize(rows: list[Row], targets, outdir: Path,
                progress: Callable[[str], None] | None = None) -> None:
-    from nlihw.hdl.generate import generate
+    from nlihw.hdl.nli.generate import generate
     from nlihw.synth.driver import run_synth
     for r in rows:
         if r.params is None:

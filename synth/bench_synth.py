@@ -9,8 +9,8 @@ from rich.table import Table
 
 from nlihw.atomic import atomic_write_text
 from nlihw.comparison import NAMES, area, choose, summary_markdown, summary_table, synthesize
-from nlihw.hdl.generate import generate
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli.generate import generate
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from .driver import run_synth
 

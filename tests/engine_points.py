@@ -1,7 +1,7 @@
 """Design points shared by the engine tests (Amaranth simulator and Verilator benches)."""
 from functools import lru_cache
 
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.fitter import fit
 from nlihw.luts.layout import TableLayout
 

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
-from nlihw.sim import engine_bench as eb
-from nlihw.sim.engine_model import engine_eval, pack_output
-from nlihw.sim.golden import nli_eval, nli_stages
-from nlihw.sim.lint import lint
+from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli.engine_model import pack_output
+from nlihw.sim.nli.golden import nli_eval, nli_stages
+from nlihw.sim.common.lint import lint
 from engine_points import POINTS, params, reload_table
 
 _built = {}

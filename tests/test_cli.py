@@ -46,3 +46,15 @@ def test_interrupt_is_one_line(monkeypatch, capsys):
     _fake(monkeypatch, body)
     assert cli.main(["fake"]) == 130
     assert capsys.readouterr().err.strip() == "error: interrupted; no output was written"
+
+
+def test_interrupt_inside_compiled_code_is_one_line(monkeypatch, capsys):
+    """numba reports a Ctrl-C that lands in its Python callbacks as a SystemError."""
+    def body():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemError("<function _numba_unpickle> returned a result with an exception set")
+    _fake(monkeypatch, body)
+    assert cli.main(["fake"]) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted; no output was written"

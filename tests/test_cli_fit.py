@@ -62,7 +62,7 @@ def test_fit_rel_floor_is_used_and_recorded(tmp_path, capsys):
     t = NLITable.load(out)
     assert t.meta["rel_floor"] == "0.25"
     import numpy as np
-    from nlihw.sim.golden import nli_eval
+    from nlihw.sim.nli.golden import nli_eval
     xs = np.arange(-128, 128)
     f = np.tanh(xs / 32)
     d = np.abs(nli_eval(t, xs) / 128 - f)

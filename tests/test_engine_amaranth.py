@@ -1,13 +1,12 @@
 """The engine in the Amaranth simulator against the golden model: every input code, back-pressure,
 function switching, exact latency, RAM reload. (The Verilator benches check the emitted Verilog.)"""
-import itertools
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from nlihw.hdl.engine import NLIEngine
-from nlihw.sim.engine_model import engine_eval, pack_input, unpack_output
+from nlihw.hdl.nli.engine import NLIEngine
+from nlihw.sim.nli.engine_model import engine_eval, pack_input, unpack_output
 from engine_points import POINTS, params, reload_table
 
 

@@ -9,13 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nlihw.cli import main
-from nlihw.errors import FunctionError, ParamsError
+from nlihw.errors import ParamsError
 from nlihw.luts import fitter
 from nlihw.luts.default_tables import DEFAULT_SPECS
 from nlihw.luts.functions import Function

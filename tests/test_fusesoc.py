@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from nlihw.hdl.generate import generate
+from nlihw.hdl.nli.generate import generate
 from nlihw.toolchain import setup_verilator_env
 from engine_points import params
 

@@ -11,11 +11,11 @@ import yaml
 from nlihw.atomic import OutputError
 from nlihw.cli import main
 from nlihw.errors import ParamsError
-from nlihw.hdl import generate as gen_mod
-from nlihw.hdl.generate import generate
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli import generate as gen_mod
+from nlihw.hdl.nli.generate import generate
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_dir
-from nlihw.sim import engine_bench as eb
+from nlihw.sim.nli import engine_bench as eb
 from engine_points import params, table
 
 SILU = ("silu", "s3.5", "s2.6", 9, 8)

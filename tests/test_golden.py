@@ -5,10 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from nlihw.formats import Q
 from nlihw.luts.layout import TableLayout, interval_scale
 from nlihw.luts.table import NLITable
-from nlihw.sim.golden import nli_eval, nli_stages
+from nlihw.sim.nli.golden import nli_eval, nli_stages
 from test_formats import ref_round
 
 

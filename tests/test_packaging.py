@@ -53,9 +53,9 @@ def test_wheel_holds_every_module_and_data_file(wheel):
     assert not missing, f"left out of the wheel: {sorted(missing)}"
     top = {n.split("/")[0] for n in names}
     assert top == {"nlihw", wheel.name.split("-py3")[0] + ".dist-info"}, top   # no bare sim/synth
-    for required in ("nlihw/commands/fit.py", "nlihw/sim/bench/engine_cocotb.py",
+    for required in ("nlihw/commands/fit.py", "nlihw/sim/nli/engine_cocotb.py",
                      "nlihw/luts/tables/silu_M11_K32.json", "nlihw/synth/nand2_ge.lib",
-                     "nlihw/sim/lint_waivers.vlt"):
+                     "nlihw/sim/common/lint_waivers.vlt"):
         assert required in files
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
     assert b"nlihw = nlihw.cli:main" in entry
@@ -87,7 +87,7 @@ def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
     venv = _venv_with_wheel(tmp_path, wheel)
     work = tmp_path / "work"
     work.mkdir()
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import nlihw.sim.bench.stream as m; print(m.__file__)"],
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import nlihw.sim.nli.stream_tb as m; print(m.__file__)"],
                            cwd=work, capture_output=True, text=True, timeout=60)
     assert where.returncode == 0 and where.stdout.startswith(str(venv)), where.stdout + where.stderr
     r = _run(venv, work, "--help")

@@ -9,7 +9,8 @@ import pytest
 
 from nlihw.hdl.scan.params import preset
 from nlihw.hdl.scan.unit import latency
-from nlihw.sim.lint import lint
+from nlihw.sim.common.lint import lint
+from nlihw.sim.common.runner import first_failure
 from nlihw.sim.scan import bench as sb
 
 POINTS = {
@@ -38,13 +39,6 @@ def check(sim, cfg, tmp_path, test="test_stream"):
     assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
     assert r.failures == 0, f"bench failed: {first_failure(r.log)} (log {r.log})"
     return r
-
-
-def first_failure(log):
-    for line in log.read_text().splitlines():
-        if "AssertionError:" in line:
-            return line.split("AssertionError:", 1)[1].strip()
-    return "(no assertion message)"
 
 
 @pytest.mark.parametrize("name", list(POINTS))

@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from nlihw.hdl.generate import generate
-from nlihw.sim import engine_bench as eb
-from nlihw.sim.lint import lint
+from nlihw.hdl.nli.generate import generate
+from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.common.lint import lint
 from engine_points import POINTS, params
 
 TRIGGER = "$auto$verilog_backend"

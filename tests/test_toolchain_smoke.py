@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 import pytest
 
 from nlihw.errors import ToolError
-from nlihw.sim import runner
+from nlihw.sim.common import runner
 
 
 class RegisteredAdd(wiring.Component):

@@ -1,7 +1,7 @@
 """An NLI engine that carries a side band (a tag) from each input to its output.
 
 Larger designs need to keep per-item data beside the engine's lookups (the scan unit carries the
-channel, u, B and C past its softplus). The engine's contract (``hdl/engine.py``) makes that
+channel, u, B and C past its softplus). The engine's contract (``hdl/nli/engine.py``) makes that
 exact without touching the engine: every one of its registers advances on
 ``advance = ~o.valid | o.ready``, and an input reaches the output ``latency`` advances later, so
 a ``latency``-deep shift register stepped by the same ``advance`` keeps each tag beside its result.
@@ -12,8 +12,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from nlihw.hdl.engine import NLIEngine
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli.engine import NLIEngine
+from nlihw.hdl.nli.params import NLIEngineParams
 
 
 class TaggedEngine(wiring.Component):

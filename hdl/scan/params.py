@@ -16,7 +16,7 @@ from nlihw.errors import ParamsError
 from nlihw.formats import Q, Rounding, parse_format, parse_rounding
 from nlihw.luts.layout import clog2
 from nlihw.luts.table import NLITable
-from nlihw.hdl.verilog_names import is_keyword
+from nlihw.hdl.common.verilog_names import is_keyword
 
 MODES = ("mamba1", "mamba2")
 FORMAT_FIELDS = ("u_fmt", "b_fmt", "c_fmt", "a_fmt", "d_fmt", "dtu_fmt", "state_fmt", "y_fmt",

@@ -19,13 +19,13 @@ P = N lanes take one (token, channel) per clock; P < N take N/P clocks.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from nlihw.hdl.common.tagged_engine import TaggedEngine
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.layout import clog2
 from .params import ScanParams
 
@@ -87,7 +87,7 @@ class SelectiveScan(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        P, N, steps, Dn = p.lanes, p.d_state, p.steps, p.d_inner
+        P, steps, Dn = p.lanes, p.steps, p.d_inner
         rnd = p.rounding
         d_bits, k_bits, h_bits = _bits(Dn), _bits(steps), _bits(p.n_heads)
         lane_bits = clog2(P)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from nlihw.hdl.params import ARCHS, STORAGES, NLIEngineParams
+from nlihw.hdl.nli.params import ARCHS, STORAGES, NLIEngineParams
 from nlihw.luts.table import NLITable
 
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from nlihw.hdl.generate import generate
+from nlihw.hdl.nli.generate import generate
 from .engine_options import engine_options, params_from_options
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from nlihw.errors import ParamsError
 from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PRESETS, preset
@@ -126,7 +125,7 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
         if keep:
             click.echo(f"work directory (kept): {work}")
         if not ok:
-            from nlihw.sim.engine_bench import first_failure
+            from nlihw.sim.common.runner import first_failure
             click.echo(f"first failure: {first_failure(r.log)}", err=True)
             raise SystemExit(1)
     finally:
@@ -145,7 +144,7 @@ def error(tokens, seed, **opts):
     Example: nlihw scan error --preset int16 --tokens 1024
     """
     import numpy as np
-    from nlihw.sim.scan.accuracy import error_budget
+    from nlihw.sim.scan.accuracy import budget_table, error_budget
     from nlihw.sim.scan.stimulus import mamba_inputs
     if tokens < 1:
         raise ParamsError(f"--tokens must be >= 1, got {tokens}")
@@ -153,13 +152,8 @@ def error(tokens, seed, **opts):
     x = mamba_inputs(p.d_inner, p.d_state, tokens, np.random.default_rng(seed), mode=p.mode,
                      headdim=p.headdim if p.mode == "mamba2" else None)
     rows = error_budget(p, x)
-    t = Table(title=f"{p.top_name} ({opts['preset_name']}, {p.mode}): out vs float64 reference, "
-                    f"L={tokens}, D_inner={p.d_inner}, N={p.d_state}")
-    for col in ("run", "max abs error", "relative RMS error"):
-        t.add_column(col, justify="left" if col == "run" else "right")
-    for r in rows:
-        t.add_row(r["run"], f"{r['max_abs']:.3e}", f"{100 * r['rel_rms']:.4f} %")
-    Console(width=120).print(t)
+    Console(width=120).print(budget_table(rows, f"{p.top_name} ({opts['preset_name']}, {p.mode}): out vs "
+                                                f"float64 reference, L={tokens}, D_inner={p.d_inner}, N={p.d_state}"))
     if rows[0].get("overflow"):
         click.echo(f"note: the sticky overflow flag is set ({rows[0]['saturated_beats']} beats saturated)")
 

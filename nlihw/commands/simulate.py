@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from nlihw.errors import ParamsError
-from nlihw.sim import engine_bench as eb
+from nlihw.sim.nli import engine_bench as eb
 from .engine_options import engine_options, params_from_options
 
 

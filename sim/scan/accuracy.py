@@ -15,7 +15,7 @@ import numpy as np
 from nlihw.formats import Q
 from nlihw.hdl.scan.params import ScanParams
 from nlihw.luts.functions import get_function
-from nlihw.sim.golden import nli_eval
+from nlihw.sim.nli.golden import nli_eval
 from .golden import ScanConfig, ScanInputsRaw, scan_eval
 from .reference import selective_scan_ref
 from .stimulus import ScanInputs
@@ -131,3 +131,14 @@ def error_budget(p: ScanParams, x: ScanInputs) -> list[dict]:
         rows.append({"run": f"exact {LABELS[a]}", **error_figures(emulate(p, x, rest), ref)})
     rows.append({"run": "I/O quantization only (the floor)", **error_figures(emulate(p, x, ("io",)), ref)})
     return rows
+
+
+def budget_table(rows: list[dict], title: str):
+    """The error budget as a rich table: run, max abs error, relative RMS error."""
+    from rich.table import Table
+    t = Table(title=title)
+    for col in ("run", "max abs error", "relative RMS error"):
+        t.add_column(col, justify="left" if col == "run" else "right")
+    for r in rows:
+        t.add_row(r["run"], f"{r['max_abs']:.3e}", f"{100 * r['rel_rms']:.4f} %")
+    return t

@@ -16,7 +16,7 @@ import numpy as np
 from nlihw.hdl.scan.generate import generate
 from nlihw.hdl.scan.params import ScanParams
 from nlihw.hdl.scan.unit import bc_layout, cfg_layout, input_layout, latency, output_layout
-from nlihw.sim import runner
+from nlihw.sim.common import runner
 from .accuracy import quantize_inputs
 from .golden import ScanConfig, ScanInputsRaw, ScanResult, scan_eval
 from .stimulus import mamba_inputs

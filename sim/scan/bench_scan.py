@@ -1,6 +1,7 @@
 """Selective-scan benchmark: accuracy against float64 with the error budget (targets: relative RMS
 < 0.25 % for int16, < 8 % for int8), golden-model speed, throughput measured in simulation
-(target 1.0 (token, channel) per clock at P = N) and synthesis of N = 16 at P in {1, 4, 16}."""
+(target 1.0 (token, channel) per clock at P = N) and synthesis of N = 16 at P in {1, 4, 16} on
+xcup and ecp5."""
 from __future__ import annotations
 
 import shutil
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from nlihw.hdl.scan.params import preset
 from nlihw.hdl.scan.unit import latency
-from .accuracy import error_budget, quantize_inputs
+from .accuracy import budget_table, error_budget, quantize_inputs
 from .golden import scan_eval
 from .stimulus import mamba_inputs
 
@@ -27,12 +28,8 @@ def accuracy(console) -> dict:
         p = preset(name, d_inner=D_INNER, d_state=N)
         x = mamba_inputs(D_INNER, N, L, np.random.default_rng(0))
         rows = error_budget(p, x)
-        t = Table(title=f"{name}: out against float64 selective_scan_ref (L={L}, D_inner={D_INNER}, "
-                        f"N={N}, Mamba-like inputs)")
-        for col in ("run", "max abs", "relative RMS"):
-            t.add_column(col, justify="left" if col == "run" else "right")
-        for r in rows:
-            t.add_row(r["run"], f"{r['max_abs']:.3e}", f"{100 * r['rel_rms']:.4f} %")
+        t = budget_table(rows, f"{name}: out against float64 selective_scan_ref (L={L}, "
+                               f"D_inner={D_INNER}, N={N}, Mamba-like inputs)")
         console.print(t)
         got = rows[0]["rel_rms"]
         console.print(f"{name}: relative RMS {100 * got:.4f} % (target < {100 * target:g} %: "
@@ -85,7 +82,9 @@ def synthesis(console, work: Path) -> dict:
     for P in (1, 4, 16):
         p = preset("int16", d_inner=D_INNER, d_state=N, lanes=P, top_name=f"scan_p{P}")
         v = generate(p, work / f"syn{P}")["verilog"]
-        for target in ("generic", "xcup", "ecp5"):
+        # the generic target is left out: its gate-level mapping (ABC in WebAssembly) of the
+        # flattened unit did not finish in 30 minutes even at D_inner = 8
+        for target in ("xcup", "ecp5"):
             reports.append(run_synth(v, p.top_name, target, params={"lanes": P},
                                      progress=lambda msg: console.print(f"  {msg}")))
     console.print(format_table(reports))

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nlihw.errors import ParamsError
-from nlihw.formats import Q, shift_round
+from nlihw.formats import shift_round
 from nlihw.hdl.scan.params import ScanParams
-from nlihw.sim.golden import nli_eval
+from nlihw.sim.nli.golden import nli_eval
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ results XML: (tests, failures), with no exception raised for failing tests.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -79,12 +80,22 @@ def build(verilog: "str | Path", top: str, *, waves: bool = False, build_root: "
 
     ``extra_args`` go to verilator (e.g. ``--x-initial unique``); ``timeout`` bounds each build step.
     """
-    import subprocess
     setup_verilator_env()
     verilog = Path(verilog).resolve()
     args = ["-Wno-fatal", "-O2", *(["--trace-fst"] if waves else []), *extra_args]
-    key = hashlib.sha256(json.dumps([verilog.read_text(), top, args, _versions()]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([verilog.read_text(), top, args, _versions(),
+                                     os.environ.get("NLIHW_SIM_OPT")]).encode()).hexdigest()
     bdir = (build_root or BUILD_ROOT).resolve() / key[:16]
+    bdir.parent.mkdir(parents=True, exist_ok=True)
+    with open(bdir.parent / f".{key[:16]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)      # one build per key at a time (parallel test workers)
+        _build_locked(verilog, top, bdir, key, args, waves, timeout)
+    return BuiltSim(top, bdir, waves)
+
+
+def _build_locked(verilog: Path, top: str, bdir: Path, key: str, args: list, waves: bool,
+                  timeout: float) -> None:
+    import subprocess
     stamp = bdir / ".nlihw-built"
     if not (stamp.exists() and (bdir / top).exists()):
         bdir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +112,6 @@ def build(verilog: "str | Path", top: str, *, waves: bool = False, build_root: "
             raise ToolError(f"verilator build of {verilog.name} failed ({e}); log: {log}\n"
                             + "\n".join(tail)) from None
         stamp.write_text(key + "\n")
-    return BuiltSim(top, bdir, waves)
 
 
 def run(sim: BuiltSim, test_module: str, test_dir: "str | Path", *, test_filter: str | None = None,
@@ -131,3 +141,14 @@ def run(sim: BuiltSim, test_module: str, test_dir: "str | Path", *, test_filter:
     if not Path(xml).exists():
         raise ToolError(f"the simulation wrote no results; log: {test_dir / 'sim.log'}")
     return get_results(Path(xml))
+
+
+def first_failure(log: "str | Path") -> str:
+    """The first assertion message in a simulation log (what users debug with)."""
+    try:
+        for line in Path(log).read_text().splitlines():
+            if "AssertionError:" in line:
+                return line.split("AssertionError:", 1)[1].strip()
+    except OSError:
+        pass
+    return "(no assertion message found)"

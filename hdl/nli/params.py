@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from nlihw.errors import ParamsError
 from nlihw.luts.layout import TableLayout, clog2
 from nlihw.luts.table import NLITable
-from .verilog_names import is_keyword
+from nlihw.hdl.common.verilog_names import is_keyword
 
 ARCHS = ("parallel", "binary", "uniform", "direct")
 STORAGES = ("rom", "ram")

@@ -10,7 +10,6 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from nlihw.luts.layout import clog2
 
 
 def _select(values, index):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from rich.table import Table
 
-from nlihw.hdl.params import NLIEngineParams
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
-from nlihw.hdl.generate import generate
-from nlihw.sim import engine_bench as eb
-from nlihw.sim import runner
+from nlihw.hdl.nli.generate import generate
+from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.common import runner
 
 TARGET_S = 15.0
 

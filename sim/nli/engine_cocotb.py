@@ -8,7 +8,7 @@ import os
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from nlihw.sim.bench.stream import StreamTB, compare, random_pauses
+from nlihw.sim.nli.stream_tb import StreamTB, compare, random_pauses
 
 
 def load_config() -> dict:

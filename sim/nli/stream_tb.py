@@ -7,23 +7,12 @@ taken (stream rule 2), so a source pause only starts between beats.
 """
 from __future__ import annotations
 
-import itertools
-import random
 from dataclasses import dataclass, field
 
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-
-def random_pauses(probability: float, seed: int):
-    """Endless pause pattern: idle with the given probability each cycle."""
-    rng = random.Random(seed)
-    while True:
-        yield rng.random() < probability
-
-
-def no_pauses():
-    return itertools.repeat(False)
+from nlihw.sim.common.streams import no_pauses, random_pauses  # noqa: F401  (shared pause patterns)
 
 
 @dataclass

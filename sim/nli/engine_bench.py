@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nlihw.hdl.generate import generate
-from nlihw.hdl.params import NLIEngineParams
-from . import runner
+from nlihw.hdl.nli.generate import generate
+from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.sim.common import runner
+from nlihw.sim.common.runner import first_failure  # noqa: F401  (benches and CLI report it)
 from .engine_model import engine_eval, pack_input, pack_output
 
-TEST_MODULE = "nlihw.sim.bench.engine_cocotb"
+TEST_MODULE = "nlihw.sim.nli.engine_cocotb"
 
 
 @dataclass
@@ -92,17 +93,6 @@ def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str 
                            extra_env={"NLIHW_BENCH_CONFIG": str(cfg_path.resolve())},
                            plusargs=plusargs, timeout=timeout)
     return BenchResult(n, failed, len(cfg["inputs"]), time.perf_counter() - t0, workdir / "sim.log")
-
-
-def first_failure(log: "str | Path") -> str:
-    """The first assertion message in a simulation log (what users debug with)."""
-    try:
-        for line in Path(log).read_text().splitlines():
-            if "AssertionError:" in line:
-                return line.split("AssertionError:", 1)[1].strip()
-    except OSError:
-        pass
-    return "(no assertion message found)"
 
 
 def simulated_cycles(log: "str | Path") -> int:

@@ -28,7 +28,6 @@ class UniformSearch(wiring.Component):
         m = Module()
         p, lay = self.params, self.params.layout
         fin, W = lay.in_fmt, lay.in_fmt.width
-        shape = _shape(fin)
         c0 = _select([t.cutpoints[0] for t in p.tables], self.func) if p.n_funcs > 1 else p.tables[0].cutpoints[0]
         seg = _select([segment_log2(t) for t in p.tables], self.func) if p.n_funcs > 1 else segment_log2(p.tables[0])
         off = Signal(W + 1)

@@ -1,4 +1,4 @@
-"""Verilator lint of emitted Verilog: -Wall with only the waivers in sim/lint_waivers.vlt."""
+"""Verilator lint of emitted Verilog: -Wall with only the waivers in sim/common/lint_waivers.vlt."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""NLIEngine: the NLI datapath of the golden model (sim/golden.py) as a streaming component.
+"""NLIEngine: the NLI datapath of the golden model (sim/nli/golden.py) as a streaming component.
 
 Interface (``lib.stream``, initiation interval 1, full back-pressure):
 
@@ -15,7 +15,7 @@ Latency: ``params.latency`` cycles from an input transfer to its output transfer
 """
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 

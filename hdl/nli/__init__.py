@@ -1,0 +1,1 @@
+"""The NLI engine: params, Amaranth RTL (search, micro bin, table storage, interpolation) and generator."""

@@ -1,1 +1,0 @@
-"""cocotb benches (run inside the simulator process) and their shared stream testbench."""

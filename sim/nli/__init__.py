@@ -1,0 +1,1 @@
+"""The NLI engine's golden model, float64 references and cocotb bench."""
