@@ -152,3 +152,19 @@ def first_failure(log: "str | Path") -> str:
     except OSError:
         pass
     return "(no assertion message found)"
+
+
+def run_configured(sim: BuiltSim, test_module: str, cfg: dict, workdir: "str | Path", test: str, *,
+                   plusargs: tuple[str, ...] = (), timeout: float = RUN_TIMEOUT_S) -> tuple[int, int, float]:
+    """Run one cocotb test that reads its inputs and expectations from ``cfg`` (a JSON file named by
+    NLIHW_BENCH_CONFIG); returns (tests run, failures, seconds). The log is ``workdir/sim.log``."""
+    import time
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"{test}.json"
+    path.write_text(json.dumps(cfg))
+    t0 = time.perf_counter()
+    n, failed = run(sim, test_module, workdir, test_filter=rf"\.{test}$",
+                    extra_env={"NLIHW_BENCH_CONFIG": str(path.resolve())}, plusargs=plusargs,
+                    timeout=timeout)
+    return n, failed, time.perf_counter() - t0

@@ -2,8 +2,6 @@
 outputs with the golden model, run the cocotb tests on Verilator, report (tests, failures)."""
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,15 +82,9 @@ def bench_config(params, x, func, *, in_stall=0.0, out_stall=0.0, seed=1, reload
 
 def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream", *,
               plusargs: tuple[str, ...] = (), timeout: float = runner.RUN_TIMEOUT_S) -> BenchResult:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path = workdir / f"{test}.json"
-    cfg_path.write_text(json.dumps(cfg))
-    t0 = time.perf_counter()
-    n, failed = runner.run(sim, TEST_MODULE, workdir, test_filter=rf"\.{test}$",
-                           extra_env={"NLIHW_BENCH_CONFIG": str(cfg_path.resolve())},
-                           plusargs=plusargs, timeout=timeout)
-    return BenchResult(n, failed, len(cfg["inputs"]), time.perf_counter() - t0, workdir / "sim.log")
+    n, failed, seconds = runner.run_configured(sim, TEST_MODULE, cfg, workdir, test, plusargs=plusargs,
+                                               timeout=timeout)
+    return BenchResult(n, failed, len(cfg["inputs"]), seconds, Path(workdir) / "sim.log")
 
 
 def simulated_cycles(log: "str | Path") -> int:

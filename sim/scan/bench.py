@@ -5,9 +5,7 @@ Payloads are packed with the RTL's own layouts (``hdl/scan/unit.py``), so no wid
 """
 from __future__ import annotations
 
-import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,11 +155,5 @@ def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False) -> runn
 
 def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream", *,
               timeout: float = runner.RUN_TIMEOUT_S) -> BenchResult:
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / f"{test}.json"
-    path.write_text(json.dumps(cfg))
-    t0 = time.perf_counter()
-    n, failed = runner.run(sim, TEST_MODULE, workdir, test_filter=rf"\.{test}$",
-                           extra_env={"NLIHW_BENCH_CONFIG": str(path.resolve())}, timeout=timeout)
-    return BenchResult(n, failed, time.perf_counter() - t0, workdir / "sim.log")
+    n, failed, seconds = runner.run_configured(sim, TEST_MODULE, cfg, workdir, test, timeout=timeout)
+    return BenchResult(n, failed, seconds, Path(workdir) / "sim.log")
