@@ -80,13 +80,19 @@ class TB:
         assert len(got) == len(expected), f"{len(got)} outputs for {len(expected)} expected"
 
 
-@cocotb.test()
-async def test_stream(dut):
-    """Configure, stream every token, compare every output; exact latency and rate when unstalled."""
+async def configured(dut):
+    """The test's configuration and a bench whose unit is reset and has A, D and bias loaded."""
     c = load()
     tb = TB(dut, c)
     await tb.reset()
     await tb.configure(c["cfg_writes"])
+    return c, tb
+
+
+@cocotb.test()
+async def test_stream(dut):
+    """Configure, stream every token, compare every output; exact latency and rate when unstalled."""
+    c, tb = await configured(dut)
     tb.bc.send(c["bc"])
     tb.i.send(c["i"])
     got = await tb.o.wait_for(len(c["expected"]), tb.max_cycles(len(c["expected"])))
@@ -107,10 +113,7 @@ async def test_stream(dut):
 @cocotb.test()
 async def test_readback(dut):
     """Everything written through the configuration port reads back."""
-    c = load()
-    tb = TB(dut, c)
-    await tb.reset()
-    await tb.configure(c["cfg_writes"])
+    c, tb = await configured(dut)
     got = await tb.read(c["reads"])
     for a, g, e in zip(c["reads"], got, c["read_expected"]):
         assert g == e, f"address 0x{a:x}: wrote 0x{e:x}, read 0x{g:x}"
@@ -119,10 +122,7 @@ async def test_readback(dut):
 @cocotb.test()
 async def test_chunked(dut):
     """Save the state after a chunk, scramble it, restore it, run the rest: same as unchunked."""
-    c = load()
-    tb = TB(dut, c)
-    await tb.reset()
-    await tb.configure(c["cfg_writes"])
+    c, tb = await configured(dut)
     si, sb = c["split_i"], c["split_bc"]
     tb.bc.send(c["bc"][:sb])
     tb.i.send(c["i"][:si])
@@ -142,10 +142,7 @@ async def test_chunked(dut):
 async def test_reset_midrun(dut):
     """Reset in the middle of a run, then run again from the start: the configuration survives,
     the pipeline, counters and the sticky flag restart."""
-    c = load()
-    tb = TB(dut, c)
-    await tb.reset()
-    await tb.configure(c["cfg_writes"])
+    c, tb = await configured(dut)
     tb.bc.send(c["bc"])
     tb.i.send(c["i"])
     await tb.o.wait_for(len(c["expected"]) // 2, tb.max_cycles(len(c["expected"])))
