@@ -23,6 +23,9 @@ COMMANDS = {
     "synth": "synth",
     "compare": "compare",
     "scan": "scan",
+    "sweep": "sweep",
+    "report": "report",
+    "best": "best",
 }
 
 

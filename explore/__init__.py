@@ -1,0 +1,1 @@
+"""Design-space exploration: sweeps over design points, their cache, executors and reports."""
