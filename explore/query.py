@@ -1,0 +1,112 @@
+"""The architect's question: the cheapest design point of a sweep that meets an error bound.
+
+Cheapest means least headline area, then fewer table bits, then lower latency (then point id, so
+the answer never depends on row order). Only ok points with both figures take part.
+"""
+from __future__ import annotations
+
+import math
+import shlex
+
+from nlihw.errors import ParamsError
+from .pareto import usable
+
+METRICS = ("max_err_lsb", "max_err", "mean_err_lsb", "rms_err")
+UNITS = {"max_err_lsb": "LSB", "mean_err_lsb": "LSB", "max_err": "", "rms_err": ""}
+
+
+class NoPointError(ParamsError):
+    """No design point answers the question (none matches, or none meets the bound)."""
+
+
+def _last(v):
+    return v if usable(v) else math.inf
+
+
+def cost_key(row: dict) -> tuple:
+    return (_last(row.get("area")), _last(row.get("table_bits")), _last(row.get("latency")),
+            row.get("point_id") or "")
+
+
+def select(rows: list[dict], *, func: str | None, target: str, design: str = "nli",
+           in_fmt: str | None = None, out_fmt: str | None = None) -> list[dict]:
+    """The rows (any status) of one design, function, target and, if given, formats; an error
+    naming what the results do hold when nothing matches."""
+    def present(key, rs):
+        vals = sorted({r.get(key) or "" for r in rs})
+        return ", ".join(repr(v) for v in vals) or "none"
+
+    rs = [r for r in rows if r.get("design") == design]
+    if not rs:
+        raise NoPointError(f"no {design} points in the results (designs present: "
+                           f"{present('design', rows)})")
+    for key, want, what in (("func", func, "--func"), ("target", target, "--target"),
+                            ("in_fmt", in_fmt, "--in-fmt"), ("out_fmt", out_fmt, "--out-fmt")):
+        if want is None:
+            continue
+        sub = [r for r in rs if (r.get(key) or "") == want]
+        if not sub:
+            raise NoPointError(f"no {design} points with {what} {want} among those selected "
+                               f"(present: {present(key, rs)})")
+        rs = sub
+    return rs
+
+
+def ranked(rows: list[dict], metric: str, bound: float) -> tuple[list[dict], dict | None, int]:
+    """(ok rows meeting ``metric <= bound`` with an area, cheapest first; the ok row with the
+    least error, for the message when none meets the bound; ok rows lacking a figure)."""
+    if metric not in METRICS:
+        raise ParamsError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    ok = [r for r in rows if r.get("status") == "ok"]
+    usable_rows = [r for r in ok if usable(r.get(metric)) and usable(r.get("area"))]
+    meeting = sorted((r for r in usable_rows if r[metric] <= bound), key=cost_key)
+    closest = min(usable_rows, key=lambda r: (r[metric], cost_key(r)), default=None)
+    return meeting, closest, len(ok) - len(usable_rows)
+
+
+def describe(row: dict) -> str:
+    """A point's parameters in one short phrase (for messages)."""
+    if row.get("design") == "scan":
+        return f"scan {row.get('preset')} N={row.get('d_state')} P={row.get('P')}"
+    parts = [row.get("arch") or "?"]
+    for k in ("M", "K"):
+        if row.get(k) is not None:
+            parts.append(f"{k}={row[k]}")
+    if row.get("micro_step"):
+        parts.append(row["micro_step"])
+    return " ".join(parts)
+
+
+def gen_commands(row: dict, outdir: str = "build/best") -> list[str]:
+    """Shell commands that build the point with the nlihw CLI (fit defaults for what the results
+    table does not record: metric, grid, t_bits, rounding)."""
+    q = shlex.quote
+    target = row.get("target") or ""
+    synth = [f"nlihw synth {q(outdir)} -t {q(target)}"] if target else []
+    if row.get("design") == "scan":
+        cmd = f"nlihw scan gen --preset {q(row.get('preset') or 'int16')}"
+        if row.get("d_state") is not None:
+            cmd += f" --d-state {row['d_state']}"
+        if row.get("P") is not None:
+            cmd += f" --lanes {row['P']}"
+        return [f"{cmd} -o {q(outdir)}"] + synth
+    func = row.get("func") or "?"
+    fmts = f"--in {q(row.get('in_fmt') or 's4.12')} --out {q(row.get('out_fmt') or 's4.12')}"
+    arch = row.get("arch") or ""
+    if arch in ("uniform", "direct"):
+        # no command fits a baseline table alone; compare builds the smallest one meeting a bound
+        bound = row.get("max_err_lsb")
+        b = f"{bound:.6g}" if usable(bound) else "1"
+        return [f"nlihw compare --func {q(func)} {fmts} --max-err {b}"
+                + (f" --target {q(target)}" if target else "")
+                + f" -o {q(outdir)}"]
+    table = f"{outdir}/{func.replace(':', '_')}.json"
+    fit = f"nlihw fit --func {q(func)} {fmts} -M {row.get('M')} -K {row.get('K')}"
+    if row.get("micro_step"):
+        fit += f" --micro-step {q(row['micro_step'])}"
+    gen = f"nlihw gen --table {q(table)} --arch {q(arch or 'parallel')}"
+    if row.get("lanes") is not None:
+        gen += f" --lanes {row['lanes']}"
+    if row.get("storage"):
+        gen += f" --storage {q(row['storage'])}"
+    return [f"{fit} -o {q(table)}", f"{gen} -o {q(outdir)}"] + synth
