@@ -1,5 +1,6 @@
 """Floating-point formats (FP) against Python's own float16/float32 (`struct`) and exact fractions."""
 from fractions import Fraction
+import functools
 import math
 import struct
 
@@ -36,6 +37,7 @@ def ref_decode(fmt, code):
     return sign, (1 + Fraction(mf, 2 ** m)) * Fraction(2) ** (ef - bias)
 
 
+@functools.lru_cache(maxsize=None)
 def ref_max(fmt) -> Fraction:
     e, m, fn, bias = spec(fmt)
     if fn:
@@ -45,8 +47,9 @@ def ref_max(fmt) -> Fraction:
 
 def binade(a: Fraction) -> int:
     """floor(log2(a)) for a > 0."""
-    b = a.numerator.bit_length() - a.denominator.bit_length()
-    return b - 1 if Fraction(2) ** b > a else b
+    p, q = a.numerator, a.denominator
+    b = p.bit_length() - q.bit_length()
+    return b - 1 if (q << b if b >= 0 else q) > (p if b >= 0 else p << -b) else b
 
 
 def ref_encode(fmt, sign, a: Fraction) -> int:
