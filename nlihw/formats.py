@@ -483,3 +483,11 @@ def parse_format(text: "str | NumberFormat") -> NumberFormat:
         return FP.parse(t)
     raise FormatError(f"bad number format {text!r}; expected e.g. s4.12, u0.16, "
                       f"{', '.join(FP_PRESETS)} or fp_e6m9")
+
+
+def require_fixed(fmt: NumberFormat, what: str) -> Q:
+    """Refuse a floating-point format where only fixed point is implemented (a clean FormatError
+    instead of an AttributeError deep inside); returns ``fmt`` for chaining."""
+    if getattr(fmt, "is_float", False) or not isinstance(fmt, Q):
+        raise FormatError(f"{what} supports fixed-point formats (e.g. s4.12) only, got {fmt}")
+    return fmt

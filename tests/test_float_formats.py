@@ -361,3 +361,10 @@ def test_bad_specs_raise(text):
 def test_bad_fields_raise(args):
     with pytest.raises(FormatError):
         FP(*args)
+
+
+def test_require_fixed_refuses_floats():
+    from nlihw.formats import require_fixed
+    assert require_fixed(parse_format("s4.12"), "fit") == Q(4, 12)
+    with pytest.raises(FormatError, match="fit supports fixed-point formats .* got bf16"):
+        require_fixed(parse_format("bf16"), "fit")
