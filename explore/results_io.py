@@ -81,8 +81,8 @@ def _convert(value, kind: type, where: str):
                 return None
             if not value.is_integer():
                 raise ResultsError(f"{where}: expected an integer, got {value!r}")
-            value = value
-        if not isinstance(value, (int, float)):
+            value = int(value)
+        if not isinstance(value, int):
             raise ResultsError(f"{where}: expected an integer, got {value!r}")
         return value
     if not isinstance(value, (int, float)):
