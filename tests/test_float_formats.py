@@ -207,7 +207,6 @@ def check_against_fractions(fmt, xs, modes):
 
 
 def test_bf16_ties_match_fractions():
-    e, m, fn, bias = spec(bf16)
     pos = np.arange(1, 0x7F80)
     lo = np.array(struct.unpack(f"<{pos.size}f", ((pos - 1) << 16).astype("<u4").tobytes()))
     hi = np.array(struct.unpack(f"<{pos.size}f", (pos << 16).astype("<u4").tobytes()))
