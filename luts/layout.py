@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 from enum import Enum
 
 from nlihw.errors import ParamsError
-from nlihw.formats import Q, Rounding, parse_format, parse_rounding
+from nlihw.formats import Q, Rounding, parse_format, parse_rounding, require_fixed
 
 
 class MicroStep(str, Enum):
@@ -38,8 +38,9 @@ class TableLayout:
     def __post_init__(self):
         set_ = object.__setattr__
         try:
-            set_(self, "in_fmt", parse_format(self.in_fmt))
-            set_(self, "out_fmt", parse_format(self.out_fmt))
+            # the float datapath ([F]) is not built yet: floats are refused here, in one line
+            set_(self, "in_fmt", require_fixed(parse_format(self.in_fmt), "the NLI table input"))
+            set_(self, "out_fmt", require_fixed(parse_format(self.out_fmt), "the NLI table output"))
             set_(self, "rounding", parse_rounding(self.rounding))
         except ValueError as e:
             raise ParamsError(str(e)) from None

@@ -56,9 +56,9 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         design = verilog.read_bytes()
     except OSError as e:
         raise ParamsError(f"{verilog}: cannot read the design ({e.strerror})") from None
-    if liberty is not None and target != "generic":
-        raise ParamsError(f"--liberty applies to the generic target only, not {target!r}")
-    lib = Path(liberty) if liberty is not None else (SHIPPED_LIBERTY if target == "generic" else None)
+    if liberty is not None and not t.uses_liberty:
+        raise ParamsError(f"--liberty applies to the generic targets only, not {target!r}")
+    lib = Path(liberty) if liberty is not None else (SHIPPED_LIBERTY if t.uses_liberty else None)
     lib_bytes = b""
     if lib is not None:
         try:
@@ -111,13 +111,13 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
             shutil.copyfile(src, out / logs[name])
     shipped = lib is not None and lib_bytes == SHIPPED_LIBERTY.read_bytes()
     figures = dict(result["figures"])
-    if target == "generic":
+    if t.uses_liberty:
         figures["area_unit"] = GE_UNIT if shipped else LIBERTY_UNIT
         if shipped:
             figures["gate_equivalents"] = figures["area"]
     report = {
         "schema": REPORT_SCHEMA, "target": target, "top": top,
-        "device": t.device if target != "generic" or shipped else f"gate library {lib.name} (user liberty)",
+        "device": t.device if not t.uses_liberty or shipped else f"gate library {lib.name} (user liberty)",
         "params": params,
         "design": {"file": verilog.name, "sha256": design_sha},
         "liberty": {"file": lib.name, "sha256": lib_sha, "shipped": shipped} if lib is not None else None,
@@ -195,8 +195,8 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
     cells = {c: n for c, n in sorted(stat["num_cells_by_type"].items()) if c != "$scopeinfo"}
     result = {"cells": cells, "builds": {"yosys_build": _yosys_build(work / "yosys.log")},
               "logs": {"yosys": "yosys.log"}}
-    if t.name == "generic":
-        result["figures"] = _generic_figures(stat, cells, work)
+    if t.uses_liberty:
+        result["figures"] = _generic_figures(stat, cells, work, t.sram_macros)
     else:
         result["figures"] = t.figures(cells)
         unmapped = sum(n for c, n in cells.items() if c.startswith("$"))
@@ -213,8 +213,9 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
     return result
 
 
-def _generic_figures(stat: dict, cells: dict, work: Path) -> dict:
-    unmapped = {c: n for c, n in cells.items() if c.startswith("$")}
+def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = False) -> dict:
+    macros = cells.get("$mem_v2", 0) if sram_macros else 0
+    unmapped = {c: n for c, n in cells.items() if c.startswith("$") and not (sram_macros and c == "$mem_v2")}
     if unmapped:
         log = work / "yosys.log"
         raise _Failed(tools.Failure("yosys", 0, log), log,
@@ -227,8 +228,10 @@ def _generic_figures(stat: dict, cells: dict, work: Path) -> dict:
     return {"area": round(float(stat.get("area", 0.0)), 3),
             "sequential_area": round(float(stat.get("sequential_area", 0.0)), 3),
             "flip_flops": ffs, "latches": latches, "cells": sum(cells.values()),
-            # memories (RAM and ROM) are built from FFs and logic here: their size, for context
+            # memories (RAM and ROM): built from FFs and logic (generic), or kept as SRAM macros
+            # whose area is not in "area" (generic-sram)
             "memories": mem.get("num_memories", 0), "memory_bits": mem.get("num_memory_bits", 0),
+            **({"sram_macros": macros} if sram_macros else {}),
             "logic_depth": int(m[-1]) if m else 0}
 
 

@@ -20,10 +20,11 @@ def _n(v) -> str:
 
 def _row(rep: dict) -> list[str]:
     f, tgt = rep["figures"], rep["target"]
-    if tgt == "generic":
+    if tgt in ("generic", "generic-sram"):
         logic = (f"{_n(f['gate_equivalents'])} GE" if "gate_equivalents" in f
                  else f"{_n(f['area'])} area ({rep['liberty']['file']})")
-        mem = f"{_n(f['memory_bits'])} bits in gates" if f.get("memory_bits") else "-"
+        where = f"in {f['sram_macros']} SRAM macros" if "sram_macros" in f else "in gates"
+        mem = f"{_n(f['memory_bits'])} bits {where}" if f.get("memory_bits") else "-"
         return [logic, _n(f["flip_flops"]), "-", mem, f"depth {f['logic_depth']}"]
     if tgt == "xcup":
         carry = f["carry4"] + f["carry8"]

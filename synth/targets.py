@@ -98,6 +98,12 @@ class Target:
     device: str
     figures: Callable[[dict], dict] | None         # None: the driver computes them (generic)
     pnr: Pnr | None = None
+    sram_macros: bool = False                      # memories stay black boxes (generic-sram)
+
+    @property
+    def uses_liberty(self) -> bool:
+        """The gate-library targets (generic, generic-sram) map to a liberty file."""
+        return self.figures is None
 
     def script_text(self) -> str:
         return (resources.files("nlihw.synth") / self.script).read_text()
@@ -105,6 +111,9 @@ class Target:
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("generic", "generic.ys", "gate library (default nand2_ge.lib: NAND2 gate equivalents)", None),
+    Target("generic-sram", "generic_sram.ys", "gate library (default nand2_ge.lib: NAND2 gate "
+           "equivalents), memories as SRAM macros (bits reported, area not counted)", None,
+           sram_macros=True),
     Target("xcup", "xcup.ys", "Xilinx UltraScale+ (xcup, ZCU102 family), core only", xcup_figures),
     Target("ecp5", "ecp5.ys", "Lattice LFE5U-25F-6BG256C", ecp5_figures,
            Pnr("nextpnr-ecp5", ("--25k", "--package", "CABGA256", "--speed", "6"), 100,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from nlihw.errors import ParamsError
-from nlihw.formats import Q, Rounding, parse_format, parse_rounding
+from nlihw.formats import Q, Rounding, parse_format, parse_rounding, require_fixed
 from nlihw.luts.layout import clog2
 from nlihw.luts.table import NLITable
 from nlihw.hdl.common.verilog_names import is_keyword
@@ -57,7 +57,7 @@ class ScanParams:
         set_ = object.__setattr__
         try:
             for f in FORMAT_FIELDS:
-                set_(self, f, parse_format(getattr(self, f)))
+                set_(self, f, require_fixed(parse_format(getattr(self, f)), f"the scan unit's {f}"))
             set_(self, "rounding", parse_rounding(self.rounding))
         except ValueError as e:
             raise ParamsError(str(e)) from None

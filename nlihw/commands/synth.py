@@ -52,7 +52,9 @@ def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | Non
 @click.option("-t", "--target", "targets", multiple=True, type=click.Choice(list(TARGETS)),
               help="Target (repeatable; default generic). generic: gate equivalents and logic "
                    "depth on the shipped NAND2-equivalent library (memories become flip-flops "
-                   "and gates; their bits are reported); xcup: Xilinx UltraScale+ "
+                   "and gates; their bits are reported); generic-sram: the same with each memory "
+                   "kept as an SRAM macro (bits reported, area not counted: for designs with "
+                   "large state memories such as the scan unit); xcup: Xilinx UltraScale+ "
                    "LUT/FF/CARRY/DSP48E2/BRAM/LUTRAM; ecp5: Lattice ECP5-25F LUT4/FF/MULT18/EBR and "
                    "nextpnr Fmax; ice40: iCE40UP5K LUT4/FF/MAC16/RAM4K and nextpnr Fmax.")
 @click.option("--liberty", type=click.Path(dir_okay=False, path_type=Path),
@@ -76,16 +78,17 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
       nlihw synth build/nli
       nlihw synth build/nli -t generic -t xcup -t ecp5 -t ice40
       nlihw synth build/nli --liberty my_stdcells.lib
+      nlihw synth build/scan -t generic-sram
     """
     targets = targets or ("generic",)
-    if liberty is not None and "generic" not in targets:
-        raise ParamsError("--liberty applies to the generic target; add --target generic")
+    if liberty is not None and not any(t.startswith("generic") for t in targets):
+        raise ParamsError("--liberty applies to the generic targets; add --target generic")
     verilog, top, params = find_design(directory, top)
     err = Console(stderr=True)
     reports = []
     for target in targets:
         with err.status(f"{target}: starting") as status:
-            rep = run_synth(verilog, top, target, liberty=liberty if target == "generic" else None,
+            rep = run_synth(verilog, top, target, liberty=liberty if target.startswith("generic") else None,
                             params=params, progress=status.update)
         run = rep["run"]
         how = "cached" if run["cached"] else f"{run['seconds']:.1f} s"
