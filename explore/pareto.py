@@ -7,7 +7,7 @@ compared and are left out; the caller is told how many.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def usable(value) -> bool:

@@ -5,10 +5,13 @@ the answer never depends on row order). Only ok points with both figures take pa
 """
 from __future__ import annotations
 
+import json
 import math
 import shlex
+from pathlib import Path
 
 from nlihw.errors import ParamsError
+
 from .pareto import usable
 
 METRICS = ("max_err_lsb", "max_err", "mean_err_lsb", "rms_err")
@@ -77,9 +80,20 @@ def describe(row: dict) -> str:
     return " ".join(parts)
 
 
-def gen_commands(row: dict, outdir: str = "build/best") -> list[str]:
-    """Shell commands that build the point with the nlihw CLI (fit defaults for what the results
-    table does not record: metric, grid, t_bits, rounding)."""
+def point_settings(results_dir: Path, point_id: str) -> dict:
+    """The fit settings (metric, grid) of a point from its record RESULTS/points/<id>.json, which
+    the results table does not hold; {} when the record is absent or unreadable (a hint only)."""
+    try:
+        rec = json.loads((results_dir / "points" / f"{point_id}.json").read_text())
+        point = rec["point"]
+        return {k: point[k] for k in ("metric", "grid") if point.get(k) not in (None, "")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def gen_commands(row: dict, outdir: str = "build/best", settings: dict | None = None) -> list[str]:
+    """Shell commands that build the point with the nlihw CLI. ``settings`` (metric, grid) comes
+    from the point's record; what neither records (t_bits, rounding) takes the fit defaults."""
     q = shlex.quote
     target = row.get("target") or ""
     synth = [f"nlihw synth {q(outdir)} -t {q(target)}"] if target else []
@@ -104,6 +118,11 @@ def gen_commands(row: dict, outdir: str = "build/best") -> list[str]:
     fit = f"nlihw fit --func {q(func)} {fmts} -M {row.get('M')} -K {row.get('K')}"
     if row.get("micro_step"):
         fit += f" --micro-step {q(row['micro_step'])}"
+    settings = settings or {}
+    if settings.get("metric"):
+        fit += f" --metric {q(str(settings['metric']))}"
+    if settings.get("grid") is not None:
+        fit += f" --grid {settings['grid']}"
     gen = f"nlihw gen --table {q(table)} --arch {q(arch or 'parallel')}"
     if row.get("lanes") is not None:
         gen += f" --lanes {row['lanes']}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlihw.atomic import OutputSet
+
 from .pareto import pareto_rows, usable
 
 # headline area per target (results schema)
@@ -239,8 +240,8 @@ def build_report(rows: list[dict], source: Path, out_dir: Path) -> Report:
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
     md = [f"# Sweep report: {cell(source)}", "",
-          f"{len(rows)} points: {len(ok)} ok, {len(failed)} failed; {len(groups)} groups "
-          f"(function, formats and target; scan: preset and target).", ""]
+          (f"{len(rows)} points: {len(ok)} ok, {len(failed)} failed; {len(groups)} groups "
+          f"(function, formats and target; scan: preset and target)."), ""]
     if failed:
         md += ["## Failed points", "", "| point | group | error |", "|---|---|---|"]
         for r in sorted(failed, key=lambda r: (group_key(r), r.get("point_id") or "")):
@@ -253,11 +254,11 @@ def build_report(rows: list[dict], source: Path, out_dir: Path) -> Report:
         front, missing = pareto_rows(g.rows, ek)
         n_ok = sum(r["status"] == "ok" for r in g.rows)
         md += [f"## {cell(g.title)}", "",
-               f"{len(g.rows)} points ({n_ok} ok, {len(g.rows) - n_ok} failed); "
-               f"{len(front)} Pareto-optimal in {ERR_LABEL.get(ek, ek)} and area.", ""]
+               (f"{len(g.rows)} points ({n_ok} ok, {len(g.rows) - n_ok} failed); "
+               f"{len(front)} Pareto-optimal in {ERR_LABEL.get(ek, ek)} and area."), ""]
         if missing:
-            md += [f"{missing} ok point{'s' if missing > 1 else ''} without both an error and an "
-                   f"area figure {'are' if missing > 1 else 'is'} not plotted and not on the front.", ""]
+            md += [(f"{missing} ok point{'s' if missing > 1 else ''} without both an error and an "
+                   f"area figure {'are' if missing > 1 else 'is'} not plotted and not on the front."), ""]
         if n_ok - missing > 0:
             png, svg = plot_group(g, front)
             for ext, data in (("png", png), ("svg", svg)):

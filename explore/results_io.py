@@ -34,7 +34,7 @@ class ResultsError(ParamsError):
     """A results table is missing, unreadable or does not follow the schema."""
 
 
-def locate(path: "str | Path") -> Path:
+def locate(path: str | Path) -> Path:
     """The results file that RESULTS names: the file itself, or in a directory results.parquet
     (preferred: typed) or results.csv."""
     path = Path(path)
@@ -151,7 +151,7 @@ def _read_parquet(path: Path) -> list[dict]:
     return [_typed(raw, f"{path}: row {i + 1}") for i, raw in enumerate(table.to_pylist())]
 
 
-def load_results(path: "str | Path") -> tuple[Path, list[dict]]:
+def load_results(path: str | Path) -> tuple[Path, list[dict]]:
     """(the file read, its rows as dicts with every schema column typed per the schema)."""
     file = locate(path)
     rows = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)

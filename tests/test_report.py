@@ -1,14 +1,14 @@
 """``nlihw report`` and ``nlihw best`` on small synthetic sweep results (CSV and Parquet, written
 here per the results schema): fronts and answers worked out by hand or by brute force."""
 import csv
-import math
+import json
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from test_pareto import brute_front
 
 from nlihw import cli
-from test_pareto import brute_front
 
 # the results schema (notes/results_schema.md), restated here: name -> type
 SCHEMA = [("point_id", str), ("design", str), ("status", str), ("error", str), ("func", str),
@@ -162,7 +162,7 @@ def find_group(secs, func, target):
 def test_report_fronts_match_brute_force(results, tmp_path, capsys, monkeypatch):
     # the tables only: skip drawing (the plots have their own test)
     monkeypatch.setattr("nlihw.explore.report.plot_group", lambda group, front: (b"png", b"svg"))
-    rc, out, err = run(["report", results, "--out", tmp_path / "rep"], capsys)
+    rc, _out, err = run(["report", results, "--out", tmp_path / "rep"], capsys)
     assert rc == 0, err
     secs = sections((tmp_path / "rep" / "report.md").read_text())
     fronts = expected_fronts()
@@ -243,10 +243,15 @@ def test_best_picks_the_cheapest(tmp_path, capsys, args, order, fmt):
 
 
 def test_best_prints_the_commands(results, capsys):
+    # the fit settings the table lacks come from the point's record (as nlihw sweep writes it)
+    (results / "points").mkdir()
+    (results / "points" / "p03.json").write_text(json.dumps(
+        {"point": {"metric": "max-abs", "grid": 256, "M": 5, "K": 16}}))
     rc, out, _ = run(["best", "--func", "silu", "--max-err", "1", "--target", "ecp5",
                       "--results", results], capsys)
     assert rc == 0
-    assert "nlihw fit --func silu --in s4.12 --out s4.12 -M 5 -K 16 --micro-step mul" in out
+    assert ("nlihw fit --func silu --in s4.12 --out s4.12 -M 5 -K 16 --micro-step mul "
+            "--metric max-abs --grid 256 -o build/best/p03/silu.json") in out
     assert "--arch parallel --lanes 1 --storage rom" in out
     assert "nlihw synth build/best/p03 -t ecp5" in out
 
@@ -269,7 +274,7 @@ def test_best_scan_points(results, capsys):
     (["--max-err", "1", "--target", "ecp5"], "--func is required"),
 ])
 def test_best_errors_are_one_line(results, capsys, args, needle):
-    rc, out, err = run(["best", "--results", results] + args, capsys)
+    rc, _out, err = run(["best", "--results", results] + args, capsys)
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
     assert needle in lines[0]
@@ -327,7 +332,7 @@ def test_bad_results_are_one_line_and_write_nothing(tmp_path, capsys, make, need
     before = sorted(d.iterdir()) if d.exists() else None
     for argv in (["report", d], ["report", d, "--out", tmp_path / "rep"],
                  ["best", "--func", "silu", "--max-err", "1", "--target", "ecp5", "--results", d]):
-        rc, out, err = run(argv, capsys)
+        rc, _out, err = run(argv, capsys)
         lines = err.strip().splitlines()
         assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
         assert needle in lines[0], (argv, lines[0])

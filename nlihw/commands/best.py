@@ -9,8 +9,16 @@ from rich.console import Console
 from rich.table import Table
 
 from nlihw.errors import ParamsError
-from nlihw.explore.query import (METRICS, UNITS, NoPointError, describe, gen_commands, ranked,
-                                 select)
+from nlihw.explore.query import (
+    METRICS,
+    UNITS,
+    NoPointError,
+    describe,
+    gen_commands,
+    point_settings,
+    ranked,
+    select,
+)
 from nlihw.explore.report import arch_label, fmt
 from nlihw.explore.results_io import load_results
 
@@ -92,7 +100,8 @@ def command(func, max_err, metric, target, in_fmt, out_fmt, design, results):
     best = meeting[0]
     click.echo(f"best: point {best['point_id']} ({describe(best)}), area {fmt(best.get('area'))} "
                f"on {target}; build it with:")
-    for line in gen_commands(best, f"build/best/{best['point_id']}"):
+    settings = point_settings(source.parent, best["point_id"])
+    for line in gen_commands(best, f"build/best/{best['point_id']}", settings):
         click.echo(f"  {line}")
     if missing:
         click.echo(f"note: {missing} ok point{'s' if missing > 1 else ''} without {metric} or an "
