@@ -160,6 +160,20 @@ def test_generic_counts_memory_bits(tmp_path, shared_cache):
     assert "128 bits in gates" in driver.format_table([rep])
 
 
+def test_generic_sram_keeps_memories_as_macros(tmp_path, shared_cache):
+    """generic-sram: the memory is one black box (bits reported, no flip-flops for it); the read
+    logic is still mapped to gates, far less of it than generic maps."""
+    (tmp_path / "rf.v").write_text(verilog.convert(RegFile(), name="rf", emit_src=False))
+    flat = driver.run_synth(tmp_path / "rf.v", "rf", "generic", cache_dir=shared_cache)["figures"]
+    rep = driver.run_synth(tmp_path / "rf.v", "rf", "generic-sram", cache_dir=shared_cache)
+    f = rep["figures"]
+    assert f["memories"] == 1 and f["memory_bits"] == 16 * 8 and f["sram_macros"] == 1
+    assert rep["cells"].get("$mem_v2") == 1
+    assert f["flip_flops"] < 16 * 8                   # storage is not flip-flops
+    assert f["gate_equivalents"] < flat["gate_equivalents"] / 3   # (the read register is in the macro)
+    assert "128 bits in 1 SRAM macros" in driver.format_table([rep])
+
+
 def test_xcup_figures(synth):
     f = synth(8, "xcup")["figures"]
     assert f["ff"] == 6 * 8 + 1 and f["dsp48e2"] == 1 and f["lut"] > 0
@@ -255,7 +269,7 @@ def test_bad_inputs_are_params_errors(designs, tmp_path, shared_cache):
     v, top = designs[8]
     with pytest.raises(ParamsError, match="unknown synthesis target"):
         driver.run_synth(v, top, "virtex2", cache_dir=shared_cache)
-    with pytest.raises(ParamsError, match="generic target only"):
+    with pytest.raises(ParamsError, match="generic targets only"):
         driver.run_synth(v, top, "xcup", liberty=driver.SHIPPED_LIBERTY, cache_dir=shared_cache)
     with pytest.raises(ParamsError, match="cannot read the liberty"):
         driver.run_synth(v, top, "generic", liberty=tmp_path / "none.lib", cache_dir=shared_cache)
