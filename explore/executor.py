@@ -121,7 +121,7 @@ def _dask(fn, items, address) -> Iterator[tuple[str, object]]:
         for key, args in items:
             futs[client.submit(fn, *args, key=f"nlihw-point-{key}-{run}", pure=False,
                                retries=1)] = key
-        for fut in as_completed(list(futs)):
+        for fut in as_completed(list(futs), loop=client.loop):
             key = futs[fut]
             try:
                 res = fut.result()

@@ -75,26 +75,39 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
         work = str((results / WORK_DIR).absolute())
         items = [(p.point_id, (p.to_dict(), work, None if synth_cache is None else str(synth_cache)))
                  for p in todo]
-        with _Progress(console, quiet, s.total, s.cached) as bar:
-            for pid, res in run_tasks(run_point, items, jobs=jobs, scheduler=scheduler):
-                p = by_id[pid]
-                if isinstance(res, BaseException):
-                    res = lost_record(p, res if isinstance(res, WorkerLost) else WorkerLost(str(res)))
-                res["point"] = p.to_dict()
-                res["versions"] = p.versions()
-                cache.write_point(results, res)
-                records[pid] = res
-                s.computed += 1
-                failed = res["status"] == "failed"
-                if failed:
-                    s.failures.append((pid, p.label(), res["error"]))
-                    console.print(f"failed: {pid} {p.label()}: {res['error']}", markup=False,
-                                  highlight=False)
-                bar.advance(failed)
+        try:
+            _run_points(results, items, by_id, records, s, bar_args=(console, quiet),
+                        jobs=jobs, scheduler=scheduler)
+        except KeyboardInterrupt:
+            console.print(f"interrupted: {len(records)} of {s.total} points are stored in "
+                          f"{results / cache.POINTS_DIR}; run the sweep again to finish it",
+                          markup=False, highlight=False)
+            raise
         s.failed = sum(r["status"] == "failed" for r in records.values())
         s.tables = write_tables(results, [records[p.point_id] for p in spec.points])
     s.seconds = time.perf_counter() - t0
     return s
+
+
+def _run_points(results, items, by_id, records, s, bar_args, jobs, scheduler):
+    """Submit the missing points; store each record the moment it arrives."""
+    console, quiet = bar_args
+    with _Progress(console, quiet, s.total, s.cached) as bar:
+        for pid, res in run_tasks(run_point, items, jobs=jobs, scheduler=scheduler):
+            p = by_id[pid]
+            if isinstance(res, BaseException):
+                res = lost_record(p, res if isinstance(res, WorkerLost) else WorkerLost(str(res)))
+            res["point"] = p.to_dict()
+            res["versions"] = p.versions()
+            cache.write_point(results, res)
+            records[pid] = res
+            s.computed += 1
+            failed = res["status"] == "failed"
+            if failed:
+                s.failures.append((pid, p.label(), res["error"]))
+                console.print(f"failed: {pid} {p.label()}: {res['error']}", markup=False,
+                              highlight=False)
+            bar.advance(failed)
 
 
 class _Progress:
