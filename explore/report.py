@@ -181,8 +181,8 @@ def fmt(v) -> str:
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, float):
-        if math.isfinite(v) and v.is_integer() and abs(v) < 1e12:
-            return str(int(v))
+        if math.isfinite(v) and (v.is_integer() or 1e3 <= abs(v)) and abs(v) < 1e12:
+            return f"{v:.0f}"            # an area of 20955.3 reads better than 2.096e+04
         return f"{v:.4g}"
     return cell(str(v))
 
@@ -240,7 +240,7 @@ def build_report(rows: list[dict], source: Path, out_dir: Path) -> Report:
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
     md = [f"# Sweep report: {cell(source)}", "",
-          (f"{len(rows)} points: {len(ok)} ok, {len(failed)} failed; {len(groups)} groups "
+          (f"{len(rows)} points: {len(ok)} ok, {len(failed)} failed; {len(groups)} group{'s' if len(groups) != 1 else ''} "
           f"(function, formats and target; scan: preset and target)."), ""]
     if failed:
         md += ["## Failed points", "", "| point | group | error |", "|---|---|---|"]

@@ -36,4 +36,4 @@ def command(results: Path, out_dir: Path | None):
     rep = build_report(rows, source, out_dir)
     rep.outputs.commit()
     click.echo(f"report: {rep.points} points ({rep.ok} ok, {rep.failed} failed), {rep.groups} "
-               f"groups, {len(rep.images)} images -> {rep.markdown}")
+               f"group{'s' if rep.groups != 1 else ''}, {len(rep.images)} images -> {rep.markdown}")
