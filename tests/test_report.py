@@ -58,7 +58,7 @@ def other_groups():
         point("e02", func="gelu", status="failed", error="fit: no convergence"),
         scan("s01", P=1, rms=2.6e-4, area=2942.0),
         scan("s02", P=4, rms=2.6e-4, area=6206.0),        # same error, more area: dominated
-        scan("s03", P=16, rms=2.5e-4, area=20955.0),
+        scan("s03", P=16, rms=2.5e-4, area=20955.3),
     ]
 
 
@@ -175,6 +175,9 @@ def test_report_fronts_match_brute_force(results, tmp_path, capsys, monkeypatch)
         assert sorted(every) == sorted(r["point_id"] for r in all_rows()
                                        if (r["func"] or "scan") == func and r["target"] == target)
         assert sorted(sec["Pareto column yes"]) == front, (func, target)
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert re.search(r"^\| s03 \|.*\| 20955 \|", md, re.M)    # an area in full, not 2.096e+04
+    assert re.search(r"^\| g02 \|.*\| 0\.004 \|", md, re.M)
     # all points by area: ok points by increasing area (failed ones last)
     assert find_group(secs, "silu", "ecp5")["All points, by area"] == [
         "p06", "p04", "p02", "p01", "p03", "p11", "p09", "p10", "p05"]
