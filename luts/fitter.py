@@ -31,6 +31,7 @@ from . import segment_error as se
 from .functions import Function, get_function
 from .layout import MicroStep, TableLayout
 from .table import NLITable
+from .tails import Tail, default_tails, tail_gain, tail_offset
 from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors
 from .reference_values import stored_codes
 
@@ -65,6 +66,7 @@ class FitProblem:
     fx: np.ndarray                   # f(xs), float64
     vq: np.ndarray                   # quantized f at lo + n/K, n = 0 .. (hi-lo)*K
     rel_floor: float = TAU           # floor of |f| in the mean-rel metric
+    tails: tuple[Tail, Tail] = (Tail(), Tail())     # below the first / from the last cutpoint
 
     @property
     def sampled(self) -> bool:
@@ -73,7 +75,7 @@ class FitProblem:
 
 def make_problem(func: "str | Function", layout: TableLayout,
                  domain: tuple[float, float] | None = None,
-                 rel_floor: float | None = None) -> FitProblem:
+                 rel_floor: float | None = None, tails=None) -> FitProblem:
     """Resolve the domain, check f is defined, finite and representable there, quantize f.
 
     Refused (one clear error): a domain reaching outside the input format (it may end at the
@@ -97,6 +99,7 @@ def make_problem(func: "str | Function", layout: TableLayout,
                           f"[{fin.min:g}, {fin.max:g}]" + ("" if given else "; pass --domain"))
     lo = int(np.ceil(dlo / fin.lsb))
     hi = int(min(fin.max_raw, np.floor(dhi / fin.lsb)))
+    tails = resolve_tails(fn.name, tails, lo == fin.min_raw, hi == fin.max_raw)
     if hi - lo + 1 < layout.M:
         raise ParamsError(f"the domain [{dlo:g}, {dhi:g}] holds {max(0, hi - lo + 1)} codes of "
                           f"{fin}, fewer than M={layout.M} cutpoints")
@@ -127,7 +130,19 @@ def make_problem(func: "str | Function", layout: TableLayout,
                           f"{fout.max:g}]; choose a wider --out or a narrower --domain")
     lsb_in, K = mpmath.mpf(fin.lsb), layout.K
     vq = stored_codes(fn, ffine, fout, lambda n: mpmath.mpf(lo * K + n) / K * lsb_in)
-    return FitProblem(layout, fn, lo, hi, xs, fx, vq, float(rel_floor))
+    return FitProblem(layout, fn, lo, hi, xs, fx, vq, float(rel_floor), tails)
+
+
+def resolve_tails(func: str, tails, covers_lo: bool, covers_hi: bool) -> tuple[Tail, Tail]:
+    """The given tails, or the function's defaults on each side where the domain stops short of
+    the input format (a side the domain covers keeps a clamp: its tail only meets codes the fit
+    sees, and a clamp at the last code is exact)."""
+    if tails is not None:
+        if len(tails) != 2:
+            raise ParamsError(f"tails: expected (left, right), got {tails!r}")
+        return Tail.parse(tails[0]), Tail.parse(tails[1])
+    lo, hi = default_tails(func)
+    return (Tail() if covers_lo else lo), (Tail() if covers_hi else hi)
 
 
 def candidate_grid(problem: FitProblem, grid: int | None = None) -> np.ndarray:
@@ -212,10 +227,22 @@ def error_matrix(p: FitProblem, cand: np.ndarray, metric: str, bound: float = np
                  label=label)
 
 
+def tail_offsets(p: FitProblem, tail: Tail, cand: np.ndarray) -> np.ndarray:
+    """The offset b each candidate end cutpoint gives a tail (see ``tails.tail_offset``)."""
+    y_at = p.vq[(np.minimum(cand, p.hi) - p.lo) * p.layout.K]
+    return np.array([tail_offset(tail, p.layout, int(c), int(y)) for c, y in zip(cand, y_at)],
+                    dtype=np.int64)
+
+
 def clamp_errors(p: FitProblem, cand: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Errors of the codes below each candidate (left tail) and from it on (right tail)."""
+    lay = p.layout
     idx = np.searchsorted(p.xs, cand, side="left").astype(np.int64)
-    return se.clamp_errors(cand, idx, p.xs, p.fx, p.vq, np.int64(p.lo), np.int64(p.layout.K),
-                           p.layout.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
+    (tl, th) = p.tails
+    return se.tail_errors(idx, tail_gain(tl, lay, p.xs), tail_offsets(p, tl, cand),
+                          tail_gain(th, lay, p.xs), tail_offsets(p, th, cand), p.fx,
+                          np.int64(lay.out_fmt.min_raw), np.int64(lay.out_fmt.max_raw),
+                          lay.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
 
 
 def bellman(E: np.ndarray, left: np.ndarray, right: np.ndarray, M: int,
@@ -352,9 +379,11 @@ def build_table(p: FitProblem, cutpoints, meta: dict | None = None) -> NLITable:
         L = int(b - a)
         values += [int(p.vq[(a - p.lo) * K + j * L]) for j in range(1, K + 1)]
     domain = (p.lo * lay.in_fmt.lsb, p.hi * lay.in_fmt.lsb)
+    tl, th = p.tails
     return NLITable(layout=lay, function=p.function.name, cutpoints=tuple(int(x) for x in c),
-                    values=tuple(values), clamp_lo=values[0], clamp_hi=values[-1], domain=domain,
-                    meta=meta or {})
+                    values=tuple(values), clamp_lo=tail_offset(tl, lay, int(c[0]), values[0]),
+                    clamp_hi=tail_offset(th, lay, int(c[-1]), values[-1]), domain=domain,
+                    tail_lo=tl, tail_hi=th, meta=meta or {})
 
 
 FITTER_VERSION = 2      # 2: least-squares tie-break among max-abs optima, rel_floor, exact ties
@@ -362,12 +391,15 @@ FITTER_VERSION = 2      # 2: least-squares tie-break among max-abs optima, rel_f
 
 def fit(func: "str | Function", layout: TableLayout, *, metric: str = "max-abs",
         grid: int | None = None, domain: tuple[float, float] | None = None, refine: bool = False,
-        rel_floor: float | None = None,
+        rel_floor: float | None = None, tails=None,
         progress: Callable[[str], None] | None = None) -> FitResult:
-    """Fit one table: optimal cutpoints, values f at the bin edges, optional value refinement."""
+    """Fit one table: optimal cutpoints, values f at the bin edges, optional value refinement.
+
+    ``tails`` (left, right): Tail objects or names (``luts/tails.py``); default per function.
+    """
     from .refine import refine_values
     t0 = time.perf_counter()
-    p = make_problem(func, layout, domain, rel_floor)
+    p = make_problem(func, layout, domain, rel_floor, tails)
     cut, objective, stats = place_cutpoints(p, metric, grid, progress=progress)
     table = build_table(p, cut)
     errors = table_errors(table, p.xs, rel_floor=p.rel_floor)

@@ -1,6 +1,7 @@
 """Value refinement (beyond the paper): move stored values by whole LSBs to lower the metric.
 
-Coordinate descent over the stored values and the two clamp values. Each candidate change is scored
+Coordinate descent over the stored values and the two tail constants (clamp values and linear
+offsets; zero and identity tails have none). Each candidate change is scored
 on the codes it affects only (the two micro bins beside a value), with the exact hardware
 arithmetic. For max-abs the score is (max, sum) so the search still progresses where the worst
 code is elsewhere. Never worse than the unrefined table.
@@ -14,6 +15,7 @@ import numpy as np
 from nlihw.formats import shift_round
 from nlihw.sim.nli.golden import nli_stages
 from .table import NLITable
+from .tails import tail_output
 
 
 def _code_errors(y, f, lsb, metric, rel_floor):
@@ -39,7 +41,9 @@ def refine_values(table: NLITable, problem, metric: str, passes: int = 4) -> NLI
         a = addr[sel]
         y0, y1 = vals[a], vals[a + 1]
         y = lay.out_fmt.saturate(shift_round((y0 << T) + t[sel] * (y1 - y0), T, lay.rounding))
-        return np.where(index[sel] == 0, cl[0], np.where(index[sel] == lay.M, cl[1], y))
+        x = xs[sel]
+        return np.where(index[sel] == 0, tail_output(table.tail_lo, lay, x, cl[0]),
+                        np.where(index[sel] == lay.M, tail_output(table.tail_hi, lay, x, cl[1]), y))
 
     err = _code_errors(outputs(slice(None), v, clamps), f, lsb, metric, problem.rel_floor)
 
@@ -50,8 +54,10 @@ def refine_values(table: NLITable, problem, metric: str, passes: int = 4) -> NLI
     order_addr = np.where(inside, addr, -10)
     groups = {("v", a): np.flatnonzero(inside & ((order_addr == a) | (order_addr == a - 1)))
               for a in range(lay.n_values)}
-    groups[("c", 0)] = np.flatnonzero(index == 0)
-    groups[("c", 1)] = np.flatnonzero(index == lay.M)
+    if not table.tail_lo.fixed_offset:
+        groups[("c", 0)] = np.flatnonzero(index == 0)
+    if not table.tail_hi.fixed_offset:
+        groups[("c", 1)] = np.flatnonzero(index == lay.M)
     best = score(err)
     for _ in range(passes):
         improved = False

@@ -140,6 +140,30 @@ def error_rows(E, p0, p1, cand, idx, xs, fx, floor, vq, lo, K, t_bits, mul_bits,
 
 
 @njit(cache=True)
+def tail_errors(idx, g_lo, b_lo, g_hi, b_hi, fx, out_min, out_max, lsb, metric, tau):
+    """Left[p]: error of codes below cand[p] (index idx[p]) under the left tail, whose output is
+    saturate(g_lo[n] + b_lo[p]); Right[p]: codes from cand[p] on under the right tail."""
+    N = idx.shape[0]
+    left = np.zeros(N)
+    right = np.zeros(N)
+    n_x = fx.shape[0]
+    for p in range(N):
+        tl = 0.0
+        for n in range(0, idx[p]):
+            y = min(max(g_lo[n] + b_lo[p], out_min), out_max)
+            e = _code_error(y, fx[n], lsb, metric, tau)
+            tl = max(tl, e) if metric == 0 else tl + e
+        tr = 0.0
+        for n in range(idx[p], n_x):
+            y = min(max(g_hi[n] + b_hi[p], out_min), out_max)
+            e = _code_error(y, fx[n], lsb, metric, tau)
+            tr = max(tr, e) if metric == 0 else tr + e
+        left[p] = tl
+        right[p] = tr
+    return left, right
+
+
+@njit(cache=True)
 def clamp_errors(cand, idx, xs, fx, vq, lo, K, lsb, metric, tau):
     """Left[p]: error of codes below cand[p] clamped to f(cand[p]); Right[p]: codes >= cand[p]."""
     N = cand.shape[0]

@@ -23,6 +23,7 @@ import numpy as np
 from nlihw.atomic import atomic_write_text
 from nlihw.errors import NlihwError, TableError
 from .layout import TableLayout, interval_scale
+from .tails import Tail
 
 SCHEMA_VERSION = 1
 # Floats in meta (errors, fit statistics) are stored with this many significant digits: their last
@@ -33,7 +34,7 @@ MAX_FILE_BYTES = 16 << 20          # a table file larger than 16 MiB is refused 
 # registry names (silu, gelu_tanh) and user functions written module.path:function
 FUNCTION_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$")
 FIELDS = ("schema_version", "function", "domain", "layout", "cutpoints", "mul", "shift", "values",
-          "clamp", "meta", "sha256")
+          "clamp", "tails", "meta", "sha256")
 
 
 def round_meta_float(x: float) -> float:
@@ -94,9 +95,11 @@ class NLITable:
     cutpoints: tuple[int, ...]          # M raw input codes, strictly increasing; the last may be
                                         # one past the format's last code (no right-clamp region)
     values: tuple[int, ...]             # (M-1)*K + 1 raw output codes at the micro-bin edges
-    clamp_lo: int                       # output for x < cutpoints[0]
-    clamp_hi: int                       # output for x >= cutpoints[-1]
+    clamp_lo: int                       # tail constant b for x < cutpoints[0] (clamp: the output)
+    clamp_hi: int                       # tail constant b for x >= cutpoints[-1]
     domain: tuple[float, float]         # real input range the table was fitted on
+    tail_lo: Tail = Tail()              # output rule below the first cutpoint (luts/tails.py)
+    tail_hi: Tail = Tail()              # output rule from the last cutpoint on
     meta: dict = field(default_factory=dict, compare=False, hash=False)   # fit settings, errors
 
     def __post_init__(self):
@@ -118,6 +121,11 @@ class NLITable:
             if not _is_int(getattr(self, name)):
                 raise TableError(f"clamp: expected integers, got {getattr(self, name)!r}")
             set_(self, name, int(getattr(self, name)))
+        for name in ("tail_lo", "tail_hi"):
+            try:
+                set_(self, name, Tail.parse(getattr(self, name)))
+            except NlihwError as e:
+                raise TableError(f"tails: {e}") from None
         try:
             lo, hi = self.domain
         except (TypeError, ValueError):
@@ -152,6 +160,10 @@ class NLITable:
             if not fout.min_raw <= v <= fout.max_raw:
                 raise TableError(f"clamp: {name} = {v} does not fit the output format {fout} "
                                  f"(raw {fout.min_raw}..{fout.max_raw})")
+        for side, tail, v in (("left", self.tail_lo, self.clamp_lo), ("right", self.tail_hi, self.clamp_hi)):
+            if tail.fixed_offset and v != 0:
+                raise TableError(f"tails: a {tail.mode.value} tail has offset 0, but the {side} "
+                                 f"clamp value is {v}")
         self._validate_domain()
         try:
             self.scales  # noqa: B018  (pow2 lengths are checked here)
@@ -213,7 +225,14 @@ class NLITable:
             "shift": list(self.shift),
             "values": list(self.values),
             "clamp": [self.clamp_lo, self.clamp_hi],
+            # written only when a side is not a clamp, so clamp-only files keep their bytes and hash
+            **({"tails": [str(self.tail_lo), str(self.tail_hi)]} if self.has_tails else {}),
         }
+
+    @property
+    def has_tails(self) -> bool:
+        """True when a side is something other than a constant clamp."""
+        return str(self.tail_lo) != "clamp" or str(self.tail_hi) != "clamp"
 
     def content(self) -> dict:
         """The hardware plus the fit record (floats at ``META_SIG_DIGITS`` digits), without the hash."""
@@ -289,6 +308,9 @@ class NLITable:
         if (not isinstance(d["clamp"], list) or len(d["clamp"]) != 2
                 or not all(_is_int(v) for v in d["clamp"])):
             fail("clamp", "expected [clamp_lo, clamp_hi] integers")
+        tails = d.get("tails", ["clamp", "clamp"])
+        if not isinstance(tails, list) or len(tails) != 2 or not all(isinstance(v, str) for v in tails):
+            fail("tails", "expected [left, right] tail names, e.g. [\"zero\", \"identity\"]")
         dom = d["domain"]
         if not isinstance(dom, list) or len(dom) != 2 or not all(_is_real(v) for v in dom):
             fail("domain", f"expected [lo, hi] numbers, got {dom!r}")
@@ -303,7 +325,7 @@ class NLITable:
         try:
             t = cls(layout=layout, function=d["function"], cutpoints=d["cutpoints"],
                     values=d["values"], clamp_lo=d["clamp"][0], clamp_hi=d["clamp"][1],
-                    domain=tuple(dom), meta=d.get("meta", {}))
+                    domain=tuple(dom), tail_lo=tails[0], tail_hi=tails[1], meta=d.get("meta", {}))
         except TableError as e:
             raise TableError(f"{source}: {e}") from None
         if list(t.mul) != d["mul"]:

@@ -53,13 +53,26 @@ def scalar_round(acc, T, mode):
     return round(fr)                      # Python rounds a Fraction half to even
 
 
+def scalar_tail(table, x, right):
+    """A tail's output from its definition: b, or clamp(round(x * slope in output LSBs) + b)."""
+    lay = table.layout
+    tail, b = (table.tail_hi, table.clamp_hi) if right else (table.tail_lo, table.clamp_lo)
+    if tail.mode.value in ("clamp", "zero"):
+        return b
+    slope = Fraction(2) ** tail.shift                       # identity: shift 0
+    scaled = Fraction(x) * slope * Fraction(2) ** (lay.out_fmt.frac_bits - lay.in_fmt.frac_bits)
+    y = scalar_round(scaled.numerator * (1 << 20) // scaled.denominator, 20, lay.rounding.value) \
+        if scaled.denominator <= (1 << 20) else None
+    return min(max(y + b, lay.out_fmt.min_raw), lay.out_fmt.max_raw)
+
+
 def scalar_output(table, x):
     """The hardware output for one raw input code, in Python ints."""
     lay, c = table.layout, table.cutpoints
     if x < c[0]:
-        return table.clamp_lo
+        return scalar_tail(table, x, right=False)
     if x >= c[-1]:
-        return table.clamp_hi
+        return scalar_tail(table, x, right=True)
     i = max(k for k in range(len(c) - 1) if c[k] <= x)
     mul, shift = scalar_scale(lay, c[i + 1] - c[i])
     u = ((x - c[i]) * mul) >> shift
@@ -216,6 +229,48 @@ def test_dp_objective_and_recorded_errors_equal_an_independent_datapath(rounding
     assert r.objective == pytest.approx(ind[key] * (1 if metric == "max-abs" else n), rel=1e-9)
     for k in ("max_abs", "mean_rel", "mse"):
         assert r.table.meta["errors"][k] == pytest.approx(ind[k], rel=1e-9)
+
+
+TAIL_CASES = [("zero", "identity"), ("linear:-1", "clamp"), ("identity", "linear:1"),
+              ("clamp", "linear:-2")]
+
+
+@pytest.mark.parametrize("tails", TAIL_CASES, ids="/".join)
+def test_dp_with_tails_is_optimal_against_brute_force(tails):
+    """Tails are part of the objective: the DP's optimum equals brute force over every placement,
+    each table evaluated whole by the golden model (tails included)."""
+    layout = TableLayout("s3.2", "s3.3", 3, 2, t_bits=6, mul_bits=12)
+    p = fitter.make_problem("silu", layout, tails=tails)
+    assert (str(p.tails[0]), str(p.tails[1])) == tails
+    cut, objective, _ = fitter.place_cutpoints(p, "max-abs")
+    assert objective == pytest.approx(brute_force(p, "max-abs", fitter.candidate_grid(p)), rel=1e-12)
+
+
+@pytest.mark.parametrize("tails", TAIL_CASES, ids="/".join)
+def test_tails_recorded_errors_equal_an_independent_datapath(tails):
+    """Fitted with tails on a domain narrower than the format: the recorded errors equal the
+    scalar datapath's (tails from their definition), and the tail rule holds past the domain."""
+    layout = TableLayout("s4.4", "s4.4", 4, 4, t_bits=4, mul_bits=10)
+    r = fitter.fit("silu", layout, domain=(-3, 3), tails=tails)
+    t = r.table
+    assert (str(t.tail_lo), str(t.tail_hi)) == tails
+    ind = independent_errors(t, "silu", float(t.meta["rel_floor"]))
+    for k in ("max_abs", "mean_rel", "mse"):
+        assert t.meta["errors"][k] == pytest.approx(ind[k], rel=1e-9)
+    xs = np.arange(layout.in_fmt.min_raw, layout.in_fmt.max_raw + 1)
+    assert nli_eval(t, xs).tolist() == [scalar_output(t, int(x)) for x in xs]
+
+
+def test_default_tails_follow_the_function_where_the_domain_stops_short():
+    """silu on a narrow domain: zero left, identity right; a side the domain covers stays a clamp."""
+    layout = TableLayout("s4.4", "s4.4", 4, 2, t_bits=4, mul_bits=10)
+    t = fitter.fit("silu", layout, domain=(-3, 3)).table
+    assert (str(t.tail_lo), str(t.tail_hi)) == ("zero", "identity")
+    assert nli_eval(t, [layout.in_fmt.max_raw]).tolist() == [layout.in_fmt.max_raw]   # y = x
+    assert nli_eval(t, [layout.in_fmt.min_raw]).tolist() == [0]
+    t = fitter.fit("silu", layout, domain=(-8, 3)).table
+    assert (str(t.tail_lo), str(t.tail_hi)) == ("clamp", "identity")
+    assert fitter.fit("tanh", layout, domain=(-3, 3)).table.tail_hi.mode.value == "clamp"
 
 
 def test_relative_floor_default_option_and_record():

@@ -26,6 +26,7 @@ from .fixed_mac import FixedMAC
 from .micro_bin import MicroBin
 from .params import NLIEngineParams
 from .table_storage import TableStorage
+from .tail_unit import TailUnit
 from .uniform_search import UniformSearch
 
 
@@ -130,6 +131,7 @@ class NLIEngine(wiring.Component):
 
             m.d.comb += self.w.ready.eq(1)
 
+        gain_tails = p.arch != "direct" and any(t.tail_lo.gain or t.tail_hi.gain for t in p.tables)
         for lane in range(p.lanes):
             st = TableStorage(p)
             mac = FixedMAC(p)
@@ -153,9 +155,23 @@ class NLIEngine(wiring.Component):
                 search.x.eq(self.i.payload.x[lane]), search.func.eq(func),
                 mb.index.eq(search.index), mb.dx.eq(search.dx), mb.func.eq(search.func_out),
                 st.addr.eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
-                mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
-                mac.clamp_hi.eq(_select(clamp_hi, mb.func_out)),
             ]
+            if gain_tails:
+                # x follows the search and micro-bin stages (latency - 4 registers) to meet the
+                # class it belongs to; the tail values then enter the output mux as clamps do
+                tails = TailUnit(p, clamp_lo, clamp_hi)
+                m.submodules[f"tails{lane}"] = tails
+                x_d = self.i.payload.x[lane]
+                for k in range(p.latency - 4):
+                    r = Signal.like(tails.x, name=f"x_l{lane}_d{k}")
+                    with m.If(advance):
+                        m.d.sync += r.eq(x_d)
+                    x_d = r
+                m.d.comb += [tails.x.eq(x_d), tails.func.eq(mb.func_out),
+                             mac.clamp_lo.eq(tails.lo), mac.clamp_hi.eq(tails.hi)]
+            else:
+                m.d.comb += [mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
+                             mac.clamp_hi.eq(_select(clamp_hi, mb.func_out))]
             if p.storage == "ram":
                 m.d.comb += [st.we.eq(we), st.waddr.eq(waddr), st.wdata.eq(self.w.payload.data)]
         return m

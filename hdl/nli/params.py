@@ -24,7 +24,8 @@ class NLIEngineParams:
     (a pipelined binary search, one comparator per stage); the baselines ``uniform`` (uniform PWL:
     the segment is the input's top bits) and ``direct`` (full LUT: one entry per input code).
     ``storage``: ``rom`` (constants) or ``ram`` (values in writable memories, cutpoints, scales
-    and clamps in writable registers; NLI architectures only).
+    and clamps in writable registers; NLI architectures only). Tail modes and slopes are part of
+    the generated hardware; a reload changes only their constants (the clamp registers).
     """
     tables: tuple[NLITable, ...]
     arch: str = "parallel"
@@ -75,7 +76,7 @@ class NLIEngineParams:
                                            or t.layout.micro_step.value != "pow2"):
                 raise ParamsError(f"arch 'uniform' needs equal 2^p-code intervals, K=1, pow2 "
                                   f"({t.function} is not a uniform PWL table)")
-            if self.arch == "direct" and (lengths != {1} or t.layout.K != 1 or
+            if self.arch == "direct" and (lengths != {1} or t.layout.K != 1 or t.has_tails or
                                           t.clamp_lo != t.values[0] or t.clamp_hi != t.values[-1]):
                 raise ParamsError(f"arch 'direct' needs one cutpoint per code, K=1 and end clamps "
                                   f"({t.function} is not a full-LUT table)")
@@ -153,6 +154,12 @@ class NLIEngineParams:
             raise ParamsError("config_writes: the table's layout differs from the engine's")
         if not 0 <= func_index < self.n_funcs:
             raise ParamsError(f"config_writes: func_index must be 0..{self.n_funcs - 1}")
+        old = self.tables[func_index]
+        if (old.tail_lo, old.tail_hi) != (table.tail_lo, table.tail_hi):
+            raise ParamsError(f"config_writes: tails {table.tail_lo}/{table.tail_hi} differ from the "
+                              f"engine's {old.tail_lo}/{old.tail_hi} for function {func_index}; tail "
+                              f"modes and slopes are fixed when the engine is generated (only "
+                              f"their constants reload)")
         lay, base, off = self.layout, func_index * self.config_stride, self.config_fields()
         fin, fout = lay.in_fmt, lay.out_fmt
         writes = [(base + off["values"] + k, int(fout.to_bits(v))) for k, v in enumerate(table.values)]

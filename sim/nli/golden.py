@@ -6,7 +6,7 @@ For a raw input code x (a value of ``layout.in_fmt``), with W = in width, T = ``
 step  operation                                     width
 ====  ============================================  =========================================
 1     I = #{j : c[j] <= x}, 0..M                    ``index_bits`` = clog2(M+1), unsigned
-      I = 0 -> y = clamp_lo; I = M -> y = clamp_hi
+      I = 0 -> y = tail_lo(x); I = M -> y = tail_hi(x)  (tails below)
       i = I - 1 (macro interval), dx = x - c[i]     ``dx_bits`` = W, unsigned, dx < c[i+1]-c[i]
 2     p = dx * mul[i]  (pow2: dx << T)              ``product_bits`` = W + mul_bits (pow2: W + T)
       u = p >> shift[i]                             ``u_bits`` = clog2(K) + T; u < K * 2**T
@@ -18,6 +18,10 @@ step  operation                                     width
 ====  ============================================  =========================================
 
 ``mul``/``shift`` come from ``interval_scale``: mul = floor(K 2^(T+shift) / L) so j < K always.
+
+Tails (luts/tails.py): a constant tail outputs its clamp value b; identity and linear tails output
+saturate(round(x 2^e) + b) with e = slope exponent + out frac bits - in frac bits, rounded like
+the interpolation.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from nlihw.formats import shift_round
 from nlihw.luts.table import NLITable
+from nlihw.luts.tails import tail_output
 
 
 def nli_stages(table: NLITable, x) -> dict[str, np.ndarray]:
@@ -48,7 +53,9 @@ def nli_stages(table: NLITable, x) -> dict[str, np.ndarray]:
     y0, y1 = v[addr], v[addr + 1]
     acc = (y0 << lay.t_bits) + t * (y1 - y0)
     y_int = lay.out_fmt.saturate(shift_round(acc, lay.t_bits, lay.rounding))
-    y = np.where(index == 0, table.clamp_lo, np.where(index == lay.M, table.clamp_hi, y_int))
+    y_lo = tail_output(table.tail_lo, lay, x, table.clamp_lo)
+    y_hi = tail_output(table.tail_hi, lay, x, table.clamp_hi)
+    y = np.where(index == 0, y_lo, np.where(index == lay.M, y_hi, y_int))
     return dict(index=index, dx=dx, u=u, j=j, t=t, addr=addr, y0=y0, y1=y1, acc=acc, y=y)
 
 

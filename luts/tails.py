@@ -1,0 +1,116 @@
+"""Tails: what a table outputs below its first cutpoint and from its last cutpoint on.
+
+Each side has a mode: ``clamp`` (a constant, the fitter stores f at the end cutpoint), ``zero``,
+``identity`` (y = x) or ``linear`` (y = 2^shift x + b, b chosen so the tail meets f at the end
+cutpoint). In hardware every mode is ``y = saturate(gain ? round(x 2^e) + b : b)``: a constant, or
+a wire shift and an adder, never a multiplier. ``b`` is the table's clamp value on that side.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from nlihw.errors import ParamsError
+from nlihw.formats import shift_round
+
+MAX_SHIFT = 16
+
+
+class TailMode(str, Enum):
+    CLAMP = "clamp"
+    ZERO = "zero"
+    IDENTITY = "identity"
+    LINEAR = "linear"
+
+
+_TAIL_RE = re.compile(r"^(clamp|zero|identity|linear)(?::([+-]?\d+))?$")
+
+
+@dataclass(frozen=True)
+class Tail:
+    """One side's tail: its mode, and for ``linear`` the slope 2**shift."""
+    mode: TailMode = TailMode.CLAMP
+    shift: int = 0
+
+    def __post_init__(self):
+        try:
+            object.__setattr__(self, "mode", TailMode(self.mode))
+        except ValueError:
+            raise ParamsError(f"tail mode must be one of {', '.join(m.value for m in TailMode)}, "
+                              f"got {self.mode!r}") from None
+        if not isinstance(self.shift, int) or isinstance(self.shift, bool):
+            raise ParamsError(f"tail shift must be an integer, got {self.shift!r}")
+        if self.mode is not TailMode.LINEAR and self.shift != 0:
+            raise ParamsError(f"only a linear tail has a slope; got {self.mode.value} with shift "
+                              f"{self.shift}")
+        if not -MAX_SHIFT <= self.shift <= MAX_SHIFT:
+            raise ParamsError(f"linear tail slope 2^{self.shift}: shift must be in "
+                              f"-{MAX_SHIFT}..{MAX_SHIFT}")
+
+    @classmethod
+    def parse(cls, text: "str | Tail") -> "Tail":
+        """``clamp``, ``zero``, ``identity``, ``linear`` (slope 1) or ``linear:S`` (slope 2^S)."""
+        if isinstance(text, Tail):
+            return text
+        m = _TAIL_RE.match(str(text).strip())
+        if not m:
+            raise ParamsError(f"bad tail {text!r}; expected clamp, zero, identity, linear or "
+                              f"linear:S (slope 2^S)")
+        return cls(TailMode(m.group(1)), int(m.group(2) or 0))
+
+    def __str__(self) -> str:
+        return f"linear:{self.shift}" if self.mode is TailMode.LINEAR and self.shift else self.mode.value
+
+    @property
+    def gain(self) -> bool:
+        """True when the output follows x (identity, linear); False for a constant."""
+        return self.mode in (TailMode.IDENTITY, TailMode.LINEAR)
+
+    @property
+    def fixed_offset(self) -> bool:
+        """zero and identity: the offset b is 0 by definition."""
+        return self.mode in (TailMode.ZERO, TailMode.IDENTITY)
+
+    def exponent(self, layout) -> int:
+        """e in round(x 2^e): x raw (input LSBs) to output LSBs, times the slope."""
+        return self.shift + layout.out_fmt.frac_bits - layout.in_fmt.frac_bits
+
+
+def tail_gain(tail: Tail, layout, x) -> np.ndarray:
+    """round(x 2^e) in output LSBs (0 for constant tails): the hardware's shifted input."""
+    x = np.asarray(x, dtype=np.int64)
+    if not tail.gain:
+        return np.zeros_like(x)
+    return shift_round(x, -tail.exponent(layout), layout.rounding)
+
+
+def tail_output(tail: Tail, layout, x, b: int) -> np.ndarray:
+    """Raw outputs of a tail with offset ``b`` (the clamp value) for raw inputs ``x``."""
+    return layout.out_fmt.saturate(tail_gain(tail, layout, x) + np.int64(b))
+
+
+def tail_offset(tail: Tail, layout, c: int, y_at_c: int) -> int:
+    """The offset b the fitter stores: clamp -> f(c) quantized; zero/identity -> 0; linear -> the b
+    that makes the tail pass through f(c) quantized (kept inside the output format)."""
+    if tail.mode is TailMode.CLAMP:
+        return int(y_at_c)
+    if tail.fixed_offset:
+        return 0
+    b = int(y_at_c) - int(tail_gain(tail, layout, np.int64(c)))
+    return int(layout.out_fmt.saturate(b))
+
+
+# Per-function defaults: (left, right). SiLU and GELU tend to 0 on the left and to x on the right,
+# softplus likewise, exp to 0 on the left; saturating functions keep constant clamps.
+DEFAULT_TAILS = {
+    "silu": ("zero", "identity"), "gelu": ("zero", "identity"), "gelu_tanh": ("zero", "identity"),
+    "softplus": ("zero", "identity"), "exp": ("zero", "clamp"),
+}
+
+
+def default_tails(func: str) -> tuple[Tail, Tail]:
+    lo, hi = DEFAULT_TAILS.get(func, ("clamp", "clamp"))
+    return Tail.parse(lo), Tail.parse(hi)
