@@ -24,6 +24,7 @@ ERR_LABEL = {"max_err_lsb": "max |error| (output LSB)", "mean_err_lsb": "mean |e
 # plot style per architecture class (colour) and search architecture (marker)
 CLASS_COLOUR = {"NLI K>1": "C0", "NLI K=1 (PWL)": "C1", "uniform PWL": "C2", "full LUT": "C3",
                 "scan": "C4"}
+SCAN_COLOURS = ["C4", "C5", "C6", "C8", "C9"]     # scan points: one colour per state-lane count P
 ARCH_MARKER = {"parallel": "o", "binary": "s", "uniform": "^", "direct": "D"}
 SVG_SALT = "nlihw-report"
 DECADES_FOR_LOG = 2
@@ -140,30 +141,32 @@ def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
            and usable(r.get("area")) and usable(r.get(ek))]
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
         fig = Figure(figsize=(7.5, 5))          # fixed margins: a layout engine doubles the time
-        fig.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.92)
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.11, top=0.92)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         by_label: dict[str, list[dict]] = {}
-        for r in pts:
+        for r in sorted(pts, key=lambda r: (arch_class(r), r.get("arch") or "", r.get("P") or 0)):
             by_label.setdefault(arch_label(r), []).append(r)
-        for label in sorted(by_label):
-            rs = by_label[label]
+        scan_colours = iter(SCAN_COLOURS * len(by_label))
+        for label, rs in by_label.items():
+            cls = arch_class(rs[0])
             ax.scatter([r["area"] for r in rs], [r[ek] for r in rs], s=28, alpha=0.8,
-                       color=CLASS_COLOUR.get(arch_class(rs[0]), "C7"),
+                       color=next(scan_colours) if cls == "scan" else CLASS_COLOUR.get(cls, "C7"),
                        marker=ARCH_MARKER.get(rs[0].get("arch"), "v"), label=label, zorder=2)
         if front:
             ax.step([r["area"] for r in front], [r[ek] for r in front], where="post",
                     color="black", lw=1, zorder=1, label="Pareto front")
             ax.scatter([r["area"] for r in front], [r[ek] for r in front], s=90,
                        facecolors="none", edgecolors="black", linewidths=1.2, zorder=3)
-        if _log_worthy([r[ek] for r in pts]):
-            ax.set_yscale("log")
-        if _log_worthy([r["area"] for r in pts]):
-            ax.set_xscale("log")
+        for axis, values in (("y", [r[ek] for r in pts]), ("x", [r["area"] for r in pts])):
+            if _log_worthy(values):
+                (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+            else:                       # short tick labels: 2.5 with a x1e-4 offset, not 0.00025
+                ax.ticklabel_format(axis=axis, style="sci", scilimits=(-3, 5), useMathText=True)
         ax.set_xlabel(f"area ({AREA_LABEL.get(group.target, 'headline area')})")
         ax.set_ylabel(ERR_LABEL.get(ek, ek))
         ax.set_title(f"{group.title}: {len(pts)} points, {len(front)} Pareto-optimal")
-        ax.grid(True, which="both", lw=0.3, alpha=0.5)
+        ax.grid(True, which="major", lw=0.3, alpha=0.5)
         if pts:
             ax.legend(loc="best", fontsize="small")
         png, svg = io.BytesIO(), io.BytesIO()
