@@ -39,6 +39,8 @@ def select(rows: list[dict], *, func: str | None, target: str, design: str = "nl
         vals = sorted({r.get(key) or "" for r in rs})
         return ", ".join(repr(v) for v in vals) or "none"
 
+    if not rows:
+        raise NoPointError("the results table has no points")
     rs = [r for r in rows if r.get("design") == design]
     if not rs:
         raise NoPointError(f"no {design} points in the results (designs present: "

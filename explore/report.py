@@ -276,5 +276,5 @@ def build_report(rows: list[dict], source: Path, out_dir: Path) -> Report:
         md += ["### All points, by area", ""]
         md += markdown_table(sorted(g.rows, key=_area_order(ek)), scan,
                              {r["point_id"] for r in front}) + [""]
-    mpath = outs.add_text(out_dir / "report.md", "\n".join(md), "report.md")
+    mpath = outs.add_text(out_dir / "report.md", "\n".join(md).rstrip("\n") + "\n", "report.md")
     return Report(outs, mpath, images, len(groups), len(rows), len(ok), len(failed))

@@ -80,6 +80,8 @@ def command(func, max_err, metric, target, in_fmt, out_fmt, design, results):
     if design == "nli" and not func:
         raise ParamsError("--func is required for --design nli")
     source, rows = load_results(results)
+    if not rows:
+        raise NoPointError(f"{source}: the results table has no points")
     rows = select(rows, func=func if design == "nli" else None, target=target, design=design,
                   in_fmt=in_fmt, out_fmt=out_fmt)
     meeting, closest, missing = ranked(rows, metric, max_err)
