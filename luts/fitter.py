@@ -136,13 +136,14 @@ def make_problem(func: "str | Function", layout: TableLayout,
 def resolve_tails(func: str, tails, covers_lo: bool, covers_hi: bool) -> tuple[Tail, Tail]:
     """The given tails, or the function's defaults on each side where the domain stops short of
     the input format (a side the domain covers keeps a clamp: its tail only meets codes the fit
-    sees, and a clamp at the last code is exact)."""
-    if tails is not None:
-        if len(tails) != 2:
-            raise ParamsError(f"tails: expected (left, right), got {tails!r}")
-        return Tail.parse(tails[0]), Tail.parse(tails[1])
+    sees, and a clamp at the last code is exact). A side given as None takes its default."""
+    given = (None, None) if tails is None else tuple(tails)
+    if len(given) != 2:
+        raise ParamsError(f"tails: expected (left, right), got {tails!r}")
     lo, hi = default_tails(func)
-    return (Tail() if covers_lo else lo), (Tail() if covers_hi else hi)
+    lo, hi = (Tail() if covers_lo else lo), (Tail() if covers_hi else hi)
+    return (lo if given[0] is None else Tail.parse(given[0]),
+            hi if given[1] is None else Tail.parse(given[1]))
 
 
 def candidate_grid(problem: FitProblem, grid: int | None = None) -> np.ndarray:

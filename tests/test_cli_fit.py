@@ -23,6 +23,18 @@ def test_fit_writes_table_hex_and_plot(tmp_path, capsys):
     assert t.sha256 in capsys.readouterr().out
 
 
+def test_fit_with_tails_and_table_show(tmp_path, capsys):
+    out = tmp_path / "silu.json"
+    assert main(["fit", "--func", "silu", "--in", "s4.4", "--out", "s4.4", "--domain", "-3:3",
+                 "--tail-lo", "zero", "--tail-hi", "linear:-1", "-M", "4", "-K", "2", "-o", str(out)]) == 0
+    t = NLITable.load(out)
+    assert (str(t.tail_lo), str(t.tail_hi)) == ("zero", "linear:-1")
+    capsys.readouterr()
+    assert main(["table", "show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "x < -3 (raw -48): zero" in text and "linear: y = 2^-1 x + " in text
+
+
 @pytest.mark.parametrize("args, msg", [
     (["--func", "nope"], "unknown function 'nope'; known: exp, gelu"),
     (["--func", "silu", "--in", "s40.12"], "format width must be 1..32"),
@@ -32,6 +44,9 @@ def test_fit_writes_table_hex_and_plot(tmp_path, capsys):
     (["--func", "rsqrt", "--in", "s4.4", "--domain", "-1:2"], "undefined for x <= 0"),
     (["--func", "silu", "--domain", "3"], "--domain must be LO:HI"),
     (["--func", "silu", "--in", "s2.2", "-M", "17"], "M must be"),
+    (["--func", "silu", "--tail-hi", "sideways"], "bad tail 'sideways'"),
+    (["--func", "silu", "--tail-lo", "linear:40"], "shift must be in"),
+    (["--func", "silu", "--in", "fp16"], "fixed-point formats (e.g. s4.12) only"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, args, msg):
     out = tmp_path / "t.json"
@@ -52,7 +67,7 @@ def test_corrupt_table_file(tmp_path, capsys):
 def test_help_for_every_command(capsys):
     for cmd in (["--help"], ["fit", "--help"], ["table", "show", "--help"], ["tables", "build", "--help"]):
         assert main(cmd) == 0
-    assert "Example: nlihw fit" in capsys.readouterr().out
+    assert "nlihw fit --func silu --in s4.12" in capsys.readouterr().out
 
 
 def test_fit_rel_floor_is_used_and_recorded(tmp_path, capsys):

@@ -83,6 +83,14 @@ def check_outputs(named: dict[str, Path | None]) -> None:
               help="Floor of |f| in the mean-rel metric and statistics (default: max(2^-14, one "
                    "output LSB)).")
 @click.option("--refine", is_flag=True, help="Re-optimize the stored values after placement.")
+@click.option("--tail-lo", default=None, metavar="TAIL",
+              help="Output below the first cutpoint: clamp, zero, identity (y = x) or linear:S "
+                   "(y = 2^S x + b, meeting f at the cutpoint). Default: the function's (silu, "
+                   "gelu, softplus zero; exp zero) where the domain stops short of the input "
+                   "format, else clamp.")
+@click.option("--tail-hi", default=None, metavar="TAIL",
+              help="Output from the last cutpoint on (as --tail-lo). Default: the function's "
+                   "(silu, gelu, softplus identity) where the domain stops short, else clamp.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Table JSON to write.")
 @click.option("--hex", "hex_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -90,20 +98,27 @@ def check_outputs(named: dict[str, Path | None]) -> None:
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw f, the approximation, the error and the cutpoints (PNG).")
 def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, rounding, domain,
-            grid, rel_floor, refine, output, hex_path, plot):
+            grid, rel_floor, refine, tail_lo, tail_hi, output, hex_path, plot):
     """Fit the optimal NLI table for a function and print its error summary.
 
     All outputs (-o, --hex, --plot) are written together or not at all.
 
-    Example: nlihw fit --func silu --in s4.12 --out s4.12 -M 11 -K 32 -o silu.json
+    Tails (what the engine outputs outside the cutpoints) are part of the fit: their error on
+    the domain's codes counts in the objective.
+
+    \b
+    Examples:
+      nlihw fit --func silu --in s4.12 --out s4.12 -M 11 -K 32 -o silu.json
+      nlihw fit --func silu --domain -6:6 --tail-lo zero --tail-hi identity -M 9 -K 8 -o s.json
     """
     check_grid(grid)
     if rel_floor is not None and not (math.isfinite(rel_floor) and rel_floor > 0):
         raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
     check_outputs({"-o": output, "--hex": hex_path, "--plot": plot})
     layout = TableLayout(in_fmt, out_fmt, M, K, micro_step, t_bits, mul_bits, rounding)
+    tails = (tail_lo, tail_hi)              # None: that side's default
     result = fit(func, layout, metric=metric, grid=grid, domain=parse_domain(domain),
-                 refine=refine, rel_floor=rel_floor, progress=Progress())
+                 refine=refine, rel_floor=rel_floor, tails=tails, progress=Progress())
     table = result.table
     outs = OutputSet()
     outs.add_text(output, table.to_json(), "-o")

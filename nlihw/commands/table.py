@@ -15,19 +15,26 @@ def clamp_lines(table: NLITable) -> list[str]:
     c = table.cutpoints
     first, last = c[0] * fin.lsb, c[-1] * fin.lsb
 
-    def clamp(x, raw, stored):
+    def clamp(x, raw, stored, tail):
+        mode = tail.mode.value
+        if mode == "zero":
+            return "zero"
+        if tail.gain:
+            slope = "x" if tail.shift == 0 else f"2^{tail.shift} x"
+            what = "identity: y = x" if mode == "identity" else f"linear: y = {slope} + {raw * fout.lsb:g}"
+            return f"{what} (raw offset {raw}), rounded and saturated to {fout}"
         name = f"f({x:g})" if raw == stored else "the clamp value"     # the fitter stores f(c)
         return f"clamp to {name} = {raw * fout.lsb:g} (raw {raw})"
 
     if c[0] == fin.min_raw:
         left = f"no left clamp region (the first cutpoint {first:g} is the smallest input)"
     else:
-        left = f"x < {first:g} (raw {c[0]}): {clamp(first, table.clamp_lo, table.values[0])}"
+        left = f"x < {first:g} (raw {c[0]}): {clamp(first, table.clamp_lo, table.values[0], table.tail_lo)}"
     if c[-1] > fin.max_raw:
         right = (f"no right clamp region (the last cutpoint {last:g} is one past the largest input "
                  f"{fin.max:g})")
     else:
-        right = f"x >= {last:g} (raw {c[-1]}): {clamp(last, table.clamp_hi, table.values[-1])}"
+        right = f"x >= {last:g} (raw {c[-1]}): {clamp(last, table.clamp_hi, table.values[-1], table.tail_hi)}"
     return [left, right]
 
 
