@@ -176,8 +176,8 @@ def test_report_fronts_match_brute_force(results, tmp_path, capsys, monkeypatch)
                                        if (r["func"] or "scan") == func and r["target"] == target)
         assert sorted(sec["Pareto column yes"]) == front, (func, target)
     md = (tmp_path / "rep" / "report.md").read_text()
-    assert re.search(r"^\| s03 \|.*\| 20955 \|", md, re.M)    # an area in full, not 2.096e+04
-    assert re.search(r"^\| g02 \|.*\| 0\.004 \|", md, re.M)
+    assert re.search(r"^\| s03 \|.*\| 20955 \|", md, re.MULTILINE)    # an area in full, not 2.096e+04
+    assert re.search(r"^\| g02 \|.*\| 0\.004 \|", md, re.MULTILINE)
     # all points by area: ok points by increasing area (failed ones last)
     assert find_group(secs, "silu", "ecp5")["All points, by area"] == [
         "p06", "p04", "p02", "p01", "p03", "p11", "p09", "p10", "p05"]
@@ -201,9 +201,13 @@ def test_report_plots_and_failed_points(results, tmp_path, capsys, monkeypatch):
     for label in ("NLI K&gt;1, parallel", "NLI K&gt;1, binary", "NLI K=1 (PWL), parallel",
                   "uniform PWL", "full LUT", "Pareto front"):
         assert f"<!-- {label} -->" in svg, label
-    assert "10^{" not in svg                              # 0.5..1.5 LSB: linear axes
+    def ticks(svg):
+        return set(re.findall(r"<!-- ([0-9.]+) -->", svg))
+    # 0.5..1.5 LSB, 50..2000 LUT4s: linear axes
+    assert ticks(svg) == {"0.6", "0.8", "1.0", "1.2", "1.4"} | {str(250 * i) for i in range(9)}
     gen = (out / "plots" / "silu_s4.12_s4.12_generic.svg").read_text()
-    assert "10^{-2}" in gen and "10^{1}" in gen           # 0.004..40 LSB: log error axis
+    # 0.004..40 LSB and 5..900 GE: decades on both axes
+    assert ticks(gen) == {"0.01", "0.1", "1", "10", "100", "1000"}
     # summary and failed points with their (escaped) messages
     assert "17 points: 15 ok, 2 failed" in md
     failed = md.split("## Failed points")[1].split("\n## ")[0]
