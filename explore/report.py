@@ -129,9 +129,23 @@ def _log_worthy(values: list[float]) -> bool:
     return bool(values) and min(values) > 0 and max(values) / min(values) > 10 ** DECADES_FOR_LOG
 
 
+RC = {"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}     # fixed SVG ids, glyphs as paths
+
+
 def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
-    """(PNG, SVG) of error against area: one colour per architecture family, one marker per
-    search architecture, the front as a step line with its points outlined."""
+    """(PNG, SVG) bytes of the group's plot (see ``figure``), the same bytes on every run."""
+    import matplotlib
+    with matplotlib.rc_context(RC):
+        fig = figure(group, front)
+        png, svg = io.BytesIO(), io.BytesIO()
+        fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
+def figure(group: Group, front: list[dict]):
+    """Error against area: one colour per architecture family, one marker per search
+    architecture, the front as a step line with its points outlined (a matplotlib Figure)."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -140,7 +154,7 @@ def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
     ek = group.err_key()
     pts = [r for r in group.rows if r.get("status") == "ok"
            and usable(r.get("area")) and usable(r.get(ek))]
-    with matplotlib.rc_context({"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(7.5, 5))          # fixed margins: a layout engine doubles the time
         fig.subplots_adjust(left=0.12, right=0.97, bottom=0.11, top=0.92)
         FigureCanvasAgg(fig)
@@ -156,9 +170,10 @@ def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
                        marker=ARCH_MARKER.get(rs[0].get("arch"), "v"), label=label, zorder=2)
         if front:
             ax.step([r["area"] for r in front], [r[ek] for r in front], where="post",
-                    color="black", lw=1, zorder=1, label="Pareto front")
+                    color="black", lw=1, zorder=1, label="Pareto front", gid="pareto-front")
             ax.scatter([r["area"] for r in front], [r[ek] for r in front], s=90,
-                       facecolors="none", edgecolors="black", linewidths=1.2, zorder=3)
+                       facecolors="none", edgecolors="black", linewidths=1.2, zorder=3,
+                       gid="pareto-points")
         # plain-text tick labels: mathtext (10^{-2}) costs more than drawing everything else
         for axis, values in ((ax.yaxis, [r[ek] for r in pts]), (ax.xaxis, [r["area"] for r in pts])):
             if _log_worthy(values):
@@ -173,10 +188,7 @@ def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
         ax.grid(True, which="major", lw=0.3, alpha=0.5)
         if pts:
             ax.legend(loc="best", fontsize="small")
-        png, svg = io.BytesIO(), io.BytesIO()
-        fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
-        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    return png.getvalue(), svg.getvalue()
+    return fig
 
 
 # ------------------------------------------------------------------------------------ Markdown

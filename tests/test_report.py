@@ -222,6 +222,29 @@ def test_report_plots_and_failed_points(results, tmp_path, capsys, monkeypatch):
         assert q.read_bytes() == p.read_bytes(), p.name
 
 
+def test_plot_marks_the_front():
+    """The front is a post-step line through the front points, each outlined; every other point
+    is drawn once, in its architecture's series."""
+    from nlihw.explore.report import figure, group_rows
+    g = next(g for g in group_rows(all_rows()) if g.name == "silu_s4.12_s4.12_ecp5")
+    by_id = {r["point_id"]: r for r in g.rows}
+    front = [by_id[p] for p in ("p04", "p02", "p09", "p10")]   # by hand, ordered by area
+    ax = figure(g, front).axes[0]
+    line = next(a for a in ax.lines if a.get_gid() == "pareto-front")
+    assert line.get_drawstyle() == "steps-post"
+    assert list(line.get_xdata()) == [50, 100, 300, 2000]
+    assert list(line.get_ydata()) == [1.5, 0.8, 0.7, 0.5]
+    outline = next(c for c in ax.collections if c.get_gid() == "pareto-points")
+    assert [tuple(o) for o in outline.get_offsets()] == [(50, 1.5), (100, 0.8), (300, 0.7), (2000, 0.5)]
+    assert outline.get_facecolors().size == 0 or all(outline.get_facecolors()[:, 3] == 0)
+    series = {c.get_label(): sorted(tuple(o) for o in c.get_offsets())
+              for c in ax.collections if c.get_gid() != "pareto-points"}
+    assert series == {"NLI K>1, parallel": [(50, 1.5), (100, 0.9), (100, 1.0)],
+                      "NLI K>1, binary": [(100, 0.8)],
+                      "NLI K=1 (PWL), parallel": [(120, 1.2)],
+                      "uniform PWL": [(300, 0.7)], "full LUT": [(2000, 0.5)]}
+
+
 # ------------------------------------------------------------------------------------ best
 
 def shown(out):
