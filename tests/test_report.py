@@ -377,3 +377,20 @@ def test_blocked_output_writes_nothing(results, tmp_path, capsys):
     rc, _, err = run(["report", results, "--out", out], capsys)
     assert rc == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == ["plots"]            # no report.md
+
+
+def test_help_examples_run(tmp_path, capsys, monkeypatch):
+    """The first example of each command's help, verbatim, from a directory holding build/sweep."""
+    import shlex
+
+    from nlihw.commands import best, report
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("nlihw.explore.report.plot_group", lambda group, front: (b"png", b"svg"))
+    (tmp_path / "build" / "sweep").mkdir(parents=True)
+    write_csv(tmp_path / "build" / "sweep" / "results.csv", all_rows())
+    for cmd in (report.command, best.command):
+        example = cmd.help.split("Examples:")[1].strip().splitlines()[0].strip()
+        rc, out, err = run(shlex.split(example)[1:], capsys)
+        assert rc == 0, (example, err)
+    assert (tmp_path / "build" / "sweep" / "report.md").is_file()
+    assert "best: point p03 " in out                     # silu, 1 LSB, ecp5
