@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from nlihw.errors import ParamsError
 from nlihw.explore.query import (
@@ -26,7 +28,7 @@ RUNNERS_UP = 4
 
 
 def _table(rows: list[dict], metric: str, title: str) -> Table:
-    t = Table(title=title)
+    t = Table(title=escape(title))
     cols = [("", None), ("point", "point_id"), ("architecture", "arch"), ("M", "M"), ("K", "K"),
             ("step", "micro_step"), ("lanes", "lanes"), ("storage", "storage"),
             ("in", "in_fmt"), ("out", "out_fmt"), (metric, metric), ("area", "area"),
@@ -38,9 +40,9 @@ def _table(rows: list[dict], metric: str, title: str) -> Table:
         t.add_column(head, justify="left" if key in (None, "point_id", "arch", "micro_step",
                                                      "storage", "in_fmt", "out_fmt", "preset")
                      else "right")
-    for i, r in enumerate(rows):
-        t.add_row(*["best" if key is None and i == 0 else f"#{i + 1}" if key is None
-                    else arch_label(r) if key == "arch" else fmt(r.get(key)).replace("\\|", "|")
+    for i, r in enumerate(rows):           # Text: values from the file are never rich markup
+        t.add_row(*[Text("best" if key is None and i == 0 else f"#{i + 1}" if key is None
+                         else arch_label(r) if key == "arch" else fmt(r.get(key)).replace("\\|", "|"))
                     for _, key in cols])
     return t
 
