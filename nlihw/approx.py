@@ -1,0 +1,63 @@
+"""The hardware's exact behaviour as a float function, for model-level accuracy checks.
+
+``Approx(table)(x)`` quantizes a float64 array into the table's input format (nearest even,
+saturating as the hardware's input would), evaluates the bit-exact golden model (tails included)
+and returns the output codes' real values, so a numpy or PyTorch model can use the engine in place
+of an activation. Unlike ``nli_eval``, which refuses codes outside the format, this saturates.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nlihw.luts.table import NLITable
+from nlihw.sim.nli.golden import nli_eval
+
+
+class Approx:
+    """A table as a vectorized float64 function with the hardware's exact outputs."""
+
+    def __init__(self, table: NLITable):
+        if not isinstance(table, NLITable):
+            raise TypeError(f"expected an NLITable, got {type(table).__name__}")
+        self.table = table
+
+    @classmethod
+    def load(cls, path: "str | Path", verify: bool = True) -> "Approx":
+        """From a table file (``nlihw fit -o``)."""
+        return cls(NLITable.load(path, verify=verify))
+
+    @classmethod
+    def shipped(cls, name: str) -> "Approx":
+        """From a shipped table by name, e.g. ``silu_M11_K32``."""
+        from nlihw.luts.default_tables import shipped_table
+        return cls(shipped_table(name))
+
+    def codes(self, x) -> np.ndarray:
+        """Raw input codes for ``x`` (NaN excluded: see ``__call__``)."""
+        fin = self.table.layout.in_fmt
+        x = np.asarray(x, dtype=np.float64)
+        return fin.quantize(np.clip(np.nan_to_num(x, nan=0.0), fin.min - 1, fin.max + 1))
+
+    def __call__(self, x) -> np.ndarray:
+        """f(x) as the hardware computes it; NaN in gives NaN out, +-inf saturate like any value
+        beyond the input format. Keeps the shape of ``x``."""
+        x = np.asarray(x, dtype=np.float64)
+        y = self.table.layout.out_fmt.to_real(nli_eval(self.table, self.codes(x).ravel()))
+        y = y.reshape(x.shape)
+        return np.where(np.isnan(x), np.nan, y)
+
+    def __repr__(self) -> str:
+        lay = self.table.layout
+        return f"Approx({self.table.function}: {lay.in_fmt} -> {lay.out_fmt}, M={lay.M}, K={lay.K})"
+
+
+def approx(table: "NLITable | str | Path") -> Approx:
+    """``Approx`` of a table object, a table file path, or a shipped table name."""
+    if isinstance(table, NLITable):
+        return Approx(table)
+    p = Path(table)
+    if p.suffix == ".json" or p.exists():
+        return Approx.load(p)
+    return Approx.shipped(str(table))
