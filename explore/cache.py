@@ -58,8 +58,11 @@ def read_point(results: Path, point_id: str) -> dict | None:
     return rec
 
 
-def remove_stale_temporaries(results: Path) -> int:
-    """Delete temporary files left by a writer that was killed (only ever called under the lock)."""
+def remove_stale_temporaries(results: Path, work: str = "cache") -> int:
+    """Delete temporary files and task scratch directories left by a killed sweep (only ever
+    called under the lock)."""
+    import re
+    import shutil
     n = 0
     d = Path(results) / POINTS_DIR
     if d.is_dir():
@@ -69,6 +72,12 @@ def remove_stale_temporaries(results: Path) -> int:
                 n += 1
             except OSError:
                 pass
+    w = Path(results) / work
+    if w.is_dir():
+        for f in w.iterdir():
+            if f.is_dir() and re.fullmatch(r"[0-9a-f]{16}-\w+", f.name):
+                shutil.rmtree(f, ignore_errors=True)
+                n += 1
     return n
 
 

@@ -60,7 +60,7 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
     t0 = time.perf_counter()
     s = SweepSummary(total=len(spec.points))
     with cache.locked(results):
-        cache.remove_stale_temporaries(results)
+        cache.remove_stale_temporaries(results, WORK_DIR)
         atomic_write_text(results / "spec.toml", spec_text if spec_text is not None else spec.to_toml())
         records: dict[str, dict] = {}
         todo: list[Point] = []

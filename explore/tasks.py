@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -38,7 +39,7 @@ def run_point(point: dict, work: str, synth_cache: str | None = None) -> dict:
         if p.design == "nli":
             _nli(p, row, record, Path(work), tmp, synth_cache)
         else:
-            _scan(p, row, record, tmp, synth_cache)
+            _scan(p, row, record, Path(work), tmp, synth_cache)
         row["status"] = "ok"
     except Exception as e:          # a failing point is a result, not a crash
         row["status"] = "failed"
@@ -75,7 +76,7 @@ def _nli(p: Point, row: dict, record: dict, work: Path, tmp: Path, synth_cache):
     row["gen_s"] = time.perf_counter() - t0
     if "verify" in p.stages:
         t0 = time.perf_counter()
-        row["verified"] = _verify_nli(params, paths["verilog"], tmp / "run")
+        row["verified"] = _verify_nli(params, paths["verilog"], tmp / "run", work)
         row["verify_s"] = time.perf_counter() - t0
     if "synth" in p.stages:
         _synth(p, row, record, paths["verilog"], TOP["nli"], tmp, synth_cache)
@@ -158,12 +159,17 @@ def table_bits(table, arch: str) -> int:
     return bits
 
 
-def _verify_nli(params, verilog: Path, run: Path) -> str:
+def sim_build_root(work: Path) -> "Path | None":
+    """Verilator builds go to $NLIHW_SIM_BUILD when set, else beside the sweep's other caches."""
+    return None if os.environ.get("NLIHW_SIM_BUILD") else Path(work) / "sim"
+
+
+def _verify_nli(params, verilog: Path, run: Path, work: Path) -> str:
     """Every input code (a random sample above 16 bits) through the emitted Verilog on
     Verilator, compared beat by beat with the golden model."""
     from nlihw.sim.common import runner
     from nlihw.sim.nli import engine_bench as eb
-    sim = runner.build(verilog, params.top_name)
+    sim = runner.build(verilog, params.top_name, build_root=sim_build_root(work))
     if params.in_width <= 16:
         x, func = eb.exhaustive_inputs(params)
     else:
@@ -229,7 +235,7 @@ def scan_errors(params, tokens: int) -> dict:
             "rms_err": float(np.sqrt(np.mean(d * d)) / np.sqrt(np.mean(ref * ref)))}
 
 
-def _scan(p: Point, row, record, tmp: Path, synth_cache):
+def _scan(p: Point, row, record, work: Path, tmp: Path, synth_cache):
     t0 = time.perf_counter()
     params = scan_params(p)
     record["params"] = params.to_dict()
@@ -249,7 +255,7 @@ def _scan(p: Point, row, record, tmp: Path, synth_cache):
         from nlihw.sim.scan import bench as sb
         from nlihw.sim.common import runner
         t0 = time.perf_counter()
-        built = runner.build(paths["verilog"], params.top_name)
+        built = runner.build(paths["verilog"], params.top_name, build_root=sim_build_root(work))
         s = sb.draw(params, min(p.tokens, 16), seed=SCAN_SEED)
         r = sb.run_bench(built, sb.bench_config(s), tmp / "run")
         row["verified"] = "passed" if r.tests == 1 and r.failures == 0 else "failed"

@@ -160,6 +160,8 @@ def test_dask_local_cluster_gives_the_same_table(tmp_path, pool_run):
     d, _ = pool_run
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as c:
         s = run(fit_spec(), tmp_path, scheduler=c.scheduler_address)
+        ran = c.scheduler.task_prefixes.get("nlihw-point")       # the cluster ran the points
+        assert ran is not None and ran.state_counts["memory"] == 8
     assert (s.computed, s.failed) == (8, 0)
     strip = lambda rows: [{k: v for k, v in r.items() if k not in TIMES} for r in rows]   # noqa: E731
     assert strip(read_table(tmp_path / "results.parquet")) == strip(read_table(d / "results.parquet"))
@@ -233,3 +235,14 @@ def test_cli_runs_a_sweep(tmp_path, capsys):
     assert out.startswith("sweep: 2 points (2 computed, 0 cached, 0 failed)")
     assert main(args + ["--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("sweep: 2 points, stages fit; 2 already in")
+
+
+@pytest.mark.slow
+def test_verify_stage_runs_every_code_on_verilator(tmp_path):
+    spec = parse_spec({"sweep": {"stages": ["fit", "gen", "verify"]},
+                       "nli": {"func": "silu", "in_fmt": "s2.6", "out_fmt": "s2.6", "M": 3,
+                               "arch": ["parallel", "direct"]}})
+    s = run(spec, tmp_path, jobs=2)
+    rows = read_table(tmp_path / "results.csv")
+    assert s.failed == 0 and [r["verified"] for r in rows] == ["passed", "passed"]
+    assert all(r["verify_s"] > 0 for r in rows)
