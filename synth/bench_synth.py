@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from nlihw.atomic import atomic_write_text
-from nlihw.comparison import NAMES, area, choose, summary_markdown, summary_table, synthesize
+from nlihw.explore.comparison import NAMES, area, choose, summary_markdown, summary_table, synthesize
 from nlihw.hdl.nli.generate import generate
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table

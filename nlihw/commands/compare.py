@@ -1,4 +1,5 @@
-"""``nlihw compare``: NLI against uniform PWL and a full LUT at equal accuracy, synthesized."""
+"""``nlihw compare``: NLI against uniform PWL and a full LUT at equal accuracy, synthesized (a small
+sweep: the candidate points run through the sweep machinery into a results directory)."""
 from __future__ import annotations
 
 import json
@@ -9,9 +10,8 @@ import click
 from rich.console import Console
 
 from nlihw.atomic import OutputSet
-from nlihw.comparison import NAMES, choose, summary, summary_table, synthesize
 from nlihw.errors import ParamsError
-from nlihw.synth.targets import TARGETS
+from nlihw.explore.comparison import NAMES, TARGETS, check_domain, compare, plan, summary, summary_table
 from nlihw.luts.fitter import MAX_GRID, check_grid
 from .fit import check_outputs, parse_domain
 
@@ -27,34 +27,58 @@ from .fit import check_outputs, parse_domain
 @click.option("--target", "targets", multiple=True, type=click.Choice(list(TARGETS)),
               default=("generic",), show_default=True, help="Synthesis targets (repeatable).")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("build/compare"), show_default=True, help="Designs, reports and compare.json.")
-def command(func, in_fmt, out_fmt, max_err, domain, grid, targets, outdir):
+              default=Path("build/compare"), show_default=True,
+              help="OUTDIR/<func> holds the sweep results (points/, results.csv, results.parquet, "
+                   "spec.toml) and compare.json; points already there are not recomputed.")
+@click.option("-j", "--jobs", type=int, default=None,
+              help="Local worker processes (default: one per core).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the points on this Dask distributed scheduler instead of a local pool.")
+def command(func, in_fmt, out_fmt, max_err, domain, grid, targets, outdir, jobs, scheduler):
     """Find each architecture's cheapest design meeting --max-err, synthesize them, print them side
-    by side with the area ratios to NLI. NLI candidates (each K, multiplier or shift micro step)
-    are sized by synthesis on the first --target.
+    by side with the area ratios to NLI. NLI candidates (each K, multiplier or shift micro step,
+    each with the fewest cutpoints meeting the bound) are sized by synthesis on the first
+    --target; the candidates run as a sweep (cached per point, like nlihw sweep).
 
     Example: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5
     """
     if not (math.isfinite(max_err) and max_err > 0):
         raise ParamsError(f"--max-err must be finite and > 0 LSB, got {max_err}")
     check_grid(grid)
+    if jobs is not None and jobs < 1:
+        raise ParamsError(f"-j must be >= 1, got {jobs}")
+    if jobs is not None and scheduler:
+        raise ParamsError("-j sets the local pool; with --scheduler the cluster's workers run the points")
+    if scheduler is not None and not scheduler.strip():
+        raise ParamsError("--scheduler must be an address such as tcp://HOST:PORT")
+    dom = parse_domain(domain)
+    check_domain(dom)
+    targets = tuple(dict.fromkeys(targets))
     work = outdir / func.replace(":", "_")
     report = work / "compare.json"
     check_outputs({"compare.json": report})
-    console = Console(stderr=True)
-    with console.status("choosing design points ...") as status:
-        rows = choose(func, in_fmt, out_fmt, max_err, parse_domain(domain), grid=grid,
-                      progress=status.update, select_target=targets[0], workdir=work)
-        synthesize(rows, targets, work, progress=status.update)
-    head, lines = summary(rows, targets)
-    Console(width=200).print(summary_table(rows, targets, f"{func} {in_fmt} -> {out_fmt}, "
-                                                          f"max error <= {max_err} LSB"))
-    for r in rows:
-        if r.note and r.choice is not None:
+    if work.exists() and not work.is_dir():
+        raise ParamsError(f"{work}: is not a directory")
+    err = Console(stderr=True)
+    with err.status("choosing design points ...") as status:
+        plan(func, in_fmt, out_fmt, max_err, dom, grid, status.update, work)
+    c = compare(func, in_fmt, out_fmt, max_err, targets, work, dom, grid, jobs=jobs,
+                scheduler=scheduler, quiet=False, console=err)
+    head, lines = summary(c.rows, targets)
+    Console(width=200).print(summary_table(c.rows, targets, f"{func} {in_fmt} -> {out_fmt}, "
+                                                            f"max error <= {max_err} LSB"))
+    for r in c.rows:
+        if r.note and r.params is not None:
             click.echo(f"note: {NAMES[r.architecture]}: {r.note}")
     outs = OutputSet()
     outs.add_text(report, json.dumps({"function": func, "in": in_fmt, "out": out_fmt,
                                       "max_err_lsb": max_err, "targets": list(targets),
-                                      "header": head, "rows": lines},
+                                      "header": head, "rows": lines,
+                                      "point_ids": {NAMES[r.architecture]: {
+                                          t: (r.results.get(t) or {}).get("point_id")
+                                          for t in targets} for r in c.rows}},
                                      indent=1, sort_keys=True) + "\n", "compare.json")
     outs.commit()
+    total = sum(s.total for s in c.sweeps[-1:])
+    click.echo(f"compare: {total} points ({c.computed} computed, {total - c.computed} cached, "
+               f"{sum(s.failed for s in c.sweeps[-1:])} failed) -> {work}")
