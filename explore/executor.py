@@ -3,7 +3,7 @@ an existing Dask distributed cluster (``tcp://HOST:PORT``), yielding (key, resul
 
 A result is either what the task returned or a ``WorkerLost`` when the process running it died
 (killed, out of memory) more often than it is retried. On an interrupt, queued tasks are
-cancelled and running ones stopped (SIGINT, so their tools are killed too, then SIGKILL).
+cancelled and running ones stopped (SIGTERM, so their tools are killed too, then SIGKILL).
 """
 from __future__ import annotations
 
@@ -52,29 +52,40 @@ def _context():
     return ctx
 
 
+def _worker_init() -> None:
+    """In a pool worker, SIGINT and SIGTERM raise KeyboardInterrupt (even when the sweep was
+    started with SIGINT ignored, as background jobs are), so a stopped task kills its tools."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _stop(ex: ProcessPoolExecutor) -> None:
-    """Cancel queued work and stop running workers (SIGINT first: they kill their tools)."""
+    """Cancel queued work and stop running workers (SIGTERM first: they kill their tools)."""
     procs = list(getattr(ex, "_processes", {}).values())
     ex.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             try:
-                os.kill(p.pid, signal.SIGINT)
+                os.kill(p.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 0.3     # tools die at once (the KeyboardInterrupt kills them)
     for p in procs:
         p.join(max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
             p.join(1.0)
+    ex.shutdown(wait=True)           # the manager thread sees the dead workers and ends
 
 
 def _pool(fn, items, jobs) -> Iterator[tuple[str, object]]:
     pending = dict(items)
     restarts = 0
     while pending:
-        ex = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=_context())
+        ex = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=_context(),
+                                 initializer=_worker_init)
         clean = False
         try:
             futs = {ex.submit(fn, *args): key for key, args in pending.items()}

@@ -228,7 +228,7 @@ def test_generic_synthesis_of_a_tiny_point(tmp_path):
 
 
 def test_cli_runs_a_sweep(tmp_path, capsys):
-    args = ["sweep", "--func", "silu", "-M", "3,4", "--in", "s2.6", "--out", "s2.6", "-o", str(tmp_path),
+    args = ["sweep", "--func", "silu", "-M", "3,4", "--in", "s2.6", "--out", "s2.6", "--stages", "fit", "-o", str(tmp_path),
             "-j", "1", "--quiet"]
     assert main(args) == 0
     out = capsys.readouterr().out
