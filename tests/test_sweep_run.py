@@ -175,6 +175,27 @@ def die_once(marker: str) -> str:
     return "done"
 
 
+def test_scan_points_measure_the_golden_model(tmp_path):
+    """A scan point's error is the bit-exact golden model against float64 selective_scan_ref
+    (the project's own scan_error on the same inputs)."""
+    import numpy as np
+    from nlihw.hdl.scan.params import preset
+    from nlihw.sim.scan.accuracy import scan_error
+    from nlihw.sim.scan.stimulus import mamba_inputs
+    spec = parse_spec({"scan": {"preset": "int8", "d_state": 4, "P": [2, 4], "d_inner": 4, "tokens": 16}})
+    s = run(spec, tmp_path, jobs=1)
+    rows = read_table(tmp_path / "results.csv")
+    assert s.failed == 0 and sorted(r["P"] for r in rows) == [2, 4]
+    p = preset("int8", d_inner=4, d_state=4, lanes=2)
+    ref = scan_error(p, mamba_inputs(4, 4, 16, np.random.default_rng(0)))
+    for r in rows:
+        assert r["design"] == "scan" and r["preset"] == "int8" and r["d_state"] == 4
+        assert r["max_err"] == pytest.approx(ref["max_abs"], rel=1e-12)
+        assert r["max_err_lsb"] == pytest.approx(ref["max_abs"] * 8, rel=1e-12)     # out s5.3
+        assert r["rms_err"] == pytest.approx(ref["rel_rms"], rel=1e-12)
+        assert r["func"] == "" and r["M"] is None and r["latency"] > 0
+
+
 def test_pool_survives_a_killed_worker(tmp_path):
     items = [(f"k{i}", (str(tmp_path / f"m{i}"),)) for i in range(3)]
     got = dict(executor.run_tasks(die_once, items, jobs=2))
@@ -228,8 +249,8 @@ def test_generic_synthesis_of_a_tiny_point(tmp_path):
 
 
 def test_cli_runs_a_sweep(tmp_path, capsys):
-    args = ["sweep", "--func", "silu", "-M", "3,4", "--in", "s2.6", "--out", "s2.6", "--stages", "fit", "-o", str(tmp_path),
-            "-j", "1", "--quiet"]
+    args = ["sweep", "--func", "silu", "-M", "3,4", "--in", "s2.6", "--out", "s2.6", "--stages", "fit",
+            "-o", str(tmp_path), "-j", "1", "--quiet"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out.startswith("sweep: 2 points (2 computed, 0 cached, 0 failed)")

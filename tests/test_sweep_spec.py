@@ -204,6 +204,7 @@ def test_help_has_an_example(capsys):
     (["--func", "silu"], "error: nli.M: missing"),
     ([], "error: give a SPEC file or the ranges"),
     (["--func", "silu", "-M", "5", "-j", "0"], "error: -j must be >= 1"),
+    (["--func", "silu", "-M", "5", "--scheduler", "nonsense"], "error: --scheduler must be a Dask"),
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, args, text):
     assert main(["sweep", *args, "-o", str(tmp_path / "r")]) == 2

@@ -2,6 +2,7 @@
 directory, computing only the points it does not hold yet."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -88,8 +89,9 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **rang
         raise ParamsError(f"-j must be >= 1, got {jobs}")
     if jobs is not None and scheduler:
         raise ParamsError("-j sets the local pool; with --scheduler the cluster's workers run the points")
-    if scheduler is not None and not scheduler.strip():
-        raise ParamsError("--scheduler must be an address such as tcp://HOST:PORT")
+    if scheduler is not None and not re.fullmatch(r"(tcp|tls)://[^\s/:]+:\d{1,5}/?", scheduler):
+        raise ParamsError(f"--scheduler must be a Dask scheduler address such as "
+                          f"tcp://HOST:PORT, got {scheduler!r}")
     over = overrides_from(ranges)
     if spec is not None:
         s = load_spec(spec, over)
