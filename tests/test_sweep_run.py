@@ -182,12 +182,12 @@ def test_scan_points_measure_the_golden_model(tmp_path):
     from nlihw.hdl.scan.params import preset
     from nlihw.sim.scan.accuracy import scan_error
     from nlihw.sim.scan.stimulus import mamba_inputs
-    spec = parse_spec({"scan": {"preset": "int8", "d_state": 4, "P": [2, 4], "d_inner": 4, "tokens": 16}})
+    spec = parse_spec({"scan": {"preset": "int8", "d_state": 4, "P": [2, 4], "d_inner": 2, "tokens": 8}})
     s = run(spec, tmp_path, jobs=1)
     rows = read_table(tmp_path / "results.csv")
     assert s.failed == 0 and sorted(r["P"] for r in rows) == [2, 4]
-    p = preset("int8", d_inner=4, d_state=4, lanes=2)
-    ref = scan_error(p, mamba_inputs(4, 4, 16, np.random.default_rng(0)))
+    p = preset("int8", d_inner=2, d_state=4, lanes=2)
+    ref = scan_error(p, mamba_inputs(2, 4, 8, np.random.default_rng(0)))
     for r in rows:
         assert r["design"] == "scan" and r["preset"] == "int8" and r["d_state"] == 4
         assert r["max_err"] == pytest.approx(ref["max_abs"], rel=1e-12)
