@@ -68,12 +68,11 @@ def check_selection(d, res):
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """A compare with two NLI candidates (K=1 and K=8, shift micro step), run twice."""
+    """A compare with four NLI candidates (K=1 and K=8, each micro step), run twice."""
     tmp = tmp_path_factory.mktemp("compare")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NLIHW_CACHE", str(tmp / "cache"))
         mp.setattr(comparison, "NLI_KS", (8,))
-        mp.setattr(comparison, "MICRO_STEPS", ("pow2",))
         args = ARGS + ["-o", str(tmp / "out"), "-j", "2"]
         first = run(args)
         d = tmp / "out" / "tanh"
@@ -92,8 +91,8 @@ def test_results_directory_holds_the_tidy_table(small_run):
         lines = list(csv.reader(f))
     assert lines[0] == SCHEMA
     points = sorted((d / "points").glob("*.json"))
-    # one row per design point: 2 NLI candidates + uniform PWL + full LUT, all synthesized
-    assert len(points) == 4 and len(lines) == 1 + 4
+    # one row per design point: 4 NLI candidates + uniform PWL + full LUT, all synthesized
+    assert len(points) == 6 and len(lines) == 1 + 6
     assert sorted(r[0] for r in lines[1:]) == sorted(p.stem for p in points)
     assert all(r[SCHEMA.index("status")] == "ok" and r[SCHEMA.index("target")] == "generic"
                for r in lines[1:])
@@ -105,7 +104,7 @@ def test_second_run_computes_nothing(small_run):
     _, (_, out1, _), (rc, out2, err), before, after = small_run
     assert rc == 0, err
     assert before and after == before, "a second run rewrote a point or re-planned"
-    assert "(0 computed, 4 cached, 0 failed)" in out2
+    assert "(0 computed, 6 cached, 0 failed)" in out2
     table = lambda s: s.split("compare:")[0]    # noqa: E731
     assert table(out2) == table(out1)
 
