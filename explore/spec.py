@@ -98,8 +98,9 @@ def _toml(v) -> str:
 
 
 def load_spec(path: "str | Path", overrides: dict | None = None) -> Spec:
-    """Read and validate a TOML spec file; ``overrides`` ({"nli": {key: [...]}, "sweep": {...}})
-    replace keys of every block (the CLI's range options)."""
+    """Read and validate a TOML spec file; ``overrides`` ({"nli": {key: [...]}, "scan": {...},
+    "all": {...} (keys of every block), "sweep": {...}}) replace keys of every block (the CLI's
+    range options)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -144,8 +145,10 @@ def _parse(data: dict, overrides: dict) -> Spec:
             single = len(raw) == 1
         else:
             raise SpecError(f"{kind}: expected a table ([{kind}]) or tables ([[{kind}]])")
-        if overrides.get(kind):
-            raw = [{**b, **overrides[kind]} for b in raw] or [dict(overrides[kind])]
+        own, shared = overrides.get(kind, {}), overrides.get("all", {})
+        if own or (shared and raw):
+            # keys for every kind (the target) apply to blocks that exist or are being made
+            raw = [{**b, **shared, **own} for b in raw] or [{**shared, **own}]
             single = len(raw) == 1
         blocks[kind] = [_block(kind if single else f"{kind}[{i}]", b, keys)
                         for i, b in enumerate(raw)]
@@ -251,6 +254,15 @@ def _check_targets(name, b, stages):
         raise SpecError(f"{name}.target: targets given but sweep.stages has no \"synth\"")
 
 
+def _check_size(name, b):
+    n = 1
+    for v in b.values():
+        n *= len(v) if v else 1
+    if n > MAX_POINTS:
+        raise SpecError(f"{name}: {n:,} combinations, more than {MAX_POINTS:,} design points; "
+                        f"split the sweep")
+
+
 def _nli_points(name: str, b: dict, stages) -> list[Point]:
     from nlihw.errors import ParamsError
     from nlihw.luts.functions import get_function
@@ -278,6 +290,7 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
     _check_str(name, "metric", b["metric"], METRICS)
     _check_int(name, "grid", b["grid"], 2, MAX_GRID, none_ok=True)
     _check_targets(name, b, stages)
+    _check_size(name, b)
     targets = b["target"] or ("",)
 
     out = []
@@ -325,6 +338,7 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
     _check_int(name, "d_inner", b["d_inner"], 1, 4096)
     _check_int(name, "tokens", b["tokens"], 1, 1 << 16)
     _check_targets(name, b, stages)
+    _check_size(name, b)
     out = []
     for preset, N, P, D, T, target in itertools.product(
             b["preset"], b["d_state"], b["P"] or (None,), b["d_inner"], b["tokens"],

@@ -102,6 +102,11 @@ def test_bad_values_are_named(data, key):
     assert error_of(data).startswith(key)
 
 
+def test_too_many_points_are_refused_before_building_them():
+    big = nli(M=list(range(2, 202)), K=list(range(1, 101)), lanes=list(range(1, 11)))
+    assert error_of({"nli": big}).startswith("nli: 200,000 combinations, more than 100,000")
+
+
 def test_blocks_are_numbered_in_errors():
     data = {"nli": [nli(), nli(arch="direct", K=[1, 2])]}
     assert error_of(data).startswith("nli[1].K: K=2 is impossible")
@@ -139,6 +144,13 @@ def test_normalized_spec_reads_back_to_the_same_points():
 def test_cli_overrides_replace_keys(tmp_path):
     s = load_spec(SMALL, {"nli": {"M": [7]}})
     assert {p.M for p in s.points} == {7} and len(s.points) == 4
+    s = load_spec(SMALL, {"all": {"target": ["xcup", "ecp5"]}})      # no scan block is made
+    assert {p.target for p in s.points} == {"xcup", "ecp5"} and len(s.points) == 24
+    s = load_spec(SMALL, {"scan": {"preset": ["int8"], "P": [2, 4], "d_state": [4]},
+                          "all": {"target": ["xcup"]}})
+    assert sorted((p.design, p.target, p.P) for p in s.points if p.design == "scan") == [
+        ("scan", "xcup", 2), ("scan", "xcup", 4)]
+    assert {p.target for p in s.points} == {"xcup"} and len(s.points) == 14
 
 
 # --- point hashes -------------------------------------------------------------------------------
@@ -203,6 +215,7 @@ def test_help_has_an_example(capsys):
     (["--func", "silu", "-M", "5", "--arch", "direct", "-K", "4"], "error: nli.K: K=4 is impossible"),
     (["--func", "silu"], "error: nli.M: missing"),
     ([], "error: give a SPEC file or the ranges"),
+    (["--preset", "int8", "--d-state", "4", "-P", "3"], "error: scan.P: P=3 must be a power of two"),
     (["--func", "silu", "-M", "5", "-j", "0"], "error: -j must be >= 1"),
     (["--func", "silu", "-M", "5", "--scheduler", "nonsense"], "error: --scheduler must be a Dask"),
 ])

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from nlihw.errors import ParamsError
-from nlihw.explore.spec import SpecError, load_spec, parse_spec
+from nlihw.explore.spec import SCALAR_ONLY, SpecError, load_spec, parse_spec
 
 # option -> (block, key, type)
 RANGES = [
@@ -22,9 +22,14 @@ RANGES = [
     ("--arch", "nli", "arch", str, "parallel, binary, uniform (PWL), direct (full LUT)."),
     ("--lanes", "nli", "lanes", int, "Lanes."),
     ("--storage", "nli", "storage", str, "rom, ram."),
-    ("--target", "nli", "target", str, "Synthesis targets: generic, xcup, ecp5, ice40."),
     ("--metric", "nli", "metric", str, "Fitter objective: max-abs, mean-rel, mse."),
     ("--grid", "nli", "grid", int, "Fitter candidate cutpoints."),
+    ("--preset", "scan", "preset", str, "Scan unit presets: int16, int8."),
+    ("--d-state", "scan", "d_state", int, "Scan states per channel N."),
+    ("-P", "scan", "P", int, "Scan state lanes P (default N)."),
+    ("--d-inner", "scan", "d_inner", int, "Scan channels (default 8)."),
+    ("--tokens", "scan", "tokens", int, "Scan sequence length of the error measurement (one value)."),
+    ("--target", "all", "target", str, "Synthesis targets: generic, xcup, ecp5, ice40 (every block)."),
 ]
 
 
@@ -34,9 +39,7 @@ def _dest(opt: str) -> str:
 
 def range_options(f):
     for opt, _, _, _, help_ in reversed(RANGES):
-        f = click.option(opt, _dest(opt), multiple=True, metavar="A,B,..",
-                         help=help_ + " Comma-separated, repeatable; replaces the key in every "
-                                      "block of SPEC.")(f)
+        f = click.option(opt, _dest(opt), multiple=True, metavar="A,B,..", help=help_)(f)
     return f
 
 
@@ -54,6 +57,10 @@ def overrides_from(opts: dict) -> dict:
                 vals = [int(v) for v in vals]
             except ValueError:
                 raise SpecError(f"{opt}: expected integers, got {','.join(given)!r}") from None
+        if key in SCALAR_ONLY:
+            if len(vals) != 1:
+                raise SpecError(f"{opt}: expected one value, got {','.join(map(str, vals))!r}")
+            vals = vals[0]
         out.setdefault(block, {})[key] = vals
     return out
 
@@ -78,6 +85,9 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **rang
     A failing point is recorded with its error; the others go on. The tidy table goes to
     RESULTS/results.csv and RESULTS/results.parquet.
 
+    The range options (--func, -M, ...: comma-separated, repeatable) give the ranges without a
+    SPEC file, or replace those keys in every block of SPEC.
+
     Example: nlihw sweep explore/examples/small.toml -o build/sweep -j 2
 
     Example: nlihw sweep --func silu,gelu -M 5,9,17 -K 1,8 --stages fit,gen,synth --target generic -o build/sweep
@@ -97,9 +107,9 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **rang
         s = load_spec(spec, over)
         text = spec.read_text() if not over else None
     else:
-        if "nli" not in over:
-            raise SpecError("give a SPEC file or the ranges to sweep (at least --func and -M); "
-                            "see 'nlihw sweep --help'")
+        if "nli" not in over and "scan" not in over:
+            raise SpecError("give a SPEC file or the ranges to sweep (at least --func and -M, or "
+                            "--preset); see 'nlihw sweep --help'")
         s, text = parse_spec(over), None
     if results.exists() and not results.is_dir():
         raise ParamsError(f"{results}: is not a directory")
