@@ -26,6 +26,7 @@ COMMANDS = {
     "sweep": "sweep",
     "report": "report",
     "best": "best",
+    "flow": "flow",
 }
 
 

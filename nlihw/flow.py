@@ -1,0 +1,217 @@
+"""The default end-to-end flow, the main job of ``make`` (``nlihw flow``): fit the default tables,
+generate the NLI engine (silu, exp, softplus; 16-bit) and the int16 selective-scan unit, verify
+both on Verilator against the golden models, synthesize them, run a small sweep with its report,
+and print one summary with the paths of everything under the output directory.
+
+Every step is cached (fits by file, Verilator builds and synthesis by content, sweep points by
+hash), so a second run takes seconds.
+"""
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.table import Table
+
+ENGINE_LAYOUT = dict(in_fmt="s4.12", out_fmt="s4.12", M=11, K=32)
+# func -> domain: exp stays where e^x fits s4.12 (its right tail clamps at e^2)
+# softplus stops short of 8 (softplus(8) > s4.12's max) and continues as its identity tail
+ENGINE_FUNCS = {"silu": None, "exp": (-8.0, 2.0), "softplus": (-8.0, 7.99)}
+# the int16 preset at a size that builds fast; one state lane fits the ECP5-25F's 28 multipliers
+SCAN = dict(d_inner=16, d_state=16, lanes=1)
+SCAN_TOKENS = 24
+ENGINE_TARGETS = ("generic", "ecp5")
+SCAN_TARGETS = ("generic-sram", "ecp5")
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "ok"                    # ok | FAILED
+    seconds: float = 0.0
+    figures: str = ""
+    paths: list[str] = field(default_factory=list)
+
+
+class FlowError(RuntimeError):
+    pass
+
+
+def _timed(steps: list[Step], name: str, say: Callable[[str], None]):
+    class _Ctx:
+        def __enter__(self):
+            self.step = Step(name)
+            self.t0 = time.perf_counter()
+            say(f"{name} ...")
+            return self.step
+
+        def __exit__(self, et, ev, tb):
+            self.step.seconds = time.perf_counter() - self.t0
+            if ev is not None and not isinstance(ev, KeyboardInterrupt):
+                self.step.status = "FAILED"
+                self.step.figures = str(ev).splitlines()[0][:200]
+            steps.append(self.step)
+            if ev is not None and isinstance(ev, KeyboardInterrupt):
+                return False
+            from nlihw.errors import NlihwError
+            if ev is not None:
+                say(f"{name}: FAILED: {self.step.figures}")
+            return ev is not None and isinstance(ev, (FlowError, NlihwError))
+    return _Ctx()
+
+
+def _tables(out: Path, jobs: int | None, step: Step) -> None:
+    """The default table set; a file from an earlier run with the same hardware spec is kept."""
+    from nlihw.luts.default_tables import DEFAULT_SPECS, build_defaults
+    from nlihw.luts.table import NLITable
+    todo = []
+    for s in DEFAULT_SPECS:
+        f = out / s.filename
+        try:
+            t = NLITable.load(f)
+            lay = t.layout
+            if (t.function, str(lay.in_fmt), str(lay.out_fmt), lay.M, lay.K) == \
+                    (s.func, s.in_fmt, s.out_fmt, s.M, s.K):
+                continue
+        except Exception:           # missing or unusable: fit it again
+            pass
+        todo.append(s)
+    if todo:
+        build_defaults(out, todo, jobs)
+    step.figures = f"{len(DEFAULT_SPECS)} tables ({len(todo)} fitted now)"
+    step.paths.append(str(out))
+
+
+def _engine_tables(out: Path):
+    from nlihw.luts.fitter import fit
+    from nlihw.luts.layout import TableLayout
+    from nlihw.luts.table import NLITable
+    out.mkdir(parents=True, exist_ok=True)
+    tables = []
+    for func, domain in ENGINE_FUNCS.items():
+        f = out / f"{func}_M{ENGINE_LAYOUT['M']}_K{ENGINE_LAYOUT['K']}.json"
+        try:
+            tables.append(NLITable.load(f))
+            continue
+        except Exception:
+            pass
+        t = fit(func, TableLayout(**ENGINE_LAYOUT), domain=domain).table
+        t.save(f)
+        tables.append(t)
+    return tuple(tables)
+
+
+def _engine(out: Path, step: Step):
+    """Generate and verify the 3-function engine: every 16-bit code with random stalls."""
+    from nlihw.hdl.nli.params import NLIEngineParams
+    from nlihw.sim.nli import engine_bench as eb
+    tables = _engine_tables(out / "tables")
+    p = NLIEngineParams(tables, top_name="nli_engine")
+    sim = eb.build_engine(p, out / "rtl")
+    x, func = eb.exhaustive_inputs(p, seed=1)
+    r = eb.run_bench(sim, eb.bench_config(p, x, func, in_stall=0.3, out_stall=0.3), out / "sim")
+    errs = ", ".join(f"{t.function} {t.meta['errors']['max_abs_lsb']:.2f}" for t in tables)
+    if r.tests != 1 or r.failures:
+        raise FlowError(f"engine verification FAILED: {eb.first_failure(r.log)} (log {r.log})")
+    step.figures = (f"verified: {r.beats:,} beats (every code) with 30 % stalls, latency "
+                    f"{p.latency}; max error (LSB) {errs}")
+    step.paths += [str(out / "rtl" / "nli_engine.v"), str(r.log)]
+    return p, out / "rtl" / "nli_engine.v"
+
+
+def _scan(out: Path, step: Step):
+    """Generate and verify the int16 scan unit: several sequences, 50 % stalls on every stream."""
+    from nlihw.hdl.scan.params import preset
+    from nlihw.sim.scan import bench as sb
+    p = preset("int16", **SCAN, top_name="selective_scan")
+    sim = sb.build_scan(p, out / "rtl")
+    stim = sb.draw(p, SCAN_TOKENS, seed=3, starts=(0, SCAN_TOKENS // 2))
+    r = sb.run_bench(sim, sb.bench_config(stim, stall=0.5), out / "sim")
+    if r.failures or r.tests != 1:
+        raise FlowError(f"scan verification FAILED (log {r.log})")
+    step.figures = (f"verified: D_inner={p.d_inner}, N={p.d_state}, P={p.lanes}, {SCAN_TOKENS} "
+                    f"tokens in 2 sequences, 50 % stalls, bit-exact")
+    step.paths += [str(out / "rtl" / "selective_scan.v"), str(r.log)]
+    return p, out / "rtl" / "selective_scan.v"
+
+
+def _synth_all(jobs, say) -> Callable:
+    from nlihw.synth.driver import run_synth
+
+    def one(args):
+        verilog, top, target = args
+        return run_synth(verilog, top, target, progress=lambda m: say(f"  {top} {m}"))
+    return one
+
+
+def _area(rep: dict) -> str:
+    f, t = rep["figures"], rep["target"]
+    if t.startswith("generic"):
+        mem = f", {f['memory_bits']:,} bits in SRAM macros" if f.get("sram_macros") else ""
+        return f"{rep['top']} {t}: {f['gate_equivalents']:,.0f} GE{mem}"
+    fmax = f.get("fmax_mhz")
+    return (f"{rep['top']} {t}: {f['lut4']:,} LUT4, {f['ff']:,} FF, {f['mult18']} MULT18, "
+            f"{f['ebr']} EBR, " + (f"{fmax:.1f} MHz" if fmax else "Fmax n/a (does not fit)"))
+
+
+def run_flow(out: "str | Path", jobs: int | None = None, console=None, quick: bool = False) -> list[Step]:
+    """Run the flow into ``out``; returns the steps (a failed step does not stop the others
+    unless they need its output). ``quick`` skips the scan unit's generic-sram synthesis (the
+    longest step)."""
+    from rich.console import Console
+    console = console or Console(stderr=True)
+    out = Path(out)
+    steps: list[Step] = []
+
+    def say(msg):
+        console.print(f"[flow] {msg}", markup=False, highlight=False)
+
+    with _timed(steps, "tables", say) as st:
+        _tables(out / "tables", jobs, st)
+    designs = []
+    with _timed(steps, "NLI engine: generate + verify", say) as st:
+        p, v = _engine(out / "nli", st)
+        designs += [(v, p.top_name, t) for t in ENGINE_TARGETS]
+    with _timed(steps, "scan unit: generate + verify", say) as st:
+        p, v = _scan(out / "scan", st)
+        designs += [(v, p.top_name, t) for t in (SCAN_TARGETS[1:] if quick else SCAN_TARGETS)]
+    with _timed(steps, "synthesis", say) as st:
+        with ThreadPoolExecutor(max_workers=max(1, jobs or 2)) as pool:
+            reports = list(pool.map(_synth_all(jobs, say), designs))
+        st.figures = "; ".join(_area(r) for r in reports)
+        st.paths += sorted({r["run"]["report"] for r in reports})
+    with _timed(steps, "sweep + report", say) as st:
+        _sweep(out / "sweep", jobs, st, console)
+    (out / "flow.json").write_text(json.dumps([s.__dict__ for s in steps], indent=1) + "\n")
+    return steps
+
+
+def _sweep(out: Path, jobs, step: Step, console) -> None:
+    from importlib import resources
+    from nlihw.explore.report import build_report
+    from nlihw.explore.results_io import load_results
+    from nlihw.explore.spec import load_spec
+    from nlihw.explore.sweep import run_sweep
+    spec_path = Path(str(resources.files("nlihw.explore") / "examples" / "small.toml"))
+    s = run_sweep(load_spec(spec_path), out, jobs=jobs, console=console, quiet=True)
+    source, rows = load_results(out)
+    rep = build_report(rows, source, out)
+    rep.outputs.commit()
+    step.figures = (f"{s.total} points ({s.cached} cached, {s.failed} failed); "
+                    f"{len(rep.images)} plots")
+    if s.failed:
+        step.status = "FAILED"
+    step.paths += [str(p) for p in s.tables] + [str(rep.markdown)]
+
+
+def summary(steps: list[Step]) -> Table:
+    t = Table(title="nlihw flow")
+    for c in ("step", "status", "time", "result", "outputs"):
+        t.add_column(c, overflow="fold")
+    for s in steps:
+        t.add_row(s.name, s.status, f"{s.seconds:.0f} s", s.figures, "\n".join(s.paths))
+    return t
