@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"nlihw": "nlihw", "hdl": "nlihw/hdl", "sim": "nlihw/sim", "luts": "nlihw/luts",
            "synth": "nlihw/synth"}
-DATA = ("*.json", "*.ys", "*.lib", "*.vlt")
+DATA = ("*.json", "*.ys", "*.lib", "*.vlt", "*.toml")
 SKIP = {".venv", "build", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "sim_build",
         ".nlihw-cache", "dist"}
 
@@ -55,7 +55,8 @@ def test_wheel_holds_every_module_and_data_file(wheel):
     assert top == {"nlihw", wheel.name.split("-py3")[0] + ".dist-info"}, top   # no bare sim/synth
     for required in ("nlihw/commands/fit.py", "nlihw/sim/nli/engine_cocotb.py",
                      "nlihw/luts/tables/silu_M11_K32.json", "nlihw/synth/nand2_ge.lib",
-                     "nlihw/sim/common/lint_waivers.vlt"):
+                     "nlihw/sim/common/lint_waivers.vlt", "nlihw/explore/examples/small.toml",
+                     "nlihw/explore/sweep.py", "nlihw/flow.py"):
         assert required in files
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
     assert b"nlihw = nlihw.cli:main" in entry
