@@ -30,7 +30,7 @@ ARCH_OF = {"nli_k1": "parallel", "nli": "parallel", "uniform_pwl": "uniform", "f
 NAMES = {"nli": "NLI (K>1)", "nli_k1": "NLI K=1 (PWL)", "uniform_pwl": "uniform PWL", "full_lut": "full LUT"}
 TARGETS = tuple(AREA_KEY)          # the targets whose area the sweep reports
 # columns besides the area key: memories and DSPs (a full LUT is cheap in LUTs, not in block RAM)
-EXTRA = {"generic": (), "xcup": ("dsp48e2", "ramb18", "ramb36"), "ecp5": ("mult18", "ebr", "fmax_mhz"),
+EXTRA = {"generic": (), "generic-sram": ("memory_bits",), "xcup": ("dsp48e2", "ramb18", "ramb36"), "ecp5": ("mult18", "ebr", "fmax_mhz"),
          "ice40": ("mac16", "ram4k", "fmax_mhz")}
 NLI_KS = (2, 4, 8, 16, 32)
 MICRO_STEPS = ("mul", "pow2")

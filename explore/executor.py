@@ -38,6 +38,9 @@ def default_jobs() -> int:
 def run_tasks(fn: Callable, items: Iterable[tuple[str, tuple]], *, jobs: int | None = None,
               scheduler: str | None = None) -> Iterator[tuple[str, object]]:
     """(key, fn(*args) or WorkerLost) for every (key, args) in ``items``, in completion order."""
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        from nlihw.errors import ParamsError
+        raise ParamsError(f"jobs must be >= 1, got {jobs!r}")
     items = list(items)
     if not items:
         return iter(())

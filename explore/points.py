@@ -36,6 +36,7 @@ class Point:
     storage: str = ""
     metric: str = ""
     grid: int | None = None            # fitter candidate cutpoints (None: the fitter's default)
+    domain: str = ""                   # real input range "LO:HI" ("": the function's default)
     # scan
     preset: str = ""
     d_inner: int | None = None
@@ -64,7 +65,17 @@ class Point:
         return tool_versions(self.design, self.stages, self.target)
 
     def key_dict(self) -> dict:
-        return {"point": self.to_dict(), "versions": self.versions()}
+        d = self.to_dict()
+        if not d["domain"]:
+            del d["domain"]         # points without a domain keep the ids they had before it
+        return {"point": d, "versions": self.versions()}
+
+    def domain_range(self) -> tuple[float, float] | None:
+        """The domain as (lo, hi), or None for the function's default."""
+        if not self.domain:
+            return None
+        lo, hi = self.domain.split(":")
+        return float(lo), float(hi)
 
     @property
     def point_id(self) -> str:

@@ -16,7 +16,8 @@ micro_step = ["mul"]                  # mul | pow2
 arch = ["parallel"]                   # parallel | binary | uniform (PWL) | direct (full LUT)
 lanes = [1]
 storage = ["rom"]                     # rom | ram
-target = ["generic"]                  # generic | xcup | ecp5 | ice40 (needs the synth stage)
+target = ["generic"]                  # generic | generic-sram | xcup | ecp5 | ice40 (synth stage)
+domain = ["-8:8"]                     # fit domains "LO:HI" (default: the function's)
 metric = "max-abs"                    # fitter objective
 grid = 256                            # fitter candidate cutpoints (default: the fitter's)
 
@@ -57,7 +58,7 @@ REQUIRED = object()
 SWEEP_KEYS = {"stages": ["fit", "gen"]}
 NLI_KEYS = {"func": REQUIRED, "in_fmt": ["s4.12"], "out_fmt": ["s4.12"], "M": None, "K": [1],
             "micro_step": ["mul"], "arch": ["parallel"], "lanes": [1], "storage": ["rom"],
-            "target": [], "metric": ["max-abs"], "grid": [None]}
+            "target": [], "metric": ["max-abs"], "grid": [None], "domain": [""]}
 SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "P": None, "d_inner": [8], "tokens": [64],
              "target": []}
 SCALAR_ONLY = {"tokens"}
@@ -289,14 +290,16 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
     _check_str(name, "storage", b["storage"], ("rom", "ram"))
     _check_str(name, "metric", b["metric"], METRICS)
     _check_int(name, "grid", b["grid"], 2, MAX_GRID, none_ok=True)
+    _check_str(name, "domain", b["domain"])
+    domains = [_check_domain(name, d) for d in b["domain"]]
     _check_targets(name, b, stages)
     _check_size(name, b)
     targets = b["target"] or ("",)
 
     out = []
-    for arch, func, fi, fo, M, K, step, lanes, storage, target, metric, grid in itertools.product(
+    for arch, func, fi, fo, M, K, step, lanes, storage, target, metric, grid, domain in itertools.product(
             b["arch"], b["func"], b["in_fmt"], b["out_fmt"], b["M"] or (None,), b["K"],
-            b["micro_step"], b["lanes"], b["storage"], targets, b["metric"], b["grid"]):
+            b["micro_step"], b["lanes"], b["storage"], targets, b["metric"], b["grid"], domains):
         if arch in BASELINES:
             if K != 1:
                 raise SpecError(f"{name}.K: K={K} is impossible with arch {arch!r} (a baseline has "
@@ -322,8 +325,22 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
                 raise SpecError(f"{name}.{key}: {msg} (in_fmt {fi}, micro_step {step})") from None
         out.append(Point("nli", stages, target=target, func=func, in_fmt=fi, out_fmt=fo, M=M, K=K,
                          micro_step=step, arch=arch, lanes=lanes, storage=storage, metric=metric,
-                         grid=grid))
+                         grid=grid, domain=domain))
     return out
+
+
+def _check_domain(name: str, text: str) -> str:
+    """"" or "LO:HI" with finite LO < HI, normalized to the exact reprs of the two floats."""
+    import math
+    if text == "":
+        return ""
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise SpecError(f"{name}.domain: expected \"LO:HI\" (e.g. \"-8:0\"), got {text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise SpecError(f"{name}.domain: expected finite LO < HI, got {text!r}")
+    return f"{lo!r}:{hi!r}"
 
 
 def _scan_points(name: str, b: dict, stages) -> list[Point]:

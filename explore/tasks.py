@@ -90,7 +90,8 @@ def _table(p: Point, cache: Path):
     from .points import _dist
     key = hashlib.sha256(json.dumps(
         [p.func, p.in_fmt, p.out_fmt, p.M, p.K, p.micro_step, p.arch in ("uniform", "direct") and p.arch,
-         p.metric, p.grid, FITTER_VERSION, _dist("nlihw")], sort_keys=True).encode()).hexdigest()[:24]
+         p.metric, p.grid, FITTER_VERSION, _dist("nlihw")] + ([p.domain] if p.domain else []),
+        sort_keys=True).encode()).hexdigest()[:24]
     path = cache / f"{key}.json"
     if path.is_file():
         try:
@@ -108,12 +109,13 @@ def make_table(p: Point):
     from nlihw.luts import baselines
     from nlihw.luts.fitter import fit
     from nlihw.luts.layout import TableLayout
+    dom = p.domain_range()
     if p.arch == "direct":
-        return baselines.full_lut_table(p.func, p.in_fmt, p.out_fmt)
+        return baselines.full_lut_table(p.func, p.in_fmt, p.out_fmt, dom)
     if p.arch == "uniform":
-        return baselines.uniform_table(p.func, p.in_fmt, p.out_fmt, uniform_segment_log2(p))
+        return baselines.uniform_table(p.func, p.in_fmt, p.out_fmt, uniform_segment_log2(p), dom)
     return fit(p.func, TableLayout(p.in_fmt, p.out_fmt, p.M, p.K, p.micro_step),
-               metric=p.metric, grid=p.grid).table
+               metric=p.metric, grid=p.grid, domain=dom).table
 
 
 def uniform_segment_log2(p: Point) -> int:
@@ -121,7 +123,7 @@ def uniform_segment_log2(p: Point) -> int:
     from nlihw.errors import ParamsError
     from nlihw.luts.fitter import make_problem
     from nlihw.luts.layout import TableLayout
-    prob = make_problem(p.func, TableLayout(p.in_fmt, p.out_fmt, 2, 1))
+    prob = make_problem(p.func, TableLayout(p.in_fmt, p.out_fmt, 2, 1), p.domain_range())
     fin = prob.layout.in_fmt
     for s in range(0, fin.width + 1):
         L = 1 << s
@@ -179,7 +181,8 @@ def _verify_nli(params, verilog: Path, run: Path, work: Path) -> str:
 
 
 # --- synthesis (both designs) -------------------------------------------------------------------
-AREA_KEY = {"generic": "gate_equivalents", "xcup": "lut", "ecp5": "lut4", "ice40": "lut4"}
+AREA_KEY = {"generic": "gate_equivalents", "generic-sram": "gate_equivalents", "xcup": "lut",
+            "ecp5": "lut4", "ice40": "lut4"}
 FPGA_KEYS = {  # column -> report figure(s) per target
     "xcup": {"lut": ("lut",), "ff": ("ff",), "dsp": ("dsp48e2",), "bram": ("ramb18", "ramb36", "ramb36")},
     "ecp5": {"lut": ("lut4",), "ff": ("ff",), "dsp": ("mult18",), "bram": ("ebr",)},
@@ -190,7 +193,7 @@ FPGA_KEYS = {  # column -> report figure(s) per target
 def synth_figures(target: str, figures: dict) -> dict:
     """The table's columns from a synthesis report's figures (bram = ramb18 + 2 ramb36 on xcup)."""
     out = {"area": figures.get(AREA_KEY[target])}
-    if target == "generic":
+    if target.startswith("generic"):
         out["gate_equivalents"] = figures.get("gate_equivalents")
         out["ff"] = figures.get("flip_flops")
     else:

@@ -160,7 +160,8 @@ BASE = Point("nli", ("fit", "gen", "synth"), target="generic", func="silu", in_f
 
 
 def test_point_id_is_sha256_of_inputs_and_versions():
-    text = json.dumps({"point": BASE.to_dict(), "versions": BASE.versions()}, sort_keys=True,
+    fields = {k: v for k, v in BASE.to_dict().items() if k != "domain" or v}   # "" is left out
+    text = json.dumps({"point": fields, "versions": BASE.versions()}, sort_keys=True,
                       separators=(",", ":"))
     assert BASE.point_id == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert len(BASE.point_id) == 16 and int(BASE.point_id, 16) >= 0
@@ -180,6 +181,7 @@ def test_point_id_is_stable_across_processes():
     ("in_fmt", "s3.13"), ("out_fmt", "s4.11"), ("M", 10), ("K", 16), ("micro_step", "pow2"),
     ("arch", "binary"), ("lanes", 2), ("storage", "ram"), ("metric", "mse"), ("grid", 512),
     ("design", "scan"), ("preset", "int8"), ("d_inner", 4), ("d_state", 8), ("P", 2), ("tokens", 9),
+    ("domain", "-4.0:4.0"),
 ])
 def test_point_id_changes_with_every_input(field, value):
     assert replace(BASE, **{field: value}).point_id != BASE.point_id
@@ -243,3 +245,30 @@ def test_cli_dry_run_counts_points(tmp_path, capsys):
     assert main(["sweep", str(SMALL), "-o", str(tmp_path / "r"), "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("sweep: 12 points, stages fit,gen,synth; 0 already")
     assert not (tmp_path / "r").exists()
+
+
+def test_domain_key_reaches_the_point_and_its_hash():
+    """A domain is validated, normalized, carried by the point and part of its id; a point without
+    one keeps the id it had before domains existed (the key dict has no domain entry)."""
+    from nlihw.explore.spec import parse_spec
+    base = {"sweep": {"stages": ["fit"]}, "nli": {"func": "silu", "M": 5}}
+    plain = parse_spec(base).points[0]
+    assert "domain" not in plain.key_dict()["point"] and plain.domain_range() is None
+    dom = parse_spec({**base, "nli": {"func": "silu", "M": 5, "domain": ["-4:4", "-2:2.5"]}}).points
+    assert sorted(p.domain for p in dom) == ["-2.0:2.5", "-4.0:4.0"]
+    assert sorted(p.domain_range() for p in dom) == [(-4.0, 4.0), (-2.0, 2.5)]
+    assert len({plain.point_id, dom[0].point_id, dom[1].point_id}) == 3
+    for bad in ("4", "a:b", "3:1", "-inf:0"):
+        with pytest.raises(SpecError, match="nli.domain"):
+            parse_spec({**base, "nli": {"func": "silu", "M": 5, "domain": bad}})
+
+
+def test_domain_is_used_by_the_fit(tmp_path):
+    from nlihw.explore.spec import parse_spec
+    from nlihw.explore.tasks import run_point
+    spec = parse_spec({"sweep": {"stages": ["fit"]},
+                       "nli": {"func": "silu", "in_fmt": "s3.5", "out_fmt": "s3.5", "M": 4,
+                               "domain": "-2:2"}})
+    rec = run_point(spec.points[0].to_dict(), str(tmp_path))
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["params"]["tables"][0]["domain"] == [-2.0, 2.0]
