@@ -1,4 +1,5 @@
-"""``make bench``: every benchmark table (fitter, simulation, synthesis), one section after another."""
+"""``make bench``: every benchmark table (fitter, simulation, synthesis, scan unit, sweeps), one
+section after another; ``python -m nlihw.bench sweep`` runs one section."""
 from __future__ import annotations
 
 import importlib
@@ -15,6 +16,7 @@ SECTIONS = [  # (name, module with run(console) -> dict)
     ("simulation", "nlihw.sim.nli.bench_sim"),
     ("synthesis", "nlihw.synth.bench_synth"),
     ("scan", "nlihw.sim.scan.bench_scan"),
+    ("sweep", "nlihw.explore.bench_sweep"),
 ]
 
 
