@@ -91,11 +91,23 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+# commands that keep what they finished before an interrupt (a re-run resumes from it)
+RESUMABLE = {"sweep", "compare", "flow"}
+
+
+def _interrupted_text(argv) -> str:
+    args = sys.argv[1:] if argv is None else list(argv)
+    name = next((a for a in args if not a.startswith("-")), "")
+    if name in RESUMABLE:
+        return "error: interrupted; finished results are kept, run the command again to resume"
+    return "error: interrupted; no output was written"
+
+
 def _run(argv) -> int:
     try:
         rv = cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("error: interrupted; no output was written", err=True)
+        click.echo(_interrupted_text(argv), err=True)
         return 130
     except click.exceptions.NoArgsIsHelpError as e:     # a command group run alone: its help
         click.echo(e.ctx.get_help())
@@ -111,7 +123,7 @@ def _run(argv) -> int:
         return 2
     except (NlihwError, ValueError, OSError) as e:
         if _interrupted(e):
-            click.echo("error: interrupted; no output was written", err=True)
+            click.echo(_interrupted_text(argv), err=True)
             return 130
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         click.echo(f"error: {msg}", err=True)
@@ -120,7 +132,7 @@ def _run(argv) -> int:
         # Ctrl-C inside compiled code (numba calling back into Python) surfaces as a SystemError
         # whose context is the KeyboardInterrupt
         if _interrupted(e):
-            click.echo("error: interrupted; no output was written", err=True)
+            click.echo(_interrupted_text(argv), err=True)
             return 130
         raise
     # standalone_mode=False turns click's Exit(code) into a return value: pass it on

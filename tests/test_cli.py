@@ -48,6 +48,17 @@ def test_interrupt_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == "error: interrupted; no output was written"
 
 
+def test_interrupting_a_resumable_command_says_results_are_kept(monkeypatch, capsys):
+    """sweep, compare and flow store what they finished: the message must not say otherwise."""
+    def body():
+        raise KeyboardInterrupt
+    _fake(monkeypatch, body)
+    monkeypatch.setattr(cli, "RESUMABLE", {"fake"})
+    assert cli.main(["fake"]) == 130
+    assert capsys.readouterr().err.strip() == ("error: interrupted; finished results are kept, run "
+                                               "the command again to resume")
+
+
 def test_interrupt_inside_compiled_code_is_one_line(monkeypatch, capsys):
     """numba reports a Ctrl-C that lands in its Python callbacks as a SystemError."""
     def body():
