@@ -36,13 +36,13 @@ def test_failed_step_is_reported_and_the_rest_runs(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(flow, "_synth_all", synth_all)
     monkeypatch.setattr(flow, "_area", lambda rep: f"{rep['top']} {rep['target']}")
     monkeypatch.setattr(flow, "_sweep", sweep)
-    steps = flow.run_flow(tmp_path, jobs=1, quick=True)
+    steps = flow.run_flow(tmp_path, jobs=1)
     assert calls == ["tables", "engine", "scan", "sweep"]
     status = {s.name: s.status for s in steps}
     assert status["NLI engine: generate + verify"] == "FAILED"
     assert all(v == "ok" for k, v in status.items() if not k.startswith("NLI"))
     synth = next(s for s in steps if s.name == "synthesis")
-    assert synth.figures == "selective_scan ecp5"        # quick: no generic-sram; no engine
+    assert synth.figures == "selective_scan ecp5"        # no generic-sram by default; no engine
     recorded = json.loads((tmp_path / "flow.json").read_text())
     assert [r["status"] for r in recorded] == [s.status for s in steps]
     assert "beat 3" in recorded[1]["figures"]
@@ -50,7 +50,7 @@ def test_failed_step_is_reported_and_the_rest_runs(tmp_path, monkeypatch, capsys
 
 def test_cli_exit_code_and_bad_options(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(flow, "run_flow",
-                        lambda out, jobs=None, quick=False: [flow.Step("x", "FAILED", 1.0, "boom")])
+                        lambda out, jobs=None, scan_gates=False: [flow.Step("x", "FAILED", 1.0, "boom")])
     assert main(["flow", "-o", str(tmp_path)]) == 1
     assert "boom" in capsys.readouterr().out
     assert main(["flow", "-j", "0", "-o", str(tmp_path)]) == 2
@@ -59,12 +59,12 @@ def test_cli_exit_code_and_bad_options(tmp_path, monkeypatch, capsys):
     assert main(["flow", "-o", str(f)]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert main(["flow", "--help"]) == 0
-    assert "nlihw flow -o build -j 2 --quick" in capsys.readouterr().out
+    assert "nlihw flow -o build -j 2 --scan-gates" in capsys.readouterr().out
 
 
 @pytest.mark.slow
 def test_whole_flow(tmp_path):
-    steps = flow.run_flow(tmp_path / "build", jobs=2, quick=True)
+    steps = flow.run_flow(tmp_path / "build", jobs=2)
     assert [s.status for s in steps] == ["ok"] * 5, [(s.name, s.figures) for s in steps]
     assert (tmp_path / "build" / "nli" / "rtl" / "nli_engine.v").is_file()
     assert (tmp_path / "build" / "sweep" / "report.md").is_file()
