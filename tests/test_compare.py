@@ -161,7 +161,7 @@ def test_compare_errors(tmp_path, capsys):
 @pytest.mark.parametrize("args, msg", [
     (["-j", "0"], "-j must be >= 1"),
     (["-j", "2", "--scheduler", "tcp://localhost:1"], "with --scheduler the cluster's workers"),
-    (["--scheduler", " "], "--scheduler must be an address"),
+    (["--scheduler", " "], "--scheduler must be a Dask scheduler address"),
     (["--target", "nowhere"], "Invalid value for '--target'"),
 ])
 def test_compare_refuses_options(tmp_path, capsys, args, msg):

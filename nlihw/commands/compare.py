@@ -14,6 +14,7 @@ from nlihw.errors import ParamsError
 from nlihw.explore.comparison import NAMES, TARGETS, check_domain, compare, plan, summary, summary_table
 from nlihw.luts.fitter import MAX_GRID, check_grid
 from .fit import check_outputs, parse_domain
+from .executor_options import check_executor, executor_options
 
 
 @click.command("compare")
@@ -30,10 +31,7 @@ from .fit import check_outputs, parse_domain
               default=Path("build/compare"), show_default=True,
               help="OUTDIR/<func> holds the sweep results (points/, results.csv, results.parquet, "
                    "spec.toml) and compare.json; points already there are not recomputed.")
-@click.option("-j", "--jobs", type=int, default=None,
-              help="Local worker processes (default: one per core).")
-@click.option("--scheduler", metavar="tcp://HOST:PORT",
-              help="Run the points on this Dask distributed scheduler instead of a local pool.")
+@executor_options
 def command(func, in_fmt, out_fmt, max_err, domain, grid, targets, outdir, jobs, scheduler):
     """Find each architecture's cheapest design meeting --max-err, synthesize them, print them side
     by side with the area ratios to NLI. NLI candidates (each K, multiplier or shift micro step,
@@ -45,12 +43,7 @@ def command(func, in_fmt, out_fmt, max_err, domain, grid, targets, outdir, jobs,
     if not (math.isfinite(max_err) and max_err > 0):
         raise ParamsError(f"--max-err must be finite and > 0 LSB, got {max_err}")
     check_grid(grid)
-    if jobs is not None and jobs < 1:
-        raise ParamsError(f"-j must be >= 1, got {jobs}")
-    if jobs is not None and scheduler:
-        raise ParamsError("-j sets the local pool; with --scheduler the cluster's workers run the points")
-    if scheduler is not None and not scheduler.strip():
-        raise ParamsError("--scheduler must be an address such as tcp://HOST:PORT")
+    check_executor(jobs, scheduler)
     dom = parse_domain(domain)
     check_domain(dom)
     targets = tuple(dict.fromkeys(targets))

@@ -2,13 +2,13 @@
 directory, computing only the points it does not hold yet."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 from nlihw.errors import ParamsError
 from nlihw.explore.spec import SCALAR_ONLY, SpecError, load_spec, parse_spec
+from .executor_options import check_executor, executor_options
 
 # option -> (block, key, type)
 RANGES = [
@@ -70,10 +70,7 @@ def overrides_from(opts: dict) -> dict:
 @click.option("-o", "--results", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Results directory (points/, results.csv, results.parquet, spec.toml); "
                    "points already in it are not recomputed.")
-@click.option("-j", "--jobs", type=int, default=None,
-              help="Local worker processes (default: one per core).")
-@click.option("--scheduler", metavar="tcp://HOST:PORT",
-              help="Run the points on this Dask distributed scheduler instead of a local pool.")
+@executor_options
 @click.option("--quiet", is_flag=True, help="No progress bar (CI logs): failures and the summary only.")
 @click.option("--retry-failed", is_flag=True, help="Recompute points recorded as failed.")
 @click.option("--dry-run", is_flag=True, help="Validate the spec, count the points (and those "
@@ -95,13 +92,7 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **rang
     from rich.console import Console
     from nlihw.explore import cache
     from nlihw.explore.sweep import cached_record, run_sweep
-    if jobs is not None and jobs < 1:
-        raise ParamsError(f"-j must be >= 1, got {jobs}")
-    if jobs is not None and scheduler:
-        raise ParamsError("-j sets the local pool; with --scheduler the cluster's workers run the points")
-    if scheduler is not None and not re.fullmatch(r"(tcp|tls)://[^\s/:]+:\d{1,5}/?", scheduler):
-        raise ParamsError(f"--scheduler must be a Dask scheduler address such as "
-                          f"tcp://HOST:PORT, got {scheduler!r}")
+    check_executor(jobs, scheduler)
     over = overrides_from(ranges)
     if spec is not None:
         s = load_spec(spec, over)
