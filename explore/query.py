@@ -83,12 +83,12 @@ def describe(row: dict) -> str:
 
 
 def point_settings(results_dir: Path, point_id: str) -> dict:
-    """The fit settings (metric, grid) of a point from its record RESULTS/points/<id>.json, which
+    """The fit settings (metric, grid, domain) of a point from its record RESULTS/points/<id>.json, which
     the results table does not hold; {} when the record is absent or unreadable (a hint only)."""
     try:
         rec = json.loads((results_dir / "points" / f"{point_id}.json").read_text())
         point = rec["point"]
-        return {k: point[k] for k in ("metric", "grid") if point.get(k) not in (None, "")}
+        return {k: point[k] for k in ("metric", "grid", "domain") if point.get(k) not in (None, "")}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
@@ -125,6 +125,8 @@ def gen_commands(row: dict, outdir: str = "build/best", settings: dict | None = 
         fit += f" --metric {q(str(settings['metric']))}"
     if settings.get("grid") is not None:
         fit += f" --grid {settings['grid']}"
+    if settings.get("domain"):
+        fit += f" --domain={q(str(settings['domain']))}"      # '=': LO may be negative
     gen = f"nlihw gen --table {q(table)} --arch {q(arch or 'parallel')}"
     if row.get("lanes") is not None:
         gen += f" --lanes {row['lanes']}"

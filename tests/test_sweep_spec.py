@@ -272,3 +272,29 @@ def test_domain_is_used_by_the_fit(tmp_path):
     rec = run_point(spec.points[0].to_dict(), str(tmp_path))
     assert rec["status"] == "ok", rec["error"]
     assert rec["params"]["tables"][0]["domain"] == [-2.0, 2.0]
+
+
+def test_best_command_carries_the_domain(tmp_path, capsys):
+    """A swept point with a domain: best's fit command has --domain, and running it rebuilds the
+    same table as the sweep fitted."""
+    import shlex
+    from nlihw.explore.spec import parse_spec
+    from nlihw.explore.sweep import run_sweep
+    from nlihw.luts.table import NLITable
+    spec = parse_spec({"sweep": {"stages": ["fit", "gen", "synth"]},
+                       "nli": {"func": "silu", "in_fmt": "s3.5", "out_fmt": "s3.5", "M": 4,
+                               "domain": "-2:2", "target": "generic"}})
+    run_sweep(spec, tmp_path / "res", jobs=1, quiet=True)
+    capsys.readouterr()
+    assert main(["best", "--func", "silu", "--max-err", "1000", "--target", "generic",
+                 "--results", str(tmp_path / "res")]) == 0
+    out = capsys.readouterr().out
+    fit = next(line.strip() for line in out.splitlines() if line.strip().startswith("nlihw fit"))
+    assert "--domain=-2.0:2.0" in fit
+    args = shlex.split(fit)[1:]
+    args[args.index("-o") + 1] = str(tmp_path / "t.json")
+    assert main(args) == 0
+    t = NLITable.load(tmp_path / "t.json")
+    assert t.domain == (-2.0, 2.0)
+    rec = json.loads(next((tmp_path / "res" / "points").glob("*.json")).read_text())
+    assert list(t.cutpoints) == rec["params"]["tables"][0]["cutpoints"]
