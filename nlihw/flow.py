@@ -91,15 +91,19 @@ def _engine_tables(out: Path):
     from nlihw.luts.layout import TableLayout
     from nlihw.luts.table import NLITable
     out.mkdir(parents=True, exist_ok=True)
+    layout = TableLayout(**ENGINE_LAYOUT)
     tables = []
     for func, domain in ENGINE_FUNCS.items():
         f = out / f"{func}_M{ENGINE_LAYOUT['M']}_K{ENGINE_LAYOUT['K']}.json"
         try:
-            tables.append(NLITable.load(f))
-            continue
+            t = NLITable.load(f)
+            # an earlier run's table is kept only if it answers the same question
+            if t.function == func and t.layout == layout and (domain is None or t.domain == domain):
+                tables.append(t)
+                continue
         except Exception:
             pass
-        t = fit(func, TableLayout(**ENGINE_LAYOUT), domain=domain).table
+        t = fit(func, layout, domain=domain).table
         t.save(f)
         tables.append(t)
     return tuple(tables)

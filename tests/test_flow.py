@@ -68,3 +68,28 @@ def test_whole_flow(tmp_path):
     assert [s.status for s in steps] == ["ok"] * 5, [(s.name, s.figures) for s in steps]
     assert (tmp_path / "build" / "nli" / "rtl" / "nli_engine.v").is_file()
     assert (tmp_path / "build" / "sweep" / "report.md").is_file()
+
+
+def test_engine_tables_are_refitted_when_the_question_changes(tmp_path, monkeypatch):
+    """A table left by an earlier run is reused only for the same function, layout and domain."""
+    fitted = []
+
+    import nlihw.luts.fitter as fitter_mod
+    from nlihw.luts.layout import TableLayout
+    small = dict(in_fmt="s3.5", out_fmt="s3.5", M=4, K=2)
+    monkeypatch.setattr(flow, "ENGINE_LAYOUT", small)
+    monkeypatch.setattr(flow, "ENGINE_FUNCS", {"silu": None, "exp": (-4.0, 1.0)})
+    orig = fitter_mod.fit
+
+    def counting_fit(func, layout, **kw):
+        fitted.append(func)
+        return orig(func, layout, **kw)
+    monkeypatch.setattr(fitter_mod, "fit", counting_fit)
+    t1 = flow._engine_tables(tmp_path)
+    assert fitted == ["silu", "exp"] and t1[1].domain == (-4.0, 1.0)
+    flow._engine_tables(tmp_path)
+    assert fitted == ["silu", "exp"]                      # reused
+    monkeypatch.setattr(flow, "ENGINE_FUNCS", {"silu": None, "exp": (-4.0, 0.5)})
+    t3 = flow._engine_tables(tmp_path)
+    assert fitted == ["silu", "exp", "exp"] and t3[1].domain == (-4.0, 0.5)
+    assert t3[0].layout == TableLayout(**small)
