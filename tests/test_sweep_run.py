@@ -155,6 +155,17 @@ def test_failing_point_is_recorded_and_the_others_finish(tmp_path):
     assert retried.computed == 2 and retried.failed == 2
 
 
+def test_strict_exit_code_when_a_point_failed(tmp_path, capsys):
+    """A failed point is a result (exit 0); --strict makes it a CI failure (exit 1)."""
+    args = ["sweep", "--func", "silu", "--in", "s2.6", "--out", "s2.6,s1.3", "-M", "3", "--quiet",
+            "-j", "1", "-o", str(tmp_path / "r")]
+    assert main(args) == 0
+    assert main(args + ["--strict"]) == 1
+    assert main(["sweep", "--func", "silu", "--in", "s2.6", "--out", "s2.6", "-M", "3", "--quiet",
+                 "-j", "1", "--strict", "-o", str(tmp_path / "ok")]) == 0
+    assert "1 failed" in capsys.readouterr().out
+
+
 def test_dask_local_cluster_gives_the_same_table(tmp_path, pool_run):
     from distributed import LocalCluster
     d, _ = pool_run

@@ -75,8 +75,10 @@ def overrides_from(opts: dict) -> dict:
 @click.option("--retry-failed", is_flag=True, help="Recompute points recorded as failed.")
 @click.option("--dry-run", is_flag=True, help="Validate the spec, count the points (and those "
               "already done), run nothing.")
+@click.option("--strict", is_flag=True, help="Exit with code 1 when any point failed (for CI); "
+              "without it a failed point is a result and the exit code is 0.")
 @range_options
-def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **ranges):
+def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict, **ranges):
     """Sweep a design space: every combination of the spec's ranges is a design point (fit, gen,
     verify, synth), cached by a hash of its inputs and the tool versions in RESULTS/points/.
     A failing point is recorded with its error; the others go on. The tidy table goes to
@@ -116,3 +118,5 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, **rang
     click.echo(f"sweep: {summary.total} points ({summary.computed} computed, {summary.cached} cached, "
                f"{summary.failed} failed) in {summary.seconds:.1f} s -> "
                + ", ".join(str(p) for p in summary.tables))
+    if strict and summary.failed:
+        raise click.exceptions.Exit(1)
