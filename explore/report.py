@@ -18,7 +18,7 @@ from nlihw.atomic import OutputSet
 from .pareto import pareto_rows, usable
 
 # headline area per target (results schema)
-AREA_LABEL = {"generic": "gate equivalents", "xcup": "LUTs", "ecp5": "LUT4s", "ice40": "LUT4s"}
+AREA_LABEL = {"generic": "gate equivalents", "generic-sram": "gate equivalents, logic only", "xcup": "LUTs", "ecp5": "LUT4s", "ice40": "LUT4s"}
 ERR_LABEL = {"max_err_lsb": "max |error| (output LSB)", "mean_err_lsb": "mean |error| (output LSB)",
              "max_err": "max |error|", "rms_err": "relative RMS error"}
 # plot style per architecture class (colour) and search architecture (marker)

@@ -25,7 +25,7 @@ CSV_NAME, PARQUET_NAME = "results.csv", "results.parquet"
 
 
 class ResultsError(NlihwError, ValueError):
-    """A results table cannot be read."""
+    """A results table is missing, unreadable or does not follow the schema."""
 
 
 def row_template(p) -> dict:
@@ -93,22 +93,5 @@ def write_tables(results: Path, rows: list[dict]) -> list[Path]:
 
 def read_table(path: "str | Path") -> list[dict]:
     """Rows of a results.csv or results.parquet, typed as in SCHEMA (null -> None)."""
-    path = Path(path)
-    try:
-        if path.suffix == ".parquet":
-            import pyarrow.parquet as pq
-            t = pq.read_table(path)
-            if tuple(t.column_names) != COLUMNS:
-                raise ResultsError(f"{path}: columns differ from the results schema")
-            return t.to_pylist()
-        with open(path, newline="") as f:
-            r = csv.reader(f)
-            head = next(r, None)
-            if tuple(head or ()) != COLUMNS:
-                raise ResultsError(f"{path}: columns differ from the results schema")
-            return [{c: _typed(v, SCHEMA[c]) if SCHEMA[c] != "str" else v
-                     for c, v in zip(COLUMNS, line)} for line in r]
-    except ResultsError:
-        raise
-    except (OSError, ValueError) as e:
-        raise ResultsError(f"{path}: cannot read the results table ({e})") from None
+    from .results_io import load_results
+    return load_results(path)[1]

@@ -10,28 +10,16 @@ import csv
 import math
 from pathlib import Path
 
-from nlihw.errors import ParamsError
+from .results import SCHEMA, ResultsError
 
-# the schema's columns and their types, in order
-COLUMNS: dict[str, type] = {
-    "point_id": str, "design": str, "status": str, "error": str, "func": str, "in_fmt": str,
-    "out_fmt": str, "M": int, "K": int, "micro_step": str, "arch": str, "lanes": int,
-    "storage": str, "target": str, "preset": str, "d_state": int, "P": int,
-    "max_err_lsb": float, "mean_err_lsb": float, "max_err": float, "rms_err": float,
-    "area": float, "gate_equivalents": float, "lut": int, "ff": int, "dsp": int, "bram": int,
-    "fmax_mhz": float, "latency": int, "table_bits": int, "verified": str,
-    "fit_s": float, "gen_s": float, "verify_s": float, "synth_s": float,
-}
+# the schema's columns and their types, in order (defined once, in results.py)
+COLUMNS: dict[str, type] = {c: {"str": str, "int": int, "float": float}[t] for c, t in SCHEMA.items()}
 # the columns reports and queries rely on; a file without one of them is refused
 REQUIRED = ("point_id", "design", "status", "error", "func", "in_fmt", "out_fmt", "M", "K",
             "micro_step", "arch", "lanes", "storage", "target", "preset", "d_state", "P",
             "max_err_lsb", "mean_err_lsb", "max_err", "rms_err", "area", "latency", "table_bits")
 STATUSES = ("ok", "failed")
 FILES = ("results.parquet", "results.csv")
-
-
-class ResultsError(ParamsError):
-    """A results table is missing, unreadable or does not follow the schema."""
 
 
 def locate(path: str | Path) -> Path:

@@ -79,6 +79,14 @@ class NumberFormat(Protocol):
     def codes(self) -> np.ndarray: ...
 
 
+def _require_ints(fmt, *names: str) -> None:
+    """A format's size fields must be integers (bool is not one)."""
+    for name in names:
+        v = getattr(fmt, name)
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise FormatError(f"{name} must be an integer, got {v!r}")
+
+
 _Q_RE = re.compile(r"^\s*([su])(\d+)\.(\d+)\s*$")
 
 
@@ -94,10 +102,7 @@ class Q:
     is_float: ClassVar[bool] = False
 
     def __post_init__(self):
-        for name in ("int_bits", "frac_bits"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-                raise FormatError(f"{name} must be an integer, got {v!r}")
+        _require_ints(self, "int_bits", "frac_bits")
         if self.int_bits < 0 or self.frac_bits < 0:
             raise FormatError(f"format bits must be >= 0, got int_bits={self.int_bits}, "
                               f"frac_bits={self.frac_bits}")
@@ -256,10 +261,7 @@ class FP:
     is_float: ClassVar[bool] = True
 
     def __post_init__(self):
-        for name in ("exp_bits", "man_bits"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-                raise FormatError(f"{name} must be an integer, got {v!r}")
+        _require_ints(self, "exp_bits", "man_bits")
         if not isinstance(self.finite_only, (bool, np.bool_)):
             raise FormatError(f"finite_only must be a boolean, got {self.finite_only!r}")
         if not 2 <= self.exp_bits <= 8:
