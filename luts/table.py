@@ -34,7 +34,7 @@ MAX_FILE_BYTES = 16 << 20          # a table file larger than 16 MiB is refused 
 # registry names (silu, gelu_tanh) and user functions written module.path:function
 FUNCTION_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$")
 FIELDS = ("schema_version", "function", "domain", "layout", "cutpoints", "mul", "shift", "values",
-          "clamp", "tails", "meta", "sha256")
+          "exponents", "clamp", "tails", "meta", "sha256")
 
 
 def round_meta_float(x: float) -> float:
@@ -100,6 +100,7 @@ class NLITable:
     domain: tuple[float, float]         # real input range the table was fitted on
     tail_lo: Tail = Tail()              # output rule below the first cutpoint (luts/tails.py)
     tail_hi: Tail = Tail()              # output rule from the last cutpoint on
+    exponents: tuple[int, ...] = ()     # float output: block exponent E of each macro interval
     meta: dict = field(default_factory=dict, compare=False, hash=False)   # fit settings, errors
 
     def __post_init__(self):
@@ -108,7 +109,7 @@ class NLITable:
             raise TableError("layout: expected a TableLayout")
         if not isinstance(self.function, str):
             raise TableError(f"function: expected a name, got {self.function!r}")
-        for name in ("cutpoints", "values"):
+        for name in ("cutpoints", "values", "exponents"):
             seq = getattr(self, name)
             try:
                 seq = list(seq)
@@ -144,22 +145,48 @@ class NLITable:
                              "(a registry name such as silu, or module:function)")
         if len(c) != lay.M:
             raise TableError(f"cutpoints: expected M={lay.M} entries, got {len(c)}")
-        if any(b <= a for a, b in zip(c, c[1:])):
-            raise TableError("cutpoints: not strictly increasing")
-        if not (all(fin.min_raw <= v <= fin.max_raw for v in c[:-1])
-                and fin.min_raw < c[-1] <= fin.max_raw + 1):
-            raise TableError(f"cutpoints: a value does not fit the input format {fin} "
-                             f"(raw {fin.min_raw}..{fin.max_raw}, the last may be {fin.max_raw + 1})")
+        if lay.in_float:
+            self._validate_float_cutpoints()
+        else:
+            if any(b <= a for a, b in zip(c, c[1:])):
+                raise TableError("cutpoints: not strictly increasing")
+            if not (all(fin.min_raw <= v <= fin.max_raw for v in c[:-1])
+                    and fin.min_raw < c[-1] <= fin.max_raw + 1):
+                raise TableError(f"cutpoints: a value does not fit the input format {fin} "
+                                 f"(raw {fin.min_raw}..{fin.max_raw}, the last may be "
+                                 f"{fin.max_raw + 1})")
         if len(self.values) != lay.n_values:
-            raise TableError(f"values: expected (M-1)*K+1 = {lay.n_values} entries, "
+            shape = "(M-1)*(K+1)" if lay.block_values else "(M-1)*K+1"
+            raise TableError(f"values: expected {shape} = {lay.n_values} entries, "
                              f"got {len(self.values)}")
-        if not all(fout.min_raw <= v <= fout.max_raw for v in self.values):
-            raise TableError(f"values: a value does not fit the output format {fout} "
-                             f"(raw {fout.min_raw}..{fout.max_raw})")
+        vlo, vhi = -(1 << (lay.value_bits - 1)), (1 << (lay.value_bits - 1)) - 1
+        if lay.out_float:
+            if not all(vlo <= v <= vhi for v in self.values):
+                raise TableError(f"values: a mantissa does not fit {lay.value_bits} signed bits")
+            elo, ehi = lay.exp_range
+            if len(self.exponents) != lay.M - 1:
+                raise TableError(f"exponents: expected M-1 = {lay.M - 1} block exponents, got "
+                                 f"{len(self.exponents)}")
+            if not all(elo <= e <= ehi for e in self.exponents):
+                raise TableError(f"exponents: a block exponent is outside {elo}..{ehi}")
+        else:
+            if self.exponents:
+                raise TableError(f"exponents: only a floating-point output has block exponents")
+            if not all(fout.min_raw <= v <= fout.max_raw for v in self.values):
+                raise TableError(f"values: a value does not fit the output format {fout} "
+                                 f"(raw {fout.min_raw}..{fout.max_raw})")
         for name, v in (("clamp_lo", self.clamp_lo), ("clamp_hi", self.clamp_hi)):
-            if not fout.min_raw <= v <= fout.max_raw:
+            if lay.out_float:
+                if not (0 <= v < (1 << fout.width)) or bool(fout.is_nan(v)):
+                    raise TableError(f"clamp: {name} = {v} is not a non-NaN code of {fout}")
+            elif not fout.min_raw <= v <= fout.max_raw:
                 raise TableError(f"clamp: {name} = {v} does not fit the output format {fout} "
                                  f"(raw {fout.min_raw}..{fout.max_raw})")
+        if lay.in_float or lay.out_float:
+            for side, tail in (("left", self.tail_lo), ("right", self.tail_hi)):
+                if tail.mode.value == "linear":
+                    raise TableError(f"tails: a linear tail ({side}) needs fixed-point formats; "
+                                     f"use identity, zero or clamp with {fin} -> {fout}")
         for side, tail, v in (("left", self.tail_lo, self.clamp_lo), ("right", self.tail_hi, self.clamp_hi)):
             if tail.fixed_offset and v != 0:
                 raise TableError(f"tails: a {tail.mode.value} tail has offset 0, but the {side} "
@@ -173,6 +200,29 @@ class NLITable:
             raise TableError(f"meta: expected an object, got {type(self.meta).__name__}")
         normalize_meta(self.meta)
 
+    def _validate_float_cutpoints(self) -> None:
+        """Float input: finite non-NaN codes (not -0), strictly increasing, on the internal grid
+        2^-x_frac_bits, every interval shorter than 2^dx_width internal units."""
+        lay, c, fin = self.layout, self.cutpoints, self.layout.in_fmt
+        if not all(0 <= v < (1 << fin.width) for v in c):
+            raise TableError(f"cutpoints: a value is not a {fin.width}-bit code of {fin}")
+        arr = np.array(c, dtype=np.int64)
+        if np.any(fin.is_nan(arr) | fin.is_inf(arr)):
+            raise TableError(f"cutpoints: a cutpoint is NaN or infinite; they must be finite codes")
+        if np.any(arr == (1 << (fin.width - 1))):
+            raise TableError("cutpoints: -0 is not a cutpoint (use +0, code 0)")
+        key = lay.key(arr)
+        if np.any(np.diff(key) <= 0):
+            raise TableError("cutpoints: not strictly increasing")
+        v = np.ldexp(fin.to_real(arr), lay.x_frac_bits)
+        if np.any(np.abs(v) >= (1 << 52)) or np.any(v != np.floor(v)):
+            raise TableError(f"cutpoints: a cutpoint is not a multiple of 2^-{lay.x_frac_bits} "
+                             f"(x_frac_bits) or is too large")
+        pos = lay.position(arr)
+        if np.any(np.diff(pos) >= (1 << lay.dx_bits)):
+            raise TableError(f"cutpoints: a macro interval is 2^{lay.dx_bits} internal units or "
+                             f"longer (dx_width {lay.dx_bits}, quantum 2^-{lay.x_frac_bits})")
+
     def _validate_domain(self) -> None:
         """Finite, lo < hi, inside the input format, and every macro interval overlaps it."""
         lo, hi = self.domain
@@ -184,6 +234,12 @@ class NLITable:
         if not (fin.min <= lo and hi <= fin.max):
             raise TableError(f"domain: [{lo:g}, {hi:g}] is outside the input format {fin} "
                              f"[{fin.min:g}, {fin.max:g}]")
+        if self.layout.in_float:
+            cv = fin.to_real(np.array(c, dtype=np.int64))
+            if not (cv[1] > lo and cv[-2] <= hi):
+                raise TableError(f"domain: [{lo:g}, {hi:g}] does not overlap every macro interval "
+                                 f"(cutpoints {cv[0]:g}..{cv[-1]:g})")
+            return
         lo_code, hi_code = _fmt_codes(fin, Fraction(lo), Fraction(hi))
         if lo_code > hi_code:
             raise TableError(f"domain: [{lo:g}, {hi:g}] holds no code of {fin}")
@@ -195,8 +251,8 @@ class NLITable:
     # --- derived per-interval datapath constants --------------------------------------------
     @cached_property
     def scales(self) -> tuple[tuple[int, int], ...]:
-        """(mul, shift) of each macro interval."""
-        c = self.cutpoints
+        """(mul, shift) of each macro interval (lengths in internal units for a float input)."""
+        c = [int(v) for v in self.layout.position(np.array(self.cutpoints, dtype=np.int64))]
         return tuple(interval_scale(self.layout, b - a) for a, b in zip(c, c[1:]))
 
     @property
@@ -224,6 +280,7 @@ class NLITable:
             "mul": list(self.mul),
             "shift": list(self.shift),
             "values": list(self.values),
+            **({"exponents": list(self.exponents)} if self.layout.out_float else {}),
             "clamp": [self.clamp_lo, self.clamp_hi],
             # written only when a side is not a clamp, so clamp-only files keep their bytes and hash
             **({"tails": [str(self.tail_lo), str(self.tail_hi)]} if self.has_tails else {}),
@@ -253,9 +310,11 @@ class NLITable:
         return path
 
     def hex_lines(self) -> list[str]:
-        """``$readmemh`` image of the stored values (bit patterns, one per line, in address order)."""
-        digits = (self.layout.out_fmt.width + 3) // 4
-        bits = self.layout.out_fmt.to_bits(np.array(self.values, dtype=np.int64))
+        """``$readmemh`` image of the stored values (bit patterns, one per line, in address order;
+        ``value_bits``-bit two's complement mantissas for a float output)."""
+        B = self.layout.value_bits
+        digits = (B + 3) // 4
+        bits = np.array(self.values, dtype=np.int64) & np.int64((1 << B) - 1)
         return [f"{int(b):0{digits}x}" for b in bits]
 
     def save_hex(self, path: "str | Path") -> Path:
@@ -305,6 +364,9 @@ class NLITable:
         for key in ("cutpoints", "mul", "shift", "values"):
             if not isinstance(d[key], list) or not all(_is_int(v) for v in d[key]):
                 fail(key, "expected a list of integers")
+        exps = d.get("exponents", [])
+        if not isinstance(exps, list) or not all(_is_int(v) for v in exps):
+            fail("exponents", "expected a list of integers")
         if (not isinstance(d["clamp"], list) or len(d["clamp"]) != 2
                 or not all(_is_int(v) for v in d["clamp"])):
             fail("clamp", "expected [clamp_lo, clamp_hi] integers")
@@ -325,7 +387,8 @@ class NLITable:
         try:
             t = cls(layout=layout, function=d["function"], cutpoints=d["cutpoints"],
                     values=d["values"], clamp_lo=d["clamp"][0], clamp_hi=d["clamp"][1],
-                    domain=tuple(dom), tail_lo=tails[0], tail_hi=tails[1], meta=d.get("meta", {}))
+                    domain=tuple(dom), tail_lo=tails[0], tail_hi=tails[1], exponents=exps,
+                    meta=d.get("meta", {}))
         except TableError as e:
             raise TableError(f"{source}: {e}") from None
         if list(t.mul) != d["mul"]:

@@ -87,8 +87,25 @@ def tail_gain(tail: Tail, layout, x) -> np.ndarray:
     return shift_round(x, -tail.exponent(layout), layout.rounding)
 
 
+def convert(layout, x) -> np.ndarray:
+    """Input codes -> output codes of the same value, rounded once to nearest even, saturating
+    (+-Inf stay infinite where the output has them; a fixed output saturates them). Exact: both
+    formats' values are float64 values and ``quantize`` rounds float64 exactly. NaN codes give 0."""
+    fin, fout = layout.in_fmt, layout.out_fmt
+    v = fin.to_real(np.asarray(x, dtype=np.int64))
+    v = np.where(np.isnan(v), 0.0, v)
+    if not fout.is_float:
+        v = np.clip(v, fout.min - 1.0, fout.max + 1.0)
+    return fout.quantize(v)
+
+
 def tail_output(tail: Tail, layout, x, b: int) -> np.ndarray:
     """Raw outputs of a tail with offset ``b`` (the clamp value) for raw inputs ``x``."""
+    if layout.in_float or layout.out_float:
+        x = np.asarray(x, dtype=np.int64)
+        if tail.mode is TailMode.IDENTITY:
+            return convert(layout, x)
+        return np.full(x.shape, np.int64(0 if tail.mode is TailMode.ZERO else b))
     return layout.out_fmt.saturate(tail_gain(tail, layout, x) + np.int64(b))
 
 

@@ -19,6 +19,23 @@ step  operation                                     width
 
 ``mul``/``shift`` come from ``interval_scale``: mul = floor(K 2^(T+shift) / L) so j < K always.
 
+Floating-point formats (``layout.in_float`` / ``layout.out_float``) change three steps, nothing
+else (the stated choice: compare codes, interpolate in an internal fixed point, round once):
+
+- Float input: step 1 compares ``layout.key(x)`` (the order key of the code, -0 as +0) with the
+  cutpoints' keys, and dx = P(x) - P(c[i]) with P(x) = floor(x 2^F), F = ``x_frac_bits``: exact
+  for every code that is a multiple of 2^-F (all fp16 codes at the default F = 24), the one
+  rounding (floor) otherwise. dx < 2^``dx_width``; hardware may form P modulo 2^``dx_width``.
+  NaN in gives the canonical NaN (float output) or 0 (fixed output); +-Inf order below/above
+  every cutpoint and so follow the tails.
+- Float output: step 3 reads y0 = m[i(K+1) + j], y1 = the next, both ``value_bits``-bit signed
+  mantissas of interval i, whose block exponent is E = exponents[i]; step 4's exact acc is the
+  value acc 2^(E-T), rounded once to nearest even into the output format; beyond its largest
+  finite value it saturates to it; an exact 0 gives +0, a negative that rounds to 0 gives -0.
+- Tails with a float side: clamp gives the stored code, zero gives +0, identity gives x
+  converted to the output format (nearest even, saturating; +-Inf stay +-Inf where the output
+  has them). Linear tails need fixed-point formats.
+
 Tails (luts/tails.py): a constant tail outputs its clamp value b; identity and linear tails output
 saturate(round(x 2^e) + b) with e = slope exponent + out frac bits - in frac bits, rounded like
 the interpolation.
@@ -35,27 +52,38 @@ from nlihw.luts.tails import tail_output
 def nli_stages(table: NLITable, x) -> dict[str, np.ndarray]:
     """Every intermediate value of the datapath for raw inputs ``x`` (for debugging and benches)."""
     lay = table.layout
+    fin, fout = lay.in_fmt, lay.out_fmt
     x = np.asarray(x, dtype=np.int64)
-    if not np.all(lay.in_fmt.contains(x)):
-        raise ValueError(f"inputs must be raw codes of {lay.in_fmt}")
+    if not np.all(fin.contains(x)):
+        raise ValueError(f"inputs must be raw codes of {fin}")
+    nan = fin.is_nan(x) if lay.in_float else np.zeros(x.shape, dtype=bool)
     c = np.array(table.cutpoints, dtype=np.int64)
-    index = np.searchsorted(c, x, side="right").astype(np.int64)     # number of c[j] <= x
-    inside = (index > 0) & (index < lay.M)
+    index = np.searchsorted(lay.key(c), lay.key(x), side="right").astype(np.int64)
+    inside = (index > 0) & (index < lay.M) & ~nan
     i = np.clip(index - 1, 0, lay.M - 2)
-    dx = np.where(inside, x - c[i], 0)
+    pos = lay.position(np.where(inside, x, c[i]))
+    dx = pos - lay.position(c)[i]
     mul = np.array(table.mul, dtype=np.int64)[i]
     shift = np.array(table.shift, dtype=np.int64)[i]
     u = (dx * mul) >> shift
     j = u >> lay.t_bits
     t = u & ((1 << lay.t_bits) - 1)
-    addr = i * lay.K + j
+    addr = i * lay.values_per_interval + j
     v = np.array(table.values, dtype=np.int64)
     y0, y1 = v[addr], v[addr + 1]
     acc = (y0 << lay.t_bits) + t * (y1 - y0)
-    y_int = lay.out_fmt.saturate(shift_round(acc, lay.t_bits, lay.rounding))
+    if lay.out_float:
+        e = np.array(table.exponents, dtype=np.int64)[i]
+        # |acc| < 2^50 and the scale is a power of two: the float64 value is exact, and
+        # FP.quantize rounds it once, exactly (nearest even, saturating)
+        y_int = fout.quantize(np.ldexp(acc.astype(np.float64), (e - lay.t_bits).astype(np.int32)))
+    else:
+        y_int = fout.saturate(shift_round(acc, lay.t_bits, lay.rounding))
     y_lo = tail_output(table.tail_lo, lay, x, table.clamp_lo)
     y_hi = tail_output(table.tail_hi, lay, x, table.clamp_hi)
     y = np.where(index == 0, y_lo, np.where(index == lay.M, y_hi, y_int))
+    if lay.in_float:
+        y = np.where(nan, np.int64(fout.canonical_nan if lay.out_float else 0), y)
     return dict(index=index, dx=dx, u=u, j=j, t=t, addr=addr, y0=y0, y1=y1, acc=acc, y=y)
 
 

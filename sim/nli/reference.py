@@ -11,25 +11,60 @@ TAU = 2.0 ** -14              # the NLI paper's relative-error floor (tables wit
 MAX_EVAL_CODES = 1 << 16      # every code of the domain up to this many, else a uniform sample
 
 
+def float_domain_codes(fmt, lo: float, hi: float) -> np.ndarray:
+    """Every finite code of a float format with lo <= value <= hi, in increasing order (-0 and
+    +0 both, -0 first)."""
+    c = fmt.finite_codes()
+    v = fmt.to_real(c)
+    return c[(v >= lo) & (v <= hi)]
+
+
 def evaluation_codes(table_or_fmt, lo: int | None = None, hi: int | None = None) -> np.ndarray:
-    """Raw codes errors are measured on: every domain code, or 65,536 evenly spaced ones above."""
+    """Raw codes errors are measured on: every domain code, or 65,536 evenly spaced ones above.
+
+    Float input: every finite code in the domain, always (a domain of any float format holds at
+    most 2^width codes); ``lo``/``hi`` are then real bounds."""
     if isinstance(table_or_fmt, NLITable):
         fmt = table_or_fmt.layout.in_fmt
+        if fmt.is_float:
+            return float_domain_codes(fmt, *table_or_fmt.domain)
         lo = int(np.ceil(table_or_fmt.domain[0] / fmt.lsb - 1e-9))
         hi = int(np.floor(table_or_fmt.domain[1] / fmt.lsb + 1e-9))
+    elif table_or_fmt.is_float:
+        return float_domain_codes(table_or_fmt, lo, hi)
     if hi - lo + 1 <= MAX_EVAL_CODES:
         return np.arange(lo, hi + 1, dtype=np.int64)
     return np.unique(np.round(np.linspace(lo, hi, MAX_EVAL_CODES)).astype(np.int64))
 
 
+def ulp_at(fmt, v) -> np.ndarray:
+    """Spacing of ``fmt``'s codes at real values ``v`` (the output LSB for fixed point): the ulp
+    of the binade |v| lies in, the subnormal spacing below the normal range."""
+    v = np.abs(np.asarray(v, dtype=np.float64))
+    if not fmt.is_float:
+        return np.full(v.shape, fmt.lsb)
+    e = np.frexp(np.where(v > 0, v, 1.0))[1] - 1           # floor(log2 |v|)
+    e = np.maximum(np.where(v > 0, e, -(1 << 20)), 1 - fmt.bias)
+    return np.ldexp(1.0, (e - fmt.man_bits).astype(np.int32))
+
+
 def error_summary(y_real: np.ndarray, f_real: np.ndarray, xs: np.ndarray, in_lsb: float,
-                  out_lsb: float, rel_floor: float = TAU) -> dict:
+                  out_lsb: float, rel_floor: float = TAU, x_real: np.ndarray | None = None,
+                  out_fmt=None) -> dict:
     """Error figures of outputs ``y_real`` against exact ``f_real`` at raw inputs ``xs``; relative
-    errors divide by max(|f|, rel_floor)."""
+    errors divide by max(|f|, rel_floor). With a float output format, also ``max_ulp``: the worst
+    error in ulps of the output format at f (``max_abs_lsb`` is then that ulp count too)."""
     d = np.abs(y_real - f_real)
     worst = int(np.argmax(d))
     rel = d / np.maximum(np.abs(f_real), rel_floor)
+    extra = {}
+    if out_fmt is not None and out_fmt.is_float:
+        ulps = d / ulp_at(out_fmt, np.clip(f_real, out_fmt.min, out_fmt.max))
+        extra["max_ulp"] = float(np.max(ulps))
+        out_lsb = float(ulp_at(out_fmt, f_real[worst]))
+    x_worst = float(x_real[worst]) if x_real is not None else float(xs[worst] * in_lsb)
     return {
+        **extra,
         "max_abs": float(d[worst]),
         "max_abs_lsb": float(d[worst] / out_lsb),
         "mean_rel": float(np.mean(rel)),
@@ -37,7 +72,7 @@ def error_summary(y_real: np.ndarray, f_real: np.ndarray, xs: np.ndarray, in_lsb
         "mse": float(np.mean(d * d)),
         "rms": float(np.sqrt(np.mean(d * d))),
         "rms_lsb": float(np.sqrt(np.mean(d * d)) / out_lsb),
-        "worst_input": float(xs[worst] * in_lsb),
+        "worst_input": x_worst,
         "worst_input_raw": int(xs[worst]),
         "eval_codes": int(xs.shape[0]),
     }
@@ -64,9 +99,13 @@ def table_errors(table: NLITable, xs: np.ndarray | None = None,
     lay = table.layout
     rel_floor = table_rel_floor(table) if rel_floor is None else rel_floor
     xs = evaluation_codes(table) if xs is None else np.asarray(xs, dtype=np.int64)
-    f = get_function(table.function)(xs * lay.in_fmt.lsb)
+    x_real = lay.in_fmt.to_real(xs)
+    f = get_function(table.function)(x_real)
     y = lay.out_fmt.to_real(nli_eval(table, xs))
-    return error_summary(y, f, xs, lay.in_fmt.lsb, lay.out_fmt.lsb, rel_floor)
+    if not (lay.in_float or lay.out_float):
+        return error_summary(y, f, xs, lay.in_fmt.lsb, lay.out_fmt.lsb, rel_floor)
+    out_lsb = 1.0 if lay.out_float else lay.out_fmt.lsb
+    return error_summary(y, f, xs, 1.0, out_lsb, rel_floor, x_real=x_real, out_fmt=lay.out_fmt)
 
 
 METRIC_KEY = {"max-abs": "max_abs", "mean-rel": "mean_rel", "mse": "mse"}

@@ -1,0 +1,258 @@
+"""The float datapath of the golden model (sim/nli/golden.py) against an independent re-statement
+in plain Python fractions: own fp8 / fp16 decoders, brute-force nearest-even encoders, exact
+interval search, floor positions and block-float interpolation.
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from nlihw.errors import ParamsError, TableError
+from nlihw.formats import FP, Q
+from nlihw.luts.layout import TableLayout
+from nlihw.luts.table import NLITable
+from nlihw.sim.nli.golden import nli_eval
+
+
+# --- an independent model of the formats --------------------------------------------------------
+def decode(code: int, e_bits: int, m_bits: int, fn: bool):
+    """(kind, value): kind 'nan', 'inf' or 'num'; value a Fraction (sign of zero in 'negzero')."""
+    s = code >> (e_bits + m_bits) & 1
+    e = code >> m_bits & ((1 << e_bits) - 1)
+    m = code & ((1 << m_bits) - 1)
+    top = (1 << e_bits) - 1
+    if fn:
+        if e == top and m == (1 << m_bits) - 1:
+            return "nan", None
+    elif e == top:
+        return ("inf", -1 if s else 1) if m == 0 else ("nan", None)
+    bias = (1 << (e_bits - 1)) - 1
+    mag = Fraction(m, 1 << m_bits) * Fraction(2) ** (1 - bias) if e == 0 else \
+        (1 + Fraction(m, 1 << m_bits)) * Fraction(2) ** (e - bias)
+    if mag == 0 and s:
+        return "negzero", Fraction(0)
+    return "num", -mag if s else mag
+
+
+@functools.lru_cache(maxsize=None)
+def encoder(e_bits: int, m_bits: int, fn: bool):
+    """Nearest-even encoder by brute force over every finite code; saturates to +-max."""
+    width = 1 + e_bits + m_bits
+    finite = []
+    for c in range(1 << width):
+        kind, v = decode(c, e_bits, m_bits, fn)
+        if kind == "num" or (kind == "negzero"):
+            finite.append((v, c))
+    pos = sorted({v for v, c in finite if v >= 0})
+    code_of = {v: c for v, c in finite if not (v == 0 and c != 0)}
+
+    def enc(v: Fraction) -> int:
+        mag = abs(v)
+        if mag >= pos[-1]:
+            c = code_of[pos[-1]]
+        else:
+            k = bisect.bisect_right(pos, mag)
+            lo, hi = pos[k - 1], (pos[k - 1] if pos[k - 1] == mag else pos[k])
+            if mag - lo < hi - mag:
+                c = code_of[lo]
+            elif hi - mag < mag - lo:
+                c = code_of[hi]
+            else:
+                c = code_of[lo] if code_of[lo] % 2 == 0 else code_of[hi]
+        if v < 0:
+            c |= 1 << (width - 1)
+        return c
+    return enc
+
+
+E4M3 = (4, 3, True)
+FP8 = FP(*E4M3)
+
+
+def reference_eval(table: NLITable, x: int, spec) -> int:
+    """One output code of a float -> float table, from the fractions model."""
+    lay = table.layout
+    e_bits, m_bits, fn = spec
+    width = 1 + e_bits + m_bits
+    enc = encoder(*spec)
+    kind, v = decode(x, *spec)
+    if kind == "nan":
+        return lay.out_fmt.canonical_nan
+    cuts = [decode(c, *spec)[1] for c in table.cutpoints]
+    if kind == "inf":
+        side = "lo" if v < 0 else "hi"
+    elif v < cuts[0]:
+        side = "lo"
+    elif v >= cuts[-1]:
+        side = "hi"
+    else:
+        side = None
+    if side is not None:
+        tail = table.tail_lo if side == "lo" else table.tail_hi
+        if tail.mode.value == "identity":
+            if kind == "inf":
+                return x
+            return enc(v) if kind == "num" else x      # -0 passes as -0
+        if tail.mode.value == "zero":
+            return 0
+        return table.clamp_lo if side == "lo" else table.clamp_hi
+    i = max(k for k in range(len(cuts) - 1) if cuts[k] <= v)
+    F = lay.x_frac_bits
+    P = lambda r: (r * 2 ** F).__floor__()      # noqa: E731
+    dx = P(v) - P(cuts[i])
+    L = P(cuts[i + 1]) - P(cuts[i])
+    K, T = lay.K, lay.t_bits
+    assert 0 <= dx < L
+    # the scale is a table field, checked against its definition in its own test below
+    mul, shift = table.mul[i], table.shift[i]
+    u = (dx * mul) >> shift
+    j, t = u >> T, u & ((1 << T) - 1)
+    m0, m1 = table.values[i * (K + 1) + j], table.values[i * (K + 1) + j + 1]
+    val = (Fraction(m0) + Fraction(t, 1 << T) * (m1 - m0)) * Fraction(2) ** table.exponents[i]
+    if val == 0:
+        return 0
+    return enc(val)
+
+
+def random_fp8_table(rng: random.Random, K: int, tails=("clamp", "clamp")) -> NLITable:
+    lay = TableLayout(FP8, FP8, 5, K)
+    vals = sorted(rng.sample([-6.0, -3.0, -1.5, -0.25, 0.0, 0.125, 0.5, 1.0, 2.5, 5.0, 12.0], 5))
+    cut = [int(FP8.quantize(v)) for v in vals]
+    B = lay.value_bits
+    lo, hi = lay.exp_range
+    mant = [rng.randrange(-(1 << (B - 1)), 1 << (B - 1)) for _ in range(lay.n_values)]
+    exps = [rng.randint(lo, hi) for _ in range(4)]
+    cl = [int(FP8.quantize(rng.uniform(-100, 100))) for _ in range(2)]
+    cl = [c if t == "clamp" else 0 for c, t in zip(cl, tails)]
+    return NLITable(lay, "silu", tuple(cut), tuple(mant), cl[0], cl[1], (vals[0], vals[-1]),
+                    tails[0], tails[1], exponents=tuple(exps))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fp8_table_every_code_matches_fractions(seed):
+    rng = random.Random(seed)
+    tails = [("clamp", "clamp"), ("zero", "identity"), ("identity", "zero")][seed % 3]
+    table = random_fp8_table(rng, K=[1, 2, 4][seed % 3], tails=tails)
+    codes = np.arange(256, dtype=np.int64)
+    got = nli_eval(table, codes)
+    want = [reference_eval(table, int(x), E4M3) for x in codes]
+    bad = [(hex(x), hex(w), hex(int(g))) for x, w, g in zip(codes, want, got) if w != g]
+    assert not bad, f"{len(bad)} codes differ, first (x, want, got): {bad[:5]}"
+
+
+def test_scale_of_float_intervals_follows_its_definition():
+    """mul = floor(K 2^(T+s) / L) with the largest s that keeps mul below 2^mul_bits, L in units
+    of 2^-x_frac_bits."""
+    table = random_fp8_table(random.Random(3), K=4)
+    lay = table.layout
+    cuts = [decode(c, *E4M3)[1] * 2 ** lay.x_frac_bits for c in table.cutpoints]
+    for i, (mul, s) in enumerate(zip(table.mul, table.shift)):
+        L = int(cuts[i + 1] - cuts[i])
+        best = max(s2 for s2 in range(64) if (lay.K << (lay.t_bits + s2)) // L < 1 << lay.mul_bits)
+        assert s == max(0, best) and mul == (lay.K << (lay.t_bits + s)) // L
+
+
+def test_fp16_inputs_nan_inf_zero_and_subnormal():
+    """fp16 -> fp16 around zero: -0 falls with +0, subnormals get exact positions, NaN ->
+    canonical NaN, -Inf and +Inf follow the zero and identity tails."""
+    f16, spec = FP(5, 10), (5, 10, False)
+    lay = TableLayout(f16, f16, 3, 2)
+    cut = tuple(int(f16.quantize(v)) for v in (-1.0, 0.0, 1.0))
+    s = 1 << (lay.value_bits - 2)
+    t = NLITable(lay, "silu", cut, (-s, -s // 2, 0, 0, s // 2, s), 0, 0, (-1.0, 1.0 - 2 ** -10),
+                 "zero", "identity", exponents=(-(lay.value_bits - 2),) * 2)
+    xs = [0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x3400, 0xB400, 0x7C00, 0xFC00, 0x7E00, 0xFE01,
+          0x3C00, 0x4000, 0xBC01, 0x3BFF, 0xBBFF]
+    got = [int(v) for v in nli_eval(t, np.array(xs))]
+    want = [reference_eval(t, x, spec) for x in xs]
+    assert got == want
+    assert got[0] == got[1] == 0 and got[9] == got[10] == 0x7E00
+    assert got[7] == 0x7C00 and got[8] == 0 and got[11] == 0x3C00
+
+
+def test_mixed_fixed_input_float_output():
+    lay = TableLayout(Q(4, 4), FP(5, 10), 3, 2)
+    assert lay.block_values and lay.n_values == 6 and not lay.in_float
+    t = NLITable(lay, "silu", (-16, 0, 16), (0, 1, 2, 2, 3, 4), 0, 0, (-1.0, 1.0),
+                 exponents=(-2, -2))
+    y = FP(5, 10).to_real(nli_eval(t, np.arange(-16, 17)))
+    # interval 0: x from -1 to 0 -> m from 0 to 2 (times 2^-2): y = (x + 1) / 2 on the 8-bin grid
+    want = [float((Fraction(x + 16, 16) * 2) / 4) for x in range(-16, 0)] + \
+           [float((2 + Fraction(x, 16) * 2) / 4) for x in range(0, 16)] + [0.0]
+    assert list(y) == want
+
+
+def test_float_input_fixed_output_uses_shared_values():
+    lay = TableLayout(FP(5, 10), Q(4, 12), 3, 4)
+    assert not lay.block_values and lay.n_values == 9 and lay.dx_bits == 32
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(in_fmt="fp16", out_fmt="fp16", M=3, K=2, rounding="floor"), "nearest even"),
+    (dict(in_fmt="fp16", out_fmt="fp16", M=3, K=2, value_bits=40), "value_bits"),
+    (dict(in_fmt="fp16", out_fmt="fp16", M=3, K=2, dx_width=41), "dx_width"),
+    (dict(in_fmt="s4.12", out_fmt="fp16", M=3, K=2, dx_width=20), "set by the fixed-point input"),
+    (dict(in_fmt="fp16", out_fmt="s4.12", M=3, K=2, value_bits=12), "set by the fixed-point output"),
+])
+def test_float_layout_refusals(kw, msg):
+    with pytest.raises(ParamsError, match=msg):
+        TableLayout(**kw)
+
+
+def test_float_table_refusals():
+    f16 = FP(5, 10)
+    lay = TableLayout(f16, f16, 3, 1)
+    ok = dict(layout=lay, function="silu", cutpoints=(0xBC00, 0, 0x3C00), values=(0, 1, 1, 2),
+              clamp_lo=0, clamp_hi=0, domain=(-1.0, 1.0), exponents=(-3, -3))
+    NLITable(**ok)
+    for change, msg in [(dict(cutpoints=(0xBC00, 0x8000, 0x3C00)), "-0"),
+                        (dict(cutpoints=(0xBC00, 0x7E00, 0x3C00)), "NaN or infinite"),
+                        (dict(cutpoints=(0x3C00, 0, 0xBC00)), "increasing"),
+                        (dict(exponents=(-3,)), "block exponents"),
+                        (dict(exponents=(-3, 99)), "outside"),
+                        (dict(clamp_lo=0x7E00), "non-NaN"),
+                        (dict(tail_lo="linear:1"), "linear tail")]:
+        with pytest.raises(TableError, match=msg):
+            NLITable(**{**ok, **change})
+    with pytest.raises(TableError, match="multiple of"):
+        NLITable(**{**ok, "layout": TableLayout(f16, f16, 3, 1, x_frac_bits=4),
+                    "cutpoints": (0xBC00, 0x0001, 0x3C00)})
+
+
+def test_float_table_json_round_trip():
+    table = random_fp8_table(random.Random(1), K=2, tails=("zero", "identity"))
+    again = NLITable.from_dict(__import__("json").loads(table.to_json()), require_hash=True)
+    assert again == table and again.exponents == table.exponents
+    assert again.layout.to_dict()["value_bits"] == table.layout.value_bits
+
+
+def test_ulp_at_known_values():
+    from nlihw.sim.nli.reference import ulp_at
+    f16 = FP(5, 10)
+    got = ulp_at(f16, np.array([1.0, 0.75, -1.5, 1e-6, 0.0, 65504.0, 2.0 ** -14]))
+    assert list(got) == [2.0 ** -10, 2.0 ** -11, 2.0 ** -10, 2.0 ** -24, 2.0 ** -24, 32.0, 2.0 ** -24]
+    assert list(ulp_at(Q(4, 12), np.array([3.0, 0.0]))) == [2.0 ** -12] * 2
+
+
+def test_float_table_errors_against_direct_float64():
+    """table_errors of an fp8 table: every finite domain code, errors from plain float64 math."""
+    import math
+    from nlihw.sim.nli.reference import table_errors
+    table = random_fp8_table(random.Random(5), K=2, tails=("zero", "identity"))
+    err = table_errors(table, rel_floor=2.0 ** -14)
+    lo, hi = table.domain
+    xs = [c for c in range(256) if decode(c, *E4M3)[0] in ("num", "negzero")
+          and lo <= float(decode(c, *E4M3)[1]) <= hi]
+    silu = lambda v: v / (1 + math.exp(-v))          # noqa: E731
+    ys = [float(decode(int(y), *E4M3)[1]) for y in nli_eval(table, np.array(xs))]
+    fs = [silu(float(decode(c, *E4M3)[1])) for c in xs]
+    d = [abs(y - f) for y, f in zip(ys, fs)]
+    assert err["eval_codes"] == len(xs)
+    assert err["max_abs"] == pytest.approx(max(d), rel=1e-12)
+    assert err["mean_rel"] == pytest.approx(sum(a / max(abs(f), 2.0 ** -14) for a, f in zip(d, fs))
+                                            / len(xs), rel=1e-12)
