@@ -140,14 +140,16 @@ def nli_errors(table) -> dict:
     from nlihw.luts.functions import get_function
     from nlihw.sim.nli.golden import nli_eval
     from nlihw.sim.nli.reference import evaluation_codes
+    from nlihw.sim.nli.reference import ulp_at
     lay = table.layout
     xs = evaluation_codes(table)
     with np.errstate(all="ignore"):
-        f = np.asarray(get_function(table.function)(xs * lay.in_fmt.lsb), dtype=np.float64)
+        f = np.asarray(get_function(table.function)(lay.in_fmt.to_real(xs)), dtype=np.float64)
     y = lay.out_fmt.to_real(nli_eval(table, xs))
     d = np.abs(y - f)
-    lsb = lay.out_fmt.lsb
-    return {"max_err_lsb": float(d.max() / lsb), "mean_err_lsb": float(d.mean() / lsb),
+    # a float output's "LSB" is the ulp of the output format at f (errors in ulps)
+    lsb = ulp_at(lay.out_fmt, np.clip(f, lay.out_fmt.min, lay.out_fmt.max))
+    return {"max_err_lsb": float(np.max(d / lsb)), "mean_err_lsb": float(np.mean(d / lsb)),
             "max_err": float(d.max()), "rms_err": float(np.sqrt(np.mean(d * d)))}
 
 
@@ -155,7 +157,7 @@ def table_bits(table, arch: str) -> int:
     """Bits of table storage: the values, plus cutpoints and per-interval scales where the
     architecture stores them (parallel, binary); uniform and direct address by input bits."""
     lay = table.layout
-    bits = lay.n_values * lay.out_fmt.width
+    bits = lay.n_values * lay.value_bits + (lay.M - 1) * lay.exp_bits
     if arch in ("parallel", "binary"):
         bits += lay.M * lay.in_fmt.width + (lay.M - 1) * (lay.mul_width + lay.shift_bits)
     return bits
