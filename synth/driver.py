@@ -4,13 +4,19 @@
 deterministic JSON report to ``<design dir>/synth/<target>.json`` (sorted keys, no timestamps, no
 absolute paths) with copies of the tool logs in ``synth/logs/``, and returns the report plus a
 ``run`` section (cached or not, wall time, absolute paths) that is never written to the file.
+
+Fmax is the median of several nextpnr seeds (default 1, 2, 3), with the minimum and maximum; the
+yosys result (with the timing harness netlist) and every seed's run are cache entries of their
+own, so another seed or speed grade reruns only nextpnr. ``figures.fmax_mhz`` is the median.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,9 +28,10 @@ from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog
 from .report_table import format_table
 from .targets import TARGETS, Target, internal_ffs
 
-__all__ = ["run_synth", "format_table", "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
+__all__ = ["run_synth", "format_table", "report_name", "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
 
-REPORT_SCHEMA = 1          # part of the cache key: bump when the report or result layout changes
+REPORT_SCHEMA = 2          # the report file's layout (2: Fmax of several seeds, speed grade)
+CACHE_SCHEMA = 1           # part of the cache keys: bump when a cached result's layout changes
 SHIPPED_LIBERTY = Path(__file__).with_name("nand2_ge.lib")
 GE_UNIT = "GE (NAND2 equivalents, nand2_ge.lib)"
 LIBERTY_UNIT = "liberty area units (um^2 in most libraries)"
@@ -38,19 +45,47 @@ class _Failed(Exception):
         self.failure, self.log, self.what = failure, log, what
 
 
+MAX_SEEDS = 9
+
+
+def report_name(target: str, speed: int | None = None) -> str:
+    """File stem of a report and its logs: the target, plus ``-speed<N>`` off the default grade."""
+    t = TARGETS[target]
+    grade = t.speed(speed)
+    return target if grade == (t.pnr.default_speed if t.pnr else None) else f"{target}-speed{grade}"
+
+
+def _check_seeds(t: Target, seeds) -> tuple[int, ...]:
+    if seeds is None:
+        return t.pnr.seeds if t.pnr else ()
+    if t.pnr is None:
+        raise ParamsError(f"seeds apply to the place-and-route targets only, not {t.name!r}")
+    seeds = tuple(seeds)
+    if (not seeds or len(seeds) > MAX_SEEDS or len(seeds) % 2 == 0 or len(set(seeds)) != len(seeds)
+            or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in seeds)):
+        raise ParamsError(f"seeds must be an odd number (1 to {MAX_SEEDS}) of distinct positive "
+                          f"integers (the median is one run), got {list(seeds)}")
+    return seeds
+
+
 def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | Path | None" = None,
               cache_dir: "str | Path | None" = None, params: dict | None = None,
               progress: Callable[[str], None] | None = None,
-              report_dir: "str | Path | None" = None) -> dict:
+              report_dir: "str | Path | None" = None, speed: int | None = None,
+              seeds: "tuple[int, ...] | None" = None) -> dict:
     """Synthesize module ``top`` of ``verilog`` for ``target`` and return its report.
 
     ``liberty`` (generic target only) replaces the shipped gate library; areas are then in that
     library's units. ``params`` is copied into the report. ``progress`` receives one-line status
-    messages. The report goes to ``report_dir`` (default: ``synth/`` beside the Verilog file).
+    messages. The report goes to ``report_dir`` (default: ``synth/`` beside the Verilog file) as
+    ``<target>.json``, or ``<target>-speed<N>.json`` for a ``speed`` grade other than the
+    target's default. ``seeds``: the nextpnr seeds whose median is the Fmax (default 1, 2, 3).
     """
     if target not in TARGETS:
         raise ParamsError(f"unknown synthesis target {target!r}; choose from {', '.join(TARGETS)}")
     t = TARGETS[target]
+    grade = t.speed(speed)
+    seeds = _check_seeds(t, seeds)
     verilog = Path(verilog)
     try:
         design = verilog.read_bytes()
@@ -71,14 +106,15 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         raise ParamsError(f"params must be JSON data: {e}") from None
 
     script = t.script_text()
-    used = ["yosys"] + ([t.pnr.tool] if t.pnr else [])
-    versions = {tool: tools.version(tool) for tool in used}
+    versions = {tool: tools.version(tool) for tool in ["yosys"] + ([t.pnr.tool] if t.pnr else [])}
     design_sha = hashlib.sha256(design).hexdigest()
     lib_sha = hashlib.sha256(lib_bytes).hexdigest() if lib is not None else None
+    # the yosys stage: for the place-and-route targets it also keeps the timing harness netlist,
+    # which each seed's nextpnr run (an entry of its own) reads
     key = cache.key_of({
-        "schema": REPORT_SCHEMA, "target": target, "top": top, "design": design_sha,
-        "script": script, "liberty": lib_sha, "tools": versions,
-        "pnr": t.pnr.key() if t.pnr else None, "harness": HARNESS_VERSION if t.pnr else None,
+        "schema": CACHE_SCHEMA, "target": target, "top": top, "design": design_sha,
+        "script": script, "liberty": lib_sha, "tools": {"yosys": versions["yosys"]},
+        "pnr": None, "harness": HARNESS_VERSION if t.pnr else None,
     })
     root = Path(cache_dir) if cache_dir is not None else cache.default_root()
 
@@ -96,43 +132,89 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        for netlist in ("design.json", "harness.json"):   # large; the scripts can remake them
-            (work / netlist).unlink(missing_ok=True)
+        (work / "design.json").unlink(missing_ok=True)     # large; the script can remake it
         entry = cache.commit(root, key, work, result)
+    cached = hit is not None
+    runs = []
+    if t.pnr is not None and result["harness"]["note"] is None:
+        for seed in seeds:
+            run_result, run_entry, run_cached = _pnr_seed(t, root, entry, result["harness"], seed,
+                                                          grade, versions[t.pnr.tool], progress)
+            runs.append((seed, run_result, run_entry))
+            cached = cached and run_cached
     seconds = time.perf_counter() - t0
 
+    stem = report_name(target, grade)
     out = Path(report_dir) if report_dir is not None else verilog.parent / "synth"
     logs = {}
-    for name, file in sorted(result["logs"].items()):
-        src = entry / file
+
+    def keep_log(name, src, file):
         if src.is_file():
-            logs[name] = f"logs/{target}.{file}"
+            logs[name] = f"logs/{stem}.{file}"
             out.joinpath("logs").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, out / logs[name])
+    for name, file in sorted(result["logs"].items()):
+        keep_log(name, entry / file, file)
+    for seed, r, run_entry in runs:
+        for name, file in sorted(r["logs"].items()):
+            keep_log(f"{name}_seed{seed}", run_entry / file, file.replace("nextpnr.", f"nextpnr.seed{seed}.", 1))
     shipped = lib is not None and lib_bytes == SHIPPED_LIBERTY.read_bytes()
     figures = dict(result["figures"])
     if t.uses_liberty:
         figures["area_unit"] = GE_UNIT if shipped else LIBERTY_UNIT
         if shipped:
             figures["gate_equivalents"] = figures["area"]
+    pnr = None
+    if t.pnr is not None:
+        pnr = _pnr_summary(t, grade, seeds, result["harness"], [r for _, r, _ in runs])
+        figures.update({k: pnr[k] for k in ("fmax_mhz", "fmax_min_mhz", "fmax_max_mhz")})
     report = {
         "schema": REPORT_SCHEMA, "target": target, "top": top,
-        "device": t.device if not t.uses_liberty or shipped else f"gate library {lib.name} (user liberty)",
+        "device": (t.device_name(grade) if not t.uses_liberty or shipped
+                   else f"gate library {lib.name} (user liberty)"),
+        "speed_grade": grade,
         "params": params,
         "design": {"file": verilog.name, "sha256": design_sha},
         "liberty": {"file": lib.name, "sha256": lib_sha, "shipped": shipped} if lib is not None else None,
         "tools": {**versions, **result["builds"]},
         "flow": {"script": t.script, "script_sha256": hashlib.sha256(script.encode()).hexdigest(),
-                 "pnr": result.get("pnr")},
+                 "pnr": pnr},
         "figures": figures,
         "cells": result["cells"],
         "logs": logs,
     }
-    path = out / f"{target}.json"
+    path = out / f"{stem}.json"
     atomic_write_text(path, json.dumps(report, sort_keys=True, indent=1) + "\n")
-    report["run"] = {"cached": hit is not None, "seconds": round(seconds, 3), "report": str(path),
-                     "cache_entry": str(entry), "logs": {k: str(out / v) for k, v in logs.items()}}
+    report["run"] = {"cached": cached, "seconds": round(seconds, 3), "report": str(path),
+                     "cache_entry": str(entry), "pnr_entries": [str(e) for _, _, e in runs],
+                     "logs": {k: str(out / v) for k, v in logs.items()}}
     return report
+
+
+def _pnr_summary(t: Target, grade, seeds, harness: dict, runs: list[dict]) -> dict:
+    """The report's ``flow.pnr``: per-seed runs, and the median, minimum and maximum Fmax."""
+    info = {"method": f"timing harness v{HARNESS_VERSION} (inputs from a shift register, outputs "
+                      "into a registered XOR tree; 3 pins); Fmax: median of the seeds",
+            "clock": "clk", "constraint_mhz": t.pnr.freq_mhz, "speed_grade": grade,
+            "seeds": list(seeds), "args": [*t.pnr.device_args, *t.pnr.speed_args(grade)],
+            "runs": [{"seed": r["seed"], "fmax_mhz": r["fmax_mhz"], "note": r["note"]} for r in runs],
+            "fmax_mhz": None, "fmax_min_mhz": None, "fmax_max_mhz": None,
+            "note": harness["note"], "utilization": None}
+    if not runs:
+        return info
+    got = [r for r in runs if r["fmax_mhz"] is not None]
+    if len(got) < len(runs):
+        bad = next(r for r in runs if r["fmax_mhz"] is None)
+        info["note"] = (bad["note"] if not got else
+                        f"{bad['note']} (seed {bad['seed']}; median of the {len(got)} other seeds)")
+    if got:
+        values = [r["fmax_mhz"] for r in got]
+        med = statistics.median_low(values)
+        info.update(fmax_mhz=med, fmax_min_mhz=min(values), fmax_max_mhz=max(values))
+        info["utilization"] = next(r for r in got if r["fmax_mhz"] == med)["utilization"]
+    else:
+        info["utilization"] = runs[0]["utilization"]
+    return info
 
 
 def _tool_error(f: _Failed, target: str, log: Path) -> ToolError:
@@ -203,13 +285,8 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
         if unmapped:
             result["figures"]["unmapped_cells"] = unmapped
     if t.pnr is not None:
-        pnr = _place_and_route(t, script, vname, top, work, progress)
-        result["pnr"] = pnr
-        result["figures"]["fmax_mhz"] = pnr["fmax_mhz"]
-        result["logs"].update({k: v for k, v in (("harness_yosys", "harness.log"),
-                                                  ("nextpnr", "nextpnr.log"),
-                                                  ("nextpnr_report", "nextpnr.report.json"))
-                               if (work / v).is_file()})
+        result["harness"] = _harness(t, script, vname, top, work, progress)
+        result["logs"].update({"harness_yosys": "harness.log"} if (work / "harness.log").is_file() else {})
     return result
 
 
@@ -238,33 +315,62 @@ def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = Fa
 _UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
 
 
-def _place_and_route(t: Target, script: str, vname: str, top: str, work: Path, progress) -> dict:
-    """Fmax of the ``clk`` domain: the design inside the timing harness, placed and routed."""
-    p = t.pnr
-    info = {"method": f"timing harness v{HARNESS_VERSION} (inputs from a shift register, outputs "
-                      "into a registered XOR tree; 3 pins)",
-            "clock": "clk", "constraint_mhz": p.freq_mhz, "seed": p.seed,
-            "args": list(p.device_args), "fmax_mhz": None, "note": None, "utilization": None}
+def _harness(t: Target, script: str, vname: str, top: str, work: Path, progress) -> dict:
+    """Synthesize the design inside the timing harness; keeps ``harness.json.gz`` for nextpnr."""
     try:
         hv = harness_verilog(top, ports_of(json.loads((work / "design.json").read_text()), top))
     except HarnessError as e:
-        info["note"] = f"Fmax unavailable: {e}"
-        return info
+        return {"file": None, "sha256": None, "note": f"Fmax unavailable: {e}"}
     (work / "harness.v").write_text(hv)
     _yosys(work, "harness", _subst(script, verilog=f"{vname} harness.v", top=HARNESS_TOP,
                                    stat="harness.stat.json", json="harness.json"),
            "synthesizing the timing harness", progress, t.name)
-    _say(progress, f"{t.name}: {p.tool}, placing and routing (seed {p.seed})", p.tool)
-    fail = tools.run(p.tool, p.args("harness.json", "nextpnr.report.json", "nextpnr.log"), work,
-                     work / "nextpnr.console.log")
+    netlist = (work / "harness.json").read_bytes()
+    (work / "harness.json.gz").write_bytes(gzip.compress(netlist, mtime=0))
+    (work / "harness.json").unlink()
+    return {"file": "harness.json.gz", "sha256": hashlib.sha256(netlist).hexdigest(), "note": None}
+
+
+def _pnr_seed(t: Target, root: Path, entry: Path, harness: dict, seed: int, grade, version: str,
+              progress) -> tuple[dict, Path, bool]:
+    """(result, cache entry, cached) of one nextpnr seed on the harness netlist."""
+    key = cache.key_of({"schema": CACHE_SCHEMA, "stage": "pnr", "netlist": harness["sha256"],
+                        "tools": {t.pnr.tool: version}, "pnr": t.pnr.run_key(seed, grade)})
+    hit = cache.lookup(root, key)
+    if hit is not None:
+        return hit[0], hit[1], True
+    work = cache.new_workdir(root, key)
+    try:
+        (work / "harness.json").write_bytes(gzip.decompress((entry / harness["file"]).read_bytes()))
+        result = _place_and_route(t, work, seed, grade, progress)
+    except _Failed as f:
+        where = cache.keep_failed(root, key, work)
+        raise _tool_error(f, t.name, where / f.log.relative_to(work)) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    (work / "harness.json").unlink(missing_ok=True)
+    return result, cache.commit(root, key, work, result), False
+
+
+def _place_and_route(t: Target, work: Path, seed: int, grade, progress) -> dict:
+    """Fmax of the ``clk`` domain for one seed: the harness netlist placed and routed."""
+    p = t.pnr
+    info = {"seed": seed, "fmax_mhz": None, "note": None, "utilization": None, "logs": {}}
+    what = f"seed {seed}" + (f", speed grade {grade}" if grade is not None else "")
+    _say(progress, f"{t.name}: {p.tool}, placing and routing ({what})", p.tool)
+    fail = tools.run(p.tool, p.args("harness.json", "nextpnr.report.json", "nextpnr.log", seed, grade),
+                     work, work / "nextpnr.console.log")
+    info["logs"] = {k: v for k, v in (("nextpnr", "nextpnr.log"), ("nextpnr_report", "nextpnr.report.json"))
+                    if (work / v).is_file()}
     log = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").is_file() else ""
     util = {bel: (int(u), int(a)) for bel, u, a in _UTIL.findall(log)}
     info["utilization"] = {bel: f"{u}/{a}" for bel, (u, a) in sorted(util.items()) if u}
     if fail is not None:
         over = [f"{bel} {u}/{a}" for bel, (u, a) in sorted(util.items()) if u > a]
         if not over:
-            raise _Failed(fail, work / "nextpnr.log" if log else fail.log, "place and route")
-        info["note"] = f"Fmax unavailable: the design does not fit {t.device} ({', '.join(over)})"
+            raise _Failed(fail, work / "nextpnr.log" if log else fail.log, f"place and route, {what}")
+        info["note"] = f"Fmax unavailable: the design does not fit {t.device_name(grade)} ({', '.join(over)})"
         return info
     rep = json.loads((work / "nextpnr.report.json").read_text())
     info["utilization"] = {bel: f"{u['used']}/{u['available']}"

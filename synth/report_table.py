@@ -2,6 +2,8 @@
 
 Targets count different resources, so the columns are roles (logic, flip-flops, arithmetic
 blocks, memory, timing) and each cell names its unit: ``1,234 GE``, ``56 LUT``, ``2 DSP48E2``.
+Fmax is the median of the nextpnr seeds with [minimum..maximum]; a note under the table gives
+each seed's figure. A target with a speed grade shows it (``ecp5 -6``).
 """
 from __future__ import annotations
 
@@ -31,8 +33,7 @@ def _row(rep: dict) -> list[str]:
         logic = f"{_n(f['lut'])} LUT" + (f", {_n(carry)} CARRY" if carry else "")
         mem = f"{f['ramb36']} RAMB36, {f['ramb18']} RAMB18, {f['lutram']} LUTRAM"
         return [logic, _n(f["ff"]), f"{f['dsp48e2']} DSP48E2", mem, "-"]
-    fmax = rep["figures"].get("fmax_mhz")
-    timing = f"{fmax:.1f} MHz" if fmax is not None else "Fmax n/a"
+    timing = fmax_text(f)
     if tgt == "ecp5":
         return [f"{_n(f['lut4'])} LUT4", _n(f["ff"]), f"{f['mult18']} MULT18", f"{f['ebr']} EBR", timing]
     if tgt == "ice40":
@@ -41,15 +42,41 @@ def _row(rep: dict) -> list[str]:
     return ["?"] * 5
 
 
+def fmax_text(figures: dict) -> str:
+    """``94.1 MHz [92.0..97.3]``: the median Fmax and its range over the seeds (reports of
+    schema 1 have the median only)."""
+    fmax = figures.get("fmax_mhz")
+    if fmax is None:
+        return "Fmax n/a"
+    lo, hi = figures.get("fmax_min_mhz"), figures.get("fmax_max_mhz")
+    return f"{fmax:.1f} MHz" + (f" [{lo:.1f}..{hi:.1f}]" if lo is not None and hi is not None else "")
+
+
+def target_text(rep: dict) -> str:
+    grade = rep.get("speed_grade")
+    return rep["target"] + (f" -{grade}" if grade is not None else "")
+
+
+def seeds_note(rep: dict) -> str | None:
+    """``ecp5 -6: Fmax per seed: 1: 94.1, 2: 92.0, 3: 97.3 MHz (median 94.1)``, if it has seeds."""
+    pnr = (rep.get("flow") or {}).get("pnr") or {}
+    runs = [r for r in pnr.get("runs", []) if r.get("fmax_mhz") is not None]
+    if not runs:
+        return None
+    each = ", ".join(f"{r['seed']}: {r['fmax_mhz']:.1f}" for r in runs)
+    return f"{rep['top']} {target_text(rep)}: Fmax per seed: {each} MHz (median {pnr['fmax_mhz']:.1f})"
+
+
 def format_table(reports: list[dict], title: str | None = None, width: int = 120) -> str:
     """Render ``reports`` (as returned by ``run_synth`` or read back from JSON) as text."""
     table = Table(*COLUMNS, title=title, box=box.SIMPLE_HEAD, title_justify="left")
     for rep in reports:
-        table.add_row(rep["top"], rep["target"], *_row(rep))
+        table.add_row(rep["top"], target_text(rep), *_row(rep))
     buf = io.StringIO()
     Console(file=buf, width=width, color_system=None, force_terminal=False).print(table)
-    notes = [f"{rep['target']}: {rep['flow']['pnr']['note']}" for rep in reports
+    notes = [f"{target_text(rep)}: {rep['flow']['pnr']['note']}" for rep in reports
              if (rep.get("flow") or {}).get("pnr") and rep["flow"]["pnr"].get("note")]
+    notes += [n for n in map(seeds_note, reports) if n]
     lines = [line.rstrip() for line in buf.getvalue().splitlines()]
     while lines and not lines[-1]:
         lines.pop()

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
 
+from nlihw.errors import ParamsError
+
 
 def _sum(cells: dict[str, int], names) -> int:
     return sum(cells.get(n, 0) for n in names)
@@ -74,28 +76,45 @@ def ice40_figures(cells: dict[str, int]) -> dict:
 
 @dataclass(frozen=True)
 class Pnr:
-    """A nextpnr run for Fmax: tool, device options, clock constraint, seed."""
+    """nextpnr runs for Fmax: tool, device options, clock constraint, seeds and speed grades.
+
+    Fmax is the median over ``seeds`` (each seed one run, cached on its own); ``speeds`` lists the
+    device's speed grades (empty: the device has none to choose), ``default_speed`` the one used
+    unless another is asked for.
+    """
     tool: str                      # key of tools.TOOLS
-    device_args: tuple[str, ...]
+    device_args: tuple[str, ...]   # without the speed grade
     freq_mhz: float                # --freq: the clock constraint the placer and router aim at
     allow_unconstrained: str       # flag that lets nextpnr place the harness pins itself
-    seed: int = 1
+    seeds: tuple[int, ...] = (1, 2, 3)
+    speeds: tuple[int, ...] = ()
+    default_speed: int | None = None
 
-    def args(self, netlist: str, report: str, log: str) -> list[str]:
-        return [*self.device_args, "--json", netlist, "--report", report, "--log", log, "-q",
-                "--freq", f"{self.freq_mhz:g}", "--seed", str(self.seed),
+    def speed_args(self, speed: int | None) -> list[str]:
+        return ["--speed", str(speed)] if speed is not None else []
+
+    def args(self, netlist: str, report: str, log: str, seed: int, speed: int | None) -> list[str]:
+        return [*self.device_args, *self.speed_args(speed), "--json", netlist, "--report", report,
+                "--log", log, "-q", "--freq", f"{self.freq_mhz:g}", "--seed", str(seed),
                 self.allow_unconstrained, "--timing-allow-fail"]
 
-    def key(self) -> dict:
-        return {"tool": self.tool, "device_args": list(self.device_args),
-                "freq_mhz": self.freq_mhz, "seed": self.seed}
+    def run_key(self, seed: int, speed: int | None) -> dict:
+        """What one seed's result depends on besides the netlist and the tool version."""
+        return {"tool": self.tool, "device_args": [*self.device_args, *self.speed_args(speed)],
+                "freq_mhz": self.freq_mhz, "seed": seed}
+
+    def key(self, speed: int | None = None) -> dict:
+        """Everything of a report's Fmax figures except the netlist (for callers' cache keys)."""
+        speed = self.default_speed if speed is None else speed
+        return {"tool": self.tool, "device_args": [*self.device_args, *self.speed_args(speed)],
+                "freq_mhz": self.freq_mhz, "seeds": list(self.seeds)}
 
 
 @dataclass(frozen=True)
 class Target:
     name: str
     script: str                                    # yosys script file in this package
-    device: str
+    device: str                                    # "{speed}": the speed grade
     figures: Callable[[dict], dict] | None         # None: the driver computes them (generic)
     pnr: Pnr | None = None
     sram_macros: bool = False                      # memories stay black boxes (generic-sram)
@@ -108,6 +127,21 @@ class Target:
     def script_text(self) -> str:
         return (resources.files("nlihw.synth") / self.script).read_text()
 
+    def speed(self, speed: int | None) -> int | None:
+        """The speed grade to use: ``speed`` if the device has it, else the default; a grade
+        the device lacks is a ``ParamsError`` (one line)."""
+        grades = self.pnr.speeds if self.pnr else ()
+        if speed is None:
+            return self.pnr.default_speed if self.pnr else None
+        if isinstance(speed, bool) or not isinstance(speed, int) or speed not in grades:
+            have = (f"speed grades {', '.join(map(str, grades))}" if grades
+                    else "no speed grade to choose")
+            raise ParamsError(f"target {self.name} ({self.device_name(None)}) has {have}; got speed {speed!r}")
+        return speed
+
+    def device_name(self, speed: int | None) -> str:
+        return self.device.replace("{speed}", str(self.speed(speed)) if self.pnr and self.pnr.speeds else "")
+
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("generic", "generic.ys", "gate library (default nand2_ge.lib: NAND2 gate equivalents)", None),
@@ -115,9 +149,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            "equivalents), memories as SRAM macros (bits reported, area not counted)", None,
            sram_macros=True),
     Target("xcup", "xcup.ys", "Xilinx UltraScale+ (xcup, ZCU102 family), core only", xcup_figures),
-    Target("ecp5", "ecp5.ys", "Lattice LFE5U-25F-6BG256C", ecp5_figures,
-           Pnr("nextpnr-ecp5", ("--25k", "--package", "CABGA256", "--speed", "6"), 100,
-               "--lpf-allow-unconstrained")),
+    # LFE5U-25F comes in grades 6, 7 and 8 (8 fastest); nextpnr-ecp5 has timing for each
+    Target("ecp5", "ecp5.ys", "Lattice LFE5U-25F-{speed}BG256C", ecp5_figures,
+           Pnr("nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, "--lpf-allow-unconstrained",
+               speeds=(6, 7, 8), default_speed=6)),
     Target("ice40", "ice40.ys", "Lattice iCE40UP5K-SG48", ice40_figures,
            Pnr("nextpnr-ice40", ("--up5k", "--package", "sg48"), 50, "--pcf-allow-unconstrained")),
 ]}

@@ -396,8 +396,12 @@ def test_place_and_route(synth, target):
         f, pnr = rep["figures"], rep["flow"]["pnr"]
         assert f["ff"] == 6 * rep["params"]["width"] + 1 and f["lut4"] > 0
         assert 5 < f["fmax_mhz"] < 500 and pnr["fmax_mhz"] == f["fmax_mhz"] and pnr["note"] is None
-        assert pnr["seed"] == 1 and set(pnr["utilization"]) >= {"SB_IO" if target == "ice40" else "TRELLIS_IO"}
-        assert rep["logs"]["nextpnr"].endswith(".nextpnr.log")
+        got = sorted(r["fmax_mhz"] for r in pnr["runs"])
+        assert [r["seed"] for r in pnr["runs"]] == [1, 2, 3] and f["fmax_mhz"] == got[1]
+        assert (f["fmax_min_mhz"], f["fmax_max_mhz"]) == (got[0], got[2])
+        assert set(pnr["utilization"]) >= {"SB_IO" if target == "ice40" else "TRELLIS_IO"}
+        assert rep["speed_grade"] == (6 if target == "ecp5" else None)
+        assert rep["logs"]["nextpnr_seed2"].endswith(".nextpnr.seed2.log")
     assert big["figures"]["lut4"] >= small["figures"]["lut4"]
     assert (small["figures"]["mult18"] if target == "ecp5" else small["figures"]["mac16"]) == 1
 
@@ -464,3 +468,135 @@ def test_a_hung_tool_is_stopped(tmp_path, monkeypatch):
     f = tools.run("hang", [], tmp_path, tmp_path / "console.log")
     assert f is not None and f.returncode != 0 and time.monotonic() - t0 < 30
     assert "ran longer than 2 s" in (tmp_path / "console.log").read_text()
+
+
+# --- Fmax over seeds and speed grades, with nextpnr replaced by a fake (yosys is real) ----------
+FAKE_FMAX = {(1, 6): 120.0, (2, 6): 80.5, (3, 6): 101.25, (4, 6): 99.0, (5, 6): 150.0,
+             (1, 8): 140.0, (2, 8): 130.0, (3, 8): 135.5}
+
+
+@pytest.fixture
+def fake_nextpnr(monkeypatch):
+    """nextpnr replaced: writes a report whose Fmax is FAKE_FMAX[seed, speed]; records its argv."""
+    calls = []
+    real = tools.run
+
+    def run(tool, args, cwd, console_log):
+        if not tool.startswith("nextpnr"):
+            return real(tool, args, cwd, console_log)
+        tools.CALLS[tool] += 1
+        calls.append(args)
+        arg = dict(zip(args, args[1:]))
+        assert (cwd / arg["--json"]).is_file()
+        fmax = FAKE_FMAX[int(arg["--seed"]), int(arg.get("--speed", 6))]
+        (cwd / arg["--log"]).write_text(f"Info: fake nextpnr, seed {arg['--seed']}\n")
+        (cwd / arg["--report"]).write_text(json.dumps({
+            "fmax": {"$glbnet$clk": {"achieved": fmax, "constraint": 100.0}},
+            "utilization": {"TRELLIS_IO": {"used": 3, "available": 197},
+                            "TRELLIS_SLICE": {"used": 40, "available": 12144}}}))
+        return None
+    monkeypatch.setattr(tools, "run", run)
+    return calls
+
+
+def test_fmax_is_the_median_of_three_seeds(designs, shared_cache, tmp_path, fake_nextpnr):
+    v, top = designs[8]
+    rep = driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path)
+    f, pnr = rep["figures"], rep["flow"]["pnr"]
+    # seeds 1, 2, 3 give 120.0, 80.5, 101.25: median 101.25, range 80.5..120.0
+    assert (f["fmax_mhz"], f["fmax_min_mhz"], f["fmax_max_mhz"]) == (101.25, 80.5, 120.0)
+    assert pnr["fmax_mhz"] == 101.25 and pnr["seeds"] == [1, 2, 3]
+    assert pnr["runs"] == [{"seed": 1, "fmax_mhz": 120.0, "note": None},
+                           {"seed": 2, "fmax_mhz": 80.5, "note": None},
+                           {"seed": 3, "fmax_mhz": 101.25, "note": None}]
+    assert sorted(a[a.index("--seed") + 1] for a in fake_nextpnr) == ["1", "2", "3"]
+    assert all(a[a.index("--speed") + 1] == "6" for a in fake_nextpnr)
+    assert rep["speed_grade"] == 6 and pnr["speed_grade"] == 6 and "--speed" in pnr["args"]
+    assert rep["device"] == "Lattice LFE5U-25F-6BG256C"
+    assert f["ff"] == 49 and f["mult18"] == 1                    # resources come from yosys
+    saved = json.loads((tmp_path / "ecp5.json").read_text())
+    assert saved["figures"]["fmax_mhz"] == 101.25 and saved["schema"] == driver.REPORT_SCHEMA
+    for s in (1, 2, 3):
+        assert (tmp_path / saved["logs"][f"nextpnr_seed{s}"]).read_text() == f"Info: fake nextpnr, seed {s}\n"
+    text = driver.format_table([rep])
+    assert re.search(r"muladd8\s+ecp5 -6\s+\d+ LUT4\s+49\s+1 MULT18\s+0 EBR\s+101.2 MHz \[80.5..120.0\]", text)
+    assert "muladd8 ecp5 -6: Fmax per seed: 1: 120.0, 2: 80.5, 3: 101.2 MHz (median 101.2)" in text
+
+
+def test_each_seed_is_cached_on_its_own(designs, shared_cache, tmp_path, fake_nextpnr):
+    v, top = designs[8]
+    driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path / "a")
+    before = dict(tools.CALLS)
+    again = driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path / "b")
+    assert again["run"]["cached"] and dict(tools.CALLS) == before
+    assert (tmp_path / "a" / "ecp5.json").read_bytes() == (tmp_path / "b" / "ecp5.json").read_bytes()
+    n = len(fake_nextpnr)
+    five = driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path / "c",
+                            seeds=(1, 2, 3, 4, 5))
+    assert not five["run"]["cached"]
+    assert [a[a.index("--seed") + 1] for a in fake_nextpnr[n:]] == ["4", "5"]    # only the new seeds
+    assert tools.CALLS["yosys"] == before.get("yosys", 0)                        # no new synthesis
+    # 120.0, 80.5, 101.25, 99.0, 150.0: median 101.25, range 80.5..150.0
+    f = five["figures"]
+    assert (f["fmax_mhz"], f["fmax_min_mhz"], f["fmax_max_mhz"]) == (101.25, 80.5, 150.0)
+
+
+def test_speed_grade_8(designs, shared_cache, tmp_path, fake_nextpnr):
+    v, top = designs[8]
+    six = driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path)
+    n, yosys = len(fake_nextpnr), tools.CALLS["yosys"]
+    eight = driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path, speed=8)
+    assert tools.CALLS["yosys"] == yosys and len(fake_nextpnr) == n + 3   # nextpnr only, 3 seeds
+    assert all(a[a.index("--speed") + 1] == "8" for a in fake_nextpnr[n:])
+    # 140.0, 130.0, 135.5: median 135.5
+    assert (eight["figures"]["fmax_mhz"], eight["figures"]["fmax_min_mhz"]) == (135.5, 130.0)
+    assert eight["speed_grade"] == 8 and eight["device"] == "Lattice LFE5U-25F-8BG256C"
+    assert json.loads((tmp_path / "ecp5-speed8.json").read_text())["speed_grade"] == 8
+    assert json.loads((tmp_path / "ecp5.json").read_text())["figures"] == six["figures"]
+    assert (tmp_path / eight["logs"]["nextpnr_seed1"]).name == "ecp5-speed8.nextpnr.seed1.log"
+    assert driver.report_name("ecp5", 8) == "ecp5-speed8" and driver.report_name("ecp5") == "ecp5"
+    assert "ecp5 -8" in driver.format_table([eight])
+
+
+def test_speed_grade_is_recorded_for_every_target(synth):
+    assert synth(8, "generic")["speed_grade"] is None and synth(8, "xcup")["speed_grade"] is None
+    assert "speed_grade" in json.loads(open(synth(8, "generic")["run"]["report"]).read())
+
+
+@pytest.mark.parametrize("target,kw,message", [
+    ("ecp5", {"speed": 9}, "target ecp5 (Lattice LFE5U-25F-6BG256C) has speed grades 6, 7, 8; got speed 9"),
+    ("ice40", {"speed": 8}, "target ice40 (Lattice iCE40UP5K-SG48) has no speed grade to choose; got speed 8"),
+    ("generic", {"speed": 6}, "has no speed grade to choose"),
+    ("ecp5", {"seeds": (1, 2)}, "seeds must be an odd number"),
+    ("ecp5", {"seeds": (1, 1, 2)}, "seeds must be an odd number"),
+    ("ecp5", {"seeds": (0,)}, "seeds must be an odd number"),
+    ("generic", {"seeds": (1,)}, "seeds apply to the place-and-route targets only"),
+])
+def test_bad_speed_or_seeds(designs, tmp_path, target, kw, message, monkeypatch):
+    monkeypatch.setattr(tools, "run", None)               # nothing may start
+    v, top = designs[8]
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        driver.run_synth(v, top, target, cache_dir=tmp_path, **kw)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-t", "ecp5", "--speed", "5"], "error: target ecp5 (Lattice LFE5U-25F-6BG256C) has speed grades 6, 7, 8; got speed 5"),
+    (["-t", "ice40", "--speed", "8"], "error: --speed applies to targets with speed grades (ecp5)"),
+    (["-t", "ecp5", "--seeds", "2"], "error: --seeds must be odd"),
+])
+def test_cli_speed_and_seed_errors(designs, args, message, capsys, monkeypatch):
+    monkeypatch.setattr(tools, "run", None)
+    v, _ = designs[8]
+    assert main(["synth", str(v.parent), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and len(err.strip().splitlines()) == 1
+
+
+def test_cli_speed_8(designs, shared_cache, monkeypatch, capsys, fake_nextpnr):
+    monkeypatch.setenv("NLIHW_CACHE", str(shared_cache.parent))
+    v, _ = designs[8]
+    assert main(["synth", str(v.parent), "-t", "ecp5", "--speed", "8", "-t", "generic"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"muladd8\s+ecp5 -8\s.*135.5 MHz \[130.0..140.0\]", out)
+    assert re.search(r"muladd8\s+generic\s", out)
+    assert json.loads((v.parent / "synth" / "ecp5-speed8.json").read_text())["device"].endswith("-8BG256C")

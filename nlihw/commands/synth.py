@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from nlihw.errors import ParamsError
-from nlihw.synth.driver import format_table, run_synth
+from nlihw.synth.driver import MAX_SEEDS, format_table, run_synth
 from nlihw.synth.targets import TARGETS
 
 
@@ -61,13 +61,21 @@ def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | Non
               help="Map the generic target to this liberty file instead; area is then in the "
                    "library's units (um^2 for a real standard-cell library).")
 @click.option("--top", help="Top module (default: from the manifest, or the single .v file).")
-def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top: str | None):
+@click.option("--speed", type=int, default=None,
+              help="Speed grade for ecp5 (6, 7 or 8; default 6, the slowest). A grade other than "
+                   "the default writes <target>-speed<N>.json.")
+@click.option("--seeds", type=int, default=3, show_default=True,
+              help="nextpnr runs (seeds 1..N, N odd) whose median is the reported Fmax, with the "
+                   "minimum and maximum.")
+def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top: str | None,
+            speed: int | None, seeds: int):
     """Synthesize the design in DIRECTORY (an 'nlihw gen' output) and print its figures.
 
     Each target writes DIRECTORY/synth/<target>.json (deterministic: sorted keys, no
     timestamps, no absolute paths) and copies the tool logs to DIRECTORY/synth/logs/. Fmax
     (ecp5, ice40) is measured with the design inside a small timing harness, so any design
-    fits the package pins; resource counts come from the design alone.
+    fits the package pins; resource counts come from the design alone. Fmax is the median of
+    --seeds nextpnr runs, shown as "median MHz [min..max]"; every report records the speed grade.
 
     Results are cached by content (design, yosys script, liberty file, tool versions, place
     and route options) in $NLIHW_CACHE/synth (default ~/.cache/nlihw/synth): a repeated run
@@ -77,19 +85,31 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
     Examples:
       nlihw synth build/nli
       nlihw synth build/nli -t generic -t xcup -t ecp5 -t ice40
+      nlihw synth build/nli -t ecp5 --speed 8
       nlihw synth build/nli --liberty my_stdcells.lib
       nlihw synth build/scan -t generic-sram
     """
     targets = targets or ("generic",)
     if liberty is not None and not any(t.startswith("generic") for t in targets):
         raise ParamsError("--liberty applies to the generic targets; add --target generic")
+    if speed is not None:
+        graded = [t for t in targets if TARGETS[t].pnr and TARGETS[t].pnr.speeds]
+        if not graded:
+            raise ParamsError("--speed applies to targets with speed grades (ecp5); add --target ecp5")
+        for target in graded:
+            TARGETS[target].speed(speed)           # a grade the device lacks: one line, before any run
+    if not 1 <= seeds <= MAX_SEEDS or seeds % 2 == 0:
+        raise ParamsError(f"--seeds must be odd, 1 to {MAX_SEEDS} (the median is one run), got {seeds}")
     verilog, top, params = find_design(directory, top)
     err = Console(stderr=True)
     reports = []
     for target in targets:
+        pnr = TARGETS[target].pnr
         with err.status(f"{target}: starting") as status:
             rep = run_synth(verilog, top, target, liberty=liberty if target.startswith("generic") else None,
-                            params=params, progress=status.update)
+                            params=params, progress=status.update,
+                            speed=speed if pnr and pnr.speeds else None,
+                            seeds=tuple(range(1, seeds + 1)) if pnr else None)
         run = rep["run"]
         how = "cached" if run["cached"] else f"{run['seconds']:.1f} s"
         click.echo(f"{target}: {how}; report {run['report']}", err=True)
