@@ -25,22 +25,36 @@ class ComparatorTree(wiring.Component):
     """Registered (index, dx) of input ``x``; every register advances only when ``en`` is high.
 
     ``cutpoints[f][j]`` are Values (constants or run-time registers) of the input shape.
+    Float input: ``x`` is the order key (unsigned compare; ``cutpoints`` are the cutpoints' keys)
+    and dx is formed on the separate ``pos`` input (the position modulo 2^dx_bits) against
+    ``positions[f][j]``, the cutpoints' positions; a fixed-point input is its own key and position.
     """
 
-    def __init__(self, params, cutpoints):
+    def __init__(self, params, cutpoints, positions=None):
         self.params = params
         self._cut = cutpoints
         lay = params.layout
-        shape = lay.in_fmt
-        self._x_shape = _shape(shape)
-        super().__init__({
+        self._float = lay.in_float
+        self._pos = positions if self._float else cutpoints
+        self._x_shape = _shape(lay.in_fmt)
+        ports = {
             "en": In(1),
             "x": In(self._x_shape),
             "func": In(params.func_bits),
             "index": Out(lay.index_bits),
             "dx": Out(lay.dx_bits),
             "func_out": Out(params.func_bits),
-        })
+        }
+        if self._float:
+            ports["pos"] = In(lay.dx_bits)
+        super().__init__(ports)
+
+    def _pos_of(self, func, j):
+        return _select([c[j] for c in self._pos], func)
+
+    @property
+    def _pos_shape(self):
+        return unsigned(self.params.layout.dx_bits) if self._float else self._x_shape
 
     def elaborate(self, platform):
         m = Module()
@@ -60,20 +74,21 @@ class ComparatorTree(wiring.Component):
         for j in range(M):
             m.d.comb += ge[j].eq(self.x >= self._cut_of(self.func, j))
         index = Signal(lay.index_bits)
-        base = Signal(self._x_shape)             # c[I-1], or 0 when clamped
+        base = Signal(self._pos_shape)           # position of c[I-1], or 0 when clamped
         # ge is a thermometer code (cutpoints increase): exactly one boundary k has ge[k-1] & ~ge[k].
         idx_terms, base_terms = [], []
         for k in range(1, M + 1):
             hot = ge[k - 1] & (~ge[k] if k < M else Const(1))
             idx_terms.append(Mux(hot, k, 0))
             if k < M:
-                base_terms.append(Mux(hot, self._cut_of(self.func, k - 1).as_unsigned(), 0))
+                base_terms.append(Mux(hot, self._pos_of(self.func, k - 1).as_unsigned(), 0))
         m.d.comb += index.eq(_or_tree(idx_terms))
         m.d.comb += base.eq(_or_tree(base_terms) if base_terms else 0)
+        pos = self.pos if self._float else self.x
         with m.If(self.en):
             m.d.sync += [
                 self.index.eq(index),
-                self.dx.eq(Mux((index == 0) | (index == M), 0, (self.x - base)[:lay.dx_bits])),
+                self.dx.eq(Mux((index == 0) | (index == M), 0, (pos - base)[:lay.dx_bits])),
                 self.func_out.eq(self.func),
             ]
 
@@ -81,6 +96,7 @@ class ComparatorTree(wiring.Component):
         lay = self.params.layout
         M, D = lay.M, self.params.search_stages
         x, func, part = self.x, self.func, Const(0, D)
+        pos = self.pos if self._float else None
         for d in range(D):
             b = D - 1 - d
             # Candidate count cand = part | 2^b; test x >= c[cand - 1] (false past the last cutpoint).
@@ -99,13 +115,14 @@ class ComparatorTree(wiring.Component):
             nxt = Signal(D, name=f"part_s{d}")
             m.d.comb += nxt.eq(part | (ge << b))
             if d == D - 1:
-                base = Signal(self._x_shape, name="base")
-                m.d.comb += base.eq(_select([self._cut_of(func, min(max(k - 1, 0), M - 1))
+                base = Signal(self._pos_shape, name="base")
+                m.d.comb += base.eq(_select([self._pos_of(func, min(max(k - 1, 0), M - 1))
                                              for k in range(1 << D)], nxt))
                 with m.If(self.en):
                     m.d.sync += [
                         self.index.eq(nxt),
-                        self.dx.eq(Mux((nxt == 0) | (nxt >= M), 0, (x - base)[:lay.dx_bits])),
+                        self.dx.eq(Mux((nxt == 0) | (nxt >= M), 0,
+                                       ((x if pos is None else pos) - base)[:lay.dx_bits])),
                         self.func_out.eq(func),
                     ]
             else:
@@ -114,6 +131,11 @@ class ComparatorTree(wiring.Component):
                 p_r = Signal(D, name=f"part_r{d}")
                 with m.If(self.en):
                     m.d.sync += [x_r.eq(x), f_r.eq(func), p_r.eq(nxt)]
+                if pos is not None:
+                    pos_r = Signal(self._pos_shape, name=f"pos_s{d}")
+                    with m.If(self.en):
+                        m.d.sync += pos_r.eq(pos)
+                    pos = pos_r
                 x, func, part = x_r, f_r, p_r
 
 
@@ -125,5 +147,8 @@ def _or_tree(terms):
 
 
 def _shape(fmt):
+    """Shape of a raw code on a wire: the fixed-point value, or a float's unsigned bit pattern."""
     from amaranth.hdl import signed
+    if fmt.is_float:
+        return unsigned(fmt.width)
     return signed(fmt.width) if fmt.signed else unsigned(fmt.width)

@@ -12,10 +12,15 @@ Interface (``lib.stream``, initiation interval 1, full back-pressure):
 Every register advances on ``advance = ~o.valid | o.ready`` (a stalled output freezes the whole
 pipeline), so ``i.ready`` = ``advance`` and ``o.valid`` never depends on ``o.ready``.
 Latency: ``params.latency`` cycles from an input transfer to its output transfer.
+
+The format objects decide the datapath: a float input puts its conversion stage (``FloatInput``:
+order key, position, NaN flag) before the search, which then compares keys and forms dx on
+positions; a float output stores block mantissas and exponents and rounds into the format
+(``FixedMAC`` with ``FloatRound``). A fixed-point side is built exactly as before.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal, unsigned
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -23,6 +28,7 @@ from nlihw.luts.layout import MicroStep
 from .comparator_tree import ComparatorTree, _select, _shape
 from .direct_address import DirectAddress
 from .fixed_mac import FixedMAC
+from .float_input import FloatInput
 from .micro_bin import MicroBin
 from .params import NLIEngineParams
 from .table_storage import TableStorage
@@ -69,8 +75,20 @@ class NLIEngine(wiring.Component):
 
         if p.arch == "direct":
             return None, None, None, [], []
-        cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
-               for f, t in enumerate(p.tables)] if p.arch in ("parallel", "binary") else None
+        if lay.in_float:
+            # float input (rom only): the comparators' keys and the positions dx is formed on
+            W = lay.dx_bits
+            cut = [[Const(int(k), unsigned(fin.width)) for k in lay.key(t.cutpoints)]
+                   for t in p.tables]
+            self._cut_pos = [[Const(int(c) & ((1 << W) - 1), unsigned(W))
+                              for c in lay.position(t.cutpoints)] for t in p.tables]
+        else:
+            cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
+                   for f, t in enumerate(p.tables)] if p.arch in ("parallel", "binary") else None
+            self._cut_pos = None
+        # float output (rom only): the block exponent of each interval
+        self._exps = [[Const(e, signed(lay.exp_bits)) for e in t.exponents]
+                      for t in p.tables] if lay.out_float else None
         if lay.micro_step is MicroStep.MUL:
             mul = [[value(x, unsigned(lay.mul_bits), f"mul_f{f}_{j}") for j, x in enumerate(t.mul)]
                    for f, t in enumerate(p.tables)]
@@ -132,6 +150,18 @@ class NLIEngine(wiring.Component):
             m.d.comb += self.w.ready.eq(1)
 
         gain_tails = p.arch != "direct" and any(t.tail_lo.gain or t.tail_hi.gain for t in p.tables)
+
+        def delay(sig, n, name):
+            """``sig`` through ``n`` registers stepped by ``advance``."""
+            for k in range(n):
+                r = Signal.like(sig, name=f"{name}_d{k}")
+                with m.If(advance):
+                    m.d.sync += r.eq(sig)
+                sig = r
+            return sig
+
+        fl_in = lay.in_float
+        func_s = delay(func, 1, "func") if fl_in else func     # beside the float input stage
         for lane in range(p.lanes):
             st = TableStorage(p)
             mac = FixedMAC(p)
@@ -146,27 +176,32 @@ class NLIEngine(wiring.Component):
                 m.d.comb += [da.en.eq(advance), da.x.eq(self.i.payload.x[lane]), da.func.eq(func),
                              st.addr.eq(da.addr), mac.t.eq(0), mac.cls.eq(0)]
                 continue
-            search = UniformSearch(p) if p.arch == "uniform" else ComparatorTree(p, cut)
-            mb = MicroBin(p, mul, shift)
+            search = UniformSearch(p) if p.arch == "uniform" else ComparatorTree(p, cut, self._cut_pos)
+            mb = MicroBin(p, mul, shift, self._exps)
             m.submodules[f"search{lane}"] = search
             m.submodules[f"micro{lane}"] = mb
             m.d.comb += [
-                search.en.eq(advance), mb.en.eq(advance),
-                search.x.eq(self.i.payload.x[lane]), search.func.eq(func),
+                search.en.eq(advance), mb.en.eq(advance), search.func.eq(func_s),
                 mb.index.eq(search.index), mb.dx.eq(search.dx), mb.func.eq(search.func_out),
                 st.addr.eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
             ]
+            if fl_in:
+                # float input: key and position in one register stage, the NaN flag beside the search
+                fi = FloatInput(lay)
+                m.submodules[f"float_in{lane}"] = fi
+                m.d.comb += [fi.en.eq(advance), fi.x.eq(self.i.payload.x[lane]),
+                             search.x.eq(fi.key), search.pos.eq(fi.pos),
+                             mb.nan.eq(delay(fi.nan, p.search_stages, f"nan_l{lane}"))]
+            else:
+                m.d.comb += search.x.eq(self.i.payload.x[lane])
+            if lay.out_float:
+                m.d.comb += mac.exp.eq(mb.exp)
             if gain_tails:
-                # x follows the search and micro-bin stages (latency - 4 registers) to meet the
-                # class it belongs to; the tail values then enter the output mux as clamps do
+                # x follows the float input, search and micro-bin stages to meet the class it
+                # belongs to; the tail values then enter the output mux as clamps do
                 tails = TailUnit(p, clamp_lo, clamp_hi)
                 m.submodules[f"tails{lane}"] = tails
-                x_d = self.i.payload.x[lane]
-                for k in range(p.latency - 4):
-                    r = Signal.like(tails.x, name=f"x_l{lane}_d{k}")
-                    with m.If(advance):
-                        m.d.sync += r.eq(x_d)
-                    x_d = r
+                x_d = delay(self.i.payload.x[lane], fl_in + p.search_stages + 2, f"x_l{lane}")
                 m.d.comb += [tails.x.eq(x_d), tails.func.eq(mb.func_out),
                              mac.clamp_lo.eq(tails.lo), mac.clamp_hi.eq(tails.hi)]
             else:

@@ -1,6 +1,13 @@
 """Interpolation y = y0 + t (y1 - y0) in fixed point: exact product, one rounding, saturation, then
-the clamp mux. Four register stages: the table outputs (the block RAM output register), the product
-t (y1 - y0), the exact sum (y0 << T) + product, and the rounded, saturated, clamped result.
+the class mux (inside / low tail / high tail / NaN input). Four register stages: the table outputs
+(the block RAM output register), the product t (y1 - y0), the exact sum (y0 << T) + product, and
+the rounded, saturated, class-selected result.
+
+Float output: y0, y1 are ``value_bits``-bit signed mantissas of the interval's block exponent E
+(input ``exp``, carried beside them); the exact sum acc is rounded once into the output format as
+acc 2^(E-T) (``FloatRound``: nearest even, saturating, +0 for acc = 0, -0 for a negative rounding
+to 0), which adds its normalize register stage before the output register. A NaN input gives the
+canonical NaN (float output) or 0 (fixed output).
 """
 from __future__ import annotations
 
@@ -9,46 +16,96 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.formats import Rounding
-from .micro_bin import CLS_HIGH, CLS_LOW
+from .float_round import FloatRound
+from .micro_bin import CLS_HIGH, CLS_LOW, CLS_NAN
+
+
+def value_shape(layout):
+    """Shape of a stored value: the output format (fixed point) or a signed block mantissa."""
+    fmt = layout.out_fmt
+    if layout.out_float:
+        return signed(layout.value_bits)
+    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
 
 
 class FixedMAC(wiring.Component):
     def __init__(self, params):
         self.params = params
-        w = params.out_width
-        super().__init__({
+        lay = params.layout
+        w, vb = params.out_width, lay.value_bits
+        ports = {
             "en": In(1),
-            "y0": In(w), "y1": In(w), "t": In(params.layout.t_bits), "cls": In(2),
+            "y0": In(vb), "y1": In(vb), "t": In(lay.t_bits), "cls": In(2),
             "clamp_lo": In(w), "clamp_hi": In(w),
             "y": Out(w),
-        })
+        }
+        if lay.out_float:
+            ports["exp"] = In(signed(lay.exp_bits))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         lay = self.params.layout
         fmt, T, w = lay.out_fmt, lay.t_bits, lay.out_fmt.width
-        shape = signed(w) if fmt.signed else unsigned(w)
+        shape = value_shape(lay)
+        fl_out = lay.out_float
+        # side band that travels beside the data: class, tail values, (float) block exponent
+        side_in = [(self.cls, 2), (self.clamp_lo, w), (self.clamp_hi, w)]
+        if fl_out:
+            side_in.append((self.exp, signed(lay.exp_bits)))
+
+        def carry(side, stage):
+            regs = [Signal(s, name=f"{n}{stage}") for (_, s), n in zip(side, ("cls", "lo", "hi", "exp"))]
+            with m.If(self.en):
+                m.d.sync += [r.eq(v) for r, (v, _) in zip(regs, side)]
+            return [(r, s) for r, (_, s) in zip(regs, side)]
+
         # stage 0: table outputs and their side band
         y0, y1 = Signal(shape), Signal(shape)
-        t0, cls0, lo0, hi0 = Signal(T), Signal(2), Signal(w), Signal(w)
+        t0 = Signal(T)
         with m.If(self.en):
-            m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(self.t), cls0.eq(self.cls),
-                         lo0.eq(self.clamp_lo), hi0.eq(self.clamp_hi)]
+            m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(self.t)]
+        side = carry(side_in, 0)
 
         # stage 1: product t * (y1 - y0), exact
         y0_r = Signal(shape)
         prod = Signal(signed(lay.diff_bits + T))
-        cls1, lo1, hi1 = Signal(2), Signal(w), Signal(w)
         with m.If(self.en):
-            m.d.sync += [y0_r.eq(y0), prod.eq(t0 * (y1 - y0)), cls1.eq(cls0), lo1.eq(lo0), hi1.eq(hi0)]
+            m.d.sync += [y0_r.eq(y0), prod.eq(t0 * (y1 - y0))]
+        side = carry(side, 1)
 
         # stage 2: the exact sum
         acc = Signal(signed(lay.acc_bits))
-        cls_r, lo_r, hi_r = Signal(2), Signal(w), Signal(w)
         with m.If(self.en):
-            m.d.sync += [acc.eq((y0_r << T) + prod), cls_r.eq(cls1), lo_r.eq(lo1), hi_r.eq(hi1)]
+            m.d.sync += acc.eq((y0_r << T) + prod)
+        side = carry(side, "_r")
 
-        # stage 3: one rounding; saturate; clamp mux
+        if fl_out:
+            # stages 3, 4: normalize (registered inside FloatRound), round; exponent E - T
+            e_lo, e_hi = lay.exp_range
+            m.submodules.round = rnd = FloatRound(fmt, lay.acc_bits - 1, e_lo - T, e_hi - T,
+                                                  pipelined=True)
+            exp_r = side[3][0]
+            m.d.comb += [rnd.en.eq(self.en), rnd.sign.eq(acc[-1]),
+                         rnd.mag.eq(Mux(acc[-1], -acc, acc)), rnd.exp.eq(exp_r - T)]
+            side = carry(side[:3], "_n")
+            sat = rnd.code
+            nan_code = fmt.canonical_nan
+        else:
+            # stage 3: one rounding; saturate
+            sat = self._fixed_round(m, acc, shape)
+            nan_code = 0
+        (cls_r, _), (lo_r, _), (hi_r, _) = side[:3]
+        out = Mux(cls_r == CLS_LOW, lo_r, Mux(cls_r == CLS_HIGH, hi_r, sat))
+        if lay.in_float:
+            out = Mux(cls_r == CLS_NAN, Const(nan_code, w), out)
+        with m.If(self.en):
+            m.d.sync += self.y.eq(out)
+        return m
+
+    def _fixed_round(self, m, acc, shape):
+        lay = self.params.layout
+        fmt, T, w = lay.out_fmt, lay.t_bits, lay.out_fmt.width
         fl = Signal(signed(lay.acc_bits - T + 1))
         m.d.comb += fl.eq(acc >> T)
         rem = acc[:T]
@@ -67,6 +124,4 @@ class FixedMAC(wiring.Component):
         sat = Signal(w)
         m.d.comb += sat.eq(Mux(rounded > fmt.max_raw, Const(fmt.max_raw, shape),
                                Mux(rounded < fmt.min_raw, Const(fmt.min_raw, shape), rounded)))
-        with m.If(self.en):
-            m.d.sync += self.y.eq(Mux(cls_r == CLS_LOW, lo_r, Mux(cls_r == CLS_HIGH, hi_r, sat)))
-        return m
+        return sat

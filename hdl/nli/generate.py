@@ -111,8 +111,8 @@ def generate(params: NLIEngineParams, outdir: "str | Path") -> dict[str, Path]:
             "core": _core(params, names)}
     if params.storage == "ram":
         even, odd = bank_images(params)
-        text["hex_even"] = _hex(even, params.out_width)
-        text["hex_odd"] = _hex(odd, params.out_width)
+        text["hex_even"] = _hex(even, params.layout.value_bits)
+        text["hex_odd"] = _hex(odd, params.layout.value_bits)
     out = OutputSet()
     paths = {kind: out.add_text(outdir / names[kind], body, kind) for kind, body in text.items()}
     out.commit()

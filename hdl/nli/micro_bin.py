@@ -1,28 +1,31 @@
 """Micro-bin addressing: p = dx * mul[i] (pow2: dx << T), u = p >> shift[i], j = u >> T, t = u mod 2^T,
-table address a = func * n_values + i * K + j, for one lane.
+table address a = func * n_values + i * S + j (S = values_per_interval: K, or K+1 with block
+values for a float output), for one lane.
 
 Stage 1 registers the product; stage 2 computes the address combinationally (it feeds the table
-memories' address register) and registers t and the clamp class beside it.
+memories' address register) and registers t and the class beside it (inside, low tail, high tail,
+NaN input), and for a float output the block exponent of the interval, selected like the shift.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.luts.layout import MicroStep, clog2
 from .comparator_tree import _select
 
-CLS_INSIDE, CLS_LOW, CLS_HIGH = 0, 1, 2
+CLS_INSIDE, CLS_LOW, CLS_HIGH, CLS_NAN = 0, 1, 2, 3
 
 
 class MicroBin(wiring.Component):
-    def __init__(self, params, mul, shift):
+    def __init__(self, params, mul, shift, exponents=None):
         self.params = params
         self._mul, self._shift = mul, shift          # [func][interval] Values
+        self._exp = exponents                        # [func][interval] Values (float output)
         lay = params.layout
         self._addr_bits = max(1, clog2(params.total_values))
-        super().__init__({
+        ports = {
             "en": In(1),
             "index": In(lay.index_bits),
             "dx": In(lay.dx_bits),
@@ -31,7 +34,12 @@ class MicroBin(wiring.Component):
             "t": Out(lay.t_bits),                    # registered with the memories' address
             "cls": Out(2),
             "func_out": Out(params.func_bits),
-        })
+        }
+        if lay.in_float:
+            ports["nan"] = In(1)                     # beside index: a NaN input
+        if lay.out_float:
+            ports["exp"] = Out(signed(lay.exp_bits))  # registered with t
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -54,6 +62,8 @@ class MicroBin(wiring.Component):
         else:
             prod_next = self.dx << T
         cls_next = Mux(self.index == 0, CLS_LOW, Mux(self.index >= M, CLS_HIGH, CLS_INSIDE))
+        if lay.in_float:
+            cls_next = Mux(self.nan, CLS_NAN, cls_next)
         with m.If(self.en):
             m.d.sync += [prod.eq(prod_next), i_r.eq(i), cls_r.eq(cls_next), f_r.eq(self.func)]
 
@@ -62,7 +72,9 @@ class MicroBin(wiring.Component):
         m.d.comb += u.eq(prod >> per_interval(self._shift, f_r, i_r))
         j = u[T:] if K > 1 else Const(0, 1)
         fbase = f_r * lay.n_values if p.n_funcs > 1 else 0
-        m.d.comb += self.addr.eq(fbase + i_r * K + j)
+        m.d.comb += self.addr.eq(fbase + i_r * lay.values_per_interval + j)
         with m.If(self.en):
             m.d.sync += [self.t.eq(u[:T]), self.cls.eq(cls_r), self.func_out.eq(f_r)]
+            if lay.out_float:
+                m.d.sync += self.exp.eq(per_interval(self._exp, f_r, i_r))
         return m

@@ -61,7 +61,17 @@ class NLIEngineParams:
                               f"choose another module name (e.g. {self.top_name}_nli)")
 
     def _check_arch(self, tables):
-        fin = tables[0].layout.in_fmt
+        lay = tables[0].layout
+        fin = lay.in_fmt
+        if lay.in_float or lay.out_float:
+            fmts = f"{lay.in_fmt} -> {lay.out_fmt}"
+            if self.arch not in ("parallel", "binary"):
+                raise ParamsError(f"arch {self.arch!r} supports fixed-point formats only, got "
+                                  f"{fmts}; use arch 'parallel' or 'binary'")
+            if self.storage != "rom":
+                raise ParamsError(f"storage {self.storage!r} (run-time reload) supports fixed-point "
+                                  f"formats only, got {fmts}; use storage 'rom'")
+            return
         if self.arch in ("parallel", "binary"):
             for t in tables:
                 if t.cutpoints[-1] > fin.max_raw:
@@ -107,8 +117,12 @@ class NLIEngineParams:
         table address (the memories' address register), table output, interpolation product,
         exact sum, and the round/saturate/clamp output register. The full LUT replaces the search and
         multiply stages by one address register (then the memories' address register).
+        A float input adds its conversion stage (order key, position, NaN flag) before the search;
+        a float output adds its normalize stage (leading one, binade, shift) before the rounding.
         """
-        return 6 if self.arch == "direct" else self.search_stages + 6
+        if self.arch == "direct":
+            return 6
+        return self.search_stages + 6 + self.layout.in_float + self.layout.out_float
 
     @property
     def in_width(self) -> int:

@@ -10,10 +10,18 @@ from amaranth.lib.wiring import In, Out
 from nlihw.luts.layout import clog2
 
 
+def value_bits(params, v: int) -> int:
+    """Bit pattern of a stored value: an output code, or a ``value_bits`` two's complement
+    block mantissa (float output)."""
+    lay = params.layout
+    if lay.out_float:
+        return int(v) & ((1 << lay.value_bits) - 1)
+    return int(lay.out_fmt.to_bits(v))
+
+
 def bank_images(params) -> tuple[list[int], list[int]]:
     """Bit patterns of the even and odd banks: every table's values concatenated by function."""
-    fmt = params.layout.out_fmt
-    flat = [int(fmt.to_bits(v)) for t in params.tables for v in t.values]
+    flat = [value_bits(params, v) for t in params.tables for v in t.values]
     even, odd = flat[0::2], flat[1::2]
     # at least two words per bank: a one-word memory would have a zero-width address
     return even + [0] * (2 - len(even)), odd + [0] * (2 - len(odd))
@@ -23,7 +31,7 @@ class TableStorage(wiring.Component):
     def __init__(self, params):
         self.params = params
         self._addr_bits = max(1, clog2(params.total_values))
-        w = params.out_width
+        w = params.layout.value_bits
         ports = {
             "en": In(1),
             "addr": In(self._addr_bits),
@@ -37,7 +45,7 @@ class TableStorage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         even, odd = bank_images(self.params)
-        w = self.params.out_width
+        w = self.params.layout.value_bits
         m.submodules.even = ev = memory.Memory(shape=w, depth=len(even), init=even)
         m.submodules.odd = od = memory.Memory(shape=w, depth=len(odd), init=odd)
         ev_rd = ev.read_port()

@@ -1,18 +1,25 @@
 """Tail outputs for one lane: y = saturate(round(x 2^e) + b) (identity, linear) or y = b (clamp,
 zero), for the left and the right tail of the selected function (luts/tails.py).
 
+With a float side (``luts.tails.convert``): clamp gives the stored code b, zero gives 0, identity
+gives x converted to the output format, rounded to nearest even and saturating: the code itself
+when the formats are equal, ``FloatRound`` into a float output (+-Inf stay infinite where the
+output has Inf, else the largest finite value of that sign), ``FloatToFixed`` into a fixed output.
+
 Combinational; the engine feeds it ``x`` delayed to line up with the interpolation's class, so the
-tail values enter the multiply-add's output mux as the clamps did. The modes and slopes are fixed
+tail values enter the multiply-add's output mux as the clamps do. The modes and slopes are fixed
 when the engine is generated; the constants ``b`` may be run-time registers (storage="ram").
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
-from .comparator_tree import _select
+from nlihw.hdl.common.fixed_point import round_shift, saturate
+from .comparator_tree import _select, _shape
+from .float_round import FloatRound
+from .float_to_fixed import FloatToFixed, float_fields, is_inf
 
 
 class TailUnit(wiring.Component):
@@ -21,7 +28,7 @@ class TailUnit(wiring.Component):
         self._b = (b_lo, b_hi)                      # [func] Values of the output width (bits)
         lay = params.layout
         super().__init__({
-            "x": In(shape_of(lay.in_fmt)),
+            "x": In(_shape(lay.in_fmt)),
             "func": In(params.func_bits),
             "lo": Out(lay.out_fmt.width),
             "hi": Out(lay.out_fmt.width),
@@ -36,6 +43,10 @@ class TailUnit(wiring.Component):
         def output(tail, b_bits):
             if not tail.gain:
                 return b_bits
+            if lay.in_float or lay.out_float:
+                if "identity" not in shifted:
+                    shifted["identity"] = self._identity(m)
+                return shifted["identity"]
             e = tail.exponent(lay)
             if e not in shifted:
                 s = Signal(round_shift(self.x, -e, lay.rounding).shape(), name=f"x_shift{e:+d}")
@@ -54,3 +65,32 @@ class TailUnit(wiring.Component):
                 outs.append(y)
             m.d.comb += port.eq(_select(outs, self.func))
         return m
+
+    def _identity(self, m):
+        """x converted to the output format (luts.tails.convert), as output bits."""
+        lay = self.params.layout
+        fin, fout = lay.in_fmt, lay.out_fmt
+        y = Signal(fout.width, name="x_converted")
+        if fin == fout:
+            m.d.comb += y.eq(self.x)
+        elif not fout.is_float:
+            m.submodules.to_fixed = conv = FloatToFixed(fin, fout.frac_bits, fout, "nearest-even")
+            m.d.comb += [conv.x.eq(self.x), y.eq(conv.y)]
+        elif not fin.is_float:
+            # fixed -> float: |x| 2^-frac_bits
+            m.submodules.to_float = rnd = FloatRound(fout, fin.width, -fin.frac_bits, -fin.frac_bits)
+            neg = self.x[-1] if fin.signed else 0
+            m.d.comb += [rnd.sign.eq(neg), rnd.mag.eq(Mux(neg, -self.x, self.x)),
+                         rnd.exp.eq(-fin.frac_bits), y.eq(rnd.code)]
+        else:
+            # float -> another float: sig 2^(max(e,1) - bias - man), Inf kept or saturated
+            e_lo = 1 - fin.bias - fin.man_bits
+            e_hi = (1 << fin.exp_bits) - 1 - fin.bias - fin.man_bits
+            m.submodules.to_float = rnd = FloatRound(fout, fin.man_bits + 1, e_lo, e_hi)
+            sign, sig, e = float_fields(self.x, fin)
+            inf_mag = fout._inf_mag if fout.has_inf else fout.max_finite_raw
+            m.d.comb += [rnd.sign.eq(sign), rnd.mag.eq(sig),
+                         rnd.exp.eq(Mux(e == 0, 1, e) + e_lo - 1),
+                         y.eq(Mux(is_inf(self.x, fin), (sign << (fout.width - 1)) | inf_mag,
+                                  rnd.code))]
+        return y

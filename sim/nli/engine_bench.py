@@ -33,10 +33,18 @@ def build_engine(params: NLIEngineParams, outdir: "str | Path", waves: bool = Fa
     return runner.build(paths[hdl], params.top_name, waves=waves, extra_args=extra_args)
 
 
+def all_input_codes(fmt) -> np.ndarray:
+    """Every raw input code: the fixed-point values, or all 2^width float bit patterns (NaNs, both
+    infinities and both zeros included; ``FP.codes()`` leaves the NaNs out)."""
+    if fmt.is_float:
+        return np.arange(1 << fmt.width, dtype=np.int64)
+    return fmt.codes()
+
+
 def exhaustive_inputs(params: NLIEngineParams, seed: int = 0):
     """Every input code (spread over the lanes) with a random function per beat."""
     rng = np.random.default_rng(seed)
-    codes = params.layout.in_fmt.codes()
+    codes = all_input_codes(params.layout.in_fmt)
     n = -(-len(codes) // params.lanes)
     x = np.resize(codes, n * params.lanes).reshape(n, params.lanes)
     func = rng.integers(0, 1 << params.func_bits, n)
@@ -45,8 +53,8 @@ def exhaustive_inputs(params: NLIEngineParams, seed: int = 0):
 
 def random_inputs(params: NLIEngineParams, beats: int, seed: int = 0):
     rng = np.random.default_rng(seed)
-    fmt = params.layout.in_fmt
-    x = rng.integers(fmt.min_raw, fmt.max_raw + 1, (beats, params.lanes))
+    codes = all_input_codes(params.layout.in_fmt)
+    x = rng.integers(int(codes[0]), int(codes[-1]) + 1, (beats, params.lanes))
     return x, rng.integers(0, 1 << params.func_bits, beats)
 
 
