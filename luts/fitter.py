@@ -390,15 +390,22 @@ def build_table(p: FitProblem, cutpoints, meta: dict | None = None) -> NLITable:
 FITTER_VERSION = 2      # 2: least-squares tie-break among max-abs optima, rel_floor, exact ties
 
 
-def fit(func: "str | Function", layout: TableLayout, *, metric: str = "max-abs",
+def fit(func: "str | Function", layout: TableLayout, *, metric: str | None = None,
         grid: int | None = None, domain: tuple[float, float] | None = None, refine: bool = False,
         rel_floor: float | None = None, tails=None,
         progress: Callable[[str], None] | None = None) -> FitResult:
     """Fit one table: optimal cutpoints, values f at the bin edges, optional value refinement.
 
     ``tails`` (left, right): Tail objects or names (``luts/tails.py``); default per function.
+    ``metric`` defaults to max-abs, or mean-rel for a float output. Layouts with a float side are
+    fitted by ``float_fit`` (same DP on float codes).
     """
     from .refine import refine_values
+    if layout.in_float or layout.out_float:
+        from . import float_fit
+        return float_fit.fit(func, layout, metric=metric, grid=grid, domain=domain, refine=refine,
+                             rel_floor=rel_floor, tails=tails, progress=progress)
+    metric = "max-abs" if metric is None else metric
     t0 = time.perf_counter()
     p = make_problem(func, layout, domain, rel_floor, tails)
     cut, objective, stats = place_cutpoints(p, metric, grid, progress=progress)
