@@ -16,9 +16,18 @@ from nlihw.errors import ParamsError
 from nlihw.formats import Q, Rounding, parse_format, parse_rounding, require_fixed
 from nlihw.luts.layout import clog2
 from nlihw.luts.table import NLITable
+from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import is_keyword
 
 MODES = ("mamba1", "mamba2")
+# The unit's optional register points (hdl/scan/unit.py), in datapath order; each adds one cycle.
+# dta_*: the dt*A / dt*u stage (A read from a LUT RAM, multiply, round, saturate); state_*: the
+# state recurrence h = sat(r(dA*h) + dBu), loop-carried through the state memory; dot_mult: C.h;
+# out_mult: y*g. ``prefer``: the order a depth N enables them in (the longest ECP5 paths first).
+PIPELINE = Pipeline(
+    ("dta_in", "dta_mult", "state_in", "state_mult", "state_add", "dot_mult", "out_mult"),
+    prefer=("dta_in", "dta_mult", "state_in", "state_mult", "state_add", "out_mult", "dot_mult"))
+
 FORMAT_FIELDS = ("u_fmt", "b_fmt", "c_fmt", "a_fmt", "d_fmt", "dtu_fmt", "state_fmt", "y_fmt",
                  "out_fmt")
 
@@ -30,7 +39,9 @@ class ScanParams:
     ``d_inner`` channels, ``d_state`` states per channel (N), ``lanes`` state lanes (P, divides N:
     a (token, channel) takes N/P clocks). ``mode`` ``mamba2`` shares A, delta and delta_bias across
     each head of ``headdim`` channels. ``gate``: multiply by SiLU(z) (Mamba's out * silu(z)).
-    Products are rounded once each with ``rounding``; sums saturate.
+    Products are rounded once each with ``rounding``; sums saturate. ``pipeline``: the optional
+    register points enabled (a ``Pipeline`` of ``PIPELINE``, or a spec: none, all, a depth, names);
+    they change the latency, never a value.
     """
     d_inner: int
     d_state: int
@@ -52,9 +63,11 @@ class ScanParams:
     gate: bool = True
     rounding: Rounding = Rounding.NEAREST_EVEN
     top_name: str = "selective_scan"
+    pipeline: "Pipeline | str | int | list | None" = None
 
     def __post_init__(self):
         set_ = object.__setattr__
+        set_(self, "pipeline", PIPELINE.parse(self.pipeline))
         try:
             for f in FORMAT_FIELDS:
                 set_(self, f, require_fixed(parse_format(getattr(self, f)), f"the scan unit's {f}"))
@@ -195,6 +208,8 @@ class ScanParams:
                  headdim=self.headdim, gate=self.gate, rounding=self.rounding.value,
                  top_name=self.top_name,
                  tables={k: getattr(self, k).content() for k in ("softplus", "exp", "silu")})
+        if self.pipeline.depth:          # absent when none: earlier digests stay valid
+            d["pipeline"] = self.pipeline.to_list()
         return d
 
     @classmethod

@@ -19,7 +19,7 @@ P = N lanes take one (token, channel) per clock; P < N take N/P clocks.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -58,19 +58,43 @@ def engine_params(p: ScanParams, which: str) -> NLIEngineParams:
                            top_name=f"{p.top_name}_{which}")
 
 
+STATE_LOOP = ("state_in", "state_mult", "state_add")
+
+
 def pipeline_depths(p: ScanParams) -> dict[str, int]:
     """Register stages of each part, input transfer to output transfer (the latency adds them)."""
-    d = {"front": 1, "softplus": engine_params(p, "softplus").latency, "dt_a": 1,
-         "exp": engine_params(p, "exp").latency, "state": 4}
+    pl = p.pipeline
+    d = {"front": 1, "softplus": engine_params(p, "softplus").latency,
+         "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult"),
+         "exp": engine_params(p, "exp").latency,
+         "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult")}
     if p.gate:
         d["silu"] = engine_params(p, "silu").latency
-    d["output"] = 3
+    d["output"] = 3 + pl.cycles_through("out_mult")
     return d
 
 
 def latency(p: ScanParams) -> int:
     """Cycles from a (token, channel) input transfer (its last step) to its output transfer."""
     return sum(pipeline_depths(p).values())
+
+
+def loop_depth(p: ScanParams) -> int:
+    """Advances from a state read to the write of its update: 1 plus the enabled state_* points."""
+    return 1 + p.pipeline.cycles_through(*STATE_LOOP)
+
+
+def hazard_free(p: ScanParams) -> bool:
+    """Whether every state read comes after the write it depends on without waiting.
+
+    The unit issues (token, channel, step) in order, so a state word is read again
+    ``d_inner * steps`` items after its last read; the update is written ``loop_depth`` advances
+    after the read (a write in the same cycle as the read is forwarded by the memory). With
+    ``d_inner * steps >= loop_depth`` the next read always sees the update. Otherwise the unit
+    holds an item whose word is still being updated (one-cycle bubbles, fewer results per clock,
+    same values).
+    """
+    return p.d_inner * p.steps >= loop_depth(p)
 
 
 class SelectiveScan(wiring.Component):
@@ -89,6 +113,7 @@ class SelectiveScan(wiring.Component):
         p = self.params
         P, steps, Dn = p.lanes, p.steps, p.d_inner
         rnd = p.rounding
+        pl = p.pipeline
         d_bits, k_bits, h_bits = _bits(Dn), _bits(steps), _bits(p.n_heads)
         lane_bits = clog2(P)
         a_lanes = P if p.mode == "mamba1" else 1
@@ -239,28 +264,52 @@ class SelectiveScan(wiring.Component):
         adv_e = Signal()
         m.d.comb += [adv_e.eq(~e_valid | ex.i.ready), sp.o.ready.eq(adv_e)]
         wshift = p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits
-        w_flags = []
-        w_vals = []
+        # optional stages, all advancing with adv_e: dta_in registers dt, A and the side band
+        # (cuts the A LUT-RAM read from the multiply), dta_mult the products (cuts the multiply
+        # from the rounding and saturation)
+        x_valid, x_dt, x_side = sp.o.valid, dt, s1
+        x_a = [r.data for r in a_rd]
+        if "dta_in" in pl:
+            v, dt_r, side_r = Signal(name="dta_valid"), Signal(dt.shape(), name="dta_dt"), Signal(sb1, name="dta_side")
+            a_r = [Signal(shape_of(p.a_fmt), name=f"dta_a{k}") for k in range(p.exp_lanes)]
+            with m.If(adv_e):
+                m.d.sync += [v.eq(x_valid), dt_r.eq(x_dt), side_r.eq(x_side)]
+                m.d.sync += [a_r[k].eq(x_a[k]) for k in range(p.exp_lanes)]
+            x_valid, x_dt, x_side, x_a = v, dt_r, side_r, a_r
+        w_prods = []
         for k in range(p.exp_lanes):
             prod = Signal(signed(p.dt_fmt.width + p.a_fmt.width + 1), name=f"dtA{k}")
-            m.d.comb += prod.eq(dt * a_rd[k].data)
+            m.d.comb += prod.eq(x_dt * x_a[k])
+            w_prods.append(prod)
+        dtu_prod = Signal(signed(p.dt_fmt.width + p.u_fmt.width + 1))
+        m.d.comb += dtu_prod.eq(x_dt * x_side.u)
+        if "dta_mult" in pl:
+            v, side_r = Signal(name="dtm_valid"), Signal(sb1, name="dtm_side")
+            w_r = [Signal(q.shape(), name=f"dtm_dtA{k}") for k, q in enumerate(w_prods)]
+            dtu_r = Signal(dtu_prod.shape(), name="dtm_dtu")
+            with m.If(adv_e):
+                m.d.sync += [v.eq(x_valid), side_r.eq(x_side), dtu_r.eq(dtu_prod)]
+                m.d.sync += [w_r[k].eq(w_prods[k]) for k in range(p.exp_lanes)]
+            x_valid, x_side, w_prods, dtu_prod = v, side_r, w_r, dtu_r
+        w_flags = []
+        w_vals = []
+        for prod in w_prods:
             rounded = round_shift(prod, wshift, rnd)
             w_sat, _ = saturate(rounded, p.w_fmt)
             w_vals.append(w_sat)
             w_flags.append(rounded > p.w_fmt.max_raw)
-        dtu_prod = Signal(signed(p.dt_fmt.width + p.u_fmt.width + 1))
-        m.d.comb += dtu_prod.eq(dt * s1.u)
         dtu_sat, dtu_ovf = saturate(
             round_shift(dtu_prod, p.dt_fmt.frac_bits + p.u_fmt.frac_bits - p.dtu_fmt.frac_bits, rnd), p.dtu_fmt)
-        flag2 = s1.flag | dtu_ovf
+        flag2 = x_side.flag | dtu_ovf
         for f in w_flags:
             flag2 = flag2 | f
         with m.If(adv_e):
-            m.d.sync += e_valid.eq(sp.o.valid)
+            m.d.sync += e_valid.eq(x_valid)
             m.d.sync += [e_w[k].eq(w_vals[k]) for k in range(p.exp_lanes)]
-            m.d.sync += [e_side.d.eq(s1.d), e_side.k.eq(s1.k), e_side.first.eq(s1.first),
-                         e_side.last.eq(s1.last), e_side.dtu.eq(dtu_sat), e_side.u.eq(s1.u),
-                         e_side.z.eq(s1.z), e_side.B.eq(s1.B), e_side.C.eq(s1.C), e_side.flag.eq(flag2)]
+            m.d.sync += [e_side.d.eq(x_side.d), e_side.k.eq(x_side.k), e_side.first.eq(x_side.first),
+                         e_side.last.eq(x_side.last), e_side.dtu.eq(dtu_sat), e_side.u.eq(x_side.u),
+                         e_side.z.eq(x_side.z), e_side.B.eq(x_side.B), e_side.C.eq(x_side.C),
+                         e_side.flag.eq(flag2)]
 
         # ---- state update: read-modify-write, C . h per step, sum over steps -------------------
         sb3 = data.StructLayout({"acc": signed(p.acc_width), "d": d_bits, "u": shape_of(p.u_fmt),
@@ -277,72 +326,122 @@ class SelectiveScan(wiring.Component):
             m.d.comb += [sl.i.payload.x[0].eq(s4_z), sl.i.payload.side.eq(s4_side)]
         m.d.comb += s_out_valid.eq(s4_valid)
         adv_s = Signal()
-        m.d.comb += [adv_s.eq(~s4_valid | s_out_ready), ex.o.ready.eq(adv_s)]
+        m.d.comb += adv_s.eq(~s4_valid | s_out_ready)
         s2 = ex.o.payload.side
-        # input stage: dBu = dt*u*B per lane; the state read is issued for this step
+        # input stage: the state read is issued for this step; dBu = dt*u*B per lane, registered
+        # unrounded (rounded and saturated beside the state read, off the loop's path)
         s_addr_in = s2.d * steps + s2.k
+        hazard = Signal()
         for r in s_rd:
             m.d.comb += [r.addr.eq(Mux(cfg_mode, s_word_of, s_addr_in)), r.en.eq(adv_s | cfg_mode)]
+        m.d.comb += ex.o.ready.eq(adv_s & ~hazard)
         bshift = p.dtu_fmt.frac_bits + p.b_fmt.frac_bits - p.state_fmt.frac_bits
+        side_layout = {"addr": range(max(2, Dn * steps)), "k": k_bits, "first": 1, "last": 1,
+                       "d": d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": 1,
+                       "C": data.ArrayLayout(shape_of(p.c_fmt), P)}
+        dbu_shape = signed(p.dtu_fmt.width + p.b_fmt.width)
         v1 = Signal()
         r1 = Signal(data.StructLayout({
-            "addr": range(max(2, Dn * steps)), "k": k_bits, "first": 1, "last": 1, "d": d_bits,
-            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": 1,
-            "dA": data.ArrayLayout(shape_of(p.da_fmt), p.exp_lanes),
-            "dBu": data.ArrayLayout(shape_of(p.state_fmt), P),
-            "C": data.ArrayLayout(shape_of(p.c_fmt), P)}))
-        flag_in = s2.flag
+            **side_layout, "dA": data.ArrayLayout(shape_of(p.da_fmt), p.exp_lanes),
+            "dBu": data.ArrayLayout(dbu_shape, P)}))
+        with m.If(adv_s):
+            m.d.sync += v1.eq(ex.o.valid & ~hazard)
+            m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
+                         r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag), r1.C.eq(s2.C)]
+            m.d.sync += [r1.dA[k].eq(ex.o.payload.y[k]) for k in range(p.exp_lanes)]
+            m.d.sync += [r1.dBu[k].eq(s2.dtu * s2.B[k]) for k in range(P)]
+        # the recurrence h = sat(r(dA * h) + dBu): read in stage 1, written back from the last
+        # loop stage; state_in / state_mult / state_add each add a stage in between
+        loop = [(v1, r1.addr)]                     # (valid, state word) of each loop stage
+        cur_v = v1
+        side = {f: getattr(r1, f) for f in side_layout}
+        flag_dbu = 0
         dbu = []
         for k in range(P):
-            prod = Signal(signed(p.dtu_fmt.width + p.b_fmt.width), name=f"dtuB{k}")
-            m.d.comb += prod.eq(s2.dtu * s2.B[k])
-            v, o = saturate(round_shift(prod, bshift, rnd), p.state_fmt)
+            v, o = saturate(round_shift(r1.dBu[k], bshift, rnd), p.state_fmt)
             dbu.append(v)
-            flag_in = flag_in | o
-        with m.If(adv_s):
-            m.d.sync += v1.eq(ex.o.valid)
-            m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
-                         r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(flag_in), r1.C.eq(s2.C)]
-            m.d.sync += [r1.dA[k].eq(ex.o.payload.y[k]) for k in range(p.exp_lanes)]
-            m.d.sync += [r1.dBu[k].eq(dbu[k]) for k in range(P)]
-        # stage 1: h = sat(r(dA * h) + dBu), written back
+            flag_dbu = flag_dbu | o
+        side["flag"] = r1.flag | flag_dbu
+        h_old = []
+        for k in range(P):
+            h = Signal(shape_of(p.state_fmt), name=f"h_old{k}")
+            m.d.comb += h.eq(Mux(r1.first, 0, s_rd[k].data))
+            h_old.append(h)
+        da = [r1.dA[k if p.exp_lanes > 1 else 0] for k in range(P)]
+
+        def stage(tag, valid, side, lanes):
+            """Register the valid bit, the side fields and per-lane values {name: [values]}."""
+            v = Signal(name=f"{tag}_valid")
+            rs = {f: Signal(x.shape(), name=f"{tag}_{f}") for f, x in side.items()}
+            rl = {n: [Signal(x.shape(), name=f"{tag}_{n}{k}") for k, x in enumerate(xs)] for n, xs in lanes.items()}
+            with m.If(adv_s):
+                m.d.sync += v.eq(valid)
+                m.d.sync += [rs[f].eq(x) for f, x in side.items()]
+                m.d.sync += [r.eq(x) for n, xs in lanes.items() for r, x in zip(rl[n], xs)]
+            return v, rs, rl
+
+        if "state_in" in pl:
+            cur_v, side, lanes = stage("sin", cur_v, side, {"h": h_old, "dA": da, "dBu": dbu})
+            h_old, da, dbu = lanes["h"], lanes["dA"], lanes["dBu"]
+            loop.append((cur_v, side["addr"]))
+        prods = []
+        for k in range(P):
+            prod = Signal(signed(p.da_fmt.width + p.state_fmt.width + 1), name=f"dAh{k}")
+            m.d.comb += prod.eq(da[k] * h_old[k])
+            prods.append(prod)
+        if "state_mult" in pl:
+            cur_v, side, lanes = stage("smul", cur_v, side, {"prod": prods, "dBu": dbu})
+            prods, dbu = lanes["prod"], lanes["dBu"]
+            loop.append((cur_v, side["addr"]))
+        sums = [round_shift(prods[k], p.da_fmt.frac_bits, rnd) + dbu[k] for k in range(P)]
+        if "state_add" in pl:
+            cur_v, side, lanes = stage("sadd", cur_v, side, {"sum": sums})
+            sums = lanes["sum"]
+            loop.append((cur_v, side["addr"]))
+        assert len(loop) == loop_depth(p)
+        flag1 = side["flag"]
+        h_new = []
+        for k in range(P):
+            v, o = saturate(sums[k], p.state_fmt)
+            hn = Signal(shape_of(p.state_fmt), name=f"h_new{k}")
+            m.d.comb += hn.eq(v)
+            h_new.append(hn)
+            flag1 = flag1 | o
+            m.d.comb += [s_wr[k].en.eq(Mux(cfg_mode, wr_en & hit["state"] & (s_lane_of == k), cur_v & adv_s)),
+                         s_wr[k].addr.eq(Mux(cfg_mode, s_word_of, side["addr"])),
+                         s_wr[k].data.eq(Mux(cfg_mode, cdata, hn))]
+        if not hazard_free(p):
+            # a word still being updated in a stage before the last (the last one writes in this
+            # cycle, which the read port forwards) is not read again until it is written
+            m.d.comb += hazard.eq(ex.o.valid & Cat(*[v & (a == s_addr_in) for v, a in loop[:-1]]).any())
         v2 = Signal()
         r2 = Signal(data.StructLayout({
             "k": k_bits, "last": 1, "d": d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt),
             "flag": 1, "h": data.ArrayLayout(shape_of(p.state_fmt), P),
             "C": data.ArrayLayout(shape_of(p.c_fmt), P)}))
-        flag1 = r1.flag
-        h_new = []
-        for k in range(P):
-            h_old = Signal(shape_of(p.state_fmt), name=f"h_old{k}")
-            m.d.comb += h_old.eq(Mux(r1.first, 0, s_rd[k].data))
-            prod = Signal(signed(p.da_fmt.width + p.state_fmt.width + 1), name=f"dAh{k}")
-            m.d.comb += prod.eq(r1.dA[k if p.exp_lanes > 1 else 0] * h_old)
-            v, o = saturate(round_shift(prod, p.da_fmt.frac_bits, rnd) + r1.dBu[k], p.state_fmt)
-            hn = Signal(shape_of(p.state_fmt), name=f"h_new{k}")
-            m.d.comb += hn.eq(v)
-            h_new.append(hn)
-            flag1 = flag1 | o
-            m.d.comb += [s_wr[k].en.eq(Mux(cfg_mode, wr_en & hit["state"] & (s_lane_of == k), v1 & adv_s)),
-                         s_wr[k].addr.eq(Mux(cfg_mode, s_word_of, r1.addr)),
-                         s_wr[k].data.eq(Mux(cfg_mode, cdata, hn))]
         with m.If(adv_s):
-            m.d.sync += v2.eq(v1)
-            m.d.sync += [r2.k.eq(r1.k), r2.last.eq(r1.last), r2.d.eq(r1.d), r2.u.eq(r1.u),
-                         r2.z.eq(r1.z), r2.flag.eq(flag1), r2.C.eq(r1.C)]
+            m.d.sync += v2.eq(cur_v)
+            m.d.sync += [r2.k.eq(side["k"]), r2.last.eq(side["last"]), r2.d.eq(side["d"]), r2.u.eq(side["u"]),
+                         r2.z.eq(side["z"]), r2.flag.eq(flag1), r2.C.eq(side["C"])]
             m.d.sync += [r2.h[k].eq(h_new[k]) for k in range(P)]
-        # stage 2: the exact partial dot product of this step
+        # stage 2: the exact partial dot product of this step (dot_mult: products registered first)
         v3 = Signal()
         r3 = Signal(data.StructLayout({"k": k_bits, "last": 1, "d": d_bits, "u": shape_of(p.u_fmt),
                                        "z": shape_of(p.z_fmt), "flag": 1,
                                        "part": signed(p.acc_width)}))
+        ch = [r2.C[k] * r2.h[k] for k in range(P)]
+        d_v, d_side = v2, {f: getattr(r2, f) for f in ("k", "last", "d", "u", "z", "flag")}
+        if "dot_mult" in pl:
+            d_v, d_side, lanes = stage("dot", v2, d_side, {"ch": ch})
+            ch = lanes["ch"]
         part = 0
         for k in range(P):
-            part = part + r2.C[k] * r2.h[k]
+            part = part + ch[k]
         with m.If(adv_s):
-            m.d.sync += v3.eq(v2)
-            m.d.sync += [r3.k.eq(r2.k), r3.last.eq(r2.last), r3.d.eq(r2.d), r3.u.eq(r2.u),
-                         r3.z.eq(r2.z), r3.flag.eq(r2.flag), r3.part.eq(part)]
+            m.d.sync += v3.eq(d_v)
+            m.d.sync += [r3.k.eq(d_side["k"]), r3.last.eq(d_side["last"]), r3.d.eq(d_side["d"]),
+                         r3.u.eq(d_side["u"]), r3.z.eq(d_side["z"]), r3.flag.eq(d_side["flag"]),
+                         r3.part.eq(part)]
         # stage 3: sum over the steps of a channel; one item per channel leaves
         acc_reg, flag_reg = Signal(signed(p.acc_width)), Signal()
         acc = Signal(signed(p.acc_width))
@@ -379,22 +478,33 @@ class SelectiveScan(wiring.Component):
         m.d.comb += du_prod.eq(d_rd.data * o_in.u)
         du = round_shift(du_prod, p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits, rnd)
         yd_sat, yd_ovf = saturate(y1 + du1, p.y_fmt)
+        ov3, f3 = ov2, f2
         if p.gate:
             prod = Signal(signed(p.y_fmt.width + p.g_fmt.width + 1))
             m.d.comb += prod.eq(yd2 * g2)
+            if "out_mult" in pl:             # the product registered before rounding
+                prod3, ov3, f3 = Signal(prod.shape()), Signal(), Signal()
+                with m.If(adv_o):
+                    m.d.sync += [prod3.eq(prod), ov3.eq(ov2), f3.eq(f2)]
+                prod = prod3
             out_raw = round_shift(prod, p.y_fmt.frac_bits + p.g_fmt.frac_bits - p.out_fmt.frac_bits, rnd)
         else:
-            out_raw = round_shift(yd2, p.y_fmt.frac_bits - p.out_fmt.frac_bits, rnd)
+            yd = yd2
+            if "out_mult" in pl:             # no product: the stage only delays
+                yd, ov3, f3 = Signal(yd2.shape()), Signal(), Signal()
+                with m.If(adv_o):
+                    m.d.sync += [yd.eq(yd2), ov3.eq(ov2), f3.eq(f2)]
+            out_raw = round_shift(yd, p.y_fmt.frac_bits - p.out_fmt.frac_bits, rnd)
         out_sat, out_ovf = saturate(out_raw, p.out_fmt)
         sticky = Signal()
         with m.If(adv_o):
             m.d.sync += [ov1.eq(o_in_valid), y1.eq(y_sat), du1.eq(du), g1.eq(g_in),
                          f1.eq(o_in.flag | y_ovf),
                          ov2.eq(ov1), yd2.eq(yd_sat), g2.eq(g1), f2.eq(f1 | yd_ovf),
-                         self.o.valid.eq(ov2), self.o.payload.out.eq(out_sat),
-                         self.o.payload.overflow.eq(sticky | f2 | out_ovf)]
-            with m.If(ov2):
-                m.d.sync += sticky.eq(sticky | f2 | out_ovf)
+                         self.o.valid.eq(ov3), self.o.payload.out.eq(out_sat),
+                         self.o.payload.overflow.eq(sticky | f3 | out_ovf)]
+            with m.If(ov3):
+                m.d.sync += sticky.eq(sticky | f3 | out_ovf)
 
         # ---- channels in flight (for the configuration port) -----------------------------------
         start = go & (k_ctr == 0)

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from nlihw.errors import ParamsError
-from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PRESETS, preset
+from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
 from nlihw.luts.table import NLITable
 
 ROUNDINGS = ["nearest-even", "nearest-away", "toward-zero", "floor"]
@@ -38,13 +38,18 @@ def scan_options(f):
                      help="Replace a preset table (softplus, exp, silu) by a table file."),
         click.option("--top", "top_name", default="selective_scan", show_default=True,
                      help="Verilog top module name."),
+        click.option("--pipeline", default="none", show_default=True, metavar="SPEC",
+                     help="Optional register points: none, all, a depth 0.."
+                          f"{len(PIPELINE.points)} (enabled in the order {', '.join(PIPELINE.prefer)}), "
+                          "or comma-separated point names. Each adds one cycle of latency; "
+                          "values never change."),
     ]):
         f = opt(f)
     return f
 
 
 def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_gate, rounding,
-                        formats, tables, top_name):
+                        formats, tables, top_name, pipeline="none"):
     over = {}
     for item in formats:
         key, sep, value = item.partition("=")
@@ -61,7 +66,7 @@ def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_
         raise ParamsError("--headdim applies to --mode mamba2 only")
     return preset(preset_name, d_inner=d_inner, d_state=d_state, lanes=lanes, mode=mode,
                   headdim=headdim or (d_inner if mode == "mamba2" else 1), gate=not no_gate,
-                  rounding=rounding, top_name=top_name, **over)
+                  rounding=rounding, top_name=top_name, pipeline=pipeline, **over)
 
 
 @click.group("scan")
@@ -79,12 +84,17 @@ def gen(outdir, **opts):
     Example: nlihw scan gen --preset int16 --d-inner 64 --d-state 16 --lanes 16 -o build/scan
     """
     from nlihw.hdl.scan.generate import generate
-    from nlihw.hdl.scan.unit import latency
+    from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
     p = params_from_options(**opts)
     click.echo(f"generating {p.top_name} (this elaborates {p.exp_lanes + 2} NLI engines) ...", err=True)
     paths = generate(p, outdir)
     click.echo(f"{p.top_name}: {p.mode}, d_inner {p.d_inner}, d_state {p.d_state}, {p.lanes} lane(s) "
-               f"({p.steps} clock(s) per (token, channel)), latency {latency(p)} cycles")
+               f"({p.steps} clock(s) per (token, channel)), latency {latency(p)} cycles, "
+               f"pipeline {p.pipeline}")
+    if not hazard_free(p):
+        click.echo(f"note: d_inner x N/P = {p.d_inner * p.steps} is less than the state loop's "
+                   f"{loop_depth(p)} stages: the unit waits for its own state updates (fewer "
+                   f"results per clock)", err=True)
     for kind, path in paths.items():
         click.echo(f"  {kind:13s} {path}")
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from nlihw.hdl.scan.generate import generate
 from nlihw.hdl.scan.params import ScanParams
-from nlihw.hdl.scan.unit import bc_layout, cfg_layout, input_layout, latency, output_layout
+from nlihw.hdl.scan.unit import bc_layout, cfg_layout, hazard_free, input_layout, latency, output_layout
 from nlihw.sim.common import runner
 from .accuracy import quantize_inputs
 from .golden import ScanConfig, ScanInputsRaw, ScanResult, scan_eval
@@ -97,7 +97,9 @@ def outputs(p: ScanParams, res: ScanResult, tokens=None) -> list[int]:
 def bench_config(s: Stimulus, *, stall: float = 0.0, seed: int = 1, corrupt_beat=None,
                  latency_offset: int = 0) -> dict:
     """Inputs and expectations for ``test_stream``; ``corrupt_beat`` / ``latency_offset`` break the
-    expectation on purpose (to prove the bench fails)."""
+    expectation on purpose (to prove the bench fails). Unstalled, every beat's latency and the
+    input rate are exact; where the state loop can wait for its own update (``hazard_free`` false)
+    only the first beat's latency is, and later beats may take longer."""
     p = s.params
     bc, ib = beats(p, s.run)
     expected = outputs(p, s.result)
@@ -106,7 +108,7 @@ def bench_config(s: Stimulus, *, stall: float = 0.0, seed: int = 1, corrupt_beat
     return {
         "d_inner": p.d_inner, "steps": p.steps, "latency": latency(p) + latency_offset,
         "cfg_writes": config_writes(p, s.cfg), "bc": bc, "i": ib, "expected": expected,
-        "stall": stall, "seed": seed, "check_latency": stall == 0,
+        "stall": stall, "seed": seed, "check_latency": stall == 0, "exact_rate": hazard_free(p),
         "cfg_addr_lsb": cfg_layout(p)["addr"].offset, "cfg_data_lsb": cfg_layout(p)["data"].offset,
         "cfg_write_lsb": cfg_layout(p)["write"].offset,
         "out_width": output_layout(p).size, "in_width": input_layout(p).size,

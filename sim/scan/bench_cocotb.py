@@ -98,13 +98,18 @@ async def test_stream(dut):
     got = await tb.o.wait_for(len(c["expected"]), tb.max_cycles(len(c["expected"])))
     tb.compare(got, c["expected"])
     if c["check_latency"]:
-        for n, ((ci, _), (co, _)) in enumerate(zip(tb.i.sent, got)):
+        # exact_rate false: the state loop may hold later beats (same values, more cycles)
+        beats = list(zip(tb.i.sent, got))[:None if c["exact_rate"] else 1]
+        for n, ((ci, _), (co, _)) in enumerate(beats):
             assert co - ci == c["latency"], (
                 f"beat {n}: input accepted in cycle {ci}, output in cycle {co}: latency {co - ci}, "
                 f"expected {c['latency']}")
         cyc = [ci for ci, _ in tb.i.sent]
         gaps = {b - a for a, b in zip(cyc, cyc[1:])}
-        assert gaps <= {c["steps"]}, f"input beats every {sorted(gaps)} cycles, expected {c['steps']}"
+        if c["exact_rate"]:
+            assert gaps <= {c["steps"]}, f"input beats every {sorted(gaps)} cycles, expected {c['steps']}"
+        else:
+            assert min(gaps, default=c["steps"]) >= c["steps"], f"input beats every {sorted(gaps)} cycles"
     first, last = got[0][0], got[-1][0]
     dut._log.warning("scan: %d outputs in %d cycles (%.3f per clock)", len(got), last - first + 1,
                      len(got) / (last - first + 1))

@@ -1,0 +1,133 @@
+"""The scan unit's pipeline: register points change the latency by one cycle each and never a
+value (the Verilator bench against the golden model), the state loop waits for its own update
+when d_inner * N/P is shorter than the loop, params and CLI carry the pipeline."""
+import json
+
+import pytest
+
+from nlihw.cli import main
+from nlihw.errors import ParamsError
+from nlihw.hdl.scan.generate import manifest
+from nlihw.hdl.scan.params import PIPELINE, ScanParams, preset
+from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
+from nlihw.sim.common.runner import first_failure
+from nlihw.sim.scan import bench as sb
+
+STATE_POINTS = {"state_in", "state_mult", "state_add"}
+POINTS = {
+    # d_inner * N/P = 1 < 4 loop stages: every item reads the word the one before it updates
+    "hazard-all": ("int8", dict(d_inner=1, d_state=4, lanes=4, pipeline="all")),
+    # d_inner * N/P = 4 = the loop's 4 stages: the tightest schedule that never waits
+    "tight-all": ("int8", dict(d_inner=1, d_state=4, lanes=1, pipeline="all")),
+}
+SLOW_POINTS = {
+    **{f"depth{n}": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline=n)) for n in range(1, 7)},
+    "mamba2-nogate-all": ("int16", dict(d_inner=4, d_state=4, lanes=2, mode="mamba2", headdim=2,
+                                        gate=False, pipeline="all")),
+    "hazard-state-mult": ("int8", dict(d_inner=1, d_state=4, lanes=2, pipeline="state_mult,out_mult")),
+}
+_built = {}
+
+
+def built(name, tmp_path_factory):
+    if name not in _built:
+        pre, kw = {**POINTS, **SLOW_POINTS}[name]
+        p = preset(pre, **kw)
+        _built[name] = (p, sb.build_scan(p, tmp_path_factory.mktemp(name)))
+    return _built[name]
+
+
+def check(sim, cfg, tmp_path, test="test_stream"):
+    r = sb.run_bench(sim, cfg, tmp_path, test, timeout=300)
+    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
+    assert r.failures == 0, f"bench failed: {first_failure(r.log)} (log {r.log})"
+    return r
+
+
+def stimulus(p, tokens, seed):
+    return sb.draw(p, tokens, seed=seed, starts=(0, tokens // 2 + 1))
+
+
+def bench_all(name, tmp_path_factory, tmp_path):
+    p, sim = built(name, tmp_path_factory)
+    check(sim, sb.bench_config(stimulus(p, 24, 4)), tmp_path / "exact")             # latency, values
+    check(sim, sb.bench_config(stimulus(p, 24, 7), stall=0.5, seed=3), tmp_path / "stall")
+    check(sim, sb.chunked_config(stimulus(p, 10, 9), 4, stall=0.3), tmp_path / "chunk", "test_chunked")
+    return p, sim
+
+
+@pytest.mark.parametrize("name", list(POINTS))
+def test_bench_passes(name, tmp_path_factory, tmp_path):
+    p, sim = bench_all(name, tmp_path_factory, tmp_path)
+    assert hazard_free(p) == (name != "hazard-all")
+    check(sim, sb.bench_config(stimulus(p, 8, 5), stall=0.3), tmp_path / "reset", "test_reset_midrun")
+
+
+def test_a_wrong_latency_fails(tmp_path_factory, tmp_path):
+    """The first beat's latency is still checked exactly where later beats may wait."""
+    p, sim = built("hazard-all", tmp_path_factory)
+    r = sb.run_bench(sim, sb.bench_config(stimulus(p, 6, 4), latency_offset=-1), tmp_path, timeout=300)
+    assert r.tests == 1 and r.failures == 1
+    assert first_failure(r.log).startswith(f"beat 0: input accepted in cycle")
+
+
+def test_waiting_costs_rate_not_values(tmp_path_factory, tmp_path):
+    """With one state word and a 4-stage loop, a (token, channel) leaves every 4 clocks."""
+    p, sim = built("hazard-all", tmp_path_factory)
+    r = check(sim, sb.bench_config(stimulus(p, 40, 2)), tmp_path)
+    assert "(0.25" in r.log.read_text()                           # 40 outputs in ~160 cycles
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW_POINTS))
+def test_bench_passes_at_every_depth(name, tmp_path_factory, tmp_path):
+    bench_all(name, tmp_path_factory, tmp_path)
+
+
+# --- without simulation -------------------------------------------------------------------------
+def test_each_point_adds_one_cycle():
+    base = preset("int8", d_inner=8, d_state=4, lanes=2)
+    assert latency(base) == 30                  # the unpipelined unit (as before pipelines existed)
+    for n in range(len(PIPELINE.points) + 1):
+        p = base.replace(pipeline=n)
+        assert latency(p) == 30 + n and p.pipeline.depth == n
+        assert loop_depth(p) == 1 + len(STATE_POINTS & set(p.pipeline.enabled))
+    for name in PIPELINE.points:
+        assert latency(base.replace(pipeline=name)) == 31, name
+    assert latency(base.replace(pipeline="all", gate=False)) == latency(base.replace(gate=False)) + 7
+
+
+@pytest.mark.parametrize("d_inner,d_state,lanes,spec,free", [
+    (1, 4, 4, "none", True), (1, 4, 4, "state_in", False), (2, 4, 4, "state_in", True),
+    (1, 4, 1, "all", True), (1, 4, 2, "all", False), (3, 4, 4, "all", False), (4, 4, 4, "all", True),
+    (1, 4, 4, "dta_in,dta_mult,dot_mult,out_mult", True),
+])
+def test_hazard_free_when_the_loop_fits(d_inner, d_state, lanes, spec, free):
+    """Same word read again after d_inner * N/P items; the loop holds 1 + (state points) of them."""
+    p = preset("int8", d_inner=d_inner, d_state=d_state, lanes=lanes, pipeline=spec)
+    assert hazard_free(p) is free
+
+
+def test_params_carry_the_pipeline():
+    none = preset("int8", d_inner=2, d_state=4, lanes=2)
+    assert "pipeline" not in none.to_dict()                  # earlier digests stay valid
+    p = none.replace(pipeline="state_mult,dta_in")
+    assert p.to_dict()["pipeline"] == ["dta_in", "state_mult"] and p.digest() != none.digest()
+    q = ScanParams.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert q == p and hash(q) == hash(p) and q.pipeline == p.pipeline
+    assert ScanParams.from_dict(none.to_dict()) == none
+    m = manifest(p)
+    assert m["latency"] == sum(m["pipeline"].values()) == 32 and m["params"]["pipeline"] == ["dta_in", "state_mult"]
+    with pytest.raises(ParamsError, match="unknown pipeline point 'x'"):
+        none.replace(pipeline="x")
+
+
+def test_cli_pipeline(tmp_path, capsys):
+    args = ["scan", "gen", "--preset", "int8", "--d-inner", "1", "--d-state", "4", "--lanes", "4"]
+    assert main([*args, "--pipeline", "3", "-o", str(tmp_path / "a")]) == 0
+    out, err = capsys.readouterr()
+    assert "latency 33 cycles, pipeline dta_in,dta_mult,state_in" in out
+    assert "waits for its own state updates" in err
+    assert main([*args, "--pipeline", "8", "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: pipeline depth must be 0..7, got 8") and len(err.strip().splitlines()) == 1
