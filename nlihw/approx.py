@@ -4,6 +4,11 @@
 saturating as the hardware's input would), evaluates the bit-exact golden model (tails included)
 and returns the output codes' real values, so a numpy or PyTorch model can use the engine in place
 of an activation. Unlike ``nli_eval``, which refuses codes outside the format, this saturates.
+
+Float input formats: x rounds to nearest even into the format (a finite x beyond its largest
+finite value saturates to it, as ``FP.quantize``); NaN becomes the canonical NaN code and +-inf the
+Inf codes (the largest finite codes of a format without Inf), which the hardware sends through its
+NaN path and its tails. A float output's NaN code comes back as NaN.
 """
 from __future__ import annotations
 
@@ -35,14 +40,19 @@ class Approx:
         return cls(shipped_table(name))
 
     def codes(self, x) -> np.ndarray:
-        """Raw input codes for ``x`` (NaN excluded: see ``__call__``)."""
+        """Raw input codes for ``x``: a float format's own rounding (NaN -> canonical NaN, +-inf ->
+        Inf codes); fixed point saturates (NaN excluded: see ``__call__``)."""
         fin = self.table.layout.in_fmt
         x = np.asarray(x, dtype=np.float64)
+        if fin.is_float:
+            return fin.quantize(x)
         return fin.quantize(np.clip(np.nan_to_num(x, nan=0.0), fin.min - 1, fin.max + 1))
 
     def __call__(self, x) -> np.ndarray:
-        """f(x) as the hardware computes it; NaN in gives NaN out, +-inf saturate like any value
-        beyond the input format. Keeps the shape of ``x``."""
+        """f(x) as the hardware computes it; NaN in gives NaN out (a float output: the hardware's
+        canonical NaN; a fixed output, whose hardware gives 0 for a NaN code: forced to NaN here),
+        +-inf go through the input format (saturating a fixed one) and on through the tails.
+        Keeps the shape of ``x``."""
         x = np.asarray(x, dtype=np.float64)
         y = self.table.layout.out_fmt.to_real(nli_eval(self.table, self.codes(x).ravel()))
         y = y.reshape(x.shape)

@@ -58,3 +58,40 @@ def test_readme_example_runs():
     scope: dict = {}
     exec(compile(code, "README example", "exec"), scope)
     assert 0 < scope["rel_rms"] < 1e-3
+
+
+@pytest.fixture(scope="module")
+def float_table():
+    from nlihw.luts.fitter import fit
+    from nlihw.luts.layout import TableLayout
+    return fit("silu", TableLayout("fp16", "fp16", 5, 4), domain=(-8.0, 8.0), grid=32).table
+
+
+def test_float_table_values_equal_nearest_even_then_golden(float_table):
+    """fp16 in: x rounded to nearest even by a brute-force encoder (test_float_golden), then the
+    golden model, then the output code's value."""
+    from test_float_golden import encoder
+    enc = encoder(5, 10, False)
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-12, 12, 400), [0.0, -0.0, 1 + 2 ** -11, 65519.0, -70000.0]])
+    codes = [enc(Fraction(float(v))) for v in x]
+    want = float_table.layout.out_fmt.to_real(nli_eval(float_table, np.array(codes)))
+    assert np.array_equal(Approx(float_table)(x), want)
+
+
+def test_float_nan_and_inf_go_through_the_hardware(float_table):
+    """NaN -> the hardware's canonical NaN; +inf -> the Inf code, through the identity tail to +inf;
+    -inf -> the zero tail; a format without Inf (fp8e4m3) saturates inf to its largest code."""
+    a = Approx(float_table)
+    assert list(a.codes(np.array([np.nan, np.inf, -np.inf]))) == [0x7E00, 0x7C00, 0xFC00]
+    assert int(nli_eval(float_table, [0x7E00])[0]) == 0x7E00
+    y = a(np.array([np.nan, np.inf, -np.inf, 1e6]))
+    assert np.isnan(y[0]) and y[1] == np.inf and y[2] == 0.0 and y[3] == 65504.0   # finite: saturates
+    from nlihw.luts.fitter import fit
+    from nlihw.luts.layout import TableLayout
+    t8 = fit("tanh", TableLayout("fp8e4m3", "fp8e4m3", 4, 2), domain=(-3.0, 3.0)).table
+    a8 = Approx(t8)
+    assert list(a8.codes(np.array([np.inf, -np.inf]))) == [0x7E, 0xFE]
+    assert list(a8(np.array([np.inf, -np.inf, np.nan]))[:2]) == [
+        float(t8.layout.out_fmt.to_real(t8.clamp_hi)), float(t8.layout.out_fmt.to_real(t8.clamp_lo))]
+    assert np.isnan(a8(np.array([np.nan]))[0])

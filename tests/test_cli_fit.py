@@ -46,7 +46,10 @@ def test_fit_with_tails_and_table_show(tmp_path, capsys):
     (["--func", "silu", "--in", "s2.2", "-M", "17"], "M must be"),
     (["--func", "silu", "--tail-hi", "sideways"], "bad tail 'sideways'"),
     (["--func", "silu", "--tail-lo", "linear:40"], "shift must be in"),
-    (["--func", "silu", "--in", "fp16"], "fixed-point formats (e.g. s4.12) only"),
+    (["--func", "silu", "--in", "fp16", "--out", "fp16", "--tail-lo", "linear:1"],
+     "linear tail (left) needs fixed-point formats"),
+    (["--func", "silu", "--metric", "max-ulp"], "max-ulp needs a floating-point side"),
+    (["--func", "silu", "--in", "fp16", "--out", "fp16", "--domain", "-1e6:0"], "outside fp16"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, capsys, args, msg):
     out = tmp_path / "t.json"
@@ -84,3 +87,43 @@ def test_fit_rel_floor_is_used_and_recorded(tmp_path, capsys):
     # (the file keeps 6 significant digits of the figures)
     assert t.meta["errors"]["mean_rel"] == pytest.approx(float(np.mean(d / np.maximum(np.abs(f), 0.25))), rel=1e-5)
     assert "mean-rel floor 0.25" in capsys.readouterr().out
+
+
+def test_fit_fp16_to_fp16_and_show(tmp_path, capsys):
+    """The float fit from the command line: the default mean-rel metric, --metric max-ulp, the
+    tails and the domain; ``table show`` prints cutpoints as values, exponents and the tails."""
+    out = tmp_path / "silu16.json"
+    assert main(["fit", "--in", "fp16", "--out", "fp16", "--func", "silu", "-M", "5", "-K", "4",
+                 "--domain", "-8:8", "--grid", "64", "-o", str(out)]) == 0
+    t = NLITable.load(out)
+    assert (str(t.layout.in_fmt), str(t.layout.out_fmt), t.meta["metric"]) == ("fp16", "fp16", "mean-rel")
+    assert len(t.exponents) == 4 and t.domain == (-8.0, 8.0)
+    assert (str(t.tail_lo), str(t.tail_hi)) == ("zero", "identity")
+    capsys.readouterr()
+    assert main(["table", "show", str(out)]) == 0
+    text = capsys.readouterr().out
+    import numpy as np
+    first = float(t.layout.in_fmt.to_real(np.int64(t.cutpoints[0])))
+    assert f"cutpoints {first:g} (0x{t.cutpoints[0]:04x})" in text
+    assert "block exponents " + ", ".join(map(str, t.exponents)) in text
+    assert "NaN: the canonical NaN nan (0x7e00)" in text and "zero (+0)" in text
+    assert "ulp" in text and "all codes:" in text
+
+    out2 = tmp_path / "tanh16.json"
+    assert main(["fit", "--in", "fp16", "--out", "fp16", "--func", "tanh", "-M", "4", "-K", "2",
+                 "--domain", "-3:3", "--grid", "32", "--metric", "max-ulp", "--tail-lo", "zero",
+                 "-o", str(out2)]) == 0
+    t2 = NLITable.load(out2)
+    assert t2.meta["metric"] == "max-ulp" and str(t2.tail_lo) == "zero" and str(t2.tail_hi) == "clamp"
+    assert t2.meta["placement"]["max_ulp"] == pytest.approx(t2.meta["errors"]["max_ulp"], rel=1e-5)
+    assert "least mse among the max-ulp optima" in capsys.readouterr().out
+
+
+def test_fit_mixed_fixed_and_float(tmp_path):
+    out = tmp_path / "e.json"
+    assert main(["fit", "--in", "s3.5", "--out", "fp16", "--func", "exp", "-M", "4", "-K", "2",
+                 "--domain", "-4:0", "-o", str(out)]) == 0
+    assert NLITable.load(out).layout.value_bits == 16
+    assert main(["fit", "--in", "fp8e4m3", "--out", "s4.12", "--func", "silu", "-M", "4", "-K", "2",
+                 "--domain", "-6:6", "-o", str(out)]) == 0
+    assert str(NLITable.load(out).layout.in_fmt) == "fp8e4m3"

@@ -11,7 +11,7 @@ from nlihw.atomic import OutputSet, check_destination, OutputError
 from nlihw.errors import ParamsError
 from nlihw.luts.fitter import DEFAULT_GRID, MAX_GRID, check_grid, fit
 from nlihw.luts.layout import TableLayout
-from nlihw.luts.segment_error import METRICS
+from nlihw.luts.float_segment_error import METRICS
 from .table import print_summary
 
 
@@ -63,25 +63,29 @@ def check_outputs(named: dict[str, Path | None]) -> None:
 
 @click.command("fit")
 @click.option("--func", required=True, help="Function name (silu, gelu, exp, ...) or module:function.")
-@click.option("--in", "in_fmt", default="s4.12", show_default=True, help="Input format, e.g. s4.12.")
-@click.option("--out", "out_fmt", default="s4.12", show_default=True, help="Output format.")
+@click.option("--in", "in_fmt", default="s4.12", show_default=True,
+              help="Input format: fixed point (s4.12, u1.15) or float (fp16, bf16, fp8e4m3, fp8e5m2).")
+@click.option("--out", "out_fmt", default="s4.12", show_default=True, help="Output format (as --in).")
 @click.option("-M", "M", type=int, default=11, show_default=True, help="Macro cutpoints.")
 @click.option("-K", "K", type=int, default=32, show_default=True, help="Uniform micro bins per macro interval.")
-@click.option("--metric", type=click.Choice(METRICS), default="max-abs", show_default=True,
-              help="Objective on the quantized hardware output.")
+@click.option("--metric", type=click.Choice(METRICS), default=None,
+              help="Objective on the quantized hardware output (default: mean-rel for a float "
+                   "output, else max-abs). max-ulp (ulps of the output format at f) needs a float "
+                   "side.")
 @click.option("--micro-step", type=click.Choice(["mul", "pow2"]), default="mul", show_default=True,
               help="Micro-bin index by per-interval multiplier, or by shift (intervals K*2^s codes).")
 @click.option("--t-bits", type=int, default=12, show_default=True, help="Fraction bits of t.")
 @click.option("--mul-bits", type=int, default=18, show_default=True, help="Multiplier mantissa width.")
 @click.option("--rounding", type=click.Choice(["nearest-even", "nearest-away", "toward-zero", "floor"]),
               default="nearest-even", show_default=True, help="Rounding of the interpolation result.")
-@click.option("--domain", help="Real input range LO:HI to fit (default: the function's, else the whole input format).")
+@click.option("--domain", help="Real input range LO:HI to fit (default: the function's, else the whole input format; "
+              "a float input is fitted on every finite code inside it).")
 @click.option("--grid", type=int, default=None,
               help=f"Candidate cutpoints, 2..{MAX_GRID} (default: every code up to 4096 codes, "
                    f"else {DEFAULT_GRID}).")
 @click.option("--rel-floor", type=float, default=None,
               help="Floor of |f| in the mean-rel metric and statistics (default: max(2^-14, one "
-                   "output LSB)).")
+                   "output LSB); 2^-14 for a float output).")
 @click.option("--refine", is_flag=True, help="Re-optimize the stored values after placement.")
 @click.option("--tail-lo", default=None, metavar="TAIL",
               help="Output below the first cutpoint: clamp, zero, identity (y = x) or linear:S "
@@ -110,12 +114,20 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
     Examples:
       nlihw fit --func silu --in s4.12 --out s4.12 -M 11 -K 32 -o silu.json
       nlihw fit --func silu --domain -6:6 --tail-lo zero --tail-hi identity -M 9 -K 8 -o s.json
+      nlihw fit --func silu --in fp16 --out fp16 --domain -150:150 -M 11 -K 32 -o silu16.json
     """
     check_grid(grid)
     if rel_floor is not None and not (math.isfinite(rel_floor) and rel_floor > 0):
         raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
     check_outputs({"-o": output, "--hex": hex_path, "--plot": plot})
     layout = TableLayout(in_fmt, out_fmt, M, K, micro_step, t_bits, mul_bits, rounding)
+    floats = layout.in_float or layout.out_float
+    if metric == "max-ulp" and not floats:
+        raise ParamsError("--metric max-ulp needs a floating-point side (use max-abs: one LSB is "
+                          "one ulp of a fixed-point output)")
+    if plot and floats:
+        raise ParamsError("--plot draws fixed-point tables only; use 'nlihw table show' for a "
+                          f"{layout.in_fmt} -> {layout.out_fmt} table")
     tails = (tail_lo, tail_hi)              # None: that side's default
     result = fit(func, layout, metric=metric, grid=grid, domain=parse_domain(domain),
                  refine=refine, rel_floor=rel_floor, tails=tails, progress=Progress())
@@ -131,7 +143,8 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
     print_summary(table)
     if "placement" in table.meta:
         pl = table.meta["placement"]
-        click.echo(f"  placement: max-abs {pl['max_abs']:.3g}, mse {pl['mse']:.3g} (least mse among "
-                   f"the max-abs optima)")
+        key = "max_ulp" if "max_ulp" in pl else "max_abs"
+        click.echo(f"  placement: {key.replace('_', '-')} {pl[key]:.3g}, mse {pl['mse']:.3g} (least "
+                   f"mse among the {key.replace('_', '-')} optima)")
     click.echo(f"  mean-rel floor {float(table.meta['rel_floor']):.3g}")
     click.echo(f"fit: {result.grid} candidate cutpoints, {result.seconds:.1f} s -> {output}")
