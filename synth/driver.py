@@ -142,6 +142,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
                                                           grade, versions[t.pnr.tool], progress)
             runs.append((seed, run_result, run_entry))
             cached = cached and run_cached
+            if run_result["note"] and _DOES_NOT_FIT in run_result["note"]:
+                break            # packing does not depend on the seed: the others would not fit either
     seconds = time.perf_counter() - t0
 
     stem = report_name(target, grade)
@@ -312,6 +314,7 @@ def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = Fa
             "logic_depth": int(m[-1]) if m else 0}
 
 
+_DOES_NOT_FIT = "the design does not fit"
 _UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
 
 
@@ -370,7 +373,7 @@ def _place_and_route(t: Target, work: Path, seed: int, grade, progress) -> dict:
         over = [f"{bel} {u}/{a}" for bel, (u, a) in sorted(util.items()) if u > a]
         if not over:
             raise _Failed(fail, work / "nextpnr.log" if log else fail.log, f"place and route, {what}")
-        info["note"] = f"Fmax unavailable: the design does not fit {t.device_name(grade)} ({', '.join(over)})"
+        info["note"] = f"Fmax unavailable: {_DOES_NOT_FIT} {t.device_name(grade)} ({', '.join(over)})"
         return info
     rep = json.loads((work / "nextpnr.report.json").read_text())
     info["utilization"] = {bel: f"{u['used']}/{u['available']}"

@@ -600,3 +600,29 @@ def test_cli_speed_8(designs, shared_cache, monkeypatch, capsys, fake_nextpnr):
     assert re.search(r"muladd8\s+ecp5 -8\s.*135.5 MHz \[130.0..140.0\]", out)
     assert re.search(r"muladd8\s+generic\s", out)
     assert json.loads((v.parent / "synth" / "ecp5-speed8.json").read_text())["device"].endswith("-8BG256C")
+
+
+def test_a_design_that_does_not_fit_runs_one_seed(designs, tmp_path, monkeypatch):
+    """Packing does not depend on the seed: after 'does not fit' the other seeds are not run."""
+    calls = []
+    real = tools.run
+
+    def run(tool, args, cwd, console_log):
+        if not tool.startswith("nextpnr"):
+            return real(tool, args, cwd, console_log)
+        calls.append(args)
+        arg = dict(zip(args, args[1:]))
+        (cwd / arg["--log"]).write_text("Info: Device utilisation:\n"
+                                        "Info:          TRELLIS_IO:     3/  197     1%\n"
+                                        "Info:          MULT18X18D:    40/   28   142%\n"
+                                        "ERROR: Unable to place cell\n")
+        return tools.Failure(tool, 1, console_log)
+    monkeypatch.setattr(tools, "run", run)
+    v, top = designs[16]
+    rep = driver.run_synth(v, top, "ecp5", cache_dir=tmp_path / "c", report_dir=tmp_path)
+    assert len(calls) == 1
+    pnr = rep["flow"]["pnr"]
+    assert rep["figures"]["fmax_mhz"] is None and [r["seed"] for r in pnr["runs"]] == [1]
+    assert pnr["note"] == ("Fmax unavailable: the design does not fit Lattice LFE5U-25F-6BG256C "
+                           "(MULT18X18D 40/28)")
+    assert "Fmax n/a" in driver.format_table([rep])
