@@ -143,13 +143,15 @@ class SelectiveScan(wiring.Component):
         k_ctr = Signal(k_bits)
         idle = Signal()
         m.d.comb += idle.eq((inflight == 0) & (k_ctr == 0))
-        cfg_mode = Signal()            # a command waits or is served: memories' addresses are its
-        m.d.comb += cfg_mode.eq(self.cfg.valid & idle)
+        # a command waited while the unit was idle last cycle: the memories' addresses are the
+        # command's (registered: it drives every memory's address multiplexer); no item issues
+        cfg_mode = Signal()
+        m.d.sync += cfg_mode.eq(self.cfg.valid & idle)
         rd_pending = Signal()
         rd_sel = Signal(range(5))
         rd_lane = Signal(max(1, lane_bits))
         rd_comb = Signal(p.config_data_bits)
-        m.d.comb += self.cfg.ready.eq(idle & ~rd_pending & ~self.rdata.valid)
+        m.d.comb += self.cfg.ready.eq(cfg_mode & idle & ~rd_pending & ~self.rdata.valid)
         accept = Signal()
         m.d.comb += accept.eq(self.cfg.valid & self.cfg.ready)
         caddr, cdata = self.cfg.payload.addr, self.cfg.payload.data
@@ -209,7 +211,7 @@ class SelectiveScan(wiring.Component):
         adv_f = Signal()
         m.d.comb += adv_f.eq(~f_valid | sp.i.ready)
         can_issue = Signal()
-        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & ~(self.cfg.valid & (k_ctr == 0)))
+        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & ~(self.cfg.valid & (k_ctr == 0)) & ~cfg_mode)
         go = Signal()
         m.d.comb += go.eq(can_issue & adv_f)
         last_k = k_ctr == steps - 1
