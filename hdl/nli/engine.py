@@ -28,7 +28,7 @@ from nlihw.luts.layout import MicroStep
 from .comparator_tree import ComparatorTree, _select, _shape
 from .direct_address import DirectAddress
 from .fixed_mac import FixedMAC
-from .float_input import FloatInput
+from .float_input import FloatInput, order_key
 from .micro_bin import MicroBin
 from .params import NLIEngineParams
 from .table_storage import TableStorage
@@ -75,20 +75,28 @@ class NLIEngine(wiring.Component):
 
         if p.arch == "direct":
             return None, None, None, [], []
+        self._cut_pos = self._exps = None
+        extra = {}                                  # float-only reloadable fields (ram)
         if lay.in_float:
-            # float input (rom only): the comparators' keys and the positions dx is formed on
+            # float input: the cutpoint codes give the comparators' keys (a constant, or the
+            # order key of a code register); dx is formed on the cutpoints' positions mod 2^W
             W = lay.dx_bits
-            cut = [[Const(int(k), unsigned(fin.width)) for k in lay.key(t.cutpoints)]
-                   for t in p.tables]
-            self._cut_pos = [[Const(int(c) & ((1 << W) - 1), unsigned(W))
-                              for c in lay.position(t.cutpoints)] for t in p.tables]
+            codes = [[value(int(c), unsigned(fin.width), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
+                     for f, t in enumerate(p.tables)]
+            cut = [[order_key(c, fin) if ram else Const(int(lay.key(c.value)), unsigned(fin.width))
+                    for c in row] for row in codes]
+            self._cut_pos = [[value(int(c) & ((1 << W) - 1), unsigned(W), f"pos_f{f}_{j}")
+                              for j, c in enumerate(lay.position(t.cutpoints))]
+                             for f, t in enumerate(p.tables)]
+            extra["positions"] = self._cut_pos
         else:
-            cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
-                   for f, t in enumerate(p.tables)] if p.arch in ("parallel", "binary") else None
-            self._cut_pos = None
-        # float output (rom only): the block exponent of each interval
-        self._exps = [[Const(e, signed(lay.exp_bits)) for e in t.exponents]
-                      for t in p.tables] if lay.out_float else None
+            codes = cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
+                           for f, t in enumerate(p.tables)] if p.arch in ("parallel", "binary") else None
+        if lay.out_float:
+            # float output: the block exponent of each interval
+            self._exps = [[value(e, signed(lay.exp_bits), f"exp_f{f}_{j}") for j, e in enumerate(t.exponents)]
+                          for f, t in enumerate(p.tables)]
+            extra["exponents"] = self._exps
         if lay.micro_step is MicroStep.MUL:
             mul = [[value(x, unsigned(lay.mul_bits), f"mul_f{f}_{j}") for j, x in enumerate(t.mul)]
                    for f, t in enumerate(p.tables)]
@@ -101,10 +109,10 @@ class NLIEngine(wiring.Component):
         clamp_hi = [value(int(fout.to_bits(t.clamp_hi)), unsigned(fout.width), f"clamp_hi_f{f}")
                     for f, t in enumerate(p.tables)]
         if ram:
-            self._write_decoder(m, cut, mul, shift, clamp_lo, clamp_hi)
+            self._write_decoder(m, codes, mul, shift, clamp_lo, clamp_hi, extra)
         return cut, mul, shift, clamp_lo, clamp_hi
 
-    def _write_decoder(self, m, cut, mul, shift, clamp_lo, clamp_hi):
+    def _write_decoder(self, m, cut, mul, shift, clamp_lo, clamp_hi, extra):
         p, off = self.params, self.params.config_fields()
         addr, wdata = self.w.payload.addr, self.w.payload.data
         for f in range(p.n_funcs):
@@ -114,6 +122,8 @@ class NLIEngine(wiring.Component):
                 regs += [(off["mul"] + j, r) for j, r in enumerate(mul[f])]
             regs += [(off["shift"] + j, r) for j, r in enumerate(shift[f])]
             regs += [(off["clamp_lo"], clamp_lo[f]), (off["clamp_hi"], clamp_hi[f])]
+            for name, table in extra.items():
+                regs += [(off[name] + j, r) for j, r in enumerate(table[f])]
             for a, reg in regs:
                 with m.If(self.w.valid & (addr == base + a)):
                     m.d.sync += reg.eq(wdata[:len(reg)])

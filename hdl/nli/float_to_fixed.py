@@ -74,7 +74,11 @@ class FloatToFixed(wiring.Component):
         big = Signal()                                # |x| 2^F >= 2^Wk (above the window)
         # wrap: s >= W leaves nothing modulo 2^W; saturate: s > out width is beyond every output
         top = Wk + R if self.wrap else Wk + R - (man + 1)
-        m.d.comb += [under.eq(amount < 0), big.eq((amount >= top) & (sig != 0))]
+        # (each test only where the format's exponents can reach it: no constant comparisons)
+        if 1 + off < 0:
+            m.d.comb += under.eq(amount < 0)
+        if (1 << fmt.exp_bits) - 1 + off >= top:
+            m.d.comb += big.eq((amount >= top) & (sig != 0))
         sh = Signal(range(Wk + R), name="shift")
         m.d.comb += sh.eq(Mux(under | big, 0, amount))
         window = Signal(Wk + R)

@@ -26,6 +26,8 @@ class NLIEngineParams:
     ``storage``: ``rom`` (constants) or ``ram`` (values in writable memories, cutpoints, scales
     and clamps in writable registers; NLI architectures only). Tail modes and slopes are part of
     the generated hardware; a reload changes only their constants (the clamp registers).
+    Floating-point formats (either side): ``parallel`` or ``binary``, rom or ram (a float input
+    also reloads the cutpoints' positions, a float output the block exponents).
     """
     tables: tuple[NLITable, ...]
     arch: str = "parallel"
@@ -68,9 +70,6 @@ class NLIEngineParams:
             if self.arch not in ("parallel", "binary"):
                 raise ParamsError(f"arch {self.arch!r} supports fixed-point formats only, got "
                                   f"{fmts}; use arch 'parallel' or 'binary'")
-            if self.storage != "rom":
-                raise ParamsError(f"storage {self.storage!r} (run-time reload) supports fixed-point "
-                                  f"formats only, got {fmts}; use storage 'rom'")
             return
         if self.arch in ("parallel", "binary"):
             for t in tables:
@@ -137,11 +136,23 @@ class NLIEngineParams:
         return self.n_funcs * self.layout.n_values
 
     # --- run-time reload address map (storage="ram") ------------------------------------------
+    def _config_sizes(self) -> list[tuple[str, int]]:
+        """(field, entries) of one function's block, in address order. A float input adds the
+        cutpoints' positions (dx is formed on them), a float output the block exponents; a
+        fixed-point engine's map is unchanged by them."""
+        lay = self.layout
+        sizes = [("values", lay.n_values), ("cutpoints", lay.M), ("mul", lay.M - 1),
+                 ("shift", lay.M - 1), ("clamp_lo", 1), ("clamp_hi", 1)]
+        if lay.in_float:
+            sizes.append(("positions", lay.M))
+        if lay.out_float:
+            sizes.append(("exponents", lay.M - 1))
+        return sizes
+
     @property
     def config_stride(self) -> int:
         """Per-function block of the write address space (a power of two)."""
-        lay = self.layout
-        return 1 << clog2(lay.n_values + lay.M + 2 * (lay.M - 1) + 2)
+        return 1 << clog2(sum(n for _, n in self._config_sizes()))
 
     @property
     def config_addr_bits(self) -> int:
@@ -150,20 +161,28 @@ class NLIEngineParams:
     @property
     def config_data_bits(self) -> int:
         lay = self.layout
-        return max(lay.out_fmt.width, lay.in_fmt.width, lay.mul_width, lay.shift_bits)
+        bits = [lay.out_fmt.width, lay.in_fmt.width, lay.mul_width, lay.shift_bits, lay.value_bits]
+        if lay.in_float:
+            bits.append(lay.dx_bits)
+        if lay.out_float:
+            bits.append(lay.exp_bits)
+        return max(bits)
 
     def config_fields(self) -> dict[str, int]:
-        """Offsets within one function's block: values, cutpoints, mul, shift, clamp_lo, clamp_hi."""
-        lay = self.layout
+        """Offsets within one function's block: values, cutpoints, mul, shift, clamp_lo, clamp_hi
+        (then positions for a float input, exponents for a float output)."""
         off, out = 0, {}
-        for name, n in (("values", lay.n_values), ("cutpoints", lay.M), ("mul", lay.M - 1),
-                        ("shift", lay.M - 1), ("clamp_lo", 1), ("clamp_hi", 1)):
+        for name, n in self._config_sizes():
             out[name] = off
             off += n
         return out
 
     def config_writes(self, func_index: int, table: NLITable) -> list[tuple[int, int]]:
-        """(addr, data) writes that load ``table`` into function slot ``func_index`` of a ram engine."""
+        """(addr, data) writes that load ``table`` into function slot ``func_index`` of a ram engine.
+
+        Data are bit patterns: output codes (or ``value_bits`` two's complement block mantissas
+        for a float output), input codes, positions modulo 2^dx_bits, two's complement exponents.
+        """
         if table.layout != self.layout:
             raise ParamsError("config_writes: the table's layout differs from the engine's")
         if not 0 <= func_index < self.n_funcs:
@@ -176,13 +195,22 @@ class NLIEngineParams:
                               f"their constants reload)")
         lay, base, off = self.layout, func_index * self.config_stride, self.config_fields()
         fin, fout = lay.in_fmt, lay.out_fmt
-        writes = [(base + off["values"] + k, int(fout.to_bits(v))) for k, v in enumerate(table.values)]
+        vmask = (1 << lay.value_bits) - 1
+        writes = [(base + off["values"] + k, int(v) & vmask if lay.out_float else int(fout.to_bits(v)))
+                  for k, v in enumerate(table.values)]
         writes += [(base + off["cutpoints"] + k, int(fin.to_bits(c))) for k, c in enumerate(table.cutpoints)]
         if lay.mul_width:
             writes += [(base + off["mul"] + k, m) for k, m in enumerate(table.mul)]
         writes += [(base + off["shift"] + k, s) for k, s in enumerate(table.shift)]
         writes += [(base + off["clamp_lo"], int(fout.to_bits(table.clamp_lo))),
                    (base + off["clamp_hi"], int(fout.to_bits(table.clamp_hi)))]
+        if lay.in_float:
+            pmask = (1 << lay.dx_bits) - 1
+            writes += [(base + off["positions"] + k, int(c) & pmask)
+                       for k, c in enumerate(lay.position(table.cutpoints))]
+        if lay.out_float:
+            emask = (1 << lay.exp_bits) - 1
+            writes += [(base + off["exponents"] + k, e & emask) for k, e in enumerate(table.exponents)]
         return writes
 
     # --- serialization (sweeps cache by digest) ------------------------------------------------

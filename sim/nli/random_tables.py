@@ -39,6 +39,18 @@ def random_table(rng: np.random.Generator, in_fmt, out_fmt, M: int, K: int, *, t
         lo, hi = lay.exp_range
         pick = rng.random(M - 1)
         exps = np.where(pick < 0.2, lo, np.where(pick < 0.4, hi, rng.integers(lo, hi + 1, M - 1)))
+        # the two intervals holding the most input codes: one at the least exponent (subnormals,
+        # +-0 from rounding), one at the greatest (saturation)
+        order = np.argsort(-_codes_per_interval(lay, cut) - rng.random(M - 1) / 2, kind="stable")
+        S = lay.values_per_interval
+        exps[order[0]] = lo
+        # its first micro bins: acc = 0 exactly (+0), then from 0 down to -1 (-0 by rounding)
+        ladder = [0, 0, -1] if S > 2 else [0, -1]
+        small = 1 << min(fout.man_bits + 3, B - 1)        # the rest: around the subnormal range
+        vals[order[0] * S:order[0] * S + S] = rng.integers(-small, small, S)
+        vals[order[0] * S:order[0] * S + len(ladder)] = ladder
+        if M > 2:
+            exps[order[1]] = hi
         non_nan = fout.codes()
         clamps = [int(rng.choice(non_nan)) for _ in range(2)]
     else:
@@ -89,23 +101,22 @@ def _cutpoints(rng, lay: TableLayout) -> list[int]:
     ok = (np.abs(v) < 2.0 ** 52) & (v == np.floor(v))
     c, pos = c[ok], v[ok].astype(np.int64)
     span = 1 << W
-    for _ in range(100):
-        # start left of zero by a random part of what M - 1 intervals may span
-        start = -rng.uniform(0, 1) * min(span * (M - 1) / 2, 2.0 ** 51)
-        k = int(np.searchsorted(pos, start))
-        if k >= len(pos):
-            continue
-        out = [k]
-        while len(out) < M:
-            step = np.exp(rng.uniform(0, np.log(span - 1)))          # log-uniform length
-            nxt = int(np.searchsorted(pos, pos[out[-1]] + step, side="right")) - 1
-            if nxt <= out[-1]:
-                nxt = out[-1] + 1
-            if nxt >= len(pos) or pos[nxt] - pos[out[-1]] >= span:
-                break
-            out.append(nxt)
-        if len(out) == M:
-            return [int(x) for x in c[out]]
+    n = len(pos)
+    for _ in range(200):
+        # M - 1 random lengths below 2^W units with a log-uniform total, placed across zero half
+        # of the time, each cutpoint the first candidate at or after its target position
+        total = np.exp(rng.uniform(np.log(M), np.log((M - 1) * (span - 1))))
+        gaps = np.minimum(rng.dirichlet(np.ones(M - 1)) * total, 0.9 * span)
+        width = float(gaps.sum())
+        if rng.random() < 0.5:
+            start = -rng.uniform(0, 1) * width
+        else:
+            start = rng.uniform(pos[0], max(pos[0], pos[-1] - width))
+        targets = start + np.concatenate([[0.0], np.cumsum(gaps)])
+        idx = np.minimum(np.searchsorted(pos, targets), n - 1)
+        if len(np.unique(idx)) == M and np.all(np.diff(pos[idx]) > 0) \
+                and np.all(np.diff(pos[idx]) < span):
+            return [int(x) for x in c[idx]]
     raise ValueError(f"no cutpoints found for {lay.in_fmt} M={M} (dx_width {W})")
 
 
@@ -114,3 +125,10 @@ def _valid_positions(lay, codes) -> bool:
     v = np.ldexp(fin.to_real(codes), lay.x_frac_bits)
     return bool(np.all(np.abs(v) < 2.0 ** 52) and np.all(np.diff(v) > 0)
                 and np.all(np.diff(v) < 2.0 ** lay.dx_bits) and np.all(v == np.floor(v)))
+
+
+def _codes_per_interval(lay, cut) -> np.ndarray:
+    """How many input codes fall into each macro interval (the comparators' keys)."""
+    fin = lay.in_fmt
+    keys = np.sort(lay.key(fin.codes()))
+    return np.diff(np.searchsorted(keys, lay.key(np.array(cut, dtype=np.int64))))

@@ -1,0 +1,247 @@
+"""The engine with floating-point formats: emitted Verilog on Verilator against the golden model,
+every one of the 2^width input bit patterns (NaNs, +-Inf, subnormals, both zeros), exact latency
+from params, random back-pressure; the Amaranth simulator on small fp8 engines; refusals; the CLI.
+
+Tables are random but valid (sim/nli/random_tables.py), with every tail mode a float side allows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nlihw.errors import ParamsError
+from nlihw.formats import FP, fp16
+from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli.golden import nli_stages
+from nlihw.sim.nli.random_tables import random_table
+from nlihw.sim.common.lint import lint
+
+# name -> (in, out, M, K, tails per table, arch, lanes, seed)
+CONFIGS = {
+    "fp16-fp16-parallel": ("fp16", "fp16", 9, 8, [("identity", "clamp")], "parallel", 1, 35),
+    "fp16-fp16-binary-2func": ("fp16", "fp16", 6, 4, [("zero", "identity"), ("clamp", "zero")],
+                               "binary", 1, 31),
+    "bf16-bf16-parallel": ("bf16", "bf16", 9, 4, [("clamp", "identity")], "parallel", 1, 21),
+    "fp8e4m3-fp8e4m3-binary": ("fp8e4m3", "fp8e4m3", 7, 4, [("identity", "zero")], "binary", 1, 38),
+    "fp8e5m2-fp8e5m2-parallel-2lane": ("fp8e5m2", "fp8e5m2", 5, 2, [("zero", "identity"),
+                                                                   ("identity", "clamp")],
+                                       "parallel", 2, 15),
+    "fp8e4m3-fp8e5m2-parallel": ("fp8e4m3", "fp8e5m2", 6, 4, [("identity", "identity")],
+                                 "parallel", 1, 37),
+    "s4.12-fp16-parallel": ("s4.12", "fp16", 9, 8, [("identity", "clamp")], "parallel", 1, 12),
+    "fp16-s4.12-binary": ("fp16", "s4.12", 9, 8, [("identity", "zero")], "binary", 1, 35),
+    "fp16-fp16-binary-ram": ("fp16", "fp16", 6, 4, [("identity", "clamp")], "binary", 1, 31,
+                             "ram"),
+}
+SLOW = {"bf16-bf16-parallel"}
+
+
+def make_params(name) -> NLIEngineParams:
+    fin, fout, M, K, tails, arch, lanes, seed, *storage = CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    tables = tuple(random_table(rng, fin, fout, M, K, tails=t, function=f"random{k}")
+                   for k, t in enumerate(tails))
+    return NLIEngineParams(tables, arch=arch, lanes=lanes, storage=(storage or ["rom"])[0])
+
+
+def reload_table(p: NLIEngineParams, seed: int = 99):
+    """Another random table of the engine's layout and last function's tails."""
+    lay, last = p.layout, p.tables[-1]
+    return random_table(np.random.default_rng(seed), lay.in_fmt, lay.out_fmt, lay.M, lay.K,
+                        tails=(str(last.tail_lo), str(last.tail_hi)), function="reloaded")
+
+
+_built = {}
+
+
+def built(name, tmp_path_factory):
+    if name not in _built:
+        p = make_params(name)
+        outdir = tmp_path_factory.mktemp(name.replace(".", "_"))
+        _built[name] = (p, eb.build_engine(p, outdir), outdir)
+    return _built[name]
+
+
+def check(sim, cfg, tmp_path, test="test_stream"):
+    r = eb.run_bench(sim, cfg, tmp_path, test)
+    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
+    assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)} (log {r.log})"
+
+
+def marked(names):
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
+
+
+@pytest.mark.parametrize("name", marked(CONFIGS))
+def test_every_bit_pattern_exact_latency(name, tmp_path_factory, tmp_path):
+    p, sim, _ = built(name, tmp_path_factory)
+    x, func = eb.exhaustive_inputs(p)
+    fin = p.layout.in_fmt
+    assert x.size >= 1 << fin.width and len(np.unique(x)) == (1 << fin.width if fin.is_float
+                                                               else len(fin.codes()))
+    cfg = eb.bench_config(p, x, func)
+    assert cfg["check_latency"] and cfg["latency"] == p.latency
+    check(sim, cfg, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["fp16-fp16-binary-2func", "fp8e5m2-fp8e5m2-parallel-2lane",
+                                  "fp16-s4.12-binary"])
+def test_random_back_pressure(name, tmp_path_factory, tmp_path):
+    p, sim, _ = built(name, tmp_path_factory)
+    x, func = eb.exhaustive_inputs(p, seed=3)
+    perm = np.random.default_rng(4).permutation(len(x))
+    x, func = x[perm][:20000], func[perm][:20000]
+    check(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=9), tmp_path)
+
+
+def test_reset_midstream_and_power_up(tmp_path_factory, tmp_path):
+    p, sim, _ = built("fp16-fp16-binary-2func", tmp_path_factory)
+    x, func = eb.random_inputs(p, 400, seed=5)
+    check(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path / "reset",
+          "test_reset_midstream")
+    check(sim, eb.bench_config(p, x, func), tmp_path / "power", "test_power_up")
+
+
+@pytest.mark.parametrize("breakage", [{"corrupt_beat": 0x3C00}, {"latency_offset": 1}])
+def test_the_float_bench_detects_errors(breakage, tmp_path_factory, tmp_path):
+    """A wrong expected code (beat 0x3c00: the input 1.0) or a latency off by one fails the
+    bench, and the message names the beat, its input, expected and actual codes in hex."""
+    p, sim, _ = built("fp16-fp16-parallel", tmp_path_factory)
+    x, func = eb.exhaustive_inputs(p)
+    cfg = eb.bench_config(p, x, func, **breakage)
+    r = eb.run_bench(sim, cfg, tmp_path)
+    assert (r.tests, r.failures) == (1, 1)
+    msg = eb.first_failure(r.log)
+    if "corrupt_beat" in breakage:
+        good = cfg["expected"][0x3C00] ^ 1
+        word = cfg["inputs"][0x3C00]                  # func bit above the 16-bit code
+        assert word & 0xFFFF == 0x3C00
+        assert msg == (f"beat {0x3C00}: input 0x{word:05x} expected "
+                       f"0x{cfg['expected'][0x3C00]:04x} got 0x{good:04x}"), msg
+    else:
+        assert "latency" in msg and f"expected {p.latency + 1}" in msg
+
+
+def test_ram_reload_every_code(tmp_path_factory, tmp_path):
+    """Run-time reload of a float engine: values (block mantissas), cutpoint codes, positions,
+    scales, block exponents and clamps through the w stream; then every bit pattern follows the
+    new table."""
+    p, sim, _ = built("fp16-fp16-binary-ram", tmp_path_factory)
+    new = reload_table(p)
+    x, func = eb.exhaustive_inputs(p)
+    cfg = eb.bench_config(p, x, func, out_stall=0.2, reload=(p.n_funcs - 1, new))
+    assert cfg["reload"]["expected"] != eb.bench_config(p, x, func * 0)["expected"]
+    check(sim, cfg, tmp_path, "test_reload")
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_lint_clean(name, tmp_path):
+    from nlihw.hdl.nli.generate import generate
+    p = make_params(name)
+    paths = generate(p, tmp_path)
+    assert lint(paths["verilog"], p.top_name) == []
+    assert lint(paths["systemverilog"], p.top_name) == []
+
+
+# --- what the exhaustive runs cover (from the golden model's stages, plain integer tests) ----
+@pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n][1] != "s4.12"])
+def test_stimulus_reaches_every_float_output_class(name):
+    """Each float-output table's exhaustive run has, among its interpolated outputs: a saturated
+    maximum, a subnormal, an exact +0 from acc = 0 and a -0 from a negative rounding to 0, and
+    inputs in both tails and NaNs (float input)."""
+    p = make_params(name)
+    fout = p.layout.out_fmt
+    x = eb.all_input_codes(p.layout.in_fmt)
+    sb = 1 << (fout.width - 1)
+    seen = set()
+    for t in p.tables:
+        st = nli_stages(t, x)
+        inside = (st["index"] > 0) & (st["index"] < p.layout.M)
+        if p.layout.in_float:
+            nan = p.layout.in_fmt.is_nan(x)
+            inside &= ~nan
+            seen |= {"nan"} if nan.any() else set()
+        y, acc = st["y"][inside], st["acc"][inside]
+        mag = y & (sb - 1)
+        seen |= {"max"} if np.any(mag == fout.max_finite_raw) else set()
+        seen |= {"subnormal"} if np.any((mag > 0) & (mag < (1 << fout.man_bits))) else set()
+        seen |= {"+0"} if np.any((acc == 0) & (y == 0)) else set()
+        seen |= {"-0"} if np.any((acc < 0) & (y == sb)) else set()
+        seen |= {"lo"} if np.any(st["index"] == 0) else set()
+        seen |= {"hi"} if np.any(st["index"] == p.layout.M) else set()
+    want = {"max", "subnormal", "+0", "-0", "lo", "hi"} | ({"nan"} if p.layout.in_float else set())
+    assert want <= seen, f"missing: {want - seen}"
+
+
+# --- Amaranth simulator: small engines, every code ------------------------------------------
+@pytest.mark.parametrize("fin, fout, arch, step", [("fp8e4m3", "fp8e4m3", "parallel", "mul"),
+                                                   ("fp8e5m2", "fp8e5m2", "binary", "pow2"),
+                                                   ("fp8e4m3", "s3.5", "binary", "mul"),
+                                                   ("s3.5", "fp8e5m2", "parallel", "mul"),
+                                                   ("fp8e5m2", "fp8e4m3", "parallel", "mul")])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_amaranth_every_code_with_back_pressure(fin, fout, arch, step, seed):
+    from test_engine_amaranth import run
+    from nlihw.sim.nli.engine_model import engine_eval
+    rng = np.random.default_rng(seed)
+    tails = [("clamp", "identity"), ("identity", "zero")][seed]
+    t = random_table(rng, fin, fout, 6, 4, tails=tails, micro_step=step)
+    p = NLIEngineParams((t,), arch=arch)
+    x = eb.all_input_codes(p.layout.in_fmt).reshape(-1, 1)
+    func = np.zeros(len(x), dtype=np.int64)
+    got, t_in, t_out = run(p, x, func, in_stall=0.2, out_stall=0.3, seed=seed)
+    np.testing.assert_array_equal(got, engine_eval(p, x, func))
+    got, t_in, t_out = run(p, x[:40], func[:40])
+    assert np.all(t_out - t_in == p.latency)
+
+
+def test_latency_adds_one_stage_per_float_side():
+    rng = np.random.default_rng(0)
+    for fin, fout, extra in (("fp8e4m3", "fp8e4m3", 2), ("s3.5", "fp8e4m3", 1),
+                             ("fp8e4m3", "s3.5", 1), ("s3.5", "s3.5", 0)):
+        t = random_table(rng, fin, fout, 5, 2, tails=("clamp", "clamp"))
+        for arch, search in (("parallel", 1), ("binary", 3)):
+            assert NLIEngineParams((t,), arch=arch).latency == search + 6 + extra
+
+
+@pytest.mark.parametrize("fin, fout", [("fp8e4m3", "fp8e5m2"), ("s3.5", "fp8e4m3"),
+                                       ("fp8e5m2", "u1.7")])
+def test_amaranth_ram_reload(fin, fout):
+    """Reload a float ram engine (2 functions, 2 lanes) in slot 1, then every code follows it."""
+    from test_engine_amaranth import run
+    from nlihw.sim.nli.engine_model import engine_eval
+    rng = np.random.default_rng(5)
+    tails = ("identity", "clamp")
+    t0, t1 = (random_table(rng, fin, fout, 5, 2, tails=tails) for _ in range(2))
+    p = NLIEngineParams((t0, t1), arch="parallel", lanes=2, storage="ram")
+    new = random_table(rng, fin, fout, 5, 2, tails=tails)
+    codes = eb.all_input_codes(p.layout.in_fmt)
+    x = np.stack([codes, codes[::-1]], axis=1)
+    func = np.ones(len(x), dtype=np.int64)
+    got, _, _ = run(p, x, func, out_stall=0.3, pre_writes=p.config_writes(1, new))
+    want = engine_eval(NLIEngineParams((t0, new), arch="parallel", lanes=2, storage="ram"), x, func)
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(want, engine_eval(p, x, func)), "the reload must change results"
+
+
+@pytest.mark.parametrize("kw, msg", [(dict(arch="uniform"), "arch 'uniform' supports fixed-point"),
+                                     (dict(arch="direct"), "arch 'direct' supports fixed-point")])
+def test_refusals_for_float_formats(kw, msg):
+    t = random_table(np.random.default_rng(0), fp16, fp16, 3, 1)
+    with pytest.raises(ParamsError, match=msg) as e:
+        NLIEngineParams((t,), **kw)
+    assert "\n" not in str(e.value)
+
+
+# --- CLI -------------------------------------------------------------------------------------
+def test_cli_gen_and_sim_take_float_tables(tmp_path):
+    from nlihw.cli import main
+    t = random_table(np.random.default_rng(3), "fp8e4m3", "fp8e5m2", 5, 4, tails=("zero", "identity"))
+    path = t.save(tmp_path / "t.json")
+    assert main(["gen", "--table", str(path), "--arch", "binary", "-o", str(tmp_path / "rtl")]) == 0
+    import json
+    man = json.loads((tmp_path / "rtl" / "nli_engine.manifest.json").read_text())
+    assert man["latency"] == NLIEngineParams((t,), arch="binary").latency
+    assert man["payload"]["o"]["y"]["format"] == "fp8e5m2"
+    assert main(["sim", "--table", str(path), "--stall", "0.3"]) == 0
