@@ -1,7 +1,9 @@
 """Selective-scan benchmark: accuracy against float64 with the error budget (targets: relative RMS
 < 0.25 % for int16, < 8 % for int8), golden-model speed, throughput measured in simulation
-(target 1.0 (token, channel) per clock at P = N) and synthesis of N = 16 at P in {1, 4, 16} on
-generic-sram (gate equivalents of the logic, memories as SRAM macros), xcup and ecp5."""
+(target 1.0 (token, channel) per clock at P = N), synthesis of N = 16 at P in {1, 4, 16} on
+generic-sram (gate equivalents of the logic, memories as SRAM macros), xcup and ecp5, and the
+pipeline table: depth vs latency vs ECP5 Fmax (median [min..max] of 3 seeds, grades 6 and 8) vs
+area at P = 1 (target: >= 100 MHz at grade 6)."""
 from __future__ import annotations
 
 import os
@@ -14,7 +16,7 @@ import numpy as np
 from rich.table import Table
 
 from nlihw.hdl.scan.params import preset
-from nlihw.hdl.scan.unit import latency
+from nlihw.hdl.scan.unit import latency, loop_depth
 from .accuracy import budget_table, error_budget, quantize_inputs
 from .golden import scan_eval
 from .stimulus import mamba_inputs
@@ -94,10 +96,48 @@ def synthesis(console, work: Path) -> dict:
     return {f"{r['top']}/{r['target']}": r["figures"] for r in reports}
 
 
+# depths of the pipeline table (PIPELINE.prefer order); every depth with NLIHW_BENCH_FULL=1.
+# One depth is 6 nextpnr runs of ~15 min each in WebAssembly on a shared core (then cached).
+PIPELINE_DEPTHS = ("none", "2", "all")
+FMAX_TARGET_MHZ = 100.0
+
+
+def pipeline_table(console, work: Path) -> dict:
+    """Depth vs latency vs ECP5 Fmax vs area for int16, D_inner = 64, N = 16, P = 1."""
+    from nlihw.hdl.scan.generate import generate
+    from nlihw.hdl.scan.params import PIPELINE
+    from nlihw.synth.driver import run_synth
+    from nlihw.synth.report_table import fmax_text
+    full = os.environ.get("NLIHW_BENCH_FULL") == "1"
+    depths = [str(n) for n in range(len(PIPELINE.points) + 1)] if full else PIPELINE_DEPTHS
+    t = Table(title=f"Scan unit pipeline (int16, D_inner={D_INNER}, N={N}, P=1) on ECP5 LFE5U-25F: "
+                    f"Fmax median [min..max] of 3 nextpnr seeds (target >= {FMAX_TARGET_MHZ:g} MHz at grade 6)")
+    for col in ("pipeline", "latency", "loop stages", "LUT4", "FF", "MULT18", "EBR", "Fmax grade 6",
+                "Fmax grade 8") + (("generic-sram GE",) if full else ()):
+        t.add_column(col, justify="right")
+    figures = {}
+    for spec in depths:
+        p = preset("int16", d_inner=D_INNER, d_state=N, lanes=1, top_name="scan_p1", pipeline=spec)
+        v = generate(p, work / f"pipe_{spec}")["verilog"]
+        reps = {g: run_synth(v, p.top_name, "ecp5", speed=g, params={"lanes": 1, "pipeline": str(p.pipeline)},
+                             progress=lambda msg: console.print(f"  {spec}: {msg}")) for g in (6, 8)}
+        f = reps[6]["figures"]
+        row = [str(p.pipeline), str(latency(p)), str(loop_depth(p)), f"{f['lut4']:,}", f"{f['ff']:,}",
+               str(f["mult18"]), str(f["ebr"]), fmax_text(f), fmax_text(reps[8]["figures"])]
+        if full:
+            gs = run_synth(v, p.top_name, "generic-sram", params={"lanes": 1, "pipeline": str(p.pipeline)})
+            row.append(f"{gs['figures']['gate_equivalents']:,.0f}")
+        t.add_row(*row)
+        figures[str(p.pipeline)] = {"latency": latency(p), **{f"grade{g}": r["figures"] for g, r in reps.items()}}
+    console.print(t)
+    return figures
+
+
 def run(console) -> dict:
     work = Path(tempfile.mkdtemp(prefix="nlihw-bench-scan-"))
     try:
         return {"accuracy": accuracy(console), "golden": golden_speed(console),
-                "throughput": throughput(console, work), "synthesis": synthesis(console, work)}
+                "throughput": throughput(console, work), "synthesis": synthesis(console, work),
+                "pipeline": pipeline_table(console, work)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
