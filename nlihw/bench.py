@@ -17,6 +17,7 @@ SECTIONS = [  # (name, module with run(console) -> dict)
     ("synthesis", "nlihw.synth.bench_synth"),
     ("scan", "nlihw.sim.scan.bench_scan"),
     ("sweep", "nlihw.explore.bench_sweep"),
+    ("float", "nlihw.explore.bench_float"),
 ]
 
 

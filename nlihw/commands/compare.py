@@ -21,7 +21,15 @@ from .executor_options import check_executor, executor_options
 @click.option("--func", required=True, help="Function (silu, gelu, exp, ...) or module:function.")
 @click.option("--in", "in_fmt", default="s4.12", show_default=True, help="Input format.")
 @click.option("--out", "out_fmt", default="s4.12", show_default=True, help="Output format.")
-@click.option("--max-err", type=float, required=True, help="Error bound in output LSBs (max-abs), finite and > 0.")
+@click.option("--max-err", type=float, default=None,
+              help="Fixed-point formats: error bound in output LSBs (max-abs), finite and > 0.")
+@click.option("--max-mean-rel", type=float, default=None,
+              help="A float side: bound on the mean relative error (floor 2^-14).")
+@click.option("--max-ulp", type=float, default=None,
+              help="A float side: bound on the max error in output ulps.")
+@click.option("--metric", type=click.Choice(["mean-rel", "max-ulp"]), default="mean-rel",
+              show_default=True, help="A float side without a bound: the metric of the reference "
+                                      "(NLI at the paper's M=11, K=32) every design must match.")
 @click.option("--domain", help="Real input range LO:HI (default: the function's, else the whole format).")
 @click.option("--grid", type=int, default=None,
               help=f"Candidate cutpoints of the NLI fits, 2..{MAX_GRID} (default: as nlihw fit).")
@@ -32,14 +40,30 @@ from .executor_options import check_executor, executor_options
               help="OUTDIR/<func> holds the sweep results (points/, results.csv, results.parquet, "
                    "spec.toml) and compare.json; points already there are not recomputed.")
 @executor_options
-def command(func, in_fmt, out_fmt, max_err, domain, grid, targets, outdir, jobs, scheduler):
+def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, domain, grid, targets,
+            outdir, jobs, scheduler):
     """Find each architecture's cheapest design meeting --max-err, synthesize them, print them side
     by side with the area ratios to NLI. NLI candidates (each K, multiplier or shift micro step,
     each with the fewest cutpoints meeting the bound) are sized by synthesis on the first
     --target; the candidates run as a sweep (cached per point, like nlihw sweep).
 
-    Example: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5
+    With a floating-point side (fp16, bf16, fp8...) the baselines are those float designs use:
+    NN-LUT-style PWL (NLI with K=1), the exponent-indexed PWL (segments by the code's top bits) and
+    the full LUT, at equal --max-mean-rel or --max-ulp; with neither, at the accuracy of NLI at the
+    paper's layout (M=11, K=32) in --metric.
+
+    Examples: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5;
+    nlihw compare --func silu --in fp16 --out fp16 --domain -150:150 --target generic --target ecp5
     """
+    from nlihw.formats import parse_format
+    if parse_format(in_fmt).is_float or parse_format(out_fmt).is_float:
+        return _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric,
+                              domain, grid, targets, outdir)
+    if max_mean_rel is not None or max_ulp is not None:
+        raise ParamsError("--max-mean-rel / --max-ulp bound a float comparison; fixed-point "
+                          "formats take --max-err (LSB)")
+    if max_err is None:
+        raise ParamsError("--max-err is required for fixed-point formats (error bound in LSB)")
     if not (math.isfinite(max_err) and max_err > 0):
         raise ParamsError(f"--max-err must be finite and > 0 LSB, got {max_err}")
     check_grid(grid)
@@ -75,3 +99,48 @@ def command(func, in_fmt, out_fmt, max_err, domain, grid, targets, outdir, jobs,
     total = sum(s.total for s in c.sweeps[-1:])
     click.echo(f"compare: {total} points ({c.computed} computed, {total - c.computed} cached, "
                f"{sum(s.failed for s in c.sweeps[-1:])} failed) -> {work}")
+
+
+def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, domain, grid,
+                   targets, outdir):
+    """The float comparison (explore/float_comparison.py)."""
+    from nlihw.explore import float_comparison as fc
+    if max_err is not None:
+        raise ParamsError("--max-err (LSB) bounds a fixed-point comparison; with a float side use "
+                          "--max-mean-rel or --max-ulp")
+    if max_mean_rel is not None and max_ulp is not None:
+        raise ParamsError("give one bound: --max-mean-rel or --max-ulp")
+    limit = max_mean_rel if max_mean_rel is not None else max_ulp
+    if max_mean_rel is not None:
+        metric = "mean-rel"
+    elif max_ulp is not None:
+        metric = "max-ulp"
+    if limit is not None and not (math.isfinite(limit) and limit > 0):
+        raise ParamsError(f"the bound must be finite and > 0, got {limit}")
+    for t in targets:
+        if t not in fc.AREA_KEY:
+            raise ParamsError(f"--target {t}: the float comparison synthesizes for "
+                              f"{', '.join(fc.AREA_KEY)}")
+    check_grid(grid)
+    dom = parse_domain(domain)
+    targets = tuple(dict.fromkeys(targets))
+    work = outdir / f"{func.replace(':', '_')}_{in_fmt}_{out_fmt}"
+    report, md = work / "compare.json", work / "compare.md"
+    check_outputs({"compare.json": report, "compare.md": md})
+    err = Console(stderr=True)
+    with err.status("sizing the designs ...") as status:
+        limit, rows = fc.float_compare(func, in_fmt, out_fmt, metric, limit, targets, work, dom,
+                                       grid, status.update)
+    title = f"{func} {in_fmt} -> {out_fmt}, {metric} <= {limit:.4g}"
+    head, lines = fc.summary(rows, targets)
+    text = fc.markdown(rows, targets, title)
+    click.echo(text)
+    outs = OutputSet()
+    outs.add_text(report, json.dumps({"function": func, "in": in_fmt, "out": out_fmt,
+                                      "metric": metric, "bound": limit, "targets": list(targets),
+                                      "header": head, "rows": lines,
+                                      "notes": {fc.NAMES[r.architecture]: r.note for r in rows}},
+                                     indent=1, sort_keys=True) + "\n", "compare.json")
+    outs.add_text(md, text, "compare.md")
+    outs.commit()
+    click.echo(f"compare: {len(rows)} architectures -> {work}")

@@ -1,0 +1,33 @@
+"""Float benchmark: NLI against the float designs' baselines at equal accuracy, synthesized (the
+NLI paper's >= 4x claim over NN-LUT, measured in its own setting: FP16 SiLU on [-150, 150])."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nlihw.atomic import atomic_write_text
+from . import float_comparison as fc
+
+CASES = [  # func, in, out, domain, metric
+    ("silu", "fp16", "fp16", (-150.0, 150.0), "mean-rel"),
+    ("silu", "fp16", "fp16", (-150.0, 150.0), "max-ulp"),
+]
+TARGETS = ("generic", "xcup", "ecp5")
+
+
+def run(console) -> dict:
+    out = {}
+    for func, fin, fout, dom, metric in CASES:
+        t0 = time.perf_counter()
+        work = Path("build/bench/float_compare") / f"{func}_{fin}_{metric}"
+        with console.status(f"{func} {fin}: sizing and synthesizing ...") as st:
+            limit, rows = fc.float_compare(func, fin, fout, metric, None, TARGETS, work, dom,
+                                           progress=st.update)
+        title = (f"{func} {fin} -> {fout} on [{dom[0]:g}, {dom[1]:g}], every design at least as "
+                 f"accurate as NLI M=11 K=32 ({metric} <= {limit:.4g})")
+        text = fc.markdown(rows, TARGETS, title)
+        atomic_write_text(Path("build/bench") / f"compare_float_{func}_{fin}_{metric}.md", text)
+        console.print(text)
+        console.print(f"({time.perf_counter() - t0:.0f} s)")
+        out[f"{func}_{fin}_{metric}"] = fc.summary(rows, TARGETS)
+    return out
