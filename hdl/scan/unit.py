@@ -70,7 +70,7 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
          "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult")}
     if p.gate:
         d["silu"] = engine_params(p, "silu").latency
-    d["output"] = 3 + pl.cycles_through("out_mult")
+    d["output"] = 3 + pl.cycles_through("du_in", "du_mult", "out_mult")
     return d
 
 
@@ -475,9 +475,23 @@ class SelectiveScan(wiring.Component):
         g1, g2 = Signal(g_shape), Signal(g_shape)
         f1, f2 = Signal(), Signal()
         yd2 = Signal(shape_of(p.y_fmt))
-        y_sat, y_ovf = saturate(round_shift(o_in.acc, p.acc_frac - p.y_fmt.frac_bits, rnd), p.y_fmt)
+        # du_in registers D (a LUT-RAM read) and u before the D*u multiply, du_mult the product
+        # before its rounding; both ahead of stage 1, advancing with adv_o
+        x_valid, x_acc, x_flag, x_g, x_d, x_u = o_in_valid, o_in.acc, o_in.flag, g_in, d_rd.data, o_in.u
+        if "du_in" in pl:
+            regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(shape_of(p.d_fmt)),
+                    Signal(shape_of(p.u_fmt))]
+            with m.If(adv_o):
+                m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, x_d, x_u))]
+            x_valid, x_acc, x_flag, x_g, x_d, x_u = regs
         du_prod = Signal(signed(p.d_fmt.width + p.u_fmt.width))
-        m.d.comb += du_prod.eq(d_rd.data * o_in.u)
+        m.d.comb += du_prod.eq(x_d * x_u)
+        if "du_mult" in pl:
+            regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(du_prod.shape())]
+            with m.If(adv_o):
+                m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, du_prod))]
+            x_valid, x_acc, x_flag, x_g, du_prod = regs
+        y_sat, y_ovf = saturate(round_shift(x_acc, p.acc_frac - p.y_fmt.frac_bits, rnd), p.y_fmt)
         du = round_shift(du_prod, p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits, rnd)
         yd_sat, yd_ovf = saturate(y1 + du1, p.y_fmt)
         ov3, f3 = ov2, f2
@@ -500,8 +514,8 @@ class SelectiveScan(wiring.Component):
         out_sat, out_ovf = saturate(out_raw, p.out_fmt)
         sticky = Signal()
         with m.If(adv_o):
-            m.d.sync += [ov1.eq(o_in_valid), y1.eq(y_sat), du1.eq(du), g1.eq(g_in),
-                         f1.eq(o_in.flag | y_ovf),
+            m.d.sync += [ov1.eq(x_valid), y1.eq(y_sat), du1.eq(du), g1.eq(x_g),
+                         f1.eq(x_flag | y_ovf),
                          ov2.eq(ov1), yd2.eq(yd_sat), g2.eq(g1), f2.eq(f1 | yd_ovf),
                          self.o.valid.eq(ov3), self.o.payload.out.eq(out_sat),
                          self.o.payload.overflow.eq(sticky | f3 | out_ovf)]
