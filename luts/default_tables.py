@@ -1,4 +1,6 @@
-"""The tables shipped with nlihw (luts/tables/): 8 functions x 3 layouts at 16-bit in and out."""
+"""The tables shipped with nlihw (luts/tables/): 8 functions x 3 layouts at 16-bit fixed point in
+and out (``DEFAULT_SPECS``, the default flow's set) and 7 functions x 3 layouts in fp16 -> fp16 and
+bf16 -> bf16 (``FLOAT_SPECS``, mean-rel); ``SHIPPED_SPECS`` is every shipped file."""
 from __future__ import annotations
 
 import os
@@ -27,6 +29,9 @@ class TableSpec:
 
     @property
     def filename(self) -> str:
+        """``silu_M11_K32.json`` (fixed point, the original set) or ``silu_fp16_M11_K32.json``."""
+        if self.in_fmt.startswith(("fp", "bf")):
+            return f"{self.func}_{self.in_fmt}_M{self.M}_K{self.K}.json"
         return f"{self.func}_M{self.M}_K{self.K}.json"
 
     def fit(self) -> NLITable:
@@ -47,13 +52,34 @@ FUNCTIONS = [  # func, input, output, domain (None: the function's default or th
 LAYOUTS = [(17, 1), (11, 8), (11, 32)]
 DEFAULT_SPECS = [TableSpec(f, i, o, M, K, d) for f, i, o, d in FUNCTIONS for M, K in LAYOUTS]
 
+# Float domains (fp16, bf16), each chosen so that the default tails are exact beyond it:
+# silu/gelu/softplus on the paper's [-150, 150] (zero left: f rounds to -0/+0 there; identity
+# right: f(x) = x in the format); exp for softmax inputs <= 0 down to where e^x rounds to 0 (fp16:
+# e^x < 2^-25 below -17.33; bf16: < 2^-134 below -92.9), clamp at e^0 = 1 on the right; sigmoid
+# likewise on the left and symmetric; tanh on [-5, 5] (tanh rounds to +-1 beyond 4.5 in fp16,
+# 3.5 in bf16); rsqrt on [1/16, 16] (a positive range; clamps outside). Every macro interval must
+# be shorter than 2^dx_width internal units (256 at the default x_frac_bits 24, dx_width 32).
+FLOAT_FUNCTIONS = [  # func, {format: domain}
+    ("silu", {"fp16": (-150.0, 150.0), "bf16": (-150.0, 150.0)}),
+    ("gelu", {"fp16": (-150.0, 150.0), "bf16": (-150.0, 150.0)}),
+    ("exp", {"fp16": (-17.5, 0.0), "bf16": (-93.0, 0.0)}),
+    ("sigmoid", {"fp16": (-17.5, 17.5), "bf16": (-93.0, 93.0)}),
+    ("tanh", {"fp16": (-5.0, 5.0), "bf16": (-5.0, 5.0)}),
+    ("softplus", {"fp16": (-150.0, 150.0), "bf16": (-150.0, 150.0)}),
+    ("rsqrt", {"fp16": (0.0625, 16.0), "bf16": (0.0625, 16.0)}),
+]
+FLOAT_FORMATS = ("fp16", "bf16")
+FLOAT_SPECS = [TableSpec(f, fmt, fmt, M, K, doms[fmt], metric="mean-rel")
+               for fmt in FLOAT_FORMATS for f, doms in FLOAT_FUNCTIONS for M, K in LAYOUTS]
+SHIPPED_SPECS = DEFAULT_SPECS + FLOAT_SPECS
+
 
 def shipped_dir() -> Path:
     return Path(str(resources.files("nlihw.luts") / "tables"))
 
 
 def shipped_table(name: str) -> NLITable:
-    """Load a shipped table by file stem, e.g. ``silu_M11_K32``."""
+    """Load a shipped table by file stem, e.g. ``silu_M11_K32`` or ``silu_fp16_M11_K32``."""
     return NLITable.load(shipped_dir() / f"{name}.json")
 
 

@@ -397,7 +397,13 @@ def place_cutpoints(p: FloatProblem, metric: str, grid: int | None = None, *, pr
         lS, rS = tail_errors(p, cand, "mse")
         lS[left > best] = np.inf
         rS[right > best] = np.inf
-        S = error_matrix(p, cand, "mse", gate=E, gate_limit=best, progress=progress,
+        # the min-max path's own squared error is achievable: it prunes the second matrix
+        on_path = np.full(E.shape, np.inf)
+        for a, b in zip(path[:-1], path[1:]):
+            on_path[a, b] = 0.0
+        S_path = error_matrix(p, cand, "mse", gate=on_path, gate_limit=0.0)
+        achievable = lS[path[0]] + rS[path[-1]] + sum(S_path[a, b] for a, b in zip(path[:-1], path[1:]))
+        S = error_matrix(p, cand, "mse", achievable, gate=E, gate_limit=best, progress=progress,
                          label="least-squares tie-break: ")
         sse, path = bellman(S, lS, rS, M, minmax=False)
         stats.update({metric.replace("-", "_"): best, "sse": sse, "mse": sse / p.xs.shape[0]})
@@ -424,12 +430,14 @@ def build_table(p: FloatProblem, cutpoints, meta: dict | None = None) -> NLITabl
 
 def all_codes_errors(table: NLITable, rel_floor: float) -> dict:
     """Errors over every finite code of the input format (every code of a fixed one, sampled
-    beyond 65,536) where f is finite."""
-    fin = table.layout.in_fmt
+    beyond 65,536) where f is finite and inside the output format's range (|f| <= its largest
+    value: beyond it no output code can follow f, e.g. e^x above 11.09 in fp16)."""
+    fin, fout = table.layout.in_fmt, table.layout.out_fmt
     xs = fin.finite_codes() if fin.is_float else evaluation_codes(fin, fin.min_raw, fin.max_raw)
     with np.errstate(all="ignore"):
         f = get_function(table.function)(fin.to_real(xs))
-    return table_errors(table, xs[np.isfinite(f)], rel_floor=rel_floor)
+        keep = np.isfinite(f) & (f >= fout.min) & (f <= fout.max)
+    return table_errors(table, xs[keep], rel_floor=rel_floor)
 
 
 def fit(func, layout: TableLayout, *, metric: str | None = None, grid: int | None = None,

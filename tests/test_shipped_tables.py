@@ -11,10 +11,12 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 
-from nlihw.luts.default_tables import DEFAULT_SPECS, shipped_dir
+from nlihw.luts.default_tables import DEFAULT_SPECS, FLOAT_SPECS, SHIPPED_SPECS, shipped_dir
 from nlihw.luts.table import NLITable
+from nlihw.sim.nli.golden import nli_eval
 from test_golden import ref_scale           # (mul, shift) from their definition, plain integers
 
 # the cheapest refits (measured: a few seconds each on one core); the other 16 are marked slow
@@ -107,8 +109,9 @@ SPECS = pytest.mark.parametrize("spec", DEFAULT_SPECS, ids=lambda s: s.filename[
 
 
 def test_every_default_table_is_shipped():
-    assert sorted(p.name for p in shipped_dir().glob("*.json")) == sorted(s.filename for s in DEFAULT_SPECS)
-    assert len(DEFAULT_SPECS) == 24
+    assert sorted(p.name for p in shipped_dir().glob("*.json")) == sorted(s.filename for s in SHIPPED_SPECS)
+    assert len(DEFAULT_SPECS) == 24 and len(FLOAT_SPECS) == 42
+    assert len({s.filename for s in SHIPPED_SPECS}) == 66
 
 
 @SPECS
@@ -181,3 +184,108 @@ def test_refit_gives_identical_hardware(spec, tmp_path):
     for key in ("function", "domain", "layout", "cutpoints", "mul", "shift", "values", "clamp"):
         assert refit[key] == shipped[key], key
     assert set(refit) == set(shipped)
+
+
+# --- the float tables (fp16 -> fp16, bf16 -> bf16) ----------------------------------------------
+FLOAT = pytest.mark.parametrize("spec", FLOAT_SPECS, ids=lambda s: s.filename[:-5])
+# cheapest float refit (every one of its 1,025 codes a candidate, seconds); the others are slow
+FLOAT_CHEAPEST = {"rsqrt_bf16_M17_K1"}
+
+
+def decode_np(fmt_name, codes):
+    """Code -> float64 with numpy's own types: fp16 via float16, bf16 as the top half of a float32
+    (independent of nlihw.formats)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if fmt_name == "fp16":
+        return codes.astype(np.uint16).view(np.float16).astype(np.float64)
+    assert fmt_name == "bf16"
+    return (codes.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def finite_codes_np(fmt_name):
+    """Every finite code of the 16-bit format, by decoding all 65,536."""
+    c = np.arange(1 << 16, dtype=np.int64)
+    return c[np.isfinite(decode_np(fmt_name, c))]
+
+
+def ulp_np(fmt_name, v):
+    """Spacing of the format's codes in the binade of |v| (2^(e - stored mantissa bits), e the
+    float64 exponent floor(log2 |v|), at least the least normal exponent: -14 fp16, -126 bf16)."""
+    emin, man = {"fp16": (-14, 10), "bf16": (-126, 7)}[fmt_name]
+    v = np.abs(np.asarray(v, dtype=np.float64))
+    e = np.frexp(np.where(v > 0, v, 1.0))[1] - 1
+    e = np.where(v > 0, np.maximum(e, emin), emin)
+    return np.ldexp(1.0, (e - man).astype(np.int32))
+
+
+# f over every finite code, float64 math (limits where math.exp overflows; nan where undefined)
+F_ALL = {
+    "silu": lambda x: x / (1.0 + math.exp(-x)) if x > -700 else 0.0,
+    "gelu": F["gelu"],
+    "exp": lambda x: math.exp(x) if x < 709 else math.inf,
+    "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0,
+    "tanh": math.tanh,
+    "softplus": lambda x: math.log1p(math.exp(x)) if x < 700 else x,
+    "rsqrt": lambda x: 1.0 / math.sqrt(x) if x > 0 else math.nan,
+}
+
+
+def float_errors(t, codes, fmt_name, floor):
+    x = decode_np(fmt_name, codes)
+    fx = np.array([F_ALL[t.function](float(v)) for v in x])
+    keep = np.isfinite(fx)
+    codes, fx = codes[keep], fx[keep]
+    y = decode_np(fmt_name, nli_eval(t, codes))
+    d = np.abs(y - fx)
+    big = 65504.0 if fmt_name == "fp16" else 3.3895313892515355e38
+    return {"eval_codes": int(codes.shape[0]), "max_abs": float(d.max()),
+            "mean_rel": float(np.mean(d / np.maximum(np.abs(fx), floor))),
+            "max_ulp": float(np.max(d / ulp_np(fmt_name, np.clip(fx, -big, big))))}
+
+
+@FLOAT
+def test_shipped_float_table_matches_its_spec(spec):
+    t, d = read(spec)
+    lay = d["layout"]
+    assert (d["function"], lay["in_fmt"], lay["out_fmt"], lay["M"], lay["K"], t.meta["metric"]) == \
+        (spec.func, spec.in_fmt, spec.out_fmt, spec.M, spec.K, "mean-rel")
+    assert tuple(d["domain"]) == spec.domain and spec.filename == f"{spec.func}_{spec.in_fmt}_M{spec.M}_K{spec.K}.json"
+    assert len(d["values"]) == (spec.M - 1) * (spec.K + 1) and len(d["exponents"]) == spec.M - 1
+    cut = decode_np(spec.in_fmt, d["cutpoints"])
+    assert np.all(np.diff(cut) > 0) and cut[0] >= spec.domain[0] and cut[-1] <= spec.domain[1]
+
+
+@FLOAT
+def test_shipped_float_errors_are_true(spec):
+    """meta errors over the domain and over every finite code (where f is finite), recomputed with
+    numpy's float16/float32 decoding and math f; outputs from the golden model."""
+    t, _ = read(spec)
+    floor = float(t.meta["rel_floor"])
+    assert floor == 2.0 ** -14
+    allc = finite_codes_np(spec.in_fmt)
+    x = decode_np(spec.in_fmt, allc)
+    dom = allc[(x >= spec.domain[0]) & (x <= spec.domain[1])]
+    for key, codes in (("errors", dom), ("errors_all_codes", allc)):
+        want, got = float_errors(t, codes, spec.in_fmt, floor), t.meta[key]
+        assert got["eval_codes"] == want["eval_codes"], key
+        for k in ("max_abs", "mean_rel", "max_ulp"):
+            assert got[k] == pytest.approx(want[k], rel=1e-5, abs=1e-12), (key, k)
+
+
+def test_float_accuracy_improves_with_the_paper_layout():
+    for fmt_name in ("fp16", "bf16"):
+        for func in ("silu", "gelu", "tanh", "sigmoid"):
+            e = {MK: NLITable.load(shipped_dir() / f"{func}_{fmt_name}_{MK}.json").meta["errors"]["mean_rel"]
+                 for MK in ("M17_K1", "M11_K32")}
+            assert e["M11_K32"] < e["M17_K1"] / 4, (fmt_name, func)
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param(s, marks=() if s.filename[:-5] in FLOAT_CHEAPEST else pytest.mark.slow)
+    for s in FLOAT_SPECS], ids=lambda s: s.filename[:-5])
+def test_refit_float_gives_identical_hardware(spec, tmp_path):
+    refit = json.loads(spec.fit().save(tmp_path / spec.filename).read_text())
+    shipped = json.loads((shipped_dir() / spec.filename).read_text())
+    for key in ("function", "domain", "layout", "cutpoints", "mul", "shift", "values", "exponents",
+                "clamp", "tails"):
+        assert refit.get(key) == shipped.get(key), key

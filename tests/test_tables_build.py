@@ -122,3 +122,23 @@ def test_build_into_the_shipped_dir_compares_with_the_copies_before_the_build(tm
     line = next(ln for ln in text.splitlines() if "hardware differs: reciprocal_M17_K1: differs in" in ln)
     assert "values" in line.split(": differs in ")[1].split(", ")
     assert json.loads((fake / name).read_text())["values"][1] != d["values"][1]    # rewritten
+
+
+def test_build_float_set_and_list(tmp_path, capsys):
+    """--set float builds the fp16/bf16 tables (here the cheapest, every code a candidate): identical
+    hardware and file to the shipped copy; a fixed-point name is not in that set; ``tables list``
+    shows both sets, the float ones with their ulp error."""
+    out = tmp_path / "out"
+    assert main(["tables", "build", "--set", "fixed", "--only", "rsqrt_bf16_M17_K1", "--out", str(out)]) == 2
+    assert "unknown table(s) rsqrt_bf16_M17_K1" in capsys.readouterr().err
+    assert main(["tables", "build", "--set", "float", "--only", "rsqrt_bf16_M17_K1", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    assert "1/1 identical hardware; 1/1 identical files" in capsys.readouterr().out
+    assert (out / "rsqrt_bf16_M17_K1.json").read_bytes() == \
+        (shipped_dir() / "rsqrt_bf16_M17_K1.json").read_bytes()
+    assert main(["tables", "list"]) == 0
+    text = capsys.readouterr().out
+    row = next(ln for ln in text.splitlines() if "silu_fp16_M11_K32" in ln)
+    ulp = NLITable.load(shipped_dir() / "silu_fp16_M11_K32.json").meta["errors"]["max_ulp"]
+    assert "fp16 -> fp16" in row and f"{ulp:.3f}" in row
+    assert any("silu_M11_K32" in ln and "s4.12 -> s4.12" in ln for ln in text.splitlines())

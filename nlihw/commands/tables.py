@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from nlihw.errors import ParamsError
-from nlihw.luts.default_tables import (DEFAULT_SPECS, build_defaults, check_jobs, compare_with_shipped,
+from nlihw.luts.default_tables import (DEFAULT_SPECS, FLOAT_SPECS, SHIPPED_SPECS, build_defaults, check_jobs, compare_with_shipped,
                                       comparison_report, shipped_dir)
 from nlihw.luts.table import NLITable
 
@@ -23,7 +23,8 @@ def _num(e: dict, key: str, spec: str) -> str:
 
 def summary_table(paths, title) -> Table:
     t = Table(title=title)
-    for col in ("table", "in -> out", "domain", "values", "max err (LSB)", "mean rel", "rms (LSB)"):
+    for col in ("table", "in -> out", "domain", "values", "max err (LSB)", "max ulp", "mean rel",
+                "rms (LSB)"):
         t.add_column(col, justify="right" if col not in ("table", "in -> out") else "left")
     for p in paths:
         tab = NLITable.load(p)
@@ -31,13 +32,16 @@ def summary_table(paths, title) -> Table:
         e = e if isinstance(e, dict) else {}          # meta is free-form: show what is there
         t.add_row(Path(p).stem, f"{lay.in_fmt} -> {lay.out_fmt}",
                   f"[{tab.domain[0]:g}, {tab.domain[1]:g}]", str(lay.n_values),
-                  _num(e, "max_abs_lsb", ".3f"), _num(e, "mean_rel", ".2e"), _num(e, "rms_lsb", ".3f"))
+                  "-" if lay.out_float else _num(e, "max_abs_lsb", ".3f"),
+                  _num(e, "max_ulp", ".3f"), _num(e, "mean_rel", ".2e"),
+                  "-" if lay.out_float else _num(e, "rms_lsb", ".3f"))
     return t
 
 
 @click.group("tables")
 def command():
-    """The default table set shipped in luts/tables (8 functions x 3 layouts, 16-bit)."""
+    """The table sets shipped in luts/tables: 8 functions x 3 layouts at 16-bit fixed point, and
+    7 functions x 3 layouts in fp16 and bf16."""
 
 
 @command.command("build")
@@ -45,13 +49,17 @@ def command():
               show_default=True, help="Directory for the fitted tables.")
 @click.option("--only", multiple=True, help="Fit only these (file stems such as silu_M11_K32).")
 @click.option("--jobs", type=int, default=None, help="Parallel fits (default: one per core; >= 1).")
-def build(out, only, jobs):
+@click.option("--set", "which", type=click.Choice(["all", "fixed", "float"]), default="all",
+              show_default=True, help="Which shipped set: the 24 fixed-point tables, the 42 "
+              "fp16/bf16 tables, or both.")
+def build(out, only, jobs, which):
     """Fit the default tables into --out (all written, or none), print their errors, and compare them
     with the shipped ones: identical hardware (layout, cutpoints, values, scales, clamps, domain)
     and identical files (the statistics in meta may differ in their last digits between CPUs)."""
     check_jobs(jobs)
-    specs = [s for s in DEFAULT_SPECS if not only or s.filename[:-5] in only]
-    unknown = set(only) - {s.filename[:-5] for s in DEFAULT_SPECS}
+    pool = {"all": SHIPPED_SPECS, "fixed": DEFAULT_SPECS, "float": FLOAT_SPECS}[which]
+    specs = [s for s in pool if not only or s.filename[:-5] in only]
+    unknown = set(only) - {s.filename[:-5] for s in pool}
     if unknown:
         raise ParamsError(f"unknown table(s) {', '.join(sorted(unknown))}; see 'nlihw tables list'")
     console = Console(stderr=True)
@@ -65,7 +73,7 @@ def build(out, only, jobs):
             task = prog.add_task(f"fitting {len(specs)} tables", total=len(specs))
             paths = build_defaults(out, specs, jobs, on_done=lambda p: prog.advance(task))
         comparisons = compare_with_shipped(paths, Path(before))
-    Console(width=132).print(summary_table(paths, f"NLI tables fitted into {out}"))
+    Console(width=140).print(summary_table(paths, f"NLI tables fitted into {out}"))
     click.echo(comparison_report(comparisons, shipped))
 
 
@@ -75,4 +83,4 @@ def list_():
     paths = sorted(shipped_dir().glob("*.json"))
     if not paths:
         raise ParamsError(f"no shipped tables in {shipped_dir()}")
-    Console(width=132).print(summary_table(paths, f"shipped tables ({shipped_dir()})"))
+    Console(width=140).print(summary_table(paths, f"shipped tables ({shipped_dir()})"))

@@ -1,0 +1,81 @@
+"""docs/float_tables.md: the error table of the shipped fp16/bf16 tables (from their meta) with the
+fit seconds measured when they were built (a JSON-lines file of {name, wall, cpu}).
+
+``python -m nlihw.luts.float_tables_doc TIMES.jsonl > docs/float_tables.md``
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .default_tables import FLOAT_SPECS, shipped_dir
+from .table import NLITable
+
+HEADER = """# Shipped floating-point tables (fp16 -> fp16, bf16 -> bf16)
+
+Fitted by `nlihw tables build --set float` (luts/default_tables.py, `FLOAT_SPECS`) with the exact DP
+of luts/float_fit.py: the objective is the paper's mean relative error (floor 2^-14) of the
+hardware's own rounded output over **every finite code of the input format inside the domain**
+(both zeros); candidate cutpoints are the valid cutpoint codes of the domain (multiples of 2^-24,
+never -0), an evenly spaced grid of 1,024 in code order when there are more than 4,096 (log-spaced
+in value). Layout defaults: x_frac_bits 24, dx_width 32 (every macro interval shorter than 256),
+value_bits = mantissa + 6 (16 for fp16, 13 for bf16), t_bits 12, mul_bits 18.
+
+Domains (chosen so that the default tails are exact, or nearly, beyond them):
+
+| function | fp16 | bf16 | tails (left, right) | why |
+| --- | --- | --- | --- | --- |
+| silu, gelu, softplus | [-150, 150] | [-150, 150] | zero, identity | the paper's SiLU range; f rounds to 0 on the left and equals x on the right |
+| exp | [-17.5, 0] | [-93, 0] | zero, clamp (1) | softmax inputs <= 0; e^x rounds to 0 below -17.33 (fp16), -92.9 (bf16) |
+| sigmoid | [-17.5, 17.5] | [-93, 93] | clamp, clamp | rounds to 0 / 1 beyond |
+| tanh | [-5, 5] | [-5, 5] | clamp, clamp | rounds to -1 / 1 beyond 4.5 (fp16), 3.5 (bf16) |
+| rsqrt | [1/16, 16] | [1/16, 16] | clamp, clamp | a positive range (RMSNorm's 1/sqrt of a mean square) |
+
+Columns: errors over the domain's codes (mean-rel with floor 2^-14; max-ulp = max |y - f| / ulp of
+the output format at f; max-abs), mean-rel and max-ulp over every finite input code where f is
+finite and inside the output range (`errors_all_codes`: the tails included), and the fit time of
+the build (wall and CPU seconds of one process; the machine was shared, 2 cores under a load of
+4-6, so wall time is 3-6x the CPU time). max-ulp is large wherever f is far below 2^-14 (the
+relative floor): near x = 0 for silu/gelu (f ~ x/2 at every tiny bf16 code, which all sit at
+internal position 0 or -1) and in exp's and sigmoid's far left, where the table interpolates
+values of order 2^-14 and the output format's ulp is as small as 2^-133.
+
+"""
+
+
+def render(times: dict) -> str:
+    rows = ["| table | domain | mean-rel | max-ulp | max-abs | all codes: mean-rel | all codes: max-ulp "
+            "| fit wall (s) | fit cpu (s) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s in FLOAT_SPECS:
+        name = s.filename[:-5]
+        path = shipped_dir() / s.filename
+        if not path.exists():
+            rows.append(f"| {name} | not built | | | | | | | |")
+            continue
+        t = NLITable.load(path)
+        e, a = t.meta["errors"], t.meta["errors_all_codes"]
+        tm = times.get(name, {})
+        wall = f"{tm['wall']:.0f}" if "wall" in tm else "-"
+        cpu = f"{tm['cpu']:.1f}" if "cpu" in tm else "-"
+        rows.append(f"| {name} | [{t.domain[0]:g}, {t.domain[1]:g}] | {e['mean_rel']:.3e} | "
+                    f"{e['max_ulp']:.4g} | {e['max_abs']:.3g} | {a['mean_rel']:.3e} | "
+                    f"{a['max_ulp']:.4g} | {wall} | {cpu} |")
+    return HEADER + "\n".join(rows) + "\n"
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    times = {}
+    if argv:
+        for line in Path(argv[0]).read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                times[d["name"]] = d
+    sys.stdout.write(render(times))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
