@@ -143,3 +143,42 @@ def test_identity_into_fixed_matches_convert(name, q):
     want = qf.to_bits(convert(TableLayout(fmt, qf, 3, 1), codes))
     bad = [(hex(c), hex(w), hex(g)) for c, w, g in zip(codes, want, got) if w != g]
     assert not bad, f"{len(bad)} differ, first (code, want, got): {bad[:4]}"
+
+
+# --- FloatInput: order key, position, NaN flag -----------------------------------------------
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_float_input_stage(name):
+    """key = FP.order_key with -0 as +0 (so -0 and +0 compare equal; their keys sit between the
+    negatives and the positives), pos = floor(x 2^F) mod 2^W, nan = the code is a NaN."""
+    from nlihw.hdl.nli.float_input import FloatInput
+    fmt = FORMATS[name]
+    lay = TableLayout(fmt, fmt, 3, 1)
+    codes = [int(c) for c in test_codes(fmt, 2000, 5)] + [1 << (fmt.width - 1)]
+    dut = FloatInput(lay)
+    got = []
+
+    async def tb(ctx):
+        ctx.set(dut.en, 1)
+        for c in codes:
+            ctx.set(dut.x, c)
+            await ctx.tick()
+            got.append((ctx.get(dut.key), ctx.get(dut.pos), ctx.get(dut.nan)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    sb = 1 << (fmt.width - 1)
+    F, W = lay.x_frac_bits, lay.dx_bits
+    bad = []
+    for c, (key, pos, nan) in zip(codes, got):
+        c0 = 0 if c == sb else c                                   # -0 compares as +0
+        want_key = (sb - 1 - (c0 & (sb - 1))) if c0 & sb else c0 | sb   # sign-magnitude -> offset
+        v = exact_value(fmt, c)
+        if key != want_key or nan != bool(fmt.is_nan(c)) or \
+                (v is not None and pos != math.floor(v * 2 ** F) % (1 << W)):
+            bad.append((hex(c), hex(key), hex(want_key), hex(pos), nan))
+    assert not bad, f"{len(bad)} differ, first (code, key, want key, pos, nan): {bad[:4]}"
+    # the keys order the values: strictly increasing over FP.codes() except -0 == +0
+    order = {c: k for c, (k, _, _) in zip(codes, got)}
+    assert order[sb] == order[0]

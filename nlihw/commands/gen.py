@@ -18,7 +18,9 @@ def command(tables, arch, lanes, storage, top_name, outdir):
 
     Writes <top>.v (Verilog-2005), <top>.sv (SystemVerilog), manifest, filelist, FuseSoC core and
     Verilator lint waivers, all or none. The tables of one engine must share one layout (formats,
-    M, K, datapath options). Example (two shipped tables, run from the repository root):
+    M, K, datapath options). Tables with floating-point formats (fp16, bf16, fp8e4m3, fp8e5m2,
+    on either side) take --arch parallel or binary. Example (two shipped tables, run from the
+    repository root):
 
     \b
     nlihw gen --table luts/tables/silu_M11_K32.json --table luts/tables/gelu_M11_K32.json --arch binary --lanes 4 -o build/nli
