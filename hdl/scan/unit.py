@@ -16,6 +16,13 @@ Pipeline: front (sum delta + bias, select the step's B and C) -> softplus engine
 -> exp engine (P lanes; one in Mamba-2) -> state update (read-modify-write of P state memories,
 exact C . h per step, summed over the N/P steps) -> SiLU engine -> y, D*u, gate -> output.
 P = N lanes take one (token, channel) per clock; P < N take N/P clocks.
+
+Register points (``ScanParams.pipeline``, see ``PIPELINE`` in params.py) each add one cycle and
+change no value. Three of them (state_*) lengthen the state loop, read to write-back, to
+``loop_depth`` advances. Items issue in (token, channel, step) order, so a state word is read
+again ``d_inner * N/P`` items later; when that is shorter than the loop, the item waits (a bubble)
+until the word's update is written (``hazard_free``). II stays 1 otherwise, and every stage
+advances with the back-pressure of its section as before.
 """
 from __future__ import annotations
 
