@@ -71,6 +71,10 @@ def test_float_round_matches_quantize(name, pipelined):
     mags[:60] = [(int(rng.integers(1, 64)) << 8 | 0x80) for _ in range(60)]
     signs = rng.integers(0, 2, n)
     exps = rng.integers(e_lo, e_hi + 1, n)
+    # the overflow edge: exactly 2^e_top (max < 2^e_top), and just below it (rounds up to it)
+    e_top = int(np.frexp(fmt.max)[1])
+    for k, (mg, e) in enumerate([(1, e_top), ((1 << N) - 1, e_top - N), (1, e_top - 1)]):
+        mags[60 + k], exps[60 + k] = mg, e
     dut = FloatRound(fmt, N, e_lo, e_hi, pipelined=pipelined)
     vecs = [dict(sign=int(s), mag=mg, exp=int(e)) for s, mg, e in zip(signs, mags, exps)]
     if not pipelined:
@@ -133,7 +137,9 @@ def test_position_is_floor_modulo_w(name):
 
 
 @pytest.mark.parametrize("name, q", [("fp16", "s4.12"), ("bf16", "s4.12"), ("fp8e4m3", "s3.5"),
-                                     ("fp8e5m2", "u4.4"), ("fp16", "s16.0"), ("fp8e4m3", "u0.8")])
+                                     ("fp8e5m2", "u4.4"), ("fp16", "s16.0"), ("fp8e4m3", "u0.8"),
+                                     # wide enough to hold 2^(emax+1): Inf must still saturate
+                                     ("fp8e5m2", "s18.0"), ("fp16", "s24.4")])
 def test_identity_into_fixed_matches_convert(name, q):
     """Nearest even, saturating, +-Inf to the ends, NaN to 0: luts.tails.convert."""
     fmt, qf = FORMATS[name], Q.parse(q)

@@ -68,6 +68,7 @@ def bench_config(params, x, func, *, in_stall=0.0, out_stall=0.0, seed=1, reload
         expected[corrupt_beat] ^= 1
     cfg = {
         "in_width": params.in_width * params.lanes + params.func_bits,
+        "lanes": params.lanes, "x_width": params.in_width,
         "out_width": params.out_width * params.lanes,
         "latency": params.latency + latency_offset,
         "check_latency": in_stall == 0 and out_stall == 0,

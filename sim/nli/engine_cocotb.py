@@ -21,6 +21,11 @@ def make_tb(dut, cfg, seed_offset=0):
     return StreamTB(dut, random_pauses(cfg["in_stall"], seed), random_pauses(cfg["out_stall"], seed + 1))
 
 
+def _lanes(cfg):
+    """(lanes, code width) of the input payload, for failure messages (None in older configs)."""
+    return (cfg["lanes"], cfg["x_width"]) if "lanes" in cfg else None
+
+
 def max_cycles(cfg, n):
     slow = 1.0 / max(0.05, (1 - cfg["in_stall"]) * (1 - cfg["out_stall"]))
     return int(n * slow * 3) + 10 * cfg["latency"] + 100
@@ -29,7 +34,7 @@ def max_cycles(cfg, n):
 async def check_stream(tb, cfg, inputs, expected):
     got = await tb.run(inputs, len(expected), max_cycles(cfg, len(inputs)))
     compare([p for _, p in got.outputs], expected, [p for _, p in got.inputs],
-            cfg["in_width"], cfg["out_width"])
+            cfg["in_width"], cfg["out_width"], _lanes(cfg))
     if cfg.get("check_latency"):
         for beat, ((ci, pi), (co, _)) in enumerate(zip(got.inputs, got.outputs)):
             assert co - ci == cfg["latency"], (
@@ -83,7 +88,7 @@ async def test_reset_midstream(dut):
     first = await tb.run(cfg["inputs"][:n], n, max_cycles(cfg, n),
                          stop=lambda t: len(t.log.inputs) >= n // 2 + cfg["latency"])
     compare([p for _, p in first.outputs], cfg["expected"][:len(first.outputs)],
-            [p for _, p in first.inputs], cfg["in_width"], cfg["out_width"])
+            [p for _, p in first.inputs], cfg["in_width"], cfg["out_width"], _lanes(cfg))
     await tb.reset(cycles=3)
     await ReadOnly()
     assert int(dut.o__valid.value) == 0, "output valid after reset"

@@ -74,12 +74,22 @@ class StreamTB:
         return Transfers(self.log.inputs[start_in:], self.log.outputs[start_out:])
 
 
-def compare(got: list[int], expected: list[int], inputs: list[int], width_in: int, width_out: int):
-    """Scoreboard: raise naming the first failing beat, its input, expected and actual (hex)."""
+def compare(got: list[int], expected: list[int], inputs: list[int], width_in: int, width_out: int,
+            lanes: "tuple[int, int] | None" = None):
+    """Scoreboard: raise naming the first failing beat, its input, expected and actual (hex).
+
+    ``lanes`` = (lane count, input code width) adds the input payload split into its codes and
+    func: "(x 0x3c00, func 1)"."""
     hi, ho = (width_in + 3) // 4, (width_out + 3) // 4
     for beat, (g, e) in enumerate(zip(got, expected)):
         if g != e:
-            raise AssertionError(f"beat {beat}: input 0x{inputs[beat]:0{hi}x} expected 0x{e:0{ho}x} "
-                                 f"got 0x{g:0{ho}x}")
+            word, detail = inputs[beat], ""
+            if lanes is not None:
+                n, w = lanes
+                codes = ", ".join(f"0x{(word >> (k * w)) & ((1 << w) - 1):0{(w + 3) // 4}x}"
+                                  for k in range(n))
+                detail = f" (x {codes}, func {word >> (n * w)})"
+            raise AssertionError(f"beat {beat}: input 0x{word:0{hi}x} expected 0x{e:0{ho}x} "
+                                 f"got 0x{g:0{ho}x}{detail}")
     if len(got) != len(expected):
         raise AssertionError(f"{len(got)} outputs for {len(expected)} inputs")
