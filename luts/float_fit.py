@@ -58,6 +58,7 @@ class FloatProblem:
     rel_floor: float = TAU
     tails: tuple[Tail, Tail] = (Tail(), Tail())
     sampled: bool = False
+    cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def real(self, codes) -> np.ndarray:
         return self.layout.in_fmt.to_real(np.asarray(codes, dtype=np.int64))
@@ -256,6 +257,13 @@ def quantized_f(p: FloatProblem, codes) -> np.ndarray:
 # --- the DP ------------------------------------------------------------------------------------
 def _weights(p: FloatProblem, metric: str) -> np.ndarray:
     """Per-code factor of |y - f| in the kernel: 1/max(|f|, floor) (mean-rel), 1/ulp (max-ulp)."""
+    key = ("weights", metric)
+    if key not in p.cache:
+        p.cache[key] = _weights_of(p, metric)
+    return p.cache[key]
+
+
+def _weights_of(p: FloatProblem, metric: str) -> np.ndarray:
     if metric == "mean-rel":
         return 1.0 / np.maximum(np.abs(p.fx), p.rel_floor)
     if metric == "max-ulp":
@@ -265,11 +273,15 @@ def _weights(p: FloatProblem, metric: str) -> np.ndarray:
 
 def _floor(p: FloatProblem, metric: str) -> np.ndarray:
     """Each code's least possible error: f rounded to the nearest output code."""
+    key = ("floor", metric)
+    if key in p.cache:
+        return p.cache[key]
     fout = p.layout.out_fmt
     y = fout.to_real(fout.quantize(p.fx if fout.is_float else
                                    np.clip(p.fx, fout.min - 1.0, fout.max + 1.0)))
     d = np.abs(y - p.fx)
-    return d * d if metric == "mse" else d * _weights(p, metric)
+    p.cache[key] = d * d if metric == "mse" else d * _weights(p, metric)
+    return p.cache[key]
 
 
 def _slack(metric: str, bound: float, floor: np.ndarray) -> float:
@@ -309,6 +321,15 @@ def error_matrix(p: FloatProblem, cand: np.ndarray, metric: str, bound: float = 
     mcode = np.int64(fse.METRIC_CODE[metric])
     fargs = _fmt_args(lay)
     K1 = lay.K + 1
+    # prefix pruning (sum metrics, a finite bound, no gate): see float_segment_error.error_rows
+    if metric not in fse.MINMAX and np.isfinite(kbound) and gate is None:
+        D = np.full((lay.M - 1, N), np.inf)
+        D[0] = tail_errors(p, cand, metric)[0]
+        fpre = np.concatenate([[0.0], np.cumsum(floor)])[idx]
+        # (a hair below the tail errors: float sums in another order than the bound's)
+        D *= 1 - 1e-9
+    else:
+        D, fpre = np.zeros((0, N)), np.zeros(N)
     row, rows = 0, 1
     while row < N:
         stop = min(N, row + rows)
@@ -328,7 +349,7 @@ def error_matrix(p: FloatProblem, cand: np.ndarray, metric: str, bound: float = 
             EX[pr, qq] = e
         fse.error_rows(E, np.int64(row), np.int64(stop), cpos, idx, V, EX, have, p.xpos, p.fx,
                        floor, w, np.int64(lay.K), np.int64(lay.t_bits), np.int64(lay.mul_bits),
-                       max_len, *fargs, mcode, float(kbound))
+                       max_len, *fargs, mcode, float(kbound), D, fpre)
         dt = time.perf_counter() - t0
         row = stop
         grow = int(rows * BLOCK_SECONDS / max(dt, 1e-6))
@@ -354,23 +375,81 @@ def tail_errors(p: FloatProblem, cand: np.ndarray, metric: str) -> tuple[np.ndar
     return fse.tail_errors(idx, *args, p.fx, _weights(p, metric), np.int64(fse.METRIC_CODE[metric]))
 
 
+def pair_errors(p: FloatProblem, cand: np.ndarray, pairs: np.ndarray, metric: str) -> np.ndarray:
+    """Errors of the intervals [cand[a], cand[b]) for rows (a, b) of ``pairs``, unpruned."""
+    lay = p.layout
+    cpos = lay.position(cand)
+    idx = np.searchsorted(lay.key(p.xs), lay.key(cand), side="left").astype(np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    V, EX = interval_values(p, cpos[a], cpos[b] - cpos[a])
+    floor, w = _floor(p, metric), _weights(p, metric)
+    max_len = np.int64(1) << np.int64(lay.dx_bits)
+    fargs = _fmt_args(lay)
+    mcode = np.int64(fse.METRIC_CODE[metric])
+    return np.array([fse.interval_error(cpos[i], cpos[j] - cpos[i], V[k], EX[k], p.xpos, p.fx,
+                                        floor, w, idx[i], idx[j], np.int64(lay.K),
+                                        np.int64(lay.t_bits), np.int64(lay.mul_bits), max_len,
+                                        *fargs, mcode, np.inf)
+                     for k, (i, j) in enumerate(zip(a, b))])
+
+
+def _local_search(p: FloatProblem, cand: np.ndarray, path: list[int], metric: str,
+                  left: np.ndarray, right: np.ndarray, reach: int = 8, passes: int = 3) -> float:
+    """An achievable objective near a coarse optimum: move one cutpoint at a time to the best of
+    the candidates within ``reach`` of it (a heuristic; it only tightens the pruning bound)."""
+    minmax = metric in fse.MINMAX
+    comb = max if minmax else (lambda u, v: u + v)
+    path = list(path)
+    M = len(path)
+
+    def cost(pt):
+        e = pair_errors(p, cand, np.array(list(zip(pt[:-1], pt[1:]))), metric)
+        tot = comb(left[pt[0]], right[pt[-1]])
+        for v in e:
+            tot = comb(tot, v)
+        return tot
+
+    best = cost(path)
+    for _ in range(passes):
+        improved = False
+        for i in range(M):
+            lo = path[i - 1] + 1 if i > 0 else 0
+            hi = path[i + 1] - 1 if i < M - 1 else cand.shape[0] - 1
+            for k in range(max(lo, path[i] - reach), min(hi, path[i] + reach) + 1):
+                if k == path[i]:
+                    continue
+                trial = path[:i] + [k] + path[i + 1:]
+                c = cost(trial)
+                if c < best:
+                    best, path, improved = c, trial, True
+        if not improved:
+            break
+    return float(best)
+
+
 def _coarse_bound(p: FloatProblem, cand: np.ndarray, metric: str, progress) -> float:
+    """Achievable objective: the optimum on nested sub-grids (every 4th candidate), each pruned
+    by the one below it, then improved by a local search on the full grid."""
     from .fitter import bellman
     M, minmax = p.layout.M, metric in fse.MINMAX
     levels = [cand]
     while levels[-1].shape[0] // 4 >= max(2 * M, 16):
         c = levels[-1]
         levels.append(np.unique(np.concatenate([c[::4], c[-1:]])))
-    bound = np.inf
+    bound, path, sub = np.inf, None, None
     for sub in reversed(levels[1:]):
         sub = sub[np.argsort(p.layout.key(sub), kind="stable")]
         left, right = tail_errors(p, sub, metric)
         try:
             E = error_matrix(p, sub, metric, bound, progress=progress,
                              label=f"bound from {sub.shape[0]} candidates: ")
-            bound, _ = bellman(E, left, right, M, minmax)
+            bound, path = bellman(E, left, right, M, minmax)
         except ParamsError:
-            bound = np.inf
+            bound, path = np.inf, None
+    if path is not None and np.isfinite(bound):
+        full = np.searchsorted(p.layout.key(cand), p.layout.key(sub[path]))
+        left, right = tail_errors(p, cand, metric)
+        bound = min(bound, _local_search(p, cand, [int(k) for k in full], metric, left, right))
     return bound
 
 

@@ -127,20 +127,41 @@ def interval_error(ca, L, vals, E, xpos, fx, floor, w, start, stop, K, t_bits, m
 
 @njit(cache=True)
 def error_rows(E, p0, p1, cpos, idx, V, EX, have, xpos, fx, floor, w, K, t_bits, mul_bits,
-               max_len, out_float, man_bits, emin, maxv, kbase, p2, out_min, out_max, lsb, mode, metric,
-               bound):
+               max_len, out_float, man_bits, emin, maxv, kbase, p2, out_min, out_max, lsb, mode,
+               metric, bound, D, fpre):
     """E[p, q] for rows p0..p1-1 where ``have[p - p0, q]``; V[p - p0, q] / EX[p - p0, q] are the
-    interval's K+1 stored values and its exponent. Others stay as they are (inf)."""
+    interval's K+1 stored values and its exponent. Others stay as they are (inf).
+
+    Prefix pruning (sum metrics, when D has rows): D[l, p] is the least error of the codes
+    before candidate p with l intervals (D[0] the left tail), filled here from the rows already
+    done (every E[., p] is known before row p). An interval from p can only be in an optimum if
+    its excess fits in the slack left after the prefix's own excess min_l D[l, p] - fpre[p]."""
     N = cpos.shape[0]
+    levels = D.shape[0]
     for p in range(p0, p1):
         r = p - p0
+        row_bound = bound
+        if levels > 0:
+            dmin = D[0, p]
+            for lev in range(1, levels):
+                best = np.inf
+                for pp in range(p):
+                    v = D[lev - 1, pp] + E[pp, p]
+                    if v < best:
+                        best = v
+                D[lev, p] = best
+                if best < dmin:
+                    dmin = best
+            row_bound = bound - max(0.0, dmin - fpre[p])
+            if row_bound < 0:
+                continue
         for q in range(p + 1, N):
             if not have[r, q]:
                 continue
             E[p, q] = interval_error(cpos[p], cpos[q] - cpos[p], V[r, q], EX[r, q], xpos, fx,
                                      floor, w, idx[p], idx[q], K, t_bits, mul_bits, max_len,
-                                     out_float, man_bits, emin, maxv, kbase, p2, out_min, out_max, lsb, mode,
-                                     metric, bound)
+                                     out_float, man_bits, emin, maxv, kbase, p2, out_min, out_max,
+                                     lsb, mode, metric, row_bound)
 
 
 @njit(cache=True)

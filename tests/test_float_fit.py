@@ -256,3 +256,18 @@ def test_candidates_are_valid_cutpoints_and_log_spaced():
     n1 = np.sum((v >= 1) & (v < 2))
     n64 = np.sum((v >= 64) & (v < 128))
     assert abs(int(n1) - int(n64)) <= 2
+
+
+@pytest.mark.slow          # about a minute on the loaded 2-core machine
+@pytest.mark.parametrize("metric", ["mean-rel", "max-ulp"])
+def test_pruning_keeps_the_optimum(metric):
+    """The pruned DP (coarse bound, local search, prefix pruning) against the textbook DP (every
+    interval measured in full) on grids large enough for the pruning to act."""
+    for func, fmt, dom, M, K, grid in (("silu", "fp16", (-8.0, 8.0), 6, 4, 160),
+                                       ("sigmoid", "fp8e5m2", (-20.0, 20.0), 5, 2, None)):
+        lay = TableLayout(fmt, fmt, M, K)
+        p = ff.make_problem(func, lay, dom)
+        assert ff.candidate_grid(p, grid).shape[0] >= 64           # a coarse level exists
+        cut, obj, _ = ff.place_cutpoints(p, metric, grid)
+        cut0, obj0, _ = ff.place_cutpoints(p, metric, grid, prune=False)
+        assert obj == pytest.approx(obj0, rel=1e-12) and list(cut) == list(cut0)
