@@ -8,26 +8,28 @@ from pathlib import Path
 from nlihw.atomic import atomic_write_text
 from . import float_comparison as fc
 
-CASES = [  # func, in, out, domain, metric
-    ("silu", "fp16", "fp16", (-150.0, 150.0), "mean-rel"),
-    ("silu", "fp16", "fp16", (-150.0, 150.0), "max-ulp"),
+CASES = [  # func, in, out, domain, metric, storage
+    ("silu", "fp16", "fp16", (-150.0, 150.0), "mean-rel", "rom"),
+    ("silu", "fp16", "fp16", (-150.0, 150.0), "mean-rel", "ram"),
+    ("silu", "fp16", "fp16", (-150.0, 150.0), "max-ulp", "rom"),
 ]
 TARGETS = ("generic", "xcup", "ecp5")
 
 
 def run(console) -> dict:
     out = {}
-    for func, fin, fout, dom, metric in CASES:
+    for func, fin, fout, dom, metric, storage in CASES:
         t0 = time.perf_counter()
         work = Path("build/bench/float_compare") / f"{func}_{fin}_{metric}"
         with console.status(f"{func} {fin}: sizing and synthesizing ...") as st:
             limit, rows = fc.float_compare(func, fin, fout, metric, None, TARGETS, work, dom,
-                                           progress=st.update)
+                                           progress=st.update, storage=storage)
         title = (f"{func} {fin} -> {fout} on [{dom[0]:g}, {dom[1]:g}], every design at least as "
-                 f"accurate as NLI M=11 K=32 ({metric} <= {limit:.4g})")
+                 f"accurate as NLI M=11 K=32 ({metric} <= {limit:.4g}), tables in {storage}")
         text = fc.markdown(rows, TARGETS, title)
-        atomic_write_text(Path("build/bench") / f"compare_float_{func}_{fin}_{metric}.md", text)
+        name = f"{func}_{fin}_{metric}_{storage}"
+        atomic_write_text(Path("build/bench") / f"compare_float_{name}.md", text)
         console.print(text)
         console.print(f"({time.perf_counter() - t0:.0f} s)")
-        out[f"{func}_{fin}_{metric}"] = fc.summary(rows, TARGETS)
+        out[name] = fc.summary(rows, TARGETS)
     return out

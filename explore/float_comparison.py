@@ -72,7 +72,10 @@ def smallest_m(p, metric: str, limit: float, grid: int | None = None,
     cand = candidate_grid(p, grid)
     minmax = metric == "max-ulp"
     total = limit if minmax else limit * p.xs.shape[0]
-    E = error_matrix(p, cand, metric, total * (1 + 1e-9))
+    # an all-pass gate: every interval up to the bound, for every M (the fitter's prefix pruning
+    # assumes the problem's own M)
+    n = cand.shape[0]
+    E = error_matrix(p, cand, metric, total * (1 + 1e-9), gate=np.zeros((n, n)), gate_limit=1.0)
     left, right = tail_errors(p, cand, metric)
     comb = np.maximum if minmax else np.add
     D = left.copy()
@@ -191,8 +194,13 @@ def _fit_or_none(func, fin, fout, M, K, metric, grid, domain, progress):
         return None
 
 
-def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None) -> list[FloatRow]:
-    """Rows with errors, storage and engine params (the full LUT: errors and bits only)."""
+def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None,
+            storage: str = "rom") -> list[FloatRow]:
+    """Rows with errors, storage and engine params (the full LUT: errors and bits only).
+
+    ``storage="ram"`` makes the NLI and NN-LUT engines reloadable (cutpoints, scales and exponents
+    in registers, values in RAM: the paper's programmable units); the exponent-indexed PWL has no
+    cutpoints to load and keeps its values in ROM."""
     from nlihw.hdl.nli.params import NLIEngineParams
     from nlihw.luts.float_baselines import full_lut_figures
     rows = []
@@ -209,8 +217,9 @@ def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None) -> list[F
                  if key == "exponent_pwl" else f"M={lay.M} K={lay.K}")
         row = FloatRow(key, label, t.meta["errors"], storage_bits(t), table=t)
         arch = "uniform" if key == "exponent_pwl" else "parallel"
+        st = "rom" if key == "exponent_pwl" else storage
         try:
-            row.params = NLIEngineParams((t,), arch=arch, top_name=f"{key}_engine")
+            row.params = NLIEngineParams((t,), arch=arch, storage=st, top_name=f"{key}_engine")
         except NlihwError as e:
             row.note = f"not synthesized: {e}"
         rows.append(row)
@@ -230,7 +239,7 @@ def synthesize(rows: list[FloatRow], targets, work: Path, progress=None) -> None
     for r in rows:
         if r.params is None:
             continue
-        v = generate(r.params, work / "rtl" / r.architecture)["verilog"]
+        v = generate(r.params, work / "rtl" / f"{r.architecture}_{r.params.storage}")["verilog"]
         for tgt in targets:
             if progress:
                 progress(f"{NAMES[r.architecture]}: synthesizing for {tgt}")
@@ -239,12 +248,12 @@ def synthesize(rows: list[FloatRow], targets, work: Path, progress=None) -> None
 
 
 def float_compare(func, fin, fout, metric="mean-rel", limit=None, targets=("generic",),
-                  work: "str | Path" = "build/compare", domain=None, grid=None,
-                  progress=None) -> tuple[float, list[FloatRow]]:
+                  work: "str | Path" = "build/compare", domain=None, grid=None, progress=None,
+                  storage: str = "rom") -> tuple[float, list[FloatRow]]:
     """Plan, size, synthesize: (the bound, the rows)."""
     work = Path(work)
     limit, tables = plan(func, fin, fout, metric, limit, work, domain, grid, progress)
-    rows = rows_of(func, fin, fout, metric, limit, tables, domain)
+    rows = rows_of(func, fin, fout, metric, limit, tables, domain, storage)
     synthesize(rows, targets, work, progress)
     return limit, rows
 

@@ -30,6 +30,9 @@ from .executor_options import check_executor, executor_options
 @click.option("--metric", type=click.Choice(["mean-rel", "max-ulp"]), default="mean-rel",
               show_default=True, help="A float side without a bound: the metric of the reference "
                                       "(NLI at the paper's M=11, K=32) every design must match.")
+@click.option("--storage", type=click.Choice(["rom", "ram"]), default="rom", show_default=True,
+              help="A float side: NLI and NN-LUT tables as constants (rom) or reloadable (ram: "
+                   "cutpoints in registers, values in RAM, as the paper's units).")
 @click.option("--domain", help="Real input range LO:HI (default: the function's, else the whole format).")
 @click.option("--grid", type=int, default=None,
               help=f"Candidate cutpoints of the NLI fits, 2..{MAX_GRID} (default: as nlihw fit).")
@@ -40,8 +43,8 @@ from .executor_options import check_executor, executor_options
               help="OUTDIR/<func> holds the sweep results (points/, results.csv, results.parquet, "
                    "spec.toml) and compare.json; points already there are not recomputed.")
 @executor_options
-def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, domain, grid, targets,
-            outdir, jobs, scheduler):
+def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, storage, domain, grid,
+            targets, outdir, jobs, scheduler):
     """Find each architecture's cheapest design meeting --max-err, synthesize them, print them side
     by side with the area ratios to NLI. NLI candidates (each K, multiplier or shift micro step,
     each with the fewest cutpoints meeting the bound) are sized by synthesis on the first
@@ -58,10 +61,10 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, domai
     from nlihw.formats import parse_format
     if parse_format(in_fmt).is_float or parse_format(out_fmt).is_float:
         return _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric,
-                              domain, grid, targets, outdir)
-    if max_mean_rel is not None or max_ulp is not None:
-        raise ParamsError("--max-mean-rel / --max-ulp bound a float comparison; fixed-point "
-                          "formats take --max-err (LSB)")
+                              storage, domain, grid, targets, outdir)
+    if max_mean_rel is not None or max_ulp is not None or storage != "rom":
+        raise ParamsError("--max-mean-rel / --max-ulp / --storage belong to a float comparison; "
+                          "fixed-point formats take --max-err (LSB)")
     if max_err is None:
         raise ParamsError("--max-err is required for fixed-point formats (error bound in LSB)")
     if not (math.isfinite(max_err) and max_err > 0):
@@ -101,8 +104,8 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, domai
                f"{sum(s.failed for s in c.sweeps[-1:])} failed) -> {work}")
 
 
-def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, domain, grid,
-                   targets, outdir):
+def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, storage,
+                   domain, grid, targets, outdir):
     """The float comparison (explore/float_comparison.py)."""
     from nlihw.explore import float_comparison as fc
     if max_err is not None:
@@ -130,14 +133,15 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
     err = Console(stderr=True)
     with err.status("sizing the designs ...") as status:
         limit, rows = fc.float_compare(func, in_fmt, out_fmt, metric, limit, targets, work, dom,
-                                       grid, status.update)
-    title = f"{func} {in_fmt} -> {out_fmt}, {metric} <= {limit:.4g}"
+                                       grid, status.update, storage)
+    title = f"{func} {in_fmt} -> {out_fmt}, {metric} <= {limit:.4g}, tables in {storage}"
     head, lines = fc.summary(rows, targets)
     text = fc.markdown(rows, targets, title)
     click.echo(text)
     outs = OutputSet()
     outs.add_text(report, json.dumps({"function": func, "in": in_fmt, "out": out_fmt,
                                       "metric": metric, "bound": limit, "targets": list(targets),
+                                      "storage": storage,
                                       "header": head, "rows": lines,
                                       "notes": {fc.NAMES[r.architecture]: r.note for r in rows}},
                                      indent=1, sort_keys=True) + "\n", "compare.json")
