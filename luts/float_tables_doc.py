@@ -42,7 +42,7 @@ internal position 0 or -1) and in exp's and sigmoid's far left, where the table 
 values of order 2^-14 and the output format's ulp is as small as 2^-133.
 
 Fit time target (issue [F] item 2): fp16 SiLU, M=11, K=32, [-150, 150], mean-rel, 1,024
-candidates, every one of the 45,056 domain codes evaluated: **40.2 s wall, 20.0 s CPU on one core**
+candidates, every one of the 45,410 domain codes evaluated: **40.2 s wall, 20.0 s CPU on one core**
 (NUMBA_NUM_THREADS=1, the machine under a load of about 5 on 2 cores), against the 60 s target and
 the paper's 610 s on an RTX 4090; mean-rel 2.1075e-4. `make bench` prints it (fitter section,
 "Float fit time" table).
