@@ -108,4 +108,4 @@ def table_errors(table: NLITable, xs: np.ndarray | None = None,
     return error_summary(y, f, xs, 1.0, out_lsb, rel_floor, x_real=x_real, out_fmt=lay.out_fmt)
 
 
-METRIC_KEY = {"max-abs": "max_abs", "mean-rel": "mean_rel", "mse": "mse"}
+METRIC_KEY = {"max-abs": "max_abs", "mean-rel": "mean_rel", "mse": "mse", "max-ulp": "max_ulp"}
