@@ -69,3 +69,50 @@ def test_tables_that_are_not_exponent_indexed_are_refused():
     t = fit("silu", TableLayout("fp8e4m3", "fp8e4m3", 5, 1), domain=(-6.0, 6.0)).table
     with pytest.raises(ParamsError, match="aligned|equally spaced"):
         segments(t)
+
+
+# --- the engine with arch="uniform" on a float input: the exponent-indexed PWL -------------------
+def exp_pwl_params(fmt, lead, dom, funcs=("silu",)):
+    from nlihw.hdl.nli.params import NLIEngineParams
+    return NLIEngineParams(tuple(exponent_pwl_table(f, fmt, fmt, lead, dom) for f in funcs),
+                           arch="uniform", top_name="exp_pwl")
+
+
+def test_amaranth_engine_every_fp8_code():
+    """fp8e4m3, two functions (silu, tanh), every bit pattern, through the Amaranth simulator."""
+    from test_engine_amaranth import run
+    from nlihw.sim.nli.engine_model import engine_eval
+    p = exp_pwl_params("fp8e4m3", 1, (-6.0, 6.0), ("silu", "tanh"))
+    x = np.arange(256, dtype=np.int64).reshape(-1, 1)
+    func = np.random.default_rng(0).integers(0, 2, 256)
+    got, t_in, t_out = run(p, x, func, in_stall=0.2, out_stall=0.3)
+    want = engine_eval(p, x, func)
+    bad = np.nonzero(got[:, 0] != want[:, 0])[0]
+    assert bad.size == 0, f"beat {bad[0]}: x {int(x[bad[0], 0]):#04x} want {int(want[bad[0], 0]):#04x} got {int(got[bad[0], 0]):#04x}"
+
+
+@pytest.mark.parametrize("lead", [3])
+def test_verilator_every_fp16_code(lead, tmp_path):
+    """The emitted Verilog of an fp16 exponent-indexed PWL (fp16 SiLU on [-150, 150]) on every
+    one of the 65,536 bit patterns against the golden model, with exact latency."""
+    from nlihw.sim.nli import engine_bench as eb
+    p = exp_pwl_params("fp16", lead, (-150.0, 150.0))
+    sim = eb.build_engine(p, tmp_path / "rtl")
+    x, func = eb.exhaustive_inputs(p)
+    assert len(np.unique(x)) == 1 << 16
+    cfg = eb.bench_config(p, x, func)
+    r = eb.run_bench(sim, cfg, tmp_path / "run")
+    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
+    assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)}"
+
+
+def test_uniform_float_refusals():
+    from nlihw.hdl.nli.params import NLIEngineParams
+    from nlihw.luts.float_fit import fit
+    from nlihw.luts.layout import TableLayout
+    t = fit("silu", TableLayout("fp8e4m3", "fp8e4m3", 5, 1), domain=(-6.0, 6.0)).table
+    with pytest.raises(ParamsError, match="aligned|equally spaced"):
+        NLIEngineParams((t,), arch="uniform")
+    e = exponent_pwl_table("silu", "fp8e4m3", "fp8e4m3", 1, (-6.0, 6.0))
+    with pytest.raises(ParamsError, match="storage='rom' only"):
+        NLIEngineParams((e,), arch="uniform", storage="ram")

@@ -230,7 +230,8 @@ def test_amaranth_ram_reload(fin, fout):
     assert not np.array_equal(want, engine_eval(p, x, func)), "the reload must change results"
 
 
-@pytest.mark.parametrize("kw, msg", [(dict(arch="uniform"), "arch 'uniform' supports fixed-point"),
+@pytest.mark.parametrize("kw, msg", [(dict(arch="uniform"), "arch 'uniform' with a float input needs "
+                                                             "(an exponent-indexed|cutpoints)"),
                                      (dict(arch="direct"), "arch 'direct' supports fixed-point")])
 def test_refusals_for_float_formats(kw, msg):
     t = random_table(np.random.default_rng(0), fp16, fp16, 3, 1)
@@ -258,8 +259,13 @@ def test_cli_refuses_a_baseline_arch_for_float_tables(tmp_path, capsys):
     from nlihw.cli import main
     t = random_table(np.random.default_rng(3), "fp16", "fp16", 5, 4, tails=("zero", "identity"))
     path = t.save(tmp_path / "t.json")
+    assert main(["gen", "--table", str(path), "--arch", "direct", "-o", str(tmp_path / "rtl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: arch 'direct' supports fixed-point formats only, got fp16 -> fp16; "
+                   "use arch 'parallel' or 'binary' (or 'uniform' with an exponent-indexed PWL "
+                   "table and a float input)"]
     assert main(["gen", "--table", str(path), "--arch", "uniform", "-o", str(tmp_path / "rtl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: arch 'uniform' supports fixed-point formats only, got fp16 -> fp16; "
-                   "use arch 'parallel' or 'binary'"]
+    assert err == ["error: arch 'uniform' with a float input needs an exponent-indexed PWL table "
+                   "(K=1, aligned cutpoints); random has K=4"]
     assert not (tmp_path / "rtl").exists()

@@ -28,6 +28,7 @@ from nlihw.luts.layout import MicroStep
 from .comparator_tree import ComparatorTree, _select, _shape
 from .direct_address import DirectAddress
 from .fixed_mac import FixedMAC
+from .exponent_search import ExponentSearch
 from .float_input import FloatInput, order_key
 from .micro_bin import MicroBin
 from .params import NLIEngineParams
@@ -186,7 +187,10 @@ class NLIEngine(wiring.Component):
                 m.d.comb += [da.en.eq(advance), da.x.eq(self.i.payload.x[lane]), da.func.eq(func),
                              st.addr.eq(da.addr), mac.t.eq(0), mac.cls.eq(0)]
                 continue
-            search = UniformSearch(p) if p.arch == "uniform" else ComparatorTree(p, cut, self._cut_pos)
+            if p.arch == "uniform":
+                search = ExponentSearch(p) if lay.in_float else UniformSearch(p)
+            else:
+                search = ComparatorTree(p, cut, self._cut_pos)
             mb = MicroBin(p, mul, shift, self._exps)
             m.submodules[f"search{lane}"] = search
             m.submodules[f"micro{lane}"] = mb

@@ -57,7 +57,10 @@ class MicroBin(wiring.Component):
         i_r = Signal.like(i, name="interval_r")
         cls_r = Signal(2, name="cls_r")
         f_r = Signal(p.func_bits, name="func_r")
-        if lay.micro_step is MicroStep.MUL:
+        # exponent-indexed PWL: dx is already the offset in ulps of a 2^r-ulp segment, so
+        # t = dx 2^T >> r with a constant shift (the golden model's mul and shift give the same)
+        exp_pwl = p.arch == "uniform" and lay.in_float
+        if lay.micro_step is MicroStep.MUL and not exp_pwl:
             prod_next = self.dx * per_interval(self._mul, self.func, i)
         else:
             prod_next = self.dx << T
@@ -69,7 +72,11 @@ class MicroBin(wiring.Component):
 
         # stage 2: shift, split, address
         u = Signal(lay.u_bits)
-        m.d.comb += u.eq(prod >> per_interval(self._shift, f_r, i_r))
+        if exp_pwl:
+            from .exponent_search import segments
+            m.d.comb += u.eq(prod >> segments(p.tables[0]).r)
+        else:
+            m.d.comb += u.eq(prod >> per_interval(self._shift, f_r, i_r))
         j = u[T:] if K > 1 else Const(0, 1)
         fbase = f_r * lay.n_values if p.n_funcs > 1 else 0
         m.d.comb += self.addr.eq(fbase + i_r * lay.values_per_interval + j)

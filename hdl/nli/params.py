@@ -23,7 +23,8 @@ class NLIEngineParams:
     ``arch``: ``parallel`` (M comparators and an encoder in one stage, the paper's) or ``binary``
     (a pipelined binary search, one comparator per stage); the baselines ``uniform`` (uniform PWL:
     the segment is the input's top bits) and ``direct`` (full LUT: one entry per input code).
-    ``storage``: ``rom`` (constants) or ``ram`` (values in writable memories, cutpoints, scales
+    With a float input, ``uniform`` is the exponent-indexed PWL (segments by the code's top bits,
+    ``luts/float_baselines.py``). ``storage``: ``rom`` (constants) or ``ram`` (values in writable memories, cutpoints, scales
     and clamps in writable registers; NLI architectures only). Tail modes and slopes are part of
     the generated hardware; a reload changes only their constants (the clamp registers).
     Floating-point formats (either side): ``parallel`` or ``binary``, rom or ram (a float input
@@ -67,9 +68,19 @@ class NLIEngineParams:
         fin = lay.in_fmt
         if lay.in_float or lay.out_float:
             fmts = f"{lay.in_fmt} -> {lay.out_fmt}"
+            if self.arch == "uniform" and lay.in_float:
+                # the exponent-indexed PWL: segments are the codes' top bits (exponent_search.py)
+                from .exponent_search import segments
+                if self.storage != "rom":
+                    raise ParamsError("arch 'uniform' (a baseline) supports storage='rom' only")
+                if len({segments(t).r for t in tables}) != 1:
+                    raise ParamsError("arch 'uniform' with a float input: every function's table "
+                                      "needs the same number of leading bits")
+                return
             if self.arch not in ("parallel", "binary"):
                 raise ParamsError(f"arch {self.arch!r} supports fixed-point formats only, got "
-                                  f"{fmts}; use arch 'parallel' or 'binary'")
+                                  f"{fmts}; use arch 'parallel' or 'binary' (or 'uniform' with an "
+                                  f"exponent-indexed PWL table and a float input)")
             return
         if self.arch in ("parallel", "binary"):
             for t in tables:
