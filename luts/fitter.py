@@ -43,10 +43,19 @@ MAX_GRID = 8192
 BLOCK_SECONDS = 0.2          # target wall time of one compiled error-matrix call
 
 
-def default_rel_floor(out_fmt: Q) -> float:
-    """Mean-relative floor: the paper's 2^-14, or one output LSB when that is coarser (a relative
-    error below one LSB of |f| is not meaningful in the output format)."""
-    return max(TAU, out_fmt.lsb)
+def default_rel_floor(out_fmt) -> float:
+    """Mean-relative floor: the paper's 2^-14, or one output LSB of a fixed-point output when that
+    is coarser (a relative error below one LSB of |f| is not meaningful in the output format)."""
+    return TAU if out_fmt.is_float else max(TAU, out_fmt.lsb)
+
+
+def resolve_rel_floor(rel_floor, out_fmt) -> float:
+    """The given mean-relative floor (finite and > 0), or the output format's default."""
+    if rel_floor is None:
+        return default_rel_floor(out_fmt)
+    if not (np.isfinite(rel_floor) and rel_floor > 0):
+        raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
+    return float(rel_floor)
 
 
 def check_grid(grid: int | None, option: str = "--grid") -> None:
@@ -109,10 +118,7 @@ def make_problem(func: "str | Function", layout: TableLayout,
     if span * layout.K + 1 > (1 << 25):
         raise ParamsError(f"domain of {span + 1} codes with K={layout.K} is too large to fit "
                           f"(limit 2^25 fine-grid points); narrow --domain or lower K")
-    if rel_floor is None:
-        rel_floor = default_rel_floor(fout)
-    if not (np.isfinite(rel_floor) and rel_floor > 0):
-        raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
+    rel_floor = resolve_rel_floor(rel_floor, fout)
     xs = evaluation_codes(fin, lo, hi)
     fine = lo + np.arange(span * layout.K + 1, dtype=np.float64) / layout.K
     with np.errstate(all="ignore"):

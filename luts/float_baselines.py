@@ -17,7 +17,8 @@ import numpy as np
 
 from nlihw.errors import ParamsError
 from nlihw.sim.nli.reference import error_summary, evaluation_codes, table_errors
-from .float_fit import build_table, default_rel_floor, make_problem
+from .fitter import default_rel_floor
+from .float_fit import build_table, make_problem
 from .functions import get_function
 from .layout import MAX_POSITION, TableLayout
 from .table import NLITable

@@ -39,9 +39,6 @@ def default_metric(layout: TableLayout) -> str:
     return "mean-rel" if layout.out_float else "max-abs"
 
 
-def default_rel_floor(out_fmt) -> float:
-    """2^-14 (the paper's floor); one output LSB when a fixed output is coarser."""
-    return TAU if out_fmt.is_float else max(TAU, out_fmt.lsb)
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ def make_problem(func: "str | Function", layout: TableLayout,
                  domain: tuple[float, float] | None = None, rel_floor: float | None = None,
                  tails=None) -> FloatProblem:
     """Resolve domain and tails, check f there, list eval codes and candidate cutpoints."""
-    from .fitter import resolve_tails
+    from .fitter import resolve_rel_floor, resolve_tails
     fn = get_function(func) if isinstance(func, str) else func
     lay, fin, fout = layout, layout.in_fmt, layout.out_fmt
     if lay.micro_step is MicroStep.POW2:
@@ -105,10 +102,7 @@ def make_problem(func: "str | Function", layout: TableLayout,
         if t.mode is TailMode.LINEAR:
             raise ParamsError(f"a linear tail ({side}) needs fixed-point formats; use identity, "
                               f"zero or clamp with {fin} -> {fout}")
-    if rel_floor is None:
-        rel_floor = default_rel_floor(fout)
-    if not (np.isfinite(rel_floor) and rel_floor > 0):
-        raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
+    rel_floor = resolve_rel_floor(rel_floor, fout)
     x_real = fin.to_real(xs)
     if xs.shape[0] == 0:
         raise ParamsError(f"the domain [{dlo:g}, {dhi:g}] holds no code of {fin}")
