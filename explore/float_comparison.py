@@ -202,7 +202,7 @@ def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None,
     in registers, values in RAM: the paper's programmable units); the exponent-indexed PWL has no
     cutpoints to load and keeps its values in ROM."""
     from nlihw.hdl.nli.params import NLIEngineParams
-    from nlihw.luts.float_baselines import full_lut_figures
+    from nlihw.luts.float_baselines import code_lut_table, full_lut_figures
     rows = []
     for key in ("nli", "nn_lut_paper", "nn_lut", "exponent_pwl"):
         t = tables.get(key)
@@ -225,11 +225,21 @@ def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None,
         rows.append(row)
     full = full_lut_figures(func, fin, fout, domain)
     meets = full["errors"][METRIC_KEY[metric]] <= limit * (1 + 1e-6)
-    rows.append(FloatRow("full_lut", f"{full['entries']:,} entries", full["errors"], full["bits"],
-                         note="" if meets else "does not meet the bound",))
-    rows[-1].note = (rows[-1].note + "; " if rows[-1].note else "") + \
-        "not synthesized: a ROM of every code (its size is its cost)"
+    row = FloatRow("full_lut", f"{full['entries']:,} entries", full["errors"], full["bits"],
+                   note="" if meets else "does not meet the bound")
+    row.params = NLIEngineParams((code_lut_table(func, fin, fout),), arch="direct",
+                                 top_name="full_lut_engine")
+    rows.append(row)
     return rows
+
+
+def full_lut_targets(row: FloatRow, targets) -> tuple:
+    """A full LUT larger than FULL_LUT_SYNTH_LIMIT entries is synthesized for xcup (block RAM)
+    only: as logic or LUT RAM it is its size, nothing to learn from a day of ABC."""
+    from .spec import FULL_LUT_SYNTH_LIMIT
+    if row.params.layout.n_values > FULL_LUT_SYNTH_LIMIT:
+        return tuple(t for t in targets if t == "xcup")
+    return tuple(targets)
 
 
 def synthesize(rows: list[FloatRow], targets, work: Path, progress=None) -> None:
@@ -240,7 +250,10 @@ def synthesize(rows: list[FloatRow], targets, work: Path, progress=None) -> None
         if r.params is None:
             continue
         v = generate(r.params, work / "rtl" / f"{r.architecture}_{r.params.storage}")["verilog"]
-        for tgt in targets:
+        tgts = full_lut_targets(r, targets) if r.architecture == "full_lut" else targets
+        if len(tgts) < len(targets):
+            r.note = f"{r.params.layout.n_values:,}-entry ROM synthesized for xcup (block RAM) only"
+        for tgt in tgts:
             if progress:
                 progress(f"{NAMES[r.architecture]}: synthesizing for {tgt}")
             r.reports[tgt] = run_synth(v, r.params.top_name, tgt, params=r.params.to_dict(),

@@ -9,7 +9,11 @@ benches serve them too):
   grid 2^-x_frac_bits (tiny bf16 codes) are dropped, merging the segments around zero.
 - NN-LUT style non-uniform PWL is an NLI fit with K = 1 (``float_fit.fit``): no builder here.
 - full LUT: one stored output code per input code (its error is each code's least possible one:
-  f correctly rounded); ``full_lut_figures`` gives its error and storage without building a table.
+  f correctly rounded); ``full_lut_figures`` gives its error and storage without building a table,
+  ``code_lut_table`` the table itself. A full LUT does not care what the bits mean: it is a ROM
+  indexed by the input bit pattern holding output bit patterns, so it is stated as a fixed-point
+  table over the raw codes (unsigned integers in, unsigned integers out) and built by the engine's
+  ``direct`` architecture.
 """
 from __future__ import annotations
 
@@ -77,3 +81,29 @@ def full_lut_figures(func: str, in_fmt, out_fmt, domain: tuple[float, float] | N
     err = error_summary(y, f, xs, 1.0, 1.0 if fout.is_float else fout.lsb,
                         default_rel_floor(fout), x_real=x, out_fmt=fout)
     return {"errors": err, "entries": 1 << fin.width, "bits": (1 << fin.width) * fout.width}
+
+
+def code_lut_table(func: str, in_fmt, out_fmt) -> NLITable:
+    """The full LUT of ``func`` as a table over raw codes: entry x holds the output code of f at
+    input code x, rounded to nearest even (saturating); NaN codes hold the canonical NaN (0 for a
+    fixed output), +-Inf hold f at the largest finite value of that sign."""
+    from nlihw.formats import Q, parse_format
+    fin, fout = parse_format(in_fmt), parse_format(out_fmt)
+    if fin.width > 16:
+        raise ParamsError(f"a full LUT of {fin} would hold 2^{fin.width} entries; 16 bits at most")
+    codes = np.arange(1 << fin.width, dtype=np.int64)
+    x = fin.to_real(codes)
+    x = np.clip(np.nan_to_num(x, nan=0.0), fin.min, fin.max)
+    with np.errstate(all="ignore"):
+        f = get_function(func)(x)
+    if not fout.is_float:
+        f = np.clip(f, fout.min - 1.0, fout.max + 1.0)
+    y = fout.to_bits(fout.quantize(f))
+    if fin.is_float:
+        y = np.where(fin.is_nan(codes), np.int64(fout.canonical_nan if fout.is_float else 0), y)
+    lay = TableLayout(Q(fin.width, 0, False), Q(fout.width, 0, False), 1 << fin.width, 1, "mul",
+                      t_bits=1, mul_bits=2)
+    vals = tuple(int(v) for v in y)
+    return NLITable(lay, func, tuple(range(1 << fin.width)), vals, vals[0], vals[-1],
+                    (0.0, float((1 << fin.width) - 1)),
+                    meta={"baseline": "full_lut", "codes_of": [str(fin), str(fout)]})

@@ -61,3 +61,25 @@ def test_full_lut_error_is_f_correctly_rounded():
     assert fig["errors"]["max_abs"] == pytest.approx(worst, rel=1e-12)
     assert fig["errors"]["mean_rel"] == pytest.approx(total / len(xs), rel=1e-9)
     assert fig["entries"] == 256 and fig["bits"] == 256 * 8
+
+
+def test_code_lut_holds_f_correctly_rounded_at_every_code():
+    """The full LUT over raw codes: entry x is the fp8 code of silu(x) rounded to nearest even,
+    NaN codes hold the canonical NaN, +-Inf (none in e4m3) aside; the direct engine reads it."""
+    from fractions import Fraction
+    from nlihw.hdl.nli.params import NLIEngineParams
+    from nlihw.luts.float_baselines import code_lut_table
+    enc = encoder(*E4M3)
+    t = code_lut_table("silu", "fp8e4m3", "fp8e4m3")
+    got = nli_stages(t, np.arange(256))["y"]
+    for c in range(256):
+        kind, v = decode(c, *E4M3)
+        if kind == "nan":
+            want = 0x7F
+        elif kind == "negzero":
+            want = 0x80                        # silu(-0) = -0 (IEEE), kept by the rounding
+        else:
+            xv = float(v)
+            want = enc(Fraction(xv / (1 + math.exp(-xv))))
+        assert got[c] == want, f"code {c:#04x}: want {want:#04x}, got {int(got[c]):#04x}"
+    NLIEngineParams((t,), arch="direct")          # the engine takes it as a full LUT
