@@ -3,6 +3,9 @@
 ``parallel``: M comparators, a thermometer-to-index encoder and the dx subtractor in one stage (the
 NLI paper's). ``binary``: a pipelined binary search, ceil(log2(M+1)) stages of one comparator each,
 building I from its top bit down; dx is formed in the last stage.
+
+Pipeline point ``search_compare`` (``NLIEngineParams.pipeline``): one more register stage between
+the comparators (binary: the last stage's) and the encoder / base select and dx subtract.
 """
 from __future__ import annotations
 
@@ -67,12 +70,25 @@ class ComparatorTree(wiring.Component):
     def _cut_of(self, func, j):
         return _select([c[j] for c in self._cut], func)
 
+    def _split(self, m, name, sigs):
+        """Registers (advancing on ``en``) of ``sigs`` when ``search_compare`` is on, else ``sigs``."""
+        if "search_compare" not in self.params.pipeline:
+            return sigs
+        regs = [Signal.like(s, name=f"{name}_{k}") for k, s in enumerate(sigs)]
+        with m.If(self.en):
+            m.d.sync += [r.eq(s) for r, s in zip(regs, sigs)]
+        return regs
+
     def _parallel(self, m):
         lay = self.params.layout
         M = lay.M
         ge = [Signal(name=f"ge{j}") for j in range(M)]
         for j in range(M):
             m.d.comb += ge[j].eq(self.x >= self._cut_of(self.func, j))
+        pos = self.pos if self._float else self.x
+        func = self.func
+        if "search_compare" in self.params.pipeline:
+            *ge, pos, func = self._split(m, "cmp_r", [*ge, pos, func])
         index = Signal(lay.index_bits)
         base = Signal(self._pos_shape)           # position of c[I-1], or 0 when clamped
         # ge is a thermometer code (cutpoints increase): exactly one boundary k has ge[k-1] & ~ge[k].
@@ -81,15 +97,14 @@ class ComparatorTree(wiring.Component):
             hot = ge[k - 1] & (~ge[k] if k < M else Const(1))
             idx_terms.append(Mux(hot, k, 0))
             if k < M:
-                base_terms.append(Mux(hot, self._pos_of(self.func, k - 1).as_unsigned(), 0))
+                base_terms.append(Mux(hot, self._pos_of(func, k - 1).as_unsigned(), 0))
         m.d.comb += index.eq(_or_tree(idx_terms))
         m.d.comb += base.eq(_or_tree(base_terms) if base_terms else 0)
-        pos = self.pos if self._float else self.x
         with m.If(self.en):
             m.d.sync += [
                 self.index.eq(index),
                 self.dx.eq(Mux((index == 0) | (index == M), 0, (pos - base)[:lay.dx_bits])),
-                self.func_out.eq(self.func),
+                self.func_out.eq(func),
             ]
 
     def _binary(self, m):
@@ -115,6 +130,10 @@ class ComparatorTree(wiring.Component):
             nxt = Signal(D, name=f"part_s{d}")
             m.d.comb += nxt.eq(part | (ge << b))
             if d == D - 1:
+                if "search_compare" in self.params.pipeline:
+                    x_pos = x if pos is None else pos
+                    nxt, x_pos, func = self._split(m, "cmp_r", [nxt, x_pos, func])
+                    x, pos = (x_pos, None) if pos is None else (x, x_pos)
                 base = Signal(self._pos_shape, name="base")
                 m.d.comb += base.eq(_select([self._pos_of(func, min(max(k - 1, 0), M - 1))
                                              for k in range(1 << D)], nxt))

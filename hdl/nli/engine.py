@@ -17,6 +17,10 @@ The format objects decide the datapath: a float input puts its conversion stage 
 order key, position, NaN flag) before the search, which then compares keys and forms dx on
 positions; a float output stores block mantissas and exponents and rounds into the format
 (``FixedMAC`` with ``FloatRound``). A fixed-point side is built exactly as before.
+
+``params.pipeline`` enables optional register points (see ``ENGINE_PIPELINE`` in params.py) inside
+the search, micro-bin, storage and MAC units; each adds one cycle to the latency and the side band
+(func, class, NaN flag, the x the tails need, clamps, exponent) is delayed to match.
 """
 from __future__ import annotations
 
@@ -205,7 +209,7 @@ class NLIEngine(wiring.Component):
                 m.submodules[f"float_in{lane}"] = fi
                 m.d.comb += [fi.en.eq(advance), fi.x.eq(self.i.payload.x[lane]),
                              search.x.eq(fi.key), search.pos.eq(fi.pos),
-                             mb.nan.eq(delay(fi.nan, p.search_stages, f"nan_l{lane}"))]
+                             mb.nan.eq(delay(fi.nan, p.search_latency, f"nan_l{lane}"))]
             else:
                 m.d.comb += search.x.eq(self.i.payload.x[lane])
             if lay.out_float:
@@ -215,7 +219,8 @@ class NLIEngine(wiring.Component):
                 # belongs to; the tail values then enter the output mux as clamps do
                 tails = TailUnit(p, clamp_lo, clamp_hi)
                 m.submodules[f"tails{lane}"] = tails
-                x_d = delay(self.i.payload.x[lane], fl_in + p.search_stages + 2, f"x_l{lane}")
+                x_d = delay(self.i.payload.x[lane], fl_in + p.search_latency + p.micro_latency,
+                            f"x_l{lane}")
                 m.d.comb += [tails.x.eq(x_d), tails.func.eq(mb.func_out),
                              mac.clamp_lo.eq(tails.lo), mac.clamp_hi.eq(tails.hi)]
             else:

@@ -8,6 +8,12 @@ Float output: y0, y1 are ``value_bits``-bit signed mantissas of the interval's b
 acc 2^(E-T) (``FloatRound``: nearest even, saturating, +0 for acc = 0, -0 for a negative rounding
 to 0), which adds its normalize register stage before the output register. A NaN input gives the
 canonical NaN (float output) or 0 (fixed output).
+
+Pipeline points (``NLIEngineParams.pipeline``): ``table_out`` (the table data come one cycle later,
+through TableStorage's output register: t and the side band wait for them), ``interp_in`` (y1 - y0
+and t registered before the product: the multiplier's input register) and ``round_split`` (the
+rounded value registered before the saturation and the class mux; float output: the rounded code
+magnitude, inside ``FloatRound``). Each adds one register stage and carries the side band along.
 """
 from __future__ import annotations
 
@@ -60,18 +66,37 @@ class FixedMAC(wiring.Component):
                 m.d.sync += [r.eq(v) for r, (v, _) in zip(regs, side)]
             return [(r, s) for r, (_, s) in zip(regs, side)]
 
+        pl = self.params.pipeline
+        t_in = self.t
+        if "table_out" in pl:
+            # the table data come through TableStorage's output register: wait for them
+            t_in = Signal(T, name="t_w")
+            with m.If(self.en):
+                m.d.sync += t_in.eq(self.t)
+            side_in = carry(side_in, "_w")
+
         # stage 0: table outputs and their side band
         y0, y1 = Signal(shape), Signal(shape)
         t0 = Signal(T)
         with m.If(self.en):
-            m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(self.t)]
+            m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(t_in)]
         side = carry(side_in, 0)
+
+        diff = y1 - y0
+        if "interp_in" in pl:
+            # the product's input register: y1 - y0 and t (y0 beside them)
+            y0_a, t_a = Signal(shape, name="y0_a"), Signal(T, name="t_a")
+            diff_a = Signal(signed(lay.diff_bits), name="diff_a")
+            with m.If(self.en):
+                m.d.sync += [y0_a.eq(y0), t_a.eq(t0), diff_a.eq(diff)]
+            side = carry(side, "_a")
+            y0, t0, diff = y0_a, t_a, diff_a
 
         # stage 1: product t * (y1 - y0), exact
         y0_r = Signal(shape)
         prod = Signal(signed(lay.diff_bits + T))
         with m.If(self.en):
-            m.d.sync += [y0_r.eq(y0), prod.eq(t0 * (y1 - y0))]
+            m.d.sync += [y0_r.eq(y0), prod.eq(t0 * diff)]
         side = carry(side, 1)
 
         # stage 2: the exact sum
@@ -83,17 +108,22 @@ class FixedMAC(wiring.Component):
         if fl_out:
             # stages 3, 4: normalize (registered inside FloatRound), round; exponent E - T
             e_lo, e_hi = lay.exp_range
+            split = "round_split" in pl
             m.submodules.round = rnd = FloatRound(fmt, lay.acc_bits - 1, e_lo - T, e_hi - T,
-                                                  pipelined=True)
+                                                  pipelined=True, split_round=split)
             exp_r = side[3][0]
             m.d.comb += [rnd.en.eq(self.en), rnd.sign.eq(acc[-1]),
                          rnd.mag.eq(Mux(acc[-1], -acc, acc)), rnd.exp.eq(exp_r - T)]
             side = carry(side[:3], "_n")
+            if split:
+                side = carry(side, "_s")
             sat = rnd.code
             nan_code = fmt.canonical_nan
         else:
             # stage 3: one rounding; saturate
-            sat = self._fixed_round(m, acc, shape)
+            sat = self._fixed_round(m, acc, shape, "round_split" in pl)
+            if "round_split" in pl:
+                side = carry(side, "_s")
             nan_code = 0
         (cls_r, _), (lo_r, _), (hi_r, _) = side[:3]
         out = Mux(cls_r == CLS_LOW, lo_r, Mux(cls_r == CLS_HIGH, hi_r, sat))
@@ -103,7 +133,7 @@ class FixedMAC(wiring.Component):
             m.d.sync += self.y.eq(out)
         return m
 
-    def _fixed_round(self, m, acc, shape):
+    def _fixed_round(self, m, acc, shape, split=False):
         lay = self.params.layout
         fmt, T, w = lay.out_fmt, lay.t_bits, lay.out_fmt.width
         fl = Signal(signed(lay.acc_bits - T + 1))
@@ -121,6 +151,12 @@ class FixedMAC(wiring.Component):
             up = (rem > half) | ((rem == half) & fl[0])
         rounded = Signal(signed(lay.acc_bits - T + 2))
         m.d.comb += rounded.eq(fl + up)
+        if split:
+            # round_split: the rounded value registered; saturation and class mux after it
+            rounded_r = Signal.like(rounded, name="rounded_r")
+            with m.If(self.en):
+                m.d.sync += rounded_r.eq(rounded)
+            rounded = rounded_r
         sat = Signal(w)
         m.d.comb += sat.eq(Mux(rounded > fmt.max_raw, Const(fmt.max_raw, shape),
                                Mux(rounded < fmt.min_raw, Const(fmt.min_raw, shape), rounded)))

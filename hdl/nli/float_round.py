@@ -8,7 +8,8 @@ subnormal range), right shift r = b - man - exp (r >= -man; r > mag's width give
 larger r). Round: q = RNE(mag 2^-r), code magnitude ((b + bias - 1) << man) + q (a carry moves
 into the next binade, or from subnormal to normal, by itself), then the saturation and the sign:
 an exact 0 keeps the sign it came with (the MAC's acc = 0 is positive: +0), a negative rounding
-to 0 gives -0. ``pipelined``: one register (advancing on ``en``) between normalize and round.
+to 0 gives -0. ``pipelined``: one register (advancing on ``en``) between normalize and round;
+``split_round`` (with ``pipelined``): one more between the rounded code magnitude and its saturation.
 """
 from __future__ import annotations
 
@@ -20,9 +21,13 @@ from nlihw.formats import FP
 
 
 class FloatRound(wiring.Component):
-    def __init__(self, fmt: FP, mag_bits: int, exp_lo: int, exp_hi: int, pipelined: bool = False):
+    def __init__(self, fmt: FP, mag_bits: int, exp_lo: int, exp_hi: int, pipelined: bool = False,
+                 split_round: bool = False):
         self.fmt, self.mag_bits = fmt, mag_bits
         self.exp_lo, self.exp_hi, self.pipelined = exp_lo, exp_hi, pipelined
+        if split_round and not pipelined:
+            raise ValueError("FloatRound: split_round needs pipelined=True (it adds a register)")
+        self.split_round = split_round
         ports = {"sign": In(1), "mag": In(mag_bits),
                  "exp": In(signed(max(abs(exp_lo), abs(exp_hi)).bit_length() + 1)),
                  "code": Out(fmt.width)}
@@ -70,6 +75,11 @@ class FloatRound(wiring.Component):
         code_hi = ((b_hi + fmt.bias - 1) << man) + (1 << (man + 1))
         cmag = Signal(range(code_hi + 1), name="code_mag")
         m.d.comb += cmag.eq(((b + (fmt.bias - 1)) << man) + q)
+        if self.split_round:
+            cmag_r, sign_r = Signal.like(cmag, name="code_mag_r"), Signal(name="sign_s")
+            with m.If(self.en):
+                m.d.sync += [cmag_r.eq(cmag), sign_r.eq(sign)]
+            cmag, sign = cmag_r, sign_r
         sat = Mux(cmag > fmt.max_finite_raw, fmt.max_finite_raw, cmag)
         m.d.comb += self.code.eq(Cat(sat[:fmt.width - 1], sign))
         return m

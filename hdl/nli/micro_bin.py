@@ -5,6 +5,10 @@ values for a float output), for one lane.
 Stage 1 registers the product; stage 2 computes the address combinationally (it feeds the table
 memories' address register) and registers t and the class beside it (inside, low tail, high tail,
 NaN input), and for a float output the block exponent of the interval, selected like the shift.
+
+Pipeline points (``NLIEngineParams.pipeline``): ``mul_in`` registers dx and the interval's mul (the
+multiplier's input register) before the product; ``table_addr`` registers the address (then the
+memories' own address register) and delays t, the class, func and exponent to meet it.
 """
 from __future__ import annotations
 
@@ -60,15 +64,29 @@ class MicroBin(wiring.Component):
         # exponent-indexed PWL: dx is already the offset in ulps of a 2^r-ulp segment, so
         # t = dx 2^T >> r with a constant shift (the golden model's mul and shift give the same)
         exp_pwl = p.arch == "uniform" and lay.in_float
-        if lay.micro_step is MicroStep.MUL and not exp_pwl:
-            prod_next = self.dx * per_interval(self._mul, self.func, i)
-        else:
-            prod_next = self.dx << T
+        use_mul = lay.micro_step is MicroStep.MUL and not exp_pwl
         cls_next = Mux(self.index == 0, CLS_LOW, Mux(self.index >= M, CLS_HIGH, CLS_INSIDE))
         if lay.in_float:
             cls_next = Mux(self.nan, CLS_NAN, cls_next)
+        dx, i_next, func = self.dx, i, self.func
+        if "mul_in" in p.pipeline:
+            # the multiplier's input register: dx and the interval's mul, with the side band
+            dx_a, i_a = Signal.like(self.dx, name="dx_a"), Signal.like(i, name="interval_a")
+            cls_a, f_a = Signal(2, name="cls_a"), Signal(p.func_bits, name="func_a")
+            with m.If(self.en):
+                m.d.sync += [dx_a.eq(dx), i_a.eq(i), cls_a.eq(cls_next), f_a.eq(func)]
+            if use_mul:
+                mul_a = Signal(lay.mul_bits, name="mul_a")
+                with m.If(self.en):
+                    m.d.sync += mul_a.eq(per_interval(self._mul, func, i))
+            dx, i_next, cls_next, func = dx_a, i_a, cls_a, f_a
+            prod_next = dx * mul_a if use_mul else dx << T
+        elif use_mul:
+            prod_next = dx * per_interval(self._mul, func, i)
+        else:
+            prod_next = dx << T
         with m.If(self.en):
-            m.d.sync += [prod.eq(prod_next), i_r.eq(i), cls_r.eq(cls_next), f_r.eq(self.func)]
+            m.d.sync += [prod.eq(prod_next), i_r.eq(i_next), cls_r.eq(cls_next), f_r.eq(func)]
 
         # stage 2: shift, split, address
         u = Signal(lay.u_bits)
@@ -79,9 +97,21 @@ class MicroBin(wiring.Component):
             m.d.comb += u.eq(prod >> per_interval(self._shift, f_r, i_r))
         j = u[T:] if K > 1 else Const(0, 1)
         fbase = f_r * lay.n_values if p.n_funcs > 1 else 0
-        m.d.comb += self.addr.eq(fbase + i_r * lay.values_per_interval + j)
+        addr = fbase + i_r * lay.values_per_interval + j
+        side = [(self.t, u[:T]), (self.cls, cls_r), (self.func_out, f_r)]
+        if lay.out_float:
+            side.append((self.exp, per_interval(self._exp, f_r, i_r)))
+        if "table_addr" in p.pipeline:
+            # the address register before the memories' own; the side band waits one more cycle
+            addr_r = Signal.like(self.addr, name="addr_r")
+            with m.If(self.en):
+                m.d.sync += addr_r.eq(addr)
+            addr = addr_r
+            regs = [Signal.like(o, name=f"{o.name}_a") for o, _ in side]
+            with m.If(self.en):
+                m.d.sync += [r.eq(v) for r, (_, v) in zip(regs, side)]
+            side = [(o, r) for r, (o, _) in zip(regs, side)]
+        m.d.comb += self.addr.eq(addr)
         with m.If(self.en):
-            m.d.sync += [self.t.eq(u[:T]), self.cls.eq(cls_r), self.func_out.eq(f_r)]
-            if lay.out_float:
-                m.d.sync += self.exp.eq(per_interval(self._exp, f_r, i_r))
+            m.d.sync += [o.eq(v) for o, v in side]
         return m

@@ -9,11 +9,29 @@ from dataclasses import dataclass
 from nlihw.errors import ParamsError
 from nlihw.luts.layout import TableLayout, clog2
 from nlihw.luts.table import NLITable
+from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import is_keyword
 
 ARCHS = ("parallel", "binary", "uniform", "direct")
 STORAGES = ("rom", "ram")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The engine's optional register points (parallel and binary architectures), in datapath order;
+# each adds one cycle and changes no value:
+#   search_compare  the comparator results (binary: the last stage's) registered before the
+#                   thermometer encoder / interval base select and the dx subtract
+#   mul_in          dx and the interval's multiplier registered before the dx * mul product (the
+#                   multiplier's input register: MULT18X18D / DSP48E2 absorb it)
+#   table_addr      the table address registered after the shift, before the memories' own
+#                   address register
+#   table_out       the memories' read data registered before the even/odd swap (block RAM
+#                   output register)
+#   interp_in       y1 - y0 and t registered before the interpolation product t (y1 - y0)
+#   round_split     the rounded value registered before the saturation and the class mux (float
+#                   output: the rounded code magnitude before its saturation)
+# ``prefer``: the order a depth N enables them in (the longest paths first).
+ENGINE_PIPELINE = Pipeline(
+    ("search_compare", "mul_in", "table_addr", "table_out", "interp_in", "round_split"),
+    prefer=("search_compare", "mul_in", "interp_in", "round_split", "table_addr", "table_out"))
 
 
 @dataclass(frozen=True)
@@ -29,14 +47,19 @@ class NLIEngineParams:
     the generated hardware; a reload changes only their constants (the clamp registers).
     Floating-point formats (either side): ``parallel`` or ``binary``, rom or ram (a float input
     also reloads the cutpoints' positions, a float output the block exponents).
+    ``pipeline``: the optional register points enabled (a ``Pipeline`` of ``ENGINE_PIPELINE``, or
+    a spec: none, all, a depth, point names; parallel and binary only); each adds one cycle of
+    latency and changes no value. None: exactly the base pipeline.
     """
     tables: tuple[NLITable, ...]
     arch: str = "parallel"
     lanes: int = 1
     storage: str = "rom"
     top_name: str = "nli_engine"
+    pipeline: "Pipeline | str | int | list | None" = None
 
     def __post_init__(self):
+        object.__setattr__(self, "pipeline", ENGINE_PIPELINE.parse(self.pipeline))
         tables = tuple(self.tables) if not isinstance(self.tables, NLITable) else (self.tables,)
         object.__setattr__(self, "tables", tables)
         if not tables:
@@ -57,6 +80,10 @@ class NLIEngineParams:
         if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) or not 1 <= self.lanes <= 64:
             raise ParamsError(f"lanes must be 1..64, got {self.lanes!r}")
         self._check_arch(tables)
+        if self.pipeline.depth and self.arch not in ("parallel", "binary"):
+            raise ParamsError(f"pipeline {self.pipeline}: register points apply to arch 'parallel' "
+                              f"and 'binary' only, got arch {self.arch!r} (a baseline); use "
+                              f"pipeline 'none'")
         if not isinstance(self.top_name, str) or not _IDENT.fullmatch(self.top_name):
             raise ParamsError(f"top_name must be a Verilog identifier, got {self.top_name!r}")
         if is_keyword(self.top_name):
@@ -129,10 +156,23 @@ class NLIEngineParams:
         multiply stages by one address register (then the memories' address register).
         A float input adds its conversion stage (order key, position, NaN flag) before the search;
         a float output adds its normalize stage (leading one, binade, shift) before the rounding.
+        The enabled ``pipeline`` points add one cycle each.
         """
         if self.arch == "direct":
             return 6
-        return self.search_stages + 6 + self.layout.in_float + self.layout.out_float
+        return (self.search_stages + 6 + self.layout.in_float + self.layout.out_float
+                + self.pipeline.depth)
+
+    @property
+    def search_latency(self) -> int:
+        """Cycles from the search's input to its (index, dx) output."""
+        return self.search_stages + self.pipeline.cycles_through("search_compare")
+
+    @property
+    def micro_latency(self) -> int:
+        """Cycles from the search's output to the micro-bin outputs (t, class, func) that meet the
+        table memories' read data (the clamps and tail values are formed beside them)."""
+        return 2 + self.pipeline.cycles_through("mul_in", "table_addr")
 
     @property
     def in_width(self) -> int:
@@ -226,14 +266,17 @@ class NLIEngineParams:
 
     # --- serialization (sweeps cache by digest) ------------------------------------------------
     def to_dict(self) -> dict:
-        return {"tables": [t.content() for t in self.tables], "arch": self.arch, "lanes": self.lanes,
-                "storage": self.storage, "top_name": self.top_name}
+        d = {"tables": [t.content() for t in self.tables], "arch": self.arch, "lanes": self.lanes,
+             "storage": self.storage, "top_name": self.top_name}
+        if self.pipeline.depth:            # absent for the base pipeline: digests stay as they were
+            d["pipeline"] = self.pipeline.to_list()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "NLIEngineParams":
         tables = tuple(NLITable.from_dict(t, source=f"tables[{k}]") for k, t in enumerate(d["tables"]))
         return cls(tables=tables, arch=d["arch"], lanes=d["lanes"], storage=d["storage"],
-                   top_name=d["top_name"])
+                   top_name=d["top_name"], pipeline=d.get("pipeline"))
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True,

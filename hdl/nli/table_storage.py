@@ -1,5 +1,7 @@
 """Table values in two memory banks (even / odd addresses) so y0 = v[a] and y1 = v[a+1] are read in
 one cycle through one synchronous read port per bank (maps to FPGA block RAM); ``ram`` adds a write port.
+Pipeline point ``table_out`` (``NLIEngineParams.pipeline``): the read data registered straight at
+the memories' outputs (the block RAM output register), before the even/odd swap.
 """
 from __future__ import annotations
 
@@ -57,9 +59,16 @@ class TableStorage(wiring.Component):
         odd_first = Signal()
         with m.If(self.en):
             m.d.sync += odd_first.eq(self.addr[0])
+        ev_data, od_data = ev_rd.data, od_rd.data
+        if "table_out" in self.params.pipeline:
+            ev_data, od_data = Signal(w, name="even_data_r"), Signal(w, name="odd_data_r")
+            odd_r = Signal(name="odd_first_r")
+            with m.If(self.en):
+                m.d.sync += [ev_data.eq(ev_rd.data), od_data.eq(od_rd.data), odd_r.eq(odd_first)]
+            odd_first = odd_r
         m.d.comb += [
-            self.y0.eq(Mux(odd_first, od_rd.data, ev_rd.data)),
-            self.y1.eq(Mux(odd_first, ev_rd.data, od_rd.data)),
+            self.y0.eq(Mux(odd_first, od_data, ev_data)),
+            self.y1.eq(Mux(odd_first, ev_data, od_data)),
         ]
         if self.params.storage == "ram":
             ev_wr, od_wr = ev.write_port(), od.write_port()

@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import click
 
-from nlihw.hdl.nli.params import ARCHS, STORAGES, NLIEngineParams
+from nlihw.hdl.nli.params import ARCHS, ENGINE_PIPELINE, STORAGES, NLIEngineParams
 from nlihw.luts.table import NLITable
 
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
+_PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
 
 
 def _remember_no_verify(ctx, param, value):
     ctx.meta[_NO_VERIFY] = bool(value)
+
+
+def _remember_pipeline(ctx, param, value):
+    ctx.meta[_PIPELINE] = value
 
 
 def engine_options(f):
@@ -29,15 +34,26 @@ def engine_options(f):
         click.option("--no-verify", is_flag=True, expose_value=False, callback=_remember_no_verify,
                      help="Load tables whose sha256 is missing or stale (every other check still "
                           "applies)."),
+        click.option("--pipeline", default="none", show_default=True, metavar="SPEC",
+                     expose_value=False, callback=_remember_pipeline,
+                     help="Optional register points (parallel and binary): none, all, a depth 0.."
+                          f"{len(ENGINE_PIPELINE.points)} (enabled in the order "
+                          f"{', '.join(ENGINE_PIPELINE.prefer)}), or comma-separated point names. "
+                          "Each adds one cycle of latency; values never change."),
     ]):
         f = opt(f)
     return f
 
 
-def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | None = None) -> NLIEngineParams:
-    """Engine parameters from the shared options; ``verify=None`` follows the command's --no-verify."""
+def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | None = None,
+                        pipeline: str | None = None) -> NLIEngineParams:
+    """Engine parameters from the shared options; ``verify=None`` follows the command's --no-verify,
+    ``pipeline=None`` its --pipeline."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
     if verify is None:
-        ctx = click.get_current_context(silent=True)
-        verify = not (ctx is not None and ctx.meta.get(_NO_VERIFY, False))
+        verify = not meta.get(_NO_VERIFY, False)
+    if pipeline is None:
+        pipeline = meta.get(_PIPELINE)
     return NLIEngineParams(tuple(NLITable.load(t, verify=verify) for t in tables), arch=arch, lanes=lanes,
-                           storage=storage, top_name=top_name)
+                           storage=storage, top_name=top_name, pipeline=pipeline)

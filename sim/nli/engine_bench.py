@@ -79,7 +79,7 @@ def bench_config(params, x, func, *, in_stall=0.0, out_stall=0.0, seed=1, reload
         func_index, table = reload
         new = NLIEngineParams(tables=tuple(table if k == func_index else t for k, t in enumerate(params.tables)),
                               arch=params.arch, lanes=params.lanes, storage=params.storage,
-                              top_name=params.top_name)
+                              top_name=params.top_name, pipeline=params.pipeline)
         fx = np.full(len(func), func_index)
         cfg["reload"] = {
             "writes": params.config_writes(func_index, table), "addr_bits": params.config_addr_bits,
