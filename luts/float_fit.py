@@ -26,7 +26,8 @@ from .functions import Function, get_function
 from .layout import MAX_POSITION, MicroStep, TableLayout
 from .reference_values import DIGITS, MARGIN, TIE
 from .table import NLITable
-from .tails import Tail, TailMode, convert
+from .tails import (Tail, TailMode, linear_fixed_gain, scaled_input, convert, linear_offsets,
+                    tail_offset)
 
 ALL_CODES_CANDIDATES = 4096
 DEFAULT_GRID = 1024
@@ -98,10 +99,6 @@ def make_problem(func: "str | Function", layout: TableLayout,
         covers = (lo == fin.min_raw, hi == fin.max_raw)
         dlo, dhi = lo * fin.lsb, hi * fin.lsb
     tl, th = resolve_tails(fn.name, tails, *covers)
-    for side, t in (("left", tl), ("right", th)):
-        if t.mode is TailMode.LINEAR:
-            raise ParamsError(f"a linear tail ({side}) needs fixed-point formats; use identity, "
-                              f"zero or clamp with {fin} -> {fout}")
     rel_floor = resolve_rel_floor(rel_floor, fout)
     x_real = fin.to_real(xs)
     if xs.shape[0] == 0:
@@ -360,13 +357,27 @@ def tail_errors(p: FloatProblem, cand: np.ndarray, metric: str) -> tuple[np.ndar
     args = []
     for t in p.tails:
         if t.mode is TailMode.CLAMP:
-            y = np.zeros(p.xs.shape)
-            c = fout.to_real(quantized_f(p, cand))
+            mode, y, c = fse.TAIL_CONST, np.zeros(p.xs.shape), fout.to_real(quantized_f(p, cand))
+        elif t.mode is TailMode.LINEAR:
+            # per candidate the offset b through f(c); per code 2^S x (float out) or its rounding
+            b = linear_offsets(t, lay, cand, quantized_f(p, cand))
+            if fout.is_float:
+                mode, y, c = fse.TAIL_LINEAR_FLOAT, scaled_input(t, lay, p.xs), fout.to_real(b)
+            else:
+                mode = fse.TAIL_LINEAR_FIXED
+                y, c = linear_fixed_gain(t, lay, p.xs).astype(np.float64), b.astype(np.float64)
         else:
+            mode, c = fse.TAIL_PER_CODE, np.zeros(cand.shape)
             y = fout.to_real(convert(lay, p.xs)) if t.mode is TailMode.IDENTITY else np.zeros(p.xs.shape)
-            c = np.zeros(cand.shape)
-        args += [y, t.mode is TailMode.CLAMP, c]
-    return fse.tail_errors(idx, *args, p.fx, _weights(p, metric), np.int64(fse.METRIC_CODE[metric]))
+        args += [np.int64(mode), y, c]
+    if fout.is_float:
+        kbase, p2 = fse.pow2_table(fout)
+        q = (np.int64(fout.man_bits), np.int64(1 - fout.bias), float(fout.max), np.int64(kbase), p2,
+             0.0, 0.0, 1.0)
+    else:
+        q = (np.int64(0), np.int64(0), 0.0, np.int64(0), np.zeros(1), float(fout.min_raw),
+             float(fout.max_raw), fout.lsb)
+    return fse.tail_errors(idx, *args, p.fx, _weights(p, metric), np.int64(fse.METRIC_CODE[metric]), *q)
 
 
 def pair_errors(p: FloatProblem, cand: np.ndarray, pairs: np.ndarray, metric: str) -> np.ndarray:
@@ -495,7 +506,7 @@ def build_table(p: FloatProblem, cutpoints, meta: dict | None = None) -> NLITabl
         values, exps = np.concatenate([V[:1, 0], V[:, 1:].ravel()]), ()
     tl, th = p.tails
     q = quantized_f(p, c[[0, -1]])
-    cl = [int(q[0]) if tl.mode is TailMode.CLAMP else 0, int(q[1]) if th.mode is TailMode.CLAMP else 0]
+    cl = [tail_offset(tl, lay, int(c[0]), int(q[0])), tail_offset(th, lay, int(c[-1]), int(q[1]))]
     return NLITable(layout=lay, function=p.function.name, cutpoints=tuple(int(x) for x in c),
                     values=tuple(int(v) for v in values), clamp_lo=cl[0], clamp_hi=cl[1],
                     domain=p.domain, tail_lo=tl, tail_hi=th, exponents=exps, meta=meta or {})

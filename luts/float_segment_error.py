@@ -8,6 +8,8 @@ once as the hardware does. Tests check it against ``nli_eval`` code for code.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
@@ -164,10 +166,38 @@ def error_rows(E, p0, p1, cpos, idx, V, EX, have, xpos, fx, floor, w, K, t_bits,
                                      lsb, mode, metric, row_bound)
 
 
+TAIL_PER_CODE, TAIL_CONST, TAIL_LINEAR_FLOAT, TAIL_LINEAR_FIXED = 0, 1, 2, 3
+
+
+@njit(cache=True, inline="always")
+def tail_value(mode, yn, cp, man_bits, emin, maxv, kbase, p2, out_min, out_max, lsb):
+    """Real output of a tail at one code: ``yn`` (per code) or ``cp`` (per candidate) for the
+    constant modes; a linear tail into a float output rounds the exact yn + cp (2^S x and b, real)
+    once (TwoSum, round to odd, then ``fp_round_acc``), into a fixed output it saturates the raw
+    yn + cp (round(2^S x) and b, raw)."""
+    if mode == 0:
+        return yn
+    if mode == 1:
+        return cp
+    if mode == 3:
+        return min(max(yn + cp, out_min), out_max) * lsb
+    if np.isinf(yn):
+        return maxv if yn > 0 else -maxv
+    s = yn + cp
+    bb = s - yn
+    err = (yn - (s - bb)) + (cp - bb)
+    m, ex = math.frexp(s)
+    acc = np.int64(math.ldexp(m, 53))
+    if err != 0 and (acc & 1) == 0:
+        acc += 1 if err > 0 else -1
+    return fp_round_acc(acc, ex - 53, man_bits, emin, maxv, kbase, p2)
+
+
 @njit(cache=True)
-def tail_errors(idx, y_lo, const_lo, c_lo, y_hi, const_hi, c_hi, fx, w, metric):
+def tail_errors(idx, mode_lo, y_lo, c_lo, mode_hi, y_hi, c_hi, fx, w, metric, man_bits, emin, maxv,
+                kbase, p2, out_min, out_max, lsb):
     """left[p]: error of the codes below candidate p (index idx[p]) under the left tail, whose
-    real output is c_lo[p] when ``const_lo`` (a clamp) else y_lo[n]; right[p] likewise from
+    output at code n is ``tail_value(mode_lo, y_lo[n], c_lo[p], ...)``; right[p] likewise from
     candidate p on. Max or sum by metric."""
     N = idx.shape[0]
     n_x = fx.shape[0]
@@ -177,11 +207,15 @@ def tail_errors(idx, y_lo, const_lo, c_lo, y_hi, const_hi, c_hi, fx, w, metric):
     for p in range(N):
         tl = 0.0
         for n in range(0, idx[p]):
-            e = code_error(c_lo[p] if const_lo else y_lo[n], fx[n], metric, w[n])
+            y = tail_value(mode_lo, y_lo[n], c_lo[p], man_bits, emin, maxv, kbase, p2, out_min,
+                           out_max, lsb)
+            e = code_error(y, fx[n], metric, w[n])
             tl = max(tl, e) if minmax else tl + e
         tr = 0.0
         for n in range(idx[p], n_x):
-            e = code_error(c_hi[p] if const_hi else y_hi[n], fx[n], metric, w[n])
+            y = tail_value(mode_hi, y_hi[n], c_hi[p], man_bits, emin, maxv, kbase, p2, out_min,
+                           out_max, lsb)
+            e = code_error(y, fx[n], metric, w[n])
             tr = max(tr, e) if minmax else tr + e
         left[p] = tl
         right[p] = tr

@@ -182,11 +182,11 @@ class NLITable:
             elif not fout.min_raw <= v <= fout.max_raw:
                 raise TableError(f"clamp: {name} = {v} does not fit the output format {fout} "
                                  f"(raw {fout.min_raw}..{fout.max_raw})")
-        if lay.in_float or lay.out_float:
-            for side, tail in (("left", self.tail_lo), ("right", self.tail_hi)):
-                if tail.mode.value == "linear":
-                    raise TableError(f"tails: a linear tail ({side}) needs fixed-point formats; "
-                                     f"use identity, zero or clamp with {fin} -> {fout}")
+        if lay.out_float:
+            for side, tail, v in (("left", self.tail_lo, self.clamp_lo), ("right", self.tail_hi, self.clamp_hi)):
+                if tail.mode.value == "linear" and bool(fout.is_inf(v)):
+                    raise TableError(f"tails: the linear tail's offset ({side}) must be finite, "
+                                     f"got the code of {float(fout.to_real(v))} in {fout}")
         for side, tail, v in (("left", self.tail_lo, self.clamp_lo), ("right", self.tail_hi, self.clamp_hi)):
             if tail.fixed_offset and v != 0:
                 raise TableError(f"tails: a {tail.mode.value} tail has offset 0, but the {side} "

@@ -99,14 +99,69 @@ def convert(layout, x) -> np.ndarray:
     return fout.quantize(v)
 
 
+def _round_to_odd_sum(a, b) -> np.ndarray:
+    """a + b in float64, rounded to odd when inexact (TwoSum gives the exact error): rounding this
+    once more to a format of at most 51 significant bits gives the correctly rounded exact sum."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        s = a + b
+        bb = s - a
+        err = (a - (s - bb)) + (b - bb)
+    s = np.array(s, dtype=np.float64, ndmin=1)
+    even = (s.view(np.int64) & 1) == 0
+    nudge = np.isfinite(s) & (np.reshape(err, s.shape) != 0) & even
+    out = np.where(nudge, np.nextafter(s, np.where(np.reshape(err, s.shape) > 0, np.inf, -np.inf)), s)
+    return out.reshape(a.shape)
+
+
+def linear_fixed_gain(tail: Tail, layout, x) -> np.ndarray:
+    """Float input, fixed output: round(2^S x 2^frac) to nearest even, saturated to the output
+    width + 2 bits (enough that adding b then saturating is as if unsaturated); NaN gives 0."""
+    fin, fout = layout.in_fmt, layout.out_fmt
+    v = np.ldexp(fin.to_real(np.asarray(x, dtype=np.int64)), tail.shift + fout.frac_bits)
+    top = 1 << (fout.width + 1)
+    return np.rint(np.clip(np.nan_to_num(v, nan=0.0), -top, top - 1)).astype(np.int64)
+
+
+def scaled_input(tail: Tail, layout, x) -> np.ndarray:
+    """2^S x as float64 (exact: a power-of-two scale of a format value); NaN gives 0."""
+    v = layout.in_fmt.to_real(np.asarray(x, dtype=np.int64))
+    return np.ldexp(np.nan_to_num(v, nan=0.0, posinf=np.inf, neginf=-np.inf), tail.shift)
+
+
+def linear_output(tail: Tail, layout, x, b) -> np.ndarray:
+    """A linear tail with a float side: y = round(2^S x + b), one rounding of the exact sum to
+    nearest even into a float output (saturating; +-Inf in gives +-Inf, or the largest finite
+    value without Inf); into a fixed output (float input) y = saturate(round(2^S x) + b), the
+    identity tail's conversion scaled by 2^S. ``b`` (an output code) may be an array."""
+    fout = layout.out_fmt
+    x = np.asarray(x, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if not fout.is_float:
+        return fout.saturate(linear_fixed_gain(tail, layout, x) + b)
+    return fout.quantize(_round_to_odd_sum(scaled_input(tail, layout, x), fout.to_real(b)))
+
+
 def tail_output(tail: Tail, layout, x, b: int) -> np.ndarray:
     """Raw outputs of a tail with offset ``b`` (the clamp value) for raw inputs ``x``."""
     if layout.in_float or layout.out_float:
         x = np.asarray(x, dtype=np.int64)
         if tail.mode is TailMode.IDENTITY:
             return convert(layout, x)
+        if tail.mode is TailMode.LINEAR:
+            return linear_output(tail, layout, x, b)
         return np.full(x.shape, np.int64(0 if tail.mode is TailMode.ZERO else b))
     return layout.out_fmt.saturate(tail_gain(tail, layout, x) + np.int64(b))
+
+
+def linear_offsets(tail: Tail, layout, c, y_at_c) -> np.ndarray:
+    """Offsets b of a linear tail with a float side that make it pass through the output codes
+    ``y_at_c`` at the input codes ``c`` (rounded into the output format)."""
+    fout = layout.out_fmt
+    c, y = np.asarray(c, dtype=np.int64), np.asarray(y_at_c, dtype=np.int64)
+    if not fout.is_float:
+        return fout.saturate(y - linear_fixed_gain(tail, layout, c))
+    return fout.quantize(_round_to_odd_sum(fout.to_real(y), -scaled_input(tail, layout, c)))
 
 
 def tail_offset(tail: Tail, layout, c: int, y_at_c: int) -> int:
@@ -116,6 +171,8 @@ def tail_offset(tail: Tail, layout, c: int, y_at_c: int) -> int:
         return int(y_at_c)
     if tail.fixed_offset:
         return 0
+    if layout.in_float or layout.out_float:
+        return int(linear_offsets(tail, layout, c, y_at_c))
     b = int(y_at_c) - int(tail_gain(tail, layout, np.int64(c)))
     return int(layout.out_fmt.saturate(b))
 

@@ -189,6 +189,46 @@ def test_dp_with_every_code_a_candidate_and_tails_fp8():
     assert obj == pytest.approx(min(a[0] for a in brute_force(p, cand, "mean-rel")), rel=1e-12)
 
 
+@pytest.mark.parametrize("out, metric", [("fp8e4m3", "mean-rel"), ("fp8e4m3", "max-abs"),
+                                         ("s4.4", "mean-rel")])
+def test_dp_with_linear_tails_fp8(out, metric):
+    """Linear tails on both sides (slopes 2^-3 and 1, each offset through f at its end cutpoint):
+    the kernel's tail errors give the optimum of the brute force over every placement, each table
+    evaluated whole by the golden model."""
+    lay = TableLayout("fp8e4m3", out, 3, 2)
+    p = ff.make_problem("silu", lay, (1.0, 4.0), tails=("linear:-3", "linear"))
+    cand = ff.candidate_grid(p)
+    _, obj, _ = ff.place_cutpoints(p, metric)
+    assert obj == pytest.approx(min(a[0] for a in brute_force(p, cand, metric)), rel=1e-12)
+
+
+@pytest.mark.parametrize("fmts, dom", [(("fp8e4m3", "fp8e4m3"), (-4.0, 4.0)),
+                                       (("fp16", "fp16"), (-6.0, 6.0)),
+                                       (("fp8e5m2", "s4.4"), (-4.0, 4.0)),
+                                       (("s4.4", "bf16"), (-4.0, 4.0))])
+def test_linear_tail_errors_equal_golden(fmts, dom):
+    """The kernel's linear-tail errors for every candidate end cutpoint equal those of the golden
+    tail (``linear_output``, checked against fractions) with that candidate's offset."""
+    from nlihw.luts.tails import Tail, linear_output, tail_offset
+    lay = TableLayout(*fmts, 3, 2)
+    tl, th = Tail.parse("linear:-3"), Tail.parse("linear:1")
+    p = ff.make_problem("silu", lay, dom, tails=(tl, th))
+    cand = ff.candidate_grid(p, 40)
+    fout, q = lay.out_fmt, ff.quantized_f(p, cand)
+    for metric in ("mean-rel", "max-abs"):
+        left, right = ff.tail_errors(p, cand, metric)
+        for k, c in enumerate(cand):
+            below = lay.key(p.xs) < lay.key(c)
+            for tail, sel, got in ((tl, below, left[k]), (th, ~below, right[k])):
+                b = tail_offset(tail, lay, int(c), int(q[k]))
+                d = np.abs(fout.to_real(linear_output(tail, lay, p.xs[sel], b)) - p.fx[sel])
+                if metric == "mean-rel":
+                    want = float(np.sum(d / np.maximum(np.abs(p.fx[sel]), p.rel_floor)))
+                else:
+                    want = float(np.max(d, initial=0.0))
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-300), (metric, k)
+
+
 def test_recorded_errors_equal_independent_float64():
     """meta errors (domain and all codes) from an independent decode and math f."""
     lay = TableLayout("fp8e4m3", "fp8e4m3", 5, 4)
@@ -231,7 +271,6 @@ def test_float_tails_count_and_are_stored():
 
 
 @pytest.mark.parametrize("kw, msg", [
-    (dict(tails=("linear:1", None)), "linear tail"),
     (dict(domain=(-1e6, 0.0)), "outside fp16"),
     (dict(metric="max-rel"), "unknown metric"),
     (dict(refine=True), "--refine"),
@@ -271,3 +310,16 @@ def test_pruning_keeps_the_optimum(metric):
         cut, obj, _ = ff.place_cutpoints(p, metric, grid)
         cut0, obj0, _ = ff.place_cutpoints(p, metric, grid, prune=False)
         assert obj == pytest.approx(obj0, rel=1e-12) and list(cut) == list(cut0)
+
+
+def test_kernel_linear_tail_rounds_the_exact_sum_once():
+    """bf16 output: 2^S x on a tie and b far below it (the float64 sum drops b): the kernel rounds
+    the exact sum, away from the tie, as the golden model does."""
+    b16 = FP(8, 7)
+    kbase, p2 = fse.pow2_table(b16)
+    args = (np.int64(b16.man_bits), np.int64(1 - b16.bias), float(b16.max), np.int64(kbase), p2,
+            0.0, 0.0, 1.0)
+    tie = 1 + 2.0 ** -8
+    assert fse.tail_value(fse.TAIL_LINEAR_FLOAT, tie, 2.0 ** -60, *args) == 1 + 2.0 ** -7
+    assert fse.tail_value(fse.TAIL_LINEAR_FLOAT, tie, -(2.0 ** -60), *args) == 1.0
+    assert fse.tail_value(fse.TAIL_LINEAR_FLOAT, -tie, 2.0 ** -60, *args) == -1.0

@@ -70,6 +70,23 @@ def encoder(e_bits: int, m_bits: int, fn: bool):
     return enc
 
 
+def linear_reference(shift: int, kind: str, v, b: int, spec) -> int:
+    """round(2^shift x + b) of a float -> float linear tail, from fractions: the exact sum rounded
+    once (brute-force nearest even, saturating); +-Inf stay infinite (or saturate); an exact 0 is
+    -0 only for -0 + -0."""
+    e_bits, m_bits, fn = spec
+    width = 1 + e_bits + m_bits
+    bkind, bv = decode(b, *spec)
+    if kind == "inf":
+        if fn:
+            return encoder(*spec)(Fraction(v) * 2 ** 200)
+        return ((1 << e_bits) - 1 << m_bits) | ((1 << (width - 1)) if v < 0 else 0)
+    val = v * Fraction(2) ** shift + bv
+    if val == 0:
+        return (1 << (width - 1)) if kind == "negzero" and bkind == "negzero" else 0
+    return encoder(*spec)(val)
+
+
 E4M3 = (4, 3, True)
 FP8 = FP(*E4M3)
 
@@ -100,7 +117,10 @@ def reference_eval(table: NLITable, x: int, spec) -> int:
             return enc(v) if kind == "num" else x      # -0 passes as -0
         if tail.mode.value == "zero":
             return 0
-        return table.clamp_lo if side == "lo" else table.clamp_hi
+        b = table.clamp_lo if side == "lo" else table.clamp_hi
+        if tail.mode.value == "linear":
+            return linear_reference(tail.shift, kind, v, b, spec)
+        return b
     i = max(k for k in range(len(cuts) - 1) if cuts[k] <= v)
     F = lay.x_frac_bits
     P = lambda r: (r * 2 ** F).__floor__()      # noqa: E731
@@ -128,15 +148,16 @@ def random_fp8_table(rng: random.Random, K: int, tails=("clamp", "clamp")) -> NL
     mant = [rng.randrange(-(1 << (B - 1)), 1 << (B - 1)) for _ in range(lay.n_values)]
     exps = [rng.randint(lo, hi) for _ in range(4)]
     cl = [int(FP8.quantize(rng.uniform(-100, 100))) for _ in range(2)]
-    cl = [c if t == "clamp" else 0 for c, t in zip(cl, tails)]
+    cl = [c if t == "clamp" or t.startswith("linear") else 0 for c, t in zip(cl, tails)]
     return NLITable(lay, "silu", tuple(cut), tuple(mant), cl[0], cl[1], (vals[0], vals[-1]),
                     tails[0], tails[1], exponents=tuple(exps))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(9))
 def test_fp8_table_every_code_matches_fractions(seed):
     rng = random.Random(seed)
-    tails = [("clamp", "clamp"), ("zero", "identity"), ("identity", "zero")][seed % 3]
+    tails = [("clamp", "clamp"), ("zero", "identity"), ("identity", "zero"), ("linear:-2", "linear"),
+             ("linear:3", "linear:-5"), ("linear:0", "identity")][seed % 6]
     table = random_fp8_table(rng, K=[1, 2, 4][seed % 3], tails=tails)
     codes = np.arange(256, dtype=np.int64)
     got = nli_eval(table, codes)
@@ -216,7 +237,7 @@ def test_float_table_refusals():
                         (dict(exponents=(-3,)), "block exponents"),
                         (dict(exponents=(-3, 99)), "outside"),
                         (dict(clamp_lo=0x7E00), "non-NaN"),
-                        (dict(tail_lo="linear:1"), "linear tail")]:
+                        (dict(tail_lo="linear:1", clamp_lo=0xFC00), "offset .left. must be finite")]:
         with pytest.raises(TableError, match=msg):
             NLITable(**{**ok, **change})
     with pytest.raises(TableError, match="multiple of"):
@@ -256,3 +277,79 @@ def test_float_table_errors_against_direct_float64():
     assert err["max_abs"] == pytest.approx(max(d), rel=1e-12)
     assert err["mean_rel"] == pytest.approx(sum(a / max(abs(f), 2.0 ** -14) for a, f in zip(d, fs))
                                             / len(xs), rel=1e-12)
+
+
+def test_fp16_linear_tails_match_fractions():
+    """fp16 -> fp16 linear tails on both sides, every code outside [-1, 1): exact sums rounded once,
+    far-apart operands (b tiny against 2^S x, and the reverse), cancellation to +-0, Inf."""
+    f16, spec = FP(5, 10), (5, 10, False)
+    lay = TableLayout(f16, f16, 3, 2)
+    cut = tuple(int(f16.quantize(v)) for v in (-1.0, 0.0, 1.0))
+    s = 1 << (lay.value_bits - 2)
+    for shift_lo, b_lo, shift_hi, b_hi in [(0, 0x8000, 0, 0x0001), (-3, 0x3555, 4, 0xC123),
+                                           (16, 0x0001, -16, 0x7BFF), (-1, 0x8001, 2, 0xFBFF)]:
+        t = NLITable(lay, "silu", cut, (-s, -s // 2, 0, 0, s // 2, s), b_lo, b_hi,
+                     (-1.0, 1.0 - 2 ** -10), f"linear:{shift_lo}", f"linear:{shift_hi}",
+                     exponents=(-(lay.value_bits - 2),) * 2)
+        xs = np.array([c for c in range(1 << 16) if decode(c, *spec)[0] in ("num", "inf")
+                       and not -1 <= decode(c, *spec)[1] < 1], dtype=np.int64)[::7]
+        xs = np.concatenate([xs, [0x7C00, 0xFC00, 0x3C00, 0xBC01, 0x7BFF, 0xFBFF]])
+        got = nli_eval(t, xs)
+        want = [reference_eval(t, int(x), spec) for x in xs]
+        bad = [(hex(x), hex(w), hex(int(g))) for x, w, g in zip(xs, want, got) if w != g]
+        assert not bad, f"shifts {shift_lo}/{shift_hi}: {len(bad)} codes differ, first {bad[:5]}"
+
+
+@pytest.mark.parametrize("shift", [-3, 0, 2])
+def test_mixed_format_linear_tails_match_fractions(shift):
+    """fixed -> fp8 (exact sum, one rounding) and fp8 -> fixed (round(2^S x) to nearest even, then
+    + b, saturating) on every input code."""
+    # fixed input -> E4M3 output: y = RNE(2^S x + b), saturating to 448
+    lay = TableLayout(Q(4, 2), FP8, 3, 1)
+    for b in (0x00, 0x80, 0x31, 0xB9, 0x7E):
+        t = NLITable(lay, "silu", (-8, 0, 8), (0, 1, 1, 2), b, b, (-2.0, 2.0), f"linear:{shift}",
+                     f"linear:{shift}", exponents=(-3, -3))
+        xs = np.arange(-32, 32)
+        got = nli_eval(t, xs)
+        bv = decode(b, *E4M3)[1]
+        for x, g in zip(xs, got):
+            if -8 <= x < 8:
+                continue
+            val = Fraction(int(x), 4) * Fraction(2) ** shift + bv
+            want = encoder(*E4M3)(val) if val != 0 else 0
+            assert int(g) == want, (hex(int(x)), hex(b), hex(want), hex(int(g)))
+    # E4M3 input -> s4.4 output: y = sat(RNE(2^S x 2^4) + b)
+    out = Q(4, 4)
+    lay = TableLayout(FP8, out, 3, 1)
+    cut = tuple(int(FP8.quantize(v)) for v in (-1.0, 0.0, 1.0))
+    for b in (0, 1, -3, 100, -128, 127):
+        t = NLITable(lay, "silu", cut, (0, 1, 2), b, b, (-1.0, 1.0), f"linear:{shift}",
+                     f"linear:{shift}")
+        xs = np.arange(256)
+        got = nli_eval(t, xs)
+        for x, g in zip(xs, got):
+            kind, v = decode(int(x), *E4M3)
+            if kind == "nan":
+                assert int(g) == 0
+                continue
+            if -1 <= v < 1:
+                continue
+            r = v * Fraction(2) ** (shift + 4)
+            q = round(r)                                  # Python rounds fractions half to even
+            want = max(-128, min(127, q + b))
+            assert int(g) == want, (hex(int(x)), b, want, int(g))
+
+
+def test_linear_tail_sum_is_rounded_once():
+    """fp16 -> bf16: 2^S x sits on a tie of bf16 and b is far below it, so the float64 sum drops b
+    and lands on the tie; the exact sum is off the tie and must round away from it."""
+    f16, b16 = FP(5, 10), FP(8, 7)
+    lay = TableLayout(f16, b16, 3, 1)
+    cut = tuple(int(f16.quantize(v)) for v in (-0.5, 0.0, 0.5))
+    tie = int(f16.quantize(1 + 2 ** -8))              # halfway between bf16 1.0 and 1 + 2^-7
+    for b_val, want in ((2.0 ** -60, 1 + 2 ** -7), (-(2.0 ** -60), 1.0)):
+        b = int(b16.quantize(b_val))
+        t = NLITable(lay, "silu", cut, (0,) * 4, b, b, (-0.5, 0.5), "linear", "linear",
+                     exponents=(0, 0))
+        got = nli_eval(t, np.array([tie, tie | 0x8000]))
+        assert list(b16.to_real(got)) == [want, -(2 + 2 ** -7 - want) if b_val > 0 else -(1 + 2 ** -7)]
