@@ -4,6 +4,8 @@ Each side has a mode: ``clamp`` (a constant, the fitter stores f at the end cutp
 ``identity`` (y = x) or ``linear`` (y = 2^shift x + b, b chosen so the tail meets f at the end
 cutpoint). In hardware every mode is ``y = saturate(gain ? round(x 2^e) + b : b)``: a constant, or
 a wire shift and an adder, never a multiplier. ``b`` is the table's clamp value on that side.
+With a float side a linear tail is one rounding of the exact 2^shift x + b into a float output
+(an aligned add, ``hdl/nli/float_sum.py``), or saturate(round(2^shift x) + b) into a fixed one.
 """
 from __future__ import annotations
 

@@ -34,7 +34,9 @@ else (the stated choice: compare codes, interpolate in an internal fixed point, 
   finite value it saturates to it; an exact 0 gives +0, a negative that rounds to 0 gives -0.
 - Tails with a float side: clamp gives the stored code, zero gives +0, identity gives x
   converted to the output format (nearest even, saturating; +-Inf stay +-Inf where the output
-  has them). Linear tails need fixed-point formats.
+  has them). Linear tails: into a float output y = 2^S x + b (b the stored code) as one
+  rounding of the exact sum (nearest even, saturating; +-Inf stay +-Inf); into a fixed output
+  (float input) y = saturate(round(2^S x) + b), 2^S x rounded to nearest even as identity does.
 
 Tails (luts/tails.py): a constant tail outputs its clamp value b; identity and linear tails output
 saturate(round(x 2^e) + b) with e = slope exponent + out frac bits - in frac bits, rounded like

@@ -5,7 +5,8 @@ Such tables approximate nothing; they drive every datapath corner a fitted table
 intervals of every length (one internal unit to 2^dx_width - 1), cutpoints across binades and
 around zero, block exponents at both ends of ``layout.exp_range`` (outputs that saturate, that
 are subnormal, that round to +-0), equal neighbouring mantissas (exact zeros), clamp codes that
-are +-Inf, +-0 or subnormal, and every tail mode a float side allows (clamp, zero, identity).
+are +-Inf, +-0 or subnormal, and every tail mode (clamp, zero, identity drawn at random; linear
+with a finite offset when asked for).
 """
 from __future__ import annotations
 
@@ -52,12 +53,12 @@ def random_table(rng: np.random.Generator, in_fmt, out_fmt, M: int, K: int, *, t
         if M > 2:
             exps[order[1]] = hi
         non_nan = fout.codes()
-        clamps = [int(rng.choice(non_nan)) for _ in range(2)]
+        clamps = [int(rng.choice(non_nan if str(t) == "clamp" else fout.finite_codes())) for t in tails]
     else:
         vals = rng.integers(fout.min_raw, fout.max_raw + 1, lay.n_values)
         exps = ()
         clamps = [int(v) for v in rng.integers(fout.min_raw, fout.max_raw + 1, 2)]
-    clamps = [c if t == "clamp" else 0 for c, t in zip(clamps, tails)]
+    clamps = [c if str(t) == "clamp" or str(t).startswith("linear") else 0 for c, t in zip(clamps, tails)]
     if lay.in_float:
         cv = fin.to_real(np.array(cut, dtype=np.int64))
         domain = (float(cv[0]), float(cv[-1]))
