@@ -35,6 +35,30 @@ def test_fit_with_tails_and_table_show(tmp_path, capsys):
     assert "x < -3 (raw -48): zero" in text and "linear: y = 2^-1 x + " in text
 
 
+def test_float_fit_with_linear_tails_and_table_show(tmp_path, capsys):
+    """fp8 silu with linear tails: the table stores them, the golden model follows them past the
+    cutpoints (y = x + b on the right, b = f(c) - c rounded), table show states the rounding."""
+    import numpy as np
+    from nlihw.sim.nli.golden import nli_eval
+    out = tmp_path / "silu8.json"
+    assert main(["fit", "--func", "silu", "--in", "fp8e4m3", "--out", "fp8e4m3", "--domain", "-4:4",
+                 "--tail-lo", "linear:-4", "--tail-hi", "linear", "-M", "4", "-K", "2",
+                 "-o", str(out)]) == 0
+    t = NLITable.load(out)
+    assert (str(t.tail_lo), str(t.tail_hi)) == ("linear:-4", "linear")
+    fin, fout = t.layout.in_fmt, t.layout.out_fmt
+    c = float(fin.to_real(t.cutpoints[-1]))
+    b = float(fout.to_real(t.clamp_hi))
+    assert b == float(fout.to_real(fout.quantize(float(fout.to_real(fout.quantize(c / (1 + np.exp(-c))))) - c)))
+    x = int(fin.quantize(64.0))
+    assert float(fout.to_real(nli_eval(t, np.array([x]))[0])) == float(fout.to_real(fout.quantize(64.0 + b)))
+    capsys.readouterr()
+    assert main(["table", "show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "linear: y = 2^-4 x + b" in text and "linear: y = x + b" in text
+    assert "the exact sum rounded once to nearest even into fp8e4m3" in text
+
+
 @pytest.mark.parametrize("args, msg", [
     (["--func", "nope"], "unknown function 'nope'; known: exp, gelu"),
     (["--func", "silu", "--in", "s40.12"], "format width must be 1..32"),
@@ -46,8 +70,6 @@ def test_fit_with_tails_and_table_show(tmp_path, capsys):
     (["--func", "silu", "--in", "s2.2", "-M", "17"], "M must be"),
     (["--func", "silu", "--tail-hi", "sideways"], "bad tail 'sideways'"),
     (["--func", "silu", "--tail-lo", "linear:40"], "shift must be in"),
-    (["--func", "silu", "--in", "fp16", "--out", "fp16", "--tail-lo", "linear:1"],
-     "linear tail (left) needs fixed-point formats"),
     (["--func", "silu", "--metric", "max-ulp"], "max-ulp needs a floating-point side"),
     (["--func", "silu", "--in", "fp16", "--out", "fp16", "--domain", "-1e6:0"], "outside fp16"),
 ])

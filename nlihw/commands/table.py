@@ -30,6 +30,13 @@ def float_clamp_lines(table: NLITable) -> list[str]:
         if mode == "identity":
             inf = ", +-Inf stay +-Inf" if fout.is_float and fout.has_inf else ""
             return f"identity: y = x rounded to nearest even into {fout}, saturating{inf}"
+        if mode == "linear":
+            slope = "x" if tail.shift == 0 else f"2^{tail.shift} x"
+            b_text = _code_text(fout, b) if fout.is_float else f"{b * fout.lsb:g} (raw {b})"
+            how = ("the exact sum rounded once to nearest even" if fout.is_float else
+                   f"{slope} rounded to nearest even, plus b")
+            inf = ", +-Inf stay +-Inf" if fout.is_float and fout.has_inf else ""
+            return f"linear: y = {slope} + b, b = {b_text}: {how} into {fout}, saturating{inf}"
         return f"clamp to {_code_text(fout, b) if fout.is_float else f'{b * fout.lsb:g} (raw {b})'}"
 
     below = "x < " + x_text(c[0]) + (" and -Inf" if lay.in_float and fin.has_inf else "")
