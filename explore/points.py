@@ -43,6 +43,8 @@ class Point:
     d_state: int | None = None
     P: int | None = None
     tokens: int | None = None          # sequence length of the error measurement
+    # both
+    pipeline: str = ""                 # enabled register points, comma-separated ("": none)
 
     def __post_init__(self):
         object.__setattr__(self, "stages", tuple(self.stages))
@@ -68,6 +70,8 @@ class Point:
         d = self.to_dict()
         if not d["domain"]:
             del d["domain"]         # points without a domain keep the ids they had before it
+        if not d["pipeline"]:
+            del d["pipeline"]       # likewise for the base pipeline
         return {"point": d, "versions": self.versions()}
 
     def domain_range(self) -> tuple[float, float] | None:
@@ -96,6 +100,8 @@ class Point:
                 s += f" x{self.lanes}"
             if self.storage == "ram":
                 s += " ram"
+        if self.pipeline:
+            s += f" pipeline {self.pipeline}"
         return s + (f" on {self.target}" if self.target else "")
 
 

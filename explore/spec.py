@@ -16,6 +16,7 @@ micro_step = ["mul"]                  # mul | pow2
 arch = ["parallel"]                   # parallel | binary | uniform (PWL) | direct (full LUT)
 lanes = [1]
 storage = ["rom"]                     # rom | ram
+pipeline = ["none", "all"]            # register points: none | all | a depth N | "a,b" (names)
 target = ["generic"]                  # generic | generic-sram | xcup | ecp5 | ice40 (synth stage)
 domain = ["-8:8"]                     # fit domains "LO:HI" (default: the function's)
 metric = "max-abs"                    # fitter objective
@@ -25,6 +26,7 @@ grid = 256                            # fitter candidate cutpoints (default: the
 preset = ["int16"]
 d_state = [16]                        # N
 P = [4, 16]                           # state lanes
+pipeline = "none"                     # the scan unit's register points, as for nli
 d_inner = [8]
 tokens = 64                           # sequence length of the error measurement
 target = ["xcup"]
@@ -41,7 +43,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from nlihw.errors import NlihwError
+from nlihw.errors import NlihwError, ParamsError
 
 from .points import STAGES, Point
 
@@ -58,9 +60,10 @@ REQUIRED = object()
 SWEEP_KEYS = {"stages": ["fit", "gen"]}
 NLI_KEYS = {"func": REQUIRED, "in_fmt": ["s4.12"], "out_fmt": ["s4.12"], "M": None, "K": [1],
             "micro_step": ["mul"], "arch": ["parallel"], "lanes": [1], "storage": ["rom"],
-            "target": [], "metric": ["max-abs"], "grid": [None], "domain": [""]}
+            "target": [], "metric": ["max-abs"], "grid": [None], "domain": [""],
+            "pipeline": ["none"]}
 SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "P": None, "d_inner": [8], "tokens": [64],
-             "target": []}
+             "target": [], "pipeline": ["none"]}
 SCALAR_ONLY = {"tokens"}
 ARCHS = ("parallel", "binary", "uniform", "direct")
 BASELINES = ("uniform", "direct")
@@ -225,6 +228,21 @@ def _check_str(name, k, vals, choices=None):
             raise SpecError(f"{name}.{k}: unknown value {x!r} (choose from {', '.join(choices)})")
 
 
+def _pipelines(name, vals, datapath) -> list[str]:
+    """Each pipeline spec (none, all, a depth, names) as its enabled points ("" for none), so
+    equal pipelines written differently are one point."""
+    out = []
+    for x in vals:
+        if not isinstance(x, (str, int)) or isinstance(x, bool):
+            raise SpecError(f"{name}.pipeline: expected a string or a depth, got {x!r}")
+        try:
+            pipe = datapath.parse(x)
+        except ParamsError as e:
+            raise SpecError(f"{name}.pipeline: {e}") from None
+        out.append(",".join(pipe.enabled))
+    return list(dict.fromkeys(out))
+
+
 def _check_int(name, k, vals, lo, hi, none_ok=False):
     for x in vals:
         if x is None and none_ok:
@@ -295,11 +313,16 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
     _check_targets(name, b, stages)
     _check_size(name, b)
     targets = b["target"] or ("",)
+    from nlihw.hdl.nli.params import ENGINE_PIPELINE
+    pipes = _pipelines(name, b["pipeline"], ENGINE_PIPELINE)
 
     out = []
-    for arch, func, fi, fo, M, K, step, lanes, storage, target, metric, grid, domain in itertools.product(
+    for arch, func, fi, fo, M, K, step, lanes, storage, target, metric, grid, domain, pipe in itertools.product(
             b["arch"], b["func"], b["in_fmt"], b["out_fmt"], b["M"] or (None,), b["K"],
-            b["micro_step"], b["lanes"], b["storage"], targets, b["metric"], b["grid"], domains):
+            b["micro_step"], b["lanes"], b["storage"], targets, b["metric"], b["grid"], domains, pipes):
+        if arch in BASELINES and pipe:
+            raise SpecError(f"{name}.pipeline: register points apply to arch parallel and binary, "
+                            f"not {arch!r}; put baselines in their own [[nli]] block")
         if arch in BASELINES:
             if K != 1:
                 raise SpecError(f"{name}.K: K={K} is impossible with arch {arch!r} (a baseline has "
@@ -325,7 +348,7 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
                 raise SpecError(f"{name}.{key}: {msg} (in_fmt {fi}, micro_step {step})") from None
         out.append(Point("nli", stages, target=target, func=func, in_fmt=fi, out_fmt=fo, M=M, K=K,
                          micro_step=step, arch=arch, lanes=lanes, storage=storage, metric=metric,
-                         grid=grid, domain=domain))
+                         grid=grid, domain=domain, pipeline=pipe))
     return out
 
 
@@ -356,13 +379,15 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
     _check_int(name, "tokens", b["tokens"], 1, 1 << 16)
     _check_targets(name, b, stages)
     _check_size(name, b)
+    from nlihw.hdl.scan.params import PIPELINE
+    pipes = _pipelines(name, b["pipeline"], PIPELINE)
     out = []
-    for preset, N, P, D, T, target in itertools.product(
+    for preset, N, P, D, T, target, pipe in itertools.product(
             b["preset"], b["d_state"], b["P"] or (None,), b["d_inner"], b["tokens"],
-            b["target"] or ("",)):
+            b["target"] or ("",), pipes):
         P = N if P is None else P
         if P & (P - 1) or N % P:
             raise SpecError(f"{name}.P: P={P} must be a power of two dividing d_state={N}")
         out.append(Point("scan", stages, target=target, preset=preset, d_inner=D, d_state=N, P=P,
-                         tokens=T))
+                         tokens=T, pipeline=pipe))
     return out

@@ -65,7 +65,7 @@ def _nli(p: Point, row: dict, record: dict, work: Path, tmp: Path, synth_cache):
     row.update(nli_errors(table))
     row["table_bits"] = table_bits(table, p.arch)
     params = NLIEngineParams((table,), arch=p.arch, lanes=p.lanes, storage=p.storage,
-                             top_name=TOP["nli"])
+                             top_name=TOP["nli"], pipeline=p.pipeline or None)
     record["params"] = params.to_dict()
     row["latency"] = params.latency
     if "gen" not in p.stages:
@@ -220,7 +220,8 @@ def _synth(p: Point, row, record, verilog: Path, top: str, tmp: Path, synth_cach
 # --- selective-scan unit ------------------------------------------------------------------------
 def scan_params(p: Point):
     from nlihw.hdl.scan.params import preset
-    return preset(p.preset, d_inner=p.d_inner, d_state=p.d_state, lanes=p.P, top_name=TOP["scan"])
+    return preset(p.preset, d_inner=p.d_inner, d_state=p.d_state, lanes=p.P, top_name=TOP["scan"],
+                  pipeline=p.pipeline or None)
 
 
 def scan_errors(params, tokens: int) -> dict:

@@ -14,7 +14,7 @@ from nlihw import cli
 SCHEMA = [("point_id", str), ("design", str), ("status", str), ("error", str), ("func", str),
           ("in_fmt", str), ("out_fmt", str), ("M", int), ("K", int), ("micro_step", str),
           ("arch", str), ("lanes", int), ("storage", str), ("target", str), ("preset", str),
-          ("d_state", int), ("P", int), ("max_err_lsb", float), ("mean_err_lsb", float),
+          ("d_state", int), ("P", int), ("pipeline", str), ("max_err_lsb", float), ("mean_err_lsb", float),
           ("max_err", float), ("rms_err", float), ("area", float), ("gate_equivalents", float),
           ("lut", int), ("ff", int), ("dsp", int), ("bram", int), ("fmax_mhz", float),
           ("latency", int), ("table_bits", int), ("verified", str), ("fit_s", float),

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # the contract (notes/results_schema.md), written out independently of the code
 CONTRACT = ("point_id design status error func in_fmt out_fmt M K micro_step arch lanes storage "
-            "target preset d_state P max_err_lsb mean_err_lsb max_err rms_err area gate_equivalents "
+            "target preset d_state P pipeline max_err_lsb mean_err_lsb max_err rms_err area "
+            "gate_equivalents "
             "lut ff dsp bram fmax_mhz latency table_bits verified fit_s gen_s verify_s synth_s").split()
 TIMES = ("fit_s", "gen_s", "verify_s", "synth_s")
 FUNCS = {"silu": lambda x: x / (1 + math.exp(-x)),
@@ -205,6 +206,27 @@ def test_scan_points_measure_the_golden_model(tmp_path):
         assert r["max_err_lsb"] == pytest.approx(ref["max_abs"] * 8, rel=1e-12)     # out s5.3
         assert r["rms_err"] == pytest.approx(ref["rel_rms"], rel=1e-12)
         assert r["func"] == "" and r["M"] is None and r["latency"] > 0
+
+
+def test_pipeline_axis_reaches_the_designs(tmp_path):
+    """Each point's latency is the base latency plus its enabled register points (engine: 7 for
+    the parallel 16-bit-style datapath here; scan: its own base), and the row names them."""
+    from nlihw.hdl.nli.params import ENGINE_PIPELINE
+    from nlihw.hdl.scan.params import PIPELINE
+    spec = parse_spec({"sweep": {"stages": ["fit", "gen"]},
+                       "nli": {"func": "silu", "in_fmt": "s2.6", "out_fmt": "s2.6", "M": 4, "K": 2,
+                               "pipeline": ["none", "all", "mul_in,round_split"]},
+                       "scan": {"preset": "int8", "d_state": 4, "P": 4, "d_inner": 2, "tokens": 4,
+                                "pipeline": ["none", 2]}})
+    s = run(spec, tmp_path, jobs=1)
+    rows = read_table(tmp_path / "results.csv")
+    assert s.failed == 0
+    nli = {r["pipeline"]: r["latency"] for r in rows if r["design"] == "nli"}
+    assert nli == {"none": 7, ",".join(ENGINE_PIPELINE.points): 7 + len(ENGINE_PIPELINE.points),
+                   "mul_in,round_split": 9}
+    scan = {r["pipeline"]: r["latency"] for r in rows if r["design"] == "scan"}
+    two = ",".join(p for p in PIPELINE.points if p in PIPELINE.prefer[:2])
+    assert scan["none"] > 0 and scan[two] == scan["none"] + 2
 
 
 def test_pool_survives_a_killed_worker(tmp_path):

@@ -160,7 +160,8 @@ BASE = Point("nli", ("fit", "gen", "synth"), target="generic", func="silu", in_f
 
 
 def test_point_id_is_sha256_of_inputs_and_versions():
-    fields = {k: v for k, v in BASE.to_dict().items() if k != "domain" or v}   # "" is left out
+    fields = {k: v for k, v in BASE.to_dict().items()
+              if k not in ("domain", "pipeline") or v}                 # "" is left out
     text = json.dumps({"point": fields, "versions": BASE.versions()}, sort_keys=True,
                       separators=(",", ":"))
     assert BASE.point_id == hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -298,3 +299,24 @@ def test_best_command_carries_the_domain(tmp_path, capsys):
     assert t.domain == (-2.0, 2.0)
     rec = json.loads(next((tmp_path / "res" / "points").glob("*.json")).read_text())
     assert list(t.cutpoints) == rec["params"]["tables"][0]["cutpoints"]
+
+
+def test_pipeline_axis_normalizes_and_refuses():
+    """Equal pipelines written differently are one point; the point id of the base pipeline is
+    the one it had before the axis existed; baselines and unknown points are refused by key."""
+    from nlihw.hdl.nli.params import ENGINE_PIPELINE
+    base = parse_spec({"nli": {"func": "silu", "M": 5, "K": 2}})
+    s = parse_spec({"nli": {"func": "silu", "M": 5, "K": 2,
+                            "pipeline": ["none", 0, "all", len(ENGINE_PIPELINE.points),
+                                         ",".join(reversed(ENGINE_PIPELINE.points)), "mul_in"]}})
+    assert sorted(p.pipeline for p in s.points) == sorted(["", ",".join(ENGINE_PIPELINE.points), "mul_in"])
+    assert base.points[0].point_id in {p.point_id for p in s.points}
+    assert "pipeline" not in base.points[0].key_dict()["point"]
+    for block, msg in [({"pipeline": "sideways"}, "nli.pipeline: unknown pipeline point 'sideways'"),
+                       ({"pipeline": 99}, "nli.pipeline: pipeline depth must be"),
+                       ({"pipeline": [1.5]}, "nli.pipeline: expected a string or a depth"),
+                       ({"arch": "uniform", "K": 1, "pipeline": "all"}, "nli.pipeline: register points")]:
+        with pytest.raises(SpecError, match=msg):
+            parse_spec({"nli": {"func": "silu", "M": 5, "K": 2, **block}})
+    scan = parse_spec({"scan": {"preset": "int8", "d_state": 4, "pipeline": ["none", "all"]}})
+    assert len(scan.points) == 2 and {p.pipeline != "" for p in scan.points} == {False, True}
