@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
-.PHONY: all flow tables tables-float test test-all bench clean distclean venv
+.PHONY: all flow tables tables-float test test-all bench calibrate-delays clean distclean venv
 
 all: flow
 
@@ -41,6 +41,10 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m nlihw.bench
+
+# Refit the per-target delay models behind --target-mhz (synth/delays.json) from nextpnr runs.
+calibrate-delays: $(STAMP)
+	$(PY) -m nlihw.synth.calibrate_delays
 
 clean:
 	rm -rf build sim_build .pytest_cache .hypothesis

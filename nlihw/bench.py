@@ -1,5 +1,5 @@
-"""``make bench``: every benchmark table (fitter, simulation, synthesis, scan unit, sweeps), one
-section after another; ``python -m nlihw.bench sweep`` runs one section."""
+"""``make bench``: every benchmark table (fitter, simulation, synthesis, timing, scan unit, sweeps,
+float), one section after another; ``python -m nlihw.bench sweep`` runs one section."""
 from __future__ import annotations
 
 import importlib
@@ -15,6 +15,7 @@ SECTIONS = [  # (name, module with run(console) -> dict)
     ("fitter", "nlihw.luts.bench_fit"),
     ("simulation", "nlihw.sim.nli.bench_sim"),
     ("synthesis", "nlihw.synth.bench_synth"),
+    ("timing", "nlihw.synth.bench_timing"),
     ("scan", "nlihw.sim.scan.bench_scan"),
     ("sweep", "nlihw.explore.bench_sweep"),
     ("float", "nlihw.explore.bench_float"),
