@@ -78,7 +78,11 @@ class MicroBin(wiring.Component):
             if use_mul:
                 mul_a = Signal(lay.mul_bits, name="mul_a")
                 with m.If(self.en):
-                    m.d.sync += mul_a.eq(per_interval(self._mul, func, i))
+                    # selected by the index itself (no subtract and clamp in front of the mux):
+                    # index 0 and M pick any entry, dx is 0 there
+                    by_index = [[tab[min(max(k - 1, 0), n_int - 1)] for tab in self._mul]
+                                for k in range(1 << len(self.index))]
+                    m.d.sync += mul_a.eq(_select([_select(row, func) for row in by_index], self.index))
             dx, i_next, cls_next, func = dx_a, i_a, cls_a, f_a
             prod_next = dx * mul_a if use_mul else dx << T
         elif use_mul:
