@@ -65,25 +65,14 @@ def storage_bits(table) -> int:
 def smallest_m(p, metric: str, limit: float, grid: int | None = None,
                m_max: int = 1024) -> int | None:
     """Fewest cutpoints whose optimal table (over the candidate grid) meets ``limit`` (mean-rel as
-    a mean, max-ulp as a max), or None up to ``m_max``."""
-    from nlihw.luts.fitter import check_grid
+    a mean, max-ulp as a max), or None up to ``m_max``: the fitter's ``dp_smallest_m``."""
+    from nlihw.luts.fitter import check_grid, dp_smallest_m
     from nlihw.luts.float_fit import candidate_grid, error_matrix, tail_errors
     check_grid(grid)
-    cand = candidate_grid(p, grid)
     minmax = metric == "max-ulp"
     total = limit if minmax else limit * p.xs.shape[0]
-    # an all-pass gate: every interval up to the bound, for every M (the fitter's prefix pruning
-    # assumes the problem's own M)
-    n = cand.shape[0]
-    E = error_matrix(p, cand, metric, total * (1 + 1e-9), gate=np.zeros((n, n)), gate_limit=1.0)
-    left, right = tail_errors(p, cand, metric)
-    comb = np.maximum if minmax else np.add
-    D = left.copy()
-    for level in range(1, min(m_max, cand.shape[0])):
-        D = np.min(comb(D[:, None], E), axis=0)
-        if np.min(comb(D, right)) <= total:
-            return level + 1
-    return None
+    return dp_smallest_m(p, candidate_grid(p, grid), metric, minmax, total * (1 + 1e-9),
+                         error_matrix, tail_errors, m_max)
 
 
 def _key(*parts) -> str:

@@ -227,11 +227,13 @@ def _fill(p: FitProblem, cand: np.ndarray, metric: str, kbound: float, floor: np
 
 
 def error_matrix(p: FitProblem, cand: np.ndarray, metric: str, bound: float = np.inf,
+                 gate: np.ndarray | None = None, gate_limit: float = np.inf,
                  progress: Callable[[str], None] | None = None, label: str = "") -> np.ndarray:
-    """Interval errors; with a finite ``bound`` (an achievable objective) prune exactly."""
+    """Interval errors; with a finite ``bound`` (an achievable objective) prune exactly; with
+    ``gate`` only where gate <= gate_limit."""
     floor = _floor(p, metric)
-    return _fill(p, cand, metric, _slack(p, metric, bound, floor), floor, progress=progress,
-                 label=label)
+    return _fill(p, cand, metric, _slack(p, metric, bound, floor), floor, gate, gate_limit,
+                 progress=progress, label=label)
 
 
 def tail_offsets(p: FitProblem, tail: Tail, cand: np.ndarray) -> np.ndarray:
@@ -295,64 +297,78 @@ def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prun
     if metric not in se.METRICS:
         raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(se.METRICS)}")
     check_grid(grid)
-    M, minmax = p.layout.M, metric == "max-abs"
     cand = candidate_grid(p, grid)
-    if cand.shape[0] < M:
-        raise ParamsError(f"only {cand.shape[0]} candidate cutpoints for M={M}; raise --grid")
+    if cand.shape[0] < p.layout.M:
+        raise ParamsError(f"only {cand.shape[0]} candidate cutpoints for M={p.layout.M}; raise --grid")
     stats = {"candidates": int(cand.shape[0])}
     bound = _coarse_bound(p, cand, metric, progress) if prune else np.inf
     stats["bound"] = bound
-    t0 = time.perf_counter()
-    E = error_matrix(p, cand, metric, bound, progress=progress)
-    stats["matrix_seconds"] = time.perf_counter() - t0
-    left, right = clamp_errors(p, cand, metric)
-    best, path = bellman(E, left, right, M, minmax)
-    if minmax:
-        path, sse = _least_squares_among_optima(p, cand, E, left, right, best, path, progress)
-        stats.update(max_abs=best, sse=sse, mse=sse / p.xs.shape[0])
+    path, best, more = dp_optimum(p, cand, metric, metric == "max-abs", bound, error_matrix,
+                                  clamp_errors, progress)
+    stats.update(more)
     return cand[path], best, stats
 
 
-def _least_squares_among_optima(p, cand, E, left, right, best, path, progress):
-    """Exact second DP: least sum of squared errors over placements whose every interval and
-    clamp has max error <= ``best`` (exactly the placements reaching the min-max optimum)."""
+def dp_optimum(p, cand: np.ndarray, metric: str, minmax: bool, bound: float, matrix, tails,
+               progress=None) -> tuple[list[int], float, dict]:
+    """The DP over a candidate grid, shared by the fixed-point and the float fitter.
+
+    ``matrix(p, cand, metric, bound, gate=, gate_limit=, progress=, label=)`` gives the interval
+    errors (pruned exactly above an achievable ``bound``, and only where ``gate <= gate_limit``),
+    ``tails(p, cand, metric)`` the errors below and from each candidate. For a max metric
+    (``minmax``) the placement is, among every placement reaching the optimum, the one with the
+    least total squared error: a second, exact DP over the intervals and tails within the
+    optimum (stats: the metric's optimum, "sse" and "mse"). Returns (path, optimum, stats).
+    """
     M = p.layout.M
-    lS, rS = clamp_errors(p, cand, "mse")
-    lS[left > best] = np.inf
-    rS[right > best] = np.inf
-    floor = _floor(p, "mse")
-    # the min-max path's own squared error is achievable: prune the second matrix with it
-    S_path = np.full_like(E, np.inf)
-    for a, b in zip(path[:-1], path[1:]):
-        S_path[a, b] = 0.0
-    S_path = _fill(p, cand, "mse", np.inf, floor, gate=S_path, gate_limit=0.0)
-    achievable = lS[path[0]] + rS[path[-1]] + sum(S_path[a, b] for a, b in zip(path[:-1], path[1:]))
-    S = _fill(p, cand, "mse", _slack(p, "mse", achievable, floor), floor, gate=E, gate_limit=best,
-              progress=progress, label="least-squares tie-break: ")
-    sse, path2 = bellman(S, lS, rS, M, minmax=False)
-    return path2, sse
+    t0 = time.perf_counter()
+    E = matrix(p, cand, metric, bound, progress=progress)
+    stats = {"matrix_seconds": time.perf_counter() - t0}
+    left, right = tails(p, cand, metric)
+    best, path = bellman(E, left, right, M, minmax)
+    if minmax:
+        lS, rS = tails(p, cand, "mse")
+        lS[left > best] = np.inf
+        rS[right > best] = np.inf
+        # the min-max path's own squared error is achievable: it prunes the second matrix
+        on_path = np.full(E.shape, np.inf)
+        for a, b in zip(path[:-1], path[1:]):
+            on_path[a, b] = 0.0
+        S_path = matrix(p, cand, "mse", np.inf, gate=on_path, gate_limit=0.0)
+        achievable = lS[path[0]] + rS[path[-1]] + sum(S_path[a, b] for a, b in zip(path[:-1], path[1:]))
+        S = matrix(p, cand, "mse", achievable, gate=E, gate_limit=best, progress=progress,
+                   label="least-squares tie-break: ")
+        sse, path = bellman(S, lS, rS, M, minmax=False)
+        stats.update({metric.replace("-", "_"): best, "sse": sse, "mse": sse / p.xs.shape[0]})
+    return path, best, stats
+
+
+def dp_smallest_m(p, cand: np.ndarray, metric: str, minmax: bool, total: float, matrix, tails,
+                  m_max: int = 1024) -> int | None:
+    """Fewest cutpoints (over ``cand``) whose optimal objective is <= ``total`` (a max, or a sum
+    over the codes), or None up to ``m_max``. Intervals above ``total`` cannot appear in any
+    placement that meets it, for any M, so one matrix pruned at it serves every M (the gate is
+    all-pass so that no pruning assumes the problem's own M); level l of the DP is the optimum
+    for l+1 cutpoints, so one pass finds the first M that meets it."""
+    n = cand.shape[0]
+    E = matrix(p, cand, metric, total, gate=np.zeros((n, n)), gate_limit=1.0)
+    left, right = tails(p, cand, metric)
+    comb = np.maximum if minmax else np.add
+    D = left.copy()
+    for level in range(1, min(m_max, n)):
+        D = np.min(comb(D[:, None], E), axis=0)
+        if np.min(comb(D, right)) <= total:
+            return level + 1
+    return None
 
 
 def smallest_m(p: FitProblem, max_abs: float, grid: int | None = None, m_max: int = 1024) -> int | None:
-    """Fewest cutpoints whose optimal max-abs error is <= ``max_abs`` (real units), or None.
-
-    Intervals above the bound cannot appear in any placement that meets it, for any M, so one
-    matrix pruned at the bound serves every M; level l of the min-max DP is the optimum for l+1
-    cutpoints, so one pass finds the first M that meets the bound.
-    """
+    """Fewest cutpoints whose optimal max-abs error is <= ``max_abs`` (real units), or None."""
     if not (np.isfinite(max_abs) and max_abs > 0):
         raise ParamsError(f"the error bound must be finite and > 0, got {max_abs}")
     check_grid(grid)
-    cand = candidate_grid(p, grid)
-    E = error_matrix(p, cand, "max-abs", max_abs)
-    left, right = clamp_errors(p, cand, "max-abs")
-    D = left.copy()
-    N = cand.shape[0]
-    for level in range(1, min(m_max, N)):
-        D = np.min(np.maximum(D[:, None], E), axis=0)
-        if np.min(np.maximum(D, right)) <= max_abs:
-            return level + 1
-    return None
+    return dp_smallest_m(p, candidate_grid(p, grid), "max-abs", True, max_abs, error_matrix,
+                         clamp_errors, m_max)
 
 
 def _coarse_bound(p: FitProblem, cand: np.ndarray, metric: str, progress) -> float:

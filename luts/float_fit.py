@@ -461,36 +461,20 @@ def _coarse_bound(p: FloatProblem, cand: np.ndarray, metric: str, progress) -> f
 def place_cutpoints(p: FloatProblem, metric: str, grid: int | None = None, *, prune: bool = True,
                     progress=None) -> tuple[np.ndarray, float, dict]:
     """Globally optimal cutpoints over the candidate grid: (codes, objective, stats). For the max
-    metrics, the least total squared error among all placements reaching the optimum."""
-    from .fitter import bellman, check_grid
+    metrics, the least total squared error among all placements reaching the optimum (the
+    fixed-point fitter's DP, ``fitter.dp_optimum``, on this problem's kernels)."""
+    from .fitter import check_grid, dp_optimum
     if metric not in fse.METRICS:
         raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(fse.METRICS)}")
     check_grid(grid)
-    M, minmax = p.layout.M, metric in fse.MINMAX
     cand = candidate_grid(p, grid)
-    if cand.shape[0] < M:
-        raise ParamsError(f"only {cand.shape[0]} candidate cutpoints for M={M}; raise --grid")
+    if cand.shape[0] < p.layout.M:
+        raise ParamsError(f"only {cand.shape[0]} candidate cutpoints for M={p.layout.M}; raise --grid")
     stats = {"candidates": int(cand.shape[0])}
     bound = _coarse_bound(p, cand, metric, progress) if prune else np.inf
-    t0 = time.perf_counter()
-    E = error_matrix(p, cand, metric, bound, progress=progress)
-    stats["matrix_seconds"] = time.perf_counter() - t0
-    left, right = tail_errors(p, cand, metric)
-    best, path = bellman(E, left, right, M, minmax)
-    if minmax:
-        lS, rS = tail_errors(p, cand, "mse")
-        lS[left > best] = np.inf
-        rS[right > best] = np.inf
-        # the min-max path's own squared error is achievable: it prunes the second matrix
-        on_path = np.full(E.shape, np.inf)
-        for a, b in zip(path[:-1], path[1:]):
-            on_path[a, b] = 0.0
-        S_path = error_matrix(p, cand, "mse", gate=on_path, gate_limit=0.0)
-        achievable = lS[path[0]] + rS[path[-1]] + sum(S_path[a, b] for a, b in zip(path[:-1], path[1:]))
-        S = error_matrix(p, cand, "mse", achievable, gate=E, gate_limit=best, progress=progress,
-                         label="least-squares tie-break: ")
-        sse, path = bellman(S, lS, rS, M, minmax=False)
-        stats.update({metric.replace("-", "_"): best, "sse": sse, "mse": sse / p.xs.shape[0]})
+    path, best, more = dp_optimum(p, cand, metric, metric in fse.MINMAX, bound, error_matrix,
+                                  tail_errors, progress)
+    stats.update(more)
     return cand[path], best, stats
 
 
