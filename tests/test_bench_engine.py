@@ -109,7 +109,8 @@ def test_every_rounding_mode_sees_negative_ties_and_remainders(rounding):
     assert any(covers(n) for n in POINTS if POINTS[n][0][0][6] == rounding)
 
 
-@pytest.mark.parametrize("arch", ["parallel", "binary"])
+# binary: a build of its own; the fast suite runs binary exhaustively on the s12 configurations
+@pytest.mark.parametrize("arch", ["parallel", pytest.param("binary", marks=pytest.mark.slow)])
 def test_16bit_every_code(arch, tmp_path_factory, tmp_path):
     p, sim, _ = built(f"s16-silu-M11-K32-{arch}", tmp_path_factory)
     x, func = eb.exhaustive_inputs(p)

@@ -91,6 +91,7 @@ def test_amaranth_engine_every_fp8_code():
     assert bad.size == 0, f"beat {bad[0]}: x {int(x[bad[0], 0]):#04x} want {int(want[bad[0], 0]):#04x} got {int(got[bad[0], 0]):#04x}"
 
 
+@pytest.mark.slow            # a baseline's exhaustive fp16 run (a build of its own); fp8 stays fast
 @pytest.mark.parametrize("lead", [3])
 def test_verilator_every_fp16_code(lead, tmp_path):
     """The emitted Verilog of an fp16 exponent-indexed PWL (fp16 SiLU on [-150, 150]) on every
