@@ -16,7 +16,7 @@ micro_step = ["mul"]                  # mul | pow2
 arch = ["parallel"]                   # parallel | binary | uniform (PWL) | direct (full LUT)
 lanes = [1]
 storage = ["rom"]                     # rom | ram
-pipeline = ["none", "all"]            # register points: none | all | a depth N | "a,b" (names)
+pipeline = ["none", "all"]            # register points: none | all | a depth N | "a,b" or "a+b"
 target = ["generic"]                  # generic | generic-sram | xcup | ecp5 | ice40 (synth stage)
 domain = ["-8:8"]                     # fit domains "LO:HI" (default: the function's)
 metric = "max-abs"                    # fitter objective
@@ -236,7 +236,7 @@ def _pipelines(name, vals, datapath) -> list[str]:
         if not isinstance(x, (str, int)) or isinstance(x, bool):
             raise SpecError(f"{name}.pipeline: expected a string or a depth, got {x!r}")
         try:
-            pipe = datapath.parse(x)
+            pipe = datapath.parse(x.replace("+", ",") if isinstance(x, str) else x)
         except ParamsError as e:
             raise SpecError(f"{name}.pipeline: {e}") from None
         out.append(",".join(pipe.enabled))

@@ -320,3 +320,16 @@ def test_pipeline_axis_normalizes_and_refuses():
             parse_spec({"nli": {"func": "silu", "M": 5, "K": 2, **block}})
     scan = parse_spec({"scan": {"preset": "int8", "d_state": 4, "pipeline": ["none", "all"]}})
     assert len(scan.points) == 2 and {p.pipeline != "" for p in scan.points} == {False, True}
+
+
+def test_pipeline_range_option(tmp_path, capsys):
+    """--pipeline on the command line: comma-separated pipelines, names joined by +."""
+    from nlihw.commands.sweep import overrides_from
+    over = overrides_from({"r_pipeline": ("none,2", "mul_in+round_split")})
+    assert over == {"all": {"pipeline": ["none", "2", "mul_in+round_split"]}}
+    s = load_spec(SMALL, {**over, "nli": {"func": ["silu"], "M": [5], "K": [2]}})
+    nli = [p for p in s.points if p.design == "nli"]
+    assert sorted(p.pipeline for p in nli) == sorted(["", "mul_in,round_split", "search_compare,mul_in"])
+    assert main(["sweep", "--func", "silu", "-M", "5", "-K", "2", "--pipeline", "none,all,round_split",
+                 "--dry-run", "-o", str(tmp_path / "r")]) == 0
+    assert "sweep: 3 points" in capsys.readouterr().out

@@ -30,6 +30,8 @@ RANGES = [
     ("--d-inner", "scan", "d_inner", int, "Scan channels (default 8)."),
     ("--tokens", "scan", "tokens", int, "Scan sequence length of the error measurement (one value)."),
     ("--target", "all", "target", str, "Synthesis targets: generic, xcup, ecp5, ice40 (every block)."),
+    ("--pipeline", "all", "pipeline", str, "Register points (every block): none, all, a depth, or "
+                                           "point names joined by + (e.g. mul_in+round_split)."),
 ]
 
 
@@ -103,7 +105,7 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
         if "nli" not in over and "scan" not in over:
             raise SpecError("give a SPEC file or the ranges to sweep (at least --func and -M, or "
                             "--preset); see 'nlihw sweep --help'")
-        s, text = parse_spec(over), None
+        s, text = parse_spec({}, over), None
     if results.exists() and not results.is_dir():
         raise ParamsError(f"{results}: is not a directory")
     err = Console(stderr=True)
