@@ -104,6 +104,17 @@ class FixedMAC(wiring.Component):
         with m.If(self.en):
             m.d.sync += acc.eq((y0_r << T) + prod)
         side = carry(side, "_r")
+        up_r = None
+        if ("round_split" in pl and not fl_out
+                and lay.rounding in (Rounding.NEAREST_EVEN, Rounding.FLOOR)):
+            # the round-up bit beside the sum: acc's low T bits are prod's (y0 << T has zeros
+            # there) and acc[T] = y0[0] ^ prod[T], so the split rounding stage is one increment
+            up_r = Signal(name="up_r")
+            rem, half = prod[:T], Const(1 << (T - 1), T)
+            up = Const(0) if lay.rounding is Rounding.FLOOR else \
+                (rem > half) | ((rem == half) & (y0_r[0] ^ prod[T]))
+            with m.If(self.en):
+                m.d.sync += up_r.eq(up)
 
         if fl_out:
             # stages 3, 4: normalize (registered inside FloatRound), round; exponent E - T
@@ -121,7 +132,7 @@ class FixedMAC(wiring.Component):
             nan_code = fmt.canonical_nan
         else:
             # stage 3: one rounding; saturate
-            sat = self._fixed_round(m, acc, shape, "round_split" in pl)
+            sat = self._fixed_round(m, acc, shape, "round_split" in pl, up_r)
             if "round_split" in pl:
                 side = carry(side, "_s")
             nan_code = 0
@@ -133,7 +144,7 @@ class FixedMAC(wiring.Component):
             m.d.sync += self.y.eq(out)
         return m
 
-    def _fixed_round(self, m, acc, shape, split=False):
+    def _fixed_round(self, m, acc, shape, split=False, up_r=None):
         lay = self.params.layout
         fmt, T, w = lay.out_fmt, lay.t_bits, lay.out_fmt.width
         fl = Signal(signed(lay.acc_bits - T + 1))
@@ -149,6 +160,8 @@ class FixedMAC(wiring.Component):
             up = (rem > half) | ((rem == half) & ~acc[-1])
         else:
             up = (rem > half) | ((rem == half) & fl[0])
+        if up_r is not None:
+            up = up_r                                    # formed beside the sum (round_split)
         rounded = Signal(signed(lay.acc_bits - T + 2))
         m.d.comb += rounded.eq(fl + up)
         if split:
