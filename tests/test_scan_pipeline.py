@@ -56,7 +56,9 @@ def bench_all(name, tmp_path_factory, tmp_path):
     return p, sim
 
 
-@pytest.mark.parametrize("name", list(POINTS))
+# tight-all (a build of its own) runs in `make test-all`; hazard-all keeps every point in the fast suite
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "tight-all" else n
+                                  for n in POINTS])
 def test_bench_passes(name, tmp_path_factory, tmp_path):
     p, sim = bench_all(name, tmp_path_factory, tmp_path)
     assert hazard_free(p) == (name != "hazard-all")

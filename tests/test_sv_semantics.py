@@ -51,8 +51,11 @@ def test_sv_twin_has_no_event_dependent_logic(name, tmp_path):
     assert heads[0] == heads[1]
 
 
+# each a Verilator build of the .sv twin of its own: `make test-all` (the fast suite keeps the
+# static check that the twin has no event-dependent logic)
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["s8-M9-K8-binary-ram-2func",      # the case Icarus -g2012 shows X
-                                  pytest.param("s8-M9-K8-parallel-3func-tozero", marks=pytest.mark.slow)])
+                                  "s8-M9-K8-parallel-3func-tozero"])
 def test_sv_twin_from_power_up_on_verilator(name, tmp_path):
     p = params(name)
     sim = eb.build_engine(p, tmp_path / "rtl", hdl="systemverilog", extra_args=X_ARGS)

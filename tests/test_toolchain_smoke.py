@@ -21,6 +21,7 @@ class RegisteredAdd(wiring.Component):
         return m
 
 
+@pytest.mark.slow          # every bench of the fast suite runs this chain; here it is isolated
 def test_amaranth_verilator_cocotb(tmp_path):
     v = tmp_path / "smoke_add.v"
     v.write_text(verilog.convert(RegisteredAdd(), name="smoke_add", emit_src=False))
