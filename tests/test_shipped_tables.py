@@ -19,7 +19,6 @@ from nlihw.luts.table import NLITable
 from nlihw.sim.nli.golden import nli_eval
 from test_golden import ref_scale           # (mul, shift) from their definition, plain integers
 
-# two cheap refits (a few seconds each on one core); the other 22 are marked slow
 # refitted in the fast suite (each a few seconds); all 24 in make test-all
 CHEAPEST = {"reciprocal_M11_K8", "rsqrt_M11_K32"}
 TAU = 2.0 ** -14                   # the paper's relative-error floor, when meta records none
