@@ -59,9 +59,11 @@ def port_list(params: NLIEngineParams) -> list[dict]:
     return [{"name": n, "direction": d, "width": w} for n, d, w in ports]
 
 
-def manifest(params: NLIEngineParams) -> dict:
+def manifest(params: NLIEngineParams, timing: dict | None = None) -> dict:
+    """The manifest; ``timing`` (the clock goal --target-mhz chose the pipeline for) is recorded
+    only when given, so other manifests keep their bytes."""
     p, lay = params, params.layout
-    return {
+    out = {
         "generator": "nlihw", "generator_version": GENERATOR_VERSION,
         "top": p.top_name, "latency": p.latency, "initiation_interval": 1,
         "params": p.to_dict(), "params_digest": p.digest(),
@@ -75,6 +77,9 @@ def manifest(params: NLIEngineParams) -> dict:
                       for k, t in enumerate(p.tables)],
         "files": sorted(output_names(p).values()),
     }
+    if timing is not None:
+        out["timing_goal"] = timing
+    return out
 
 
 def output_names(params: NLIEngineParams) -> dict[str, str]:
@@ -99,13 +104,14 @@ def _core(params: NLIEngineParams, names: dict[str, str]) -> str:
     return deliverables.core_text("nli", params.top_name, desc, names, data)
 
 
-def generate(params: NLIEngineParams, outdir: "str | Path") -> dict[str, Path]:
-    """Write all outputs for ``params`` into ``outdir`` (all or none); returns {kind: path}."""
+def generate(params: NLIEngineParams, outdir: "str | Path", timing: dict | None = None) -> dict[str, Path]:
+    """Write all outputs for ``params`` into ``outdir`` (all or none); returns {kind: path}.
+    ``timing``: the clock goal recorded in the manifest (``nlihw gen --target-mhz``)."""
     outdir = Path(outdir)
     names = output_names(params)
     v, sv = emit_hdl(params)
     text = {"verilog": v, "systemverilog": sv,
-            "manifest": json.dumps(manifest(params), indent=1, sort_keys=True) + "\n",
+            "manifest": json.dumps(manifest(params, timing), indent=1, sort_keys=True) + "\n",
             "filelist": names["verilog"] + "\n",
             "lint_waivers": deliverables.waivers_text(),
             "core": _core(params, names)}

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import click
 
+from nlihw.errors import ParamsError
 from nlihw.hdl.nli.params import ARCHS, ENGINE_PIPELINE, STORAGES, NLIEngineParams
 from nlihw.luts.table import NLITable
 
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
 _PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
+_TIMING = "nlihw.timing"            # ... and by --target-mhz, --latency, --target, --speed
+TIMING_NOTE = "nlihw.timing_note"   # what params_from_options chose, for the command to print
+TIMING_GOAL = "nlihw.timing_goal"   # ... and for the manifest
+TIMING_TARGETS = ("ecp5", "ice40")
 
 
 def _remember_no_verify(ctx, param, value):
@@ -16,6 +21,10 @@ def _remember_no_verify(ctx, param, value):
 
 def _remember_pipeline(ctx, param, value):
     ctx.meta[_PIPELINE] = value
+
+
+def _remember_timing(ctx, param, value):
+    ctx.meta.setdefault(_TIMING, {})[param.name] = value
 
 
 def engine_options(f):
@@ -34,12 +43,26 @@ def engine_options(f):
         click.option("--no-verify", is_flag=True, expose_value=False, callback=_remember_no_verify,
                      help="Load tables whose sha256 is missing or stale (every other check still "
                           "applies)."),
-        click.option("--pipeline", default="none", show_default=True, metavar="SPEC",
+        click.option("--pipeline", default=None, metavar="SPEC",
                      expose_value=False, callback=_remember_pipeline,
                      help="Optional register points (parallel and binary): none, all, a depth 0.."
                           f"{len(ENGINE_PIPELINE.points)} (enabled in the order "
                           f"{', '.join(ENGINE_PIPELINE.prefer)}), or comma-separated point names. "
-                          "Each adds one cycle of latency; values never change."),
+                          "Each adds one cycle of latency; values never change. Default: none."),
+        click.option("--target-mhz", type=float, default=None, metavar="F", expose_value=False,
+                     callback=_remember_timing,
+                     help="Choose the register points instead: the least latency the --target's "
+                          "delay model expects to reach F MHz (check with 'nlihw synth -t TARGET')."),
+        click.option("--latency", type=int, default=None, metavar="N", expose_value=False,
+                     callback=_remember_timing,
+                     help="Or fix the latency at N cycles: the N - base register points the "
+                          "--target's model expects fastest."),
+        click.option("--target", type=click.Choice(TIMING_TARGETS), default="ecp5",
+                     show_default=True, expose_value=False, callback=_remember_timing,
+                     help="Delay model for --target-mhz and --latency."),
+        click.option("--speed", type=int, default=None, expose_value=False,
+                     callback=_remember_timing,
+                     help="Speed grade of the --target's model (ecp5: 6 or 8; default 6)."),
     ]):
         f = opt(f)
     return f
@@ -55,5 +78,53 @@ def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | N
         verify = not meta.get(_NO_VERIFY, False)
     if pipeline is None:
         pipeline = meta.get(_PIPELINE)
-    return NLIEngineParams(tuple(NLITable.load(t, verify=verify) for t in tables), arch=arch, lanes=lanes,
-                           storage=storage, top_name=top_name, pipeline=pipeline)
+    p = NLIEngineParams(tuple(NLITable.load(t, verify=verify) for t in tables), arch=arch, lanes=lanes,
+                        storage=storage, top_name=top_name, pipeline=pipeline)
+    timing = meta.get(_TIMING, {})
+    if timing.get("target_mhz") is not None or timing.get("latency") is not None:
+        p, note, goal = apply_timing(p, pipeline is not None, timing.get("target_mhz"),
+                                     timing.get("latency"), timing.get("target") or "ecp5",
+                                     timing.get("speed"))
+        meta[TIMING_NOTE], meta[TIMING_GOAL] = note, goal
+    elif timing.get("speed") is not None:
+        raise ParamsError("--speed selects the delay model of --target-mhz or --latency; give one")
+    return p
+
+
+def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, target: str,
+                 speed) -> tuple[NLIEngineParams, str, dict]:
+    """``p`` with the register points a target's delay model chooses for ``target_mhz`` (the
+    least latency expected to reach it) or for a fixed ``latency`` (the fastest points of that
+    count); a one-line note and the goal for the manifest."""
+    from nlihw.hdl.nli.stage_delays import choose_pipeline, fastest_of_depth
+    from nlihw.synth.delay_model import load
+    if target_mhz is not None and latency is not None:
+        raise ParamsError("give --target-mhz or --latency, not both")
+    if pipeline_given:
+        raise ParamsError("--pipeline names the register points, --target-mhz and --latency "
+                          "choose them: give one")
+    if p.arch not in ("parallel", "binary"):
+        raise ParamsError(f"--target-mhz and --latency apply to arch parallel and binary, not "
+                          f"{p.arch!r}")
+    model = load(target, speed)
+    base = NLIEngineParams(p.tables, arch=p.arch, lanes=p.lanes, storage=p.storage,
+                           top_name=p.top_name)
+    if target_mhz is not None:
+        pipe, mhz, met = choose_pipeline(base, model, target_mhz)
+        q = NLIEngineParams(p.tables, arch=p.arch, lanes=p.lanes, storage=p.storage,
+                            top_name=p.top_name, pipeline=pipe)
+        note = (f"{model.key} delay model: {target_mhz:g} MHz needs pipeline {pipe} (latency "
+                f"{q.latency}), predicted {mhz:.0f} MHz" if met else
+                f"{model.key} delay model: {target_mhz:g} MHz is beyond every pipeline; all points "
+                f"(latency {q.latency}), predicted {mhz:.0f} MHz")
+    else:
+        top = base.latency + len(ENGINE_PIPELINE.points)
+        if not base.latency <= latency <= top:
+            raise ParamsError(f"--latency {latency}: this engine takes {base.latency} to {top} cycles")
+        pipe, mhz = fastest_of_depth(base, model, latency - base.latency)
+        q = NLIEngineParams(p.tables, arch=p.arch, lanes=p.lanes, storage=p.storage,
+                            top_name=p.top_name, pipeline=pipe)
+        note = f"{model.key} delay model: latency {latency} as pipeline {pipe}, predicted {mhz:.0f} MHz"
+    goal = {"target": model.target, "speed": model.speed, "predicted_mhz": round(mhz, 1),
+            "goal_mhz": target_mhz, "latency": q.latency}
+    return q, note, goal

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from nlihw.hdl.nli.generate import generate
-from .engine_options import engine_options, params_from_options
+from .engine_options import TIMING_GOAL, TIMING_NOTE, engine_options, params_from_options
 
 
 @click.command("gen")
@@ -24,10 +24,19 @@ def command(tables, arch, lanes, storage, top_name, outdir):
 
     \b
     nlihw gen --table luts/tables/silu_M11_K32.json --table luts/tables/gelu_M11_K32.json --arch binary --lanes 4 -o build/nli
+
+    For a clock rate: --target-mhz 130 --target ecp5 chooses the register points from the
+    target's delay model and records the goal; 'nlihw synth DIR -t ecp5' reports it met or not.
     """
     p = params_from_options(tables, arch, lanes, storage, top_name)
-    paths = generate(p, outdir)
+    meta = click.get_current_context().meta
+    paths = generate(p, outdir, meta.get(TIMING_GOAL))
     click.echo(f"{p.top_name}: {', '.join(t.function for t in p.tables)}; {p.lanes} lane(s), "
-               f"{p.arch} search, {p.storage} tables, latency {p.latency} cycles, II 1")
+               f"{p.arch} search, {p.storage} tables, pipeline {p.pipeline}, latency {p.latency} "
+               f"cycles, II 1")
+    if meta.get(TIMING_NOTE):
+        click.echo(f"  {meta[TIMING_NOTE]}; check: nlihw synth {outdir} -t "
+                   f"{meta[TIMING_GOAL]['target']}"
+                   + (f" --speed {meta[TIMING_GOAL]['speed']}" if meta[TIMING_GOAL]["speed"] not in (None, 6) else ""))
     for kind, path in paths.items():
         click.echo(f"  {kind:13s} {path}")

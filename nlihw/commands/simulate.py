@@ -9,7 +9,7 @@ import click
 
 from nlihw.errors import ParamsError
 from nlihw.sim.nli import engine_bench as eb
-from .engine_options import engine_options, params_from_options
+from .engine_options import TIMING_NOTE, engine_options, params_from_options
 
 
 @click.command("sim")
@@ -45,7 +45,11 @@ def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, w
 
 
 def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
-    click.echo(f"building {p.top_name} ({p.arch}, {p.lanes} lane(s), latency {p.latency}) ...", err=True)
+    note = click.get_current_context().meta.get(TIMING_NOTE)
+    if note:
+        click.echo(note, err=True)
+    click.echo(f"building {p.top_name} ({p.arch}, {p.lanes} lane(s), pipeline {p.pipeline}, latency "
+               f"{p.latency}) ...", err=True)
     sim = eb.build_engine(p, work / "rtl", waves=waves)
     x, func = eb.random_inputs(p, beats, seed) if beats else eb.exhaustive_inputs(p, seed)
     click.echo(f"simulating {len(x)} beats ...", err=True)

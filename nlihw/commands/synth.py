@@ -115,3 +115,29 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
         click.echo(f"{target}: {how}; report {run['report']}", err=True)
         reports.append(rep)
     click.echo(format_table(reports, title=f"synthesis of {verilog.name}"), nl=False)
+    for line in timing_lines(directory, top, reports):
+        click.echo(line)
+
+
+def timing_lines(directory: Path, top: str, reports: list[dict]) -> list[str]:
+    """Achieved Fmax at the design's latency for each place-and-route report, and against the
+    clock goal ``nlihw gen --target-mhz`` recorded in the manifest (same target and grade)."""
+    try:
+        man = json.loads((directory / f"{top}.manifest.json").read_text())
+        latency, goal = int(man["latency"]), man.get("timing_goal")
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    out = []
+    for rep in reports:
+        fmax = rep["figures"].get("fmax_mhz")
+        if fmax is None:
+            continue
+        line = f"{rep['target']}{'' if rep.get('speed_grade') is None else ' -' + str(rep['speed_grade'])}: " \
+               f"{fmax:.1f} MHz at latency {latency} cycles"
+        if goal and goal.get("goal_mhz") and goal.get("target") == rep["target"] \
+                and goal.get("speed") == rep.get("speed_grade"):
+            g = goal["goal_mhz"]
+            verdict = "met" if fmax >= g else f"missed by {100 * (1 - fmax / g):.1f}%"
+            line += f"; goal {g:g} MHz (model {goal['predicted_mhz']:g}): {verdict}"
+        out.append(line)
+    return out
