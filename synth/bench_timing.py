@@ -70,7 +70,7 @@ def run(console) -> dict:
                 "ecp5 LUT4", "ecp5 FF", "ice40 LUT4", "GE"):
         t.add_column(col, justify="left" if col == "points" else "right")
     lines = ["| depth | points | latency | " + " | ".join(f"{_label(*k)} MHz (model)" for k in TIMING)
-             + " | ECP5 LUT4 | ECP5 FF | iCE40 LUT4 | GE |", "|" + " --- |" * (8 + len(TIMING))]
+             + " | ECP5 LUT4 | ECP5 FF | iCE40 LUT4 | GE |", "|" + " --- |" * (7 + len(TIMING))]
     figures = {}
     for depth in range(len(ENGINE_PIPELINE.points) + 1):
         p = depth_params(depth)
