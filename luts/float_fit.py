@@ -370,13 +370,7 @@ def tail_errors(p: FloatProblem, cand: np.ndarray, metric: str) -> tuple[np.ndar
             mode, c = fse.TAIL_PER_CODE, np.zeros(cand.shape)
             y = fout.to_real(convert(lay, p.xs)) if t.mode is TailMode.IDENTITY else np.zeros(p.xs.shape)
         args += [np.int64(mode), y, c]
-    if fout.is_float:
-        kbase, p2 = fse.pow2_table(fout)
-        q = (np.int64(fout.man_bits), np.int64(1 - fout.bias), float(fout.max), np.int64(kbase), p2,
-             0.0, 0.0, 1.0)
-    else:
-        q = (np.int64(0), np.int64(0), 0.0, np.int64(0), np.zeros(1), float(fout.min_raw),
-             float(fout.max_raw), fout.lsb)
+    q = _fmt_args(lay)[1:9]             # the output format's rounding, as the interval kernel's
     return fse.tail_errors(idx, *args, p.fx, _weights(p, metric), np.int64(fse.METRIC_CODE[metric]), *q)
 
 

@@ -4,6 +4,7 @@ prediction on ECP5 grades 6 and 8 and iCE40 UP5K, and what each depth costs in L
 equivalents; then the depth ``--target-mhz`` chooses for the issue's clock targets."""
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def run(console) -> dict:
     for target, speed, mhz in GOALS:
         base = depth_params(0)
         pipe, f, met = choose_pipeline(base, load(target, speed), mhz)
-        p = type(base)(base.tables, pipeline=pipe)
+        p = dataclasses.replace(base, pipeline=pipe)
         rep = measure(p, target, speed, work)
         got = rep["figures"]["fmax_mhz"]
         goal.add_row(_label(target, speed), f"{mhz:g}", str(pipe), str(p.latency), f"{f:.0f}",

@@ -64,7 +64,7 @@ def elements(p: NLIEngineParams) -> list[Element]:
     if p.arch not in ("parallel", "binary"):
         raise ValueError("stage delays are modelled for the parallel and binary architectures")
     lay = p.layout
-    M, K, T, W = lay.M, lay.K, lay.t_bits, lay.in_fmt.width
+    M, T, W = lay.M, lay.t_bits, lay.in_fmt.width
     nf = p.n_funcs
     D = lay.dx_bits
     out: list[Element] = []

@@ -1,6 +1,8 @@
 """Options shared by the commands that build an engine from table files (gen, sim)."""
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from nlihw.errors import ParamsError
@@ -107,12 +109,10 @@ def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, 
         raise ParamsError(f"--target-mhz and --latency apply to arch parallel and binary, not "
                           f"{p.arch!r}")
     model = load(target, speed)
-    base = NLIEngineParams(p.tables, arch=p.arch, lanes=p.lanes, storage=p.storage,
-                           top_name=p.top_name)
+    base = dataclasses.replace(p, pipeline=None)
     if target_mhz is not None:
         pipe, mhz, met = choose_pipeline(base, model, target_mhz)
-        q = NLIEngineParams(p.tables, arch=p.arch, lanes=p.lanes, storage=p.storage,
-                            top_name=p.top_name, pipeline=pipe)
+        q = dataclasses.replace(p, pipeline=pipe)
         note = (f"{model.key} delay model: {target_mhz:g} MHz needs pipeline {pipe} (latency "
                 f"{q.latency}), predicted {mhz:.0f} MHz" if met else
                 f"{model.key} delay model: {target_mhz:g} MHz is beyond every pipeline; all points "
@@ -122,8 +122,7 @@ def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, 
         if not base.latency <= latency <= top:
             raise ParamsError(f"--latency {latency}: this engine takes {base.latency} to {top} cycles")
         pipe, mhz = fastest_of_depth(base, model, latency - base.latency)
-        q = NLIEngineParams(p.tables, arch=p.arch, lanes=p.lanes, storage=p.storage,
-                            top_name=p.top_name, pipeline=pipe)
+        q = dataclasses.replace(p, pipeline=pipe)
         note = f"{model.key} delay model: latency {latency} as pipeline {pipe}, predicted {mhz:.0f} MHz"
     goal = {"target": model.target, "speed": model.speed, "predicted_mhz": round(mhz, 1),
             "goal_mhz": target_mhz, "latency": q.latency}
