@@ -4,8 +4,9 @@
 NLI paper's). ``binary``: a pipelined binary search, ceil(log2(M+1)) stages of one comparator each,
 building I from its top bit down; dx is formed in the last stage.
 
-Pipeline point ``search_compare`` (``NLIEngineParams.pipeline``): one more register stage between
-the comparators (binary: the last stage's) and the encoder / base select and dx subtract.
+Pipeline points (``NLIEngineParams.pipeline``): ``search_compare``, one more register stage between
+the comparators (binary: the last stage's) and the encoder / base select; ``search_base``, one
+between the encoder / base select (index and the interval's base position) and the dx subtract.
 """
 from __future__ import annotations
 
@@ -70,9 +71,9 @@ class ComparatorTree(wiring.Component):
     def _cut_of(self, func, j):
         return _select([c[j] for c in self._cut], func)
 
-    def _split(self, m, name, sigs):
-        """Registers (advancing on ``en``) of ``sigs`` when ``search_compare`` is on, else ``sigs``."""
-        if "search_compare" not in self.params.pipeline:
+    def _split(self, m, name, sigs, point="search_compare"):
+        """Registers (advancing on ``en``) of ``sigs`` when ``point`` is on, else ``sigs``."""
+        if point not in self.params.pipeline:
             return sigs
         regs = [Signal.like(s, name=f"{name}_{k}") for k, s in enumerate(sigs)]
         with m.If(self.en):
@@ -100,6 +101,7 @@ class ComparatorTree(wiring.Component):
                 base_terms.append(Mux(hot, self._pos_of(func, k - 1).as_unsigned(), 0))
         m.d.comb += index.eq(_or_tree(idx_terms))
         m.d.comb += base.eq(_or_tree(base_terms) if base_terms else 0)
+        index, base, pos, func = self._split(m, "base_r", [index, base, pos, func], "search_base")
         with m.If(self.en):
             m.d.sync += [
                 self.index.eq(index),
@@ -137,6 +139,9 @@ class ComparatorTree(wiring.Component):
                 base = Signal(self._pos_shape, name="base")
                 m.d.comb += base.eq(_select([self._pos_of(func, min(max(k - 1, 0), M - 1))
                                              for k in range(1 << D)], nxt))
+                x_pos = x if pos is None else pos
+                nxt, base, x_pos, func = self._split(m, "base_r", [nxt, base, x_pos, func], "search_base")
+                x, pos = (x_pos, None) if pos is None else (x, x_pos)
                 with m.If(self.en):
                     m.d.sync += [
                         self.index.eq(nxt),

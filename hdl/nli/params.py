@@ -19,6 +19,8 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # each adds one cycle and changes no value:
 #   search_compare  the comparator results (binary: the last stage's) registered before the
 #                   thermometer encoder / interval base select and the dx subtract
+#   search_base     the interval index and its base position registered after the encoder /
+#                   base select, before the dx subtract
 #   mul_in          dx and the interval's multiplier registered before the dx * mul product (the
 #                   multiplier's input register: MULT18X18D / DSP48E2 absorb it)
 #   table_addr      the table address registered after the shift, before the memories' own
@@ -30,8 +32,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #                   output: the rounded code magnitude before its saturation)
 # ``prefer``: the order a depth N enables them in (the longest paths first).
 ENGINE_PIPELINE = Pipeline(
-    ("search_compare", "mul_in", "table_addr", "table_out", "interp_in", "round_split"),
-    prefer=("search_compare", "mul_in", "interp_in", "round_split", "table_addr", "table_out"))
+    ("search_compare", "search_base", "mul_in", "table_addr", "table_out", "interp_in", "round_split"),
+    prefer=("search_compare", "mul_in", "interp_in", "round_split", "table_addr", "table_out",
+            "search_base"))
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ class NLIEngineParams:
     @property
     def search_latency(self) -> int:
         """Cycles from the search's input to its (index, dx) output."""
-        return self.search_stages + self.pipeline.cycles_through("search_compare")
+        return self.search_stages + self.pipeline.cycles_through("search_compare", "search_base")
 
     @property
     def micro_latency(self) -> int:

@@ -61,7 +61,10 @@ class TableStorage(wiring.Component):
             m.d.sync += odd_first.eq(self.addr[0])
         ev_data, od_data = ev_rd.data, od_rd.data
         if "table_out" in self.params.pipeline:
-            ev_data, od_data = Signal(w, name="even_data_r"), Signal(w, name="odd_data_r")
+            # reset-less like the memories' own output registers (DP16KD OUTREG, RAMB18 DOB_REG),
+            # so that a flow can move them there; the data are don't-care until valid arrives
+            ev_data = Signal(w, name="even_data_r", reset_less=True)
+            od_data = Signal(w, name="odd_data_r", reset_less=True)
             odd_r = Signal(name="odd_first_r")
             with m.If(self.en):
                 m.d.sync += [ev_data.eq(ev_rd.data), od_data.eq(od_rd.data), odd_r.eq(odd_first)]
