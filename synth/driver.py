@@ -23,7 +23,8 @@ from typing import Callable
 
 from nlihw.atomic import atomic_write_text
 from nlihw.errors import ParamsError, ToolError
-from . import cache, tools
+from . import cache, sta, tools
+from .liberty import Library, load as load_liberty
 from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog, ports_of
 from .report_table import format_table
 from .targets import TARGETS, Target, internal_ffs
@@ -271,16 +272,19 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
         vname = "design.v"            # keep the yosys command line simple and the harness apart
     (work / vname).write_bytes(design)
     names = {"verilog": vname, "top": top, "stat": "design.stat.json", "json": "design.json"}
+    timing_lib = None
     if lib is not None:
         (work / "cells.lib").write_bytes(lib_bytes)
-        names.update(liberty="cells.lib", memstat="design.memstat.json", prestat="design.prestat.json")
+        names.update(liberty="cells.lib", memstat="design.memstat.json", prestat="design.prestat.json",
+                     netlist="design.mapped.json")
+        timing_lib = load_liberty(work / "cells.lib")       # a file sta cannot read: before yosys
     _yosys(work, "yosys", _subst(script, **names), f"synthesizing {top}", progress, t.name)
     stat = _stat(work / "design.stat.json")
     cells = {c: n for c, n in sorted(stat["num_cells_by_type"].items()) if c != "$scopeinfo"}
     result = {"cells": cells, "builds": {"yosys_build": _yosys_build(work / "yosys.log")},
               "logs": {"yosys": "yosys.log"}}
     if t.uses_liberty:
-        result["figures"] = _generic_figures(stat, cells, work, t.sram_macros)
+        result["figures"] = _generic_figures(stat, cells, work, t.sram_macros, top, timing_lib)
     else:
         result["figures"] = t.figures(cells)
         unmapped = sum(n for c, n in cells.items() if c.startswith("$"))
@@ -292,7 +296,10 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
     return result
 
 
-def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = False) -> dict:
+def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = False,
+                     top: str | None = None, timing_lib: Library | None = None) -> dict:
+    """Area, flip-flops, memories, ltp's logic depth and the static timing estimate (``timing``:
+    per-stage delays in ns with a liberty that has timing, else logic depth in cells)."""
     macros = cells.get("$mem_v2", 0) if sram_macros else 0
     unmapped = {c: n for c, n in cells.items() if c.startswith("$") and not (sram_macros and c == "$mem_v2")}
     if unmapped:
@@ -304,6 +311,11 @@ def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = Fa
     mem = _stat(work / "design.memstat.json")
     m = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)",
                    (work / "yosys.log").read_text(errors="replace"))
+    timing = None
+    netlist = work / "design.mapped.json"
+    if timing_lib is not None and netlist.is_file():
+        timing = sta.analyse(json.loads(netlist.read_text()), top, timing_lib)
+        netlist.unlink()                         # large; the script can remake it
     return {"area": round(float(stat.get("area", 0.0)), 3),
             "sequential_area": round(float(stat.get("sequential_area", 0.0)), 3),
             "flip_flops": ffs, "latches": latches, "cells": sum(cells.values()),
@@ -311,7 +323,8 @@ def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = Fa
             # whose area is not in "area" (generic-sram)
             "memories": mem.get("num_memories", 0), "memory_bits": mem.get("num_memory_bits", 0),
             **({"sram_macros": macros} if sram_macros else {}),
-            "logic_depth": int(m[-1]) if m else 0}
+            "logic_depth": int(m[-1]) if m else 0,
+            **({"timing": timing} if timing is not None else {})}
 
 
 _DOES_NOT_FIT = "the design does not fit"

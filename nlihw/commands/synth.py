@@ -115,8 +115,32 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
         click.echo(f"{target}: {how}; report {run['report']}", err=True)
         reports.append(rep)
     click.echo(format_table(reports, title=f"synthesis of {verilog.name}"), nl=False)
+    for rep in reports:
+        for line in sta_lines(rep):
+            click.echo(line)
     for line in timing_lines(directory, top, reports):
         click.echo(line)
+
+
+def sta_lines(rep: dict, slowest: int = 5) -> list[str]:
+    """A generic report's static timing estimate: the clock estimate (a liberty with timing) or
+    the logic depth in cells, then the ``slowest`` endpoint registers with their start."""
+    t = rep["figures"].get("timing")
+    if not t or not t["critical"]:
+        return []
+    ns = t["unit"] == "ns"
+    lib = rep["liberty"]["file"] if rep.get("liberty") else "the library"
+    head = (f"{rep['target']}: clock estimate {t['clock_estimate_mhz']:g} MHz (critical path "
+            f"{t['critical']['delay']:.3f} ns, {t['critical']['from']} -> {t['critical']['to']}; "
+            f"static estimate from {lib}: no wires, ideal clock, buffer trees over fanout "
+            f"{(t.get('fanout_model') or {}).get('max_fanout', '-')})" if ns else
+            f"{rep['target']}: logic depth per stage in cells ({lib} has no timing data; give "
+            f"--liberty with NLDM tables for a clock estimate)")
+    regs = [s for s in t["stages"] if s.get("kind", "register") == "register"][:slowest]
+    width = max(len(s["register"]) for s in regs) if regs else 0
+    return [head] + [f"  {s['register']:<{width}}  "
+                     + (f"{s['delay']:7.3f} ns" if ns else f"{s['delay']:4d} cells")
+                     + f"  from {s['from']}" for s in regs]
 
 
 def timing_lines(directory: Path, top: str, reports: list[dict]) -> list[str]:
@@ -130,14 +154,23 @@ def timing_lines(directory: Path, top: str, reports: list[dict]) -> list[str]:
     out = []
     for rep in reports:
         fmax = rep["figures"].get("fmax_mhz")
+        estimate = fmax is None and rep["target"] == "generic"
+        if estimate:                             # shown with its goal only (sta_lines has it)
+            fmax = (rep["figures"].get("timing") or {}).get("clock_estimate_mhz")
+            if not goal or goal.get("target") != "generic":
+                continue
         if fmax is None:
             continue
         line = f"{rep['target']}{'' if rep.get('speed_grade') is None else ' -' + str(rep['speed_grade'])}: " \
-               f"{fmax:.1f} MHz at latency {latency} cycles"
+               f"{fmax:.1f} MHz{' (static estimate)' if estimate else ''} at latency {latency} cycles"
         if goal and goal.get("goal_mhz") and goal.get("target") == rep["target"] \
                 and goal.get("speed") == rep.get("speed_grade"):
             g = goal["goal_mhz"]
             verdict = "met" if fmax >= g else f"missed by {100 * (1 - fmax / g):.1f}%"
-            line += f"; goal {g:g} MHz (model {goal['predicted_mhz']:g}): {verdict}"
+            lib = goal.get("liberty")
+            if lib and lib.get("sha256") != (rep.get("liberty") or {}).get("sha256"):
+                verdict = f"not comparable (the goal was set with liberty {lib.get('file')})"
+            line += f"; goal {g:g} MHz ({'estimate at gen' if lib else 'model'} " \
+                    f"{goal['predicted_mhz']:g}): {verdict}"
         out.append(line)
     return out
