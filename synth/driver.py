@@ -116,6 +116,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         "schema": CACHE_SCHEMA, "target": target, "top": top, "design": design_sha,
         "script": script, "liberty": lib_sha, "tools": {"yosys": versions["yosys"]},
         "pnr": None, "harness": HARNESS_VERSION if t.pnr else None,
+        **({"netlist_pass": t.netlist_pass.version} if t.netlist_pass else {}),
     })
     root = Path(cache_dir) if cache_dir is not None else cache.default_root()
 
@@ -181,7 +182,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         "liberty": {"file": lib.name, "sha256": lib_sha, "shipped": shipped} if lib is not None else None,
         "tools": {**versions, **result["builds"]},
         "flow": {"script": t.script, "script_sha256": hashlib.sha256(script.encode()).hexdigest(),
-                 "pnr": pnr},
+                 "pnr": pnr, **({"netlist_pass": {"name": t.netlist_pass.name, **result["netlist_pass"]}}
+                                if result.get("netlist_pass") else {})},
         "figures": figures,
         "cells": result["cells"],
         "logs": logs,
@@ -286,6 +288,14 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
     if t.uses_liberty:
         result["figures"] = _generic_figures(stat, cells, work, t.sram_macros, top, timing_lib)
     else:
+        if t.netlist_pass is not None:
+            # the pass (e.g. ECP5 DSP register packing) changes the cell counts: apply it to the
+            # design's netlist as nextpnr will see it inside the harness
+            design_json = json.loads((work / "design.json").read_text())
+            done = t.netlist_pass.apply(design_json, top)
+            cells = _recount(design_json, top, cells)
+            result["cells"] = cells
+            result["netlist_pass"] = done
         result["figures"] = t.figures(cells)
         unmapped = sum(n for c, n in cells.items() if c.startswith("$"))
         if unmapped:
@@ -294,6 +304,15 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
         result["harness"] = _harness(t, script, vname, top, work, progress)
         result["logs"].update({"harness_yosys": "harness.log"} if (work / "harness.log").is_file() else {})
     return result
+
+
+def _recount(netlist: dict, top: str, cells: dict) -> dict:
+    """``cells`` (yosys stat counts by type) with the mapped cells of ``top`` counted anew."""
+    counts: dict = {}
+    for c in netlist["modules"][top]["cells"].values():
+        counts[c["type"]] = counts.get(c["type"], 0) + 1
+    return {c: counts.get(c, 0) for c in cells if counts.get(c, 0)} | \
+        {c: n for c, n in counts.items() if c not in cells and c != "$scopeinfo"}
 
 
 def _generic_figures(stat: dict, cells: dict, work: Path, sram_macros: bool = False,
@@ -341,6 +360,10 @@ def _harness(t: Target, script: str, vname: str, top: str, work: Path, progress)
     _yosys(work, "harness", _subst(script, verilog=f"{vname} harness.v", top=HARNESS_TOP,
                                    stat="harness.stat.json", json="harness.json"),
            "synthesizing the timing harness", progress, t.name)
+    if t.netlist_pass is not None:
+        harness = json.loads((work / "harness.json").read_text())
+        t.netlist_pass.apply(harness, HARNESS_TOP)
+        (work / "harness.json").write_text(json.dumps(harness))
     netlist = (work / "harness.json").read_bytes()
     (work / "harness.json.gz").write_bytes(gzip.compress(netlist, mtime=0))
     (work / "harness.json").unlink()

@@ -111,6 +111,24 @@ class Pnr:
 
 
 @dataclass(frozen=True)
+class NetlistPass:
+    """A rewrite of the mapped netlist (yosys JSON) between yosys and nextpnr, applied to the
+    design (resource counts) and to its timing harness (Fmax); ``version`` enters the cache key."""
+    name: str
+    version: str
+    run: Callable[[dict, str], object]
+
+    def apply(self, netlist: dict, top: str) -> dict:
+        """Rewrite ``netlist`` in place; returns what the pass did (JSON data)."""
+        return self.run(netlist, top).to_dict()
+
+
+def _ecp5_dsp(netlist: dict, top: str):
+    from .ecp5_dsp import pack_dsp_registers
+    return pack_dsp_registers(netlist, top)
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     script: str                                    # yosys script file in this package
@@ -118,6 +136,7 @@ class Target:
     figures: Callable[[dict], dict] | None         # None: the driver computes them (generic)
     pnr: Pnr | None = None
     sram_macros: bool = False                      # memories stay black boxes (generic-sram)
+    netlist_pass: NetlistPass | None = None        # between yosys and nextpnr
 
     @property
     def uses_liberty(self) -> bool:
@@ -152,7 +171,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     # LFE5U-25F comes in grades 6, 7 and 8 (8 fastest); nextpnr-ecp5 has timing for each
     Target("ecp5", "ecp5.ys", "Lattice LFE5U-25F-{speed}BG256C", ecp5_figures,
            Pnr("nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, "--lpf-allow-unconstrained",
-               speeds=(6, 7, 8), default_speed=6)),
+               speeds=(6, 7, 8), default_speed=6),
+           # registers around each multiplier into MULT18X18D's own, as vendor synthesis does
+           netlist_pass=NetlistPass("ecp5 DSP register packing (synth/ecp5_dsp.py)", "1", _ecp5_dsp)),
     Target("ice40", "ice40.ys", "Lattice iCE40UP5K-SG48", ice40_figures,
            Pnr("nextpnr-ice40", ("--up5k", "--package", "sg48"), 50, "--pcf-allow-unconstrained")),
 ]}
