@@ -24,7 +24,7 @@ from typing import Callable
 from nlihw.atomic import atomic_write_text
 from nlihw.errors import ParamsError, ToolError
 from . import cache, sta, tools
-from .liberty import Library, load as load_liberty
+from .liberty import Library, parse as parse_liberty
 from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog, ports_of
 from .report_table import format_table
 from .targets import TARGETS, Target, internal_ffs
@@ -279,7 +279,7 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
         (work / "cells.lib").write_bytes(lib_bytes)
         names.update(liberty="cells.lib", memstat="design.memstat.json", prestat="design.prestat.json",
                      netlist="design.mapped.json")
-        timing_lib = load_liberty(work / "cells.lib")       # a file sta cannot read: before yosys
+        timing_lib = parse_liberty(lib_bytes.decode(errors="replace"), str(lib))   # errors before yosys
     _yosys(work, "yosys", _subst(script, **names), f"synthesizing {top}", progress, t.name)
     stat = _stat(work / "design.stat.json")
     cells = {c: n for c, n in sorted(stat["num_cells_by_type"].items()) if c != "$scopeinfo"}

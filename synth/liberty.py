@@ -170,7 +170,7 @@ class _Parser:
                     self.take()
                     break
                 if k == "eof":
-                    self.fail(f"group {kind} ({', '.join(args)}) opened on line {line} is not closed")
+                    self.fail(f"group {kind} ({', '.join(args)}) is not closed before the end of the file", line)
                 if (k, v) == ("p", ";"):
                     self.take()
                     continue

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -11,10 +14,10 @@ from nlihw.luts.table import NLITable
 
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
 _PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
-_TIMING = "nlihw.timing"            # ... and by --target-mhz, --latency, --target, --speed
+_TIMING = "nlihw.timing"            # ... and by --target-mhz, --latency, --target, --speed, --liberty
 TIMING_NOTE = "nlihw.timing_note"   # what params_from_options chose, for the command to print
 TIMING_GOAL = "nlihw.timing_goal"   # ... and for the manifest
-TIMING_TARGETS = ("ecp5", "ice40")
+TIMING_TARGETS = ("ecp5", "ice40", "generic")
 
 
 def _remember_no_verify(ctx, param, value):
@@ -61,7 +64,12 @@ def engine_options(f):
                           "--target's model expects fastest."),
         click.option("--target", type=click.Choice(TIMING_TARGETS), default="ecp5",
                      show_default=True, expose_value=False, callback=_remember_timing,
-                     help="Delay model for --target-mhz and --latency."),
+                     help="Delay model for --target-mhz and --latency; generic: measure each "
+                          "pipeline depth with yosys and a static timing estimate on --liberty."),
+        click.option("--liberty", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     expose_value=False, callback=_remember_timing,
+                     help="Liberty file with NLDM delay tables for --target generic (your "
+                          "standard cells); the estimate ignores wires."),
         click.option("--speed", type=int, default=None, expose_value=False,
                      callback=_remember_timing,
                      help="Speed grade of the --target's model (ecp5: 6 or 8; default 6)."),
@@ -86,18 +94,22 @@ def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | N
     if timing.get("target_mhz") is not None or timing.get("latency") is not None:
         p, note, goal = apply_timing(p, pipeline is not None, timing.get("target_mhz"),
                                      timing.get("latency"), timing.get("target") or "ecp5",
-                                     timing.get("speed"))
+                                     timing.get("speed"), timing.get("liberty"))
         meta[TIMING_NOTE], meta[TIMING_GOAL] = note, goal
     elif timing.get("speed") is not None:
         raise ParamsError("--speed selects the delay model of --target-mhz or --latency; give one")
+    elif timing.get("liberty") is not None:
+        raise ParamsError("--liberty is the library of --target generic with --target-mhz or "
+                          "--latency; give one (or use it with 'nlihw synth')")
     return p
 
 
 def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, target: str,
-                 speed) -> tuple[NLIEngineParams, str, dict]:
+                 speed, liberty=None) -> tuple[NLIEngineParams, str, dict]:
     """``p`` with the register points a target's delay model chooses for ``target_mhz`` (the
     least latency expected to reach it) or for a fixed ``latency`` (the fastest points of that
-    count); a one-line note and the goal for the manifest."""
+    count); a one-line note and the goal for the manifest. ``generic`` measures instead
+    (``measure_generic``) with the Liberty file ``liberty``."""
     from nlihw.hdl.nli.stage_delays import choose_pipeline, fastest_of_depth
     from nlihw.synth.delay_model import load
     if target_mhz is not None and latency is not None:
@@ -108,6 +120,10 @@ def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, 
     if p.arch not in ("parallel", "binary"):
         raise ParamsError(f"--target-mhz and --latency apply to arch parallel and binary, not "
                           f"{p.arch!r}")
+    if target == "generic":
+        return measure_generic(p, target_mhz, latency, speed, liberty)
+    if liberty is not None:
+        raise ParamsError(f"--liberty applies to --target generic, not {target}")
     model = load(target, speed)
     base = dataclasses.replace(p, pipeline=None)
     if target_mhz is not None:
@@ -126,4 +142,64 @@ def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, 
         note = f"{model.key} delay model: latency {latency} as pipeline {pipe}, predicted {mhz:.0f} MHz"
     goal = {"target": model.target, "speed": model.speed, "predicted_mhz": round(mhz, 1),
             "goal_mhz": target_mhz, "latency": q.latency}
+    return q, note, goal
+
+
+def measure_generic(p: NLIEngineParams, target_mhz, latency, speed, liberty,
+                    echo=lambda s: click.echo(s, err=True)) -> tuple[NLIEngineParams, str, dict]:
+    """``apply_timing`` for the generic target: no model, a measurement. For pipeline depths 0, 1,
+    ... (points in the ``prefer`` order) the engine's Verilog is synthesized on ``liberty``
+    (``run_synth``, cached by content) and its static timing estimate taken, until one reaches
+    ``target_mhz`` (else every point, not met); a fixed ``latency`` is measured once."""
+    from nlihw.hdl.nli.generate import emit_verilog
+    from nlihw.synth.driver import run_synth
+    from nlihw.synth.liberty import load as load_liberty
+    if speed is not None:
+        raise ParamsError("--speed applies to the ecp5 delay model, not --target generic")
+    if liberty is None:
+        raise ParamsError("the generic target needs --liberty with timing data (a Liberty file "
+                          "with NLDM delay tables)")
+    lib = load_liberty(liberty)
+    if not lib.has_timing:
+        raise ParamsError(f"{liberty}: no timing data (no delay tables); the generic target needs "
+                          f"--liberty with timing data")
+    base = dataclasses.replace(p, pipeline=None)
+    points = ENGINE_PIPELINE.prefer
+    if target_mhz is not None:
+        if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < 10_000):
+            raise ParamsError(f"target clock must be in (0, 10000) MHz, got {target_mhz!r}")
+        depths = range(len(points) + 1)
+    else:
+        top = base.latency + len(points)
+        if not base.latency <= latency <= top:
+            raise ParamsError(f"--latency {latency}: this engine takes {base.latency} to {top} cycles")
+        depths = [latency - base.latency]
+    name = Path(liberty).name
+    with tempfile.TemporaryDirectory(prefix="nlihw-generic-") as tmp:
+        for depth in depths:
+            q = dataclasses.replace(p, pipeline=list(points[:depth]))
+            v = Path(tmp) / f"d{depth}" / f"{q.top_name}.v"
+            v.parent.mkdir()
+            v.write_text(emit_verilog(q))
+            rep = run_synth(v, q.top_name, "generic", liberty=liberty, report_dir=v.parent / "synth")
+            t = rep["figures"]["timing"]
+            mhz = t["clock_estimate_mhz"]
+            echo(f"generic ({name}): pipeline {q.pipeline} (latency {q.latency}): estimate "
+                 f"{mhz:.1f} MHz, slowest {t['critical']['to']}"
+                 + (" (cached)" if rep["run"]["cached"] else f" ({rep['run']['seconds']:.1f} s)"))
+            if target_mhz is not None and mhz >= target_mhz:
+                break
+    if target_mhz is not None:
+        met = mhz >= target_mhz
+        note = (f"generic static estimate on {name}: {target_mhz:g} MHz needs pipeline {q.pipeline} "
+                f"(latency {q.latency}), estimated {mhz:.0f} MHz" if met else
+                f"generic static estimate on {name}: {target_mhz:g} MHz is beyond every pipeline; "
+                f"all points (latency {q.latency}), estimated {mhz:.0f} MHz")
+    else:
+        note = f"generic static estimate on {name}: latency {latency} as pipeline {q.pipeline}, " \
+               f"estimated {mhz:.0f} MHz"
+    note += f" (synth with --liberty {liberty})"
+    goal = {"target": "generic", "speed": None, "predicted_mhz": round(mhz, 1),
+            "goal_mhz": target_mhz, "latency": q.latency,
+            "liberty": {"file": name, "sha256": hashlib.sha256(Path(liberty).read_bytes()).hexdigest()}}
     return q, note, goal
