@@ -147,7 +147,7 @@ TINY = """module tiny(input clk, input a, output y, output z, output [19:0] w);
   INV u2 (.A(n1), .Y(n2));
   INV u3 (.A(n2), .Y(n3));
   DFF r1 (.CK(clk), .D(n3), .Q(q1));
-  NAND2 u4 (.A(n1), .B(q0), .Y(n4));
+  NAND2 u4 (.A(n1), .B(a), .Y(n4));
   DFF r2 (.CK(clk), .D(n4), .Q(q2));
   DFF r3 (.CK(clk), .D(a), .Q(q3));
   genvar k;
@@ -168,8 +168,8 @@ def expected_tiny() -> dict:
     # a -> u0 -> r0.D (input-to-register: ideal input, slew 0)
     d, s = inv(0.0, CAP["DFF"])
     out["register", "q0"] = (d + setup(s), "a")
-    # r0.Q drives u1.A and u4.B
-    t_q0, s_q0 = clk_q(CAP["INV"] + CAP["NAND2"])
+    # r0.Q drives u1.A
+    t_q0, s_q0 = clk_q(CAP["INV"])
     # n1: a fanout of 2 (u2.A, u4.A)
     d, s_n1 = inv(s_q0, CAP["INV"] + CAP["NAND2"])
     t_n1 = t_q0 + d
@@ -177,9 +177,10 @@ def expected_tiny() -> dict:
     t_n2 = t_n1 + d
     d, s_n3 = inv(s_n2, CAP["DFF"])
     out["register", "y"] = (t_n2 + d + setup(s_n3), "q0")        # the chain of three inverters
-    # n4 = NAND2(n1, q0): the later of its two arcs, the worse slew
-    (da, sa), (db, sb) = nand2(s_n1, CAP["DFF"]), nand2(s_q0, CAP["DFF"])
-    out["register", "z"] = (max(t_n1 + da, t_q0 + db) + setup(max(sa, sb)), "q0")
+    # n4 = NAND2(n1, a): the later of its two arcs (from q0), the worse slew (that one's too)
+    (da, sa), (db, sb) = nand2(s_n1, CAP["DFF"]), nand2(0.0, CAP["DFF"])
+    assert t_n1 + da > db and sa > sb + 0.005
+    out["register", "z"] = (max(t_n1 + da, db) + setup(max(sa, sb)), "q0")
     # a -> r3.D directly
     out["register", "q3"] = (setup(0.0), "a")
     # outputs: y, z unloaded register outputs
@@ -349,9 +350,40 @@ def test_gen_measures_the_register_points(tmp_path, capsys, monkeypatch, cache_d
         assert g["predicted_mhz"] >= goal and g["latency"] == man["latency"]
         assert g["liberty"]["file"] == LIB.name
     assert list(chosen.values()) == [0, 2]
+    # a fixed latency: the first latency - base points of the prefer order, measured once
+    base = NLIEngineParams((shipped_table("silu_M11_K32"),)).latency
+    assert main(["gen", "--table", TABLE, "--latency", str(base + 2), "--target", "generic",
+                 "--liberty", str(LIB), "-o", str(tmp_path / "lat")]) == 0
+    assert capsys.readouterr().err.count("pipeline") == 1
+    man = json.loads((tmp_path / "lat" / "nli_engine.manifest.json").read_text())
+    q = NLIEngineParams.from_dict(man["params"])
+    assert q.pipeline == NLIEngineParams(q.tables, pipeline=list(ENGINE_PIPELINE.prefer[:2])).pipeline
+    assert man["timing_goal"]["goal_mhz"] is None and man["timing_goal"]["predicted_mhz"] == pytest.approx(e2, abs=0.051)
     # nlihw synth on the result reports the goal met, against the same estimate
     capsys.readouterr()
     goal = max(chosen)
     assert main(["synth", str(tmp_path / f"g{goal}"), "-t", "generic", "--liberty", str(LIB)]) == 0
     out = capsys.readouterr().out
     assert f"; goal {goal:g} MHz (estimate at gen " in out and out.rstrip().endswith(": met")
+
+
+def test_synth_reports_a_generic_goal(tmp_path):
+    """nlihw synth compares a generic goal with the report's estimate, on the same liberty only."""
+    from nlihw.commands.synth import timing_lines
+    goal = {"goal_mhz": 140, "target": "generic", "speed": None, "predicted_mhz": 150.2,
+            "latency": 9, "liberty": {"file": "cells.lib", "sha256": "ab"}}
+    (tmp_path / "e.manifest.json").write_text(json.dumps({"latency": 9, "timing_goal": goal}))
+    rep = {"target": "generic", "speed_grade": None, "liberty": {"file": "cells.lib", "sha256": "ab"},
+           "figures": {"timing": {"clock_estimate_mhz": 150.2}}}
+    assert timing_lines(tmp_path, "e", [rep]) == [
+        "generic: 150.2 MHz (static estimate) at latency 9 cycles; goal 140 MHz (estimate at gen "
+        "150.2): met"]
+    rep["figures"]["timing"]["clock_estimate_mhz"] = 133.0
+    assert timing_lines(tmp_path, "e", [rep])[0].endswith("missed by 5.0%")
+    rep["liberty"]["sha256"] = "cd"
+    assert timing_lines(tmp_path, "e", [rep])[0].endswith(
+        "not comparable (the goal was set with liberty cells.lib)")
+    # no generic goal: the estimate is not repeated (sta_lines prints it)
+    goal["target"] = "ecp5"
+    (tmp_path / "e.manifest.json").write_text(json.dumps({"latency": 9, "timing_goal": goal}))
+    assert timing_lines(tmp_path, "e", [rep]) == []
