@@ -36,53 +36,42 @@ class _Group:
         return [g for g in self.groups if g.kind == kind]
 
 
-_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([(){}:;,])|([^\s(){}:;,"]+)', re.S)
+_LEX = re.compile(r"""
+    (?P<ws>(?:\s+ | \\[ \t\r]*\n | //[^\n]* | /\*.*?\*/)+)
+  | (?P<s>"(?:[^"\\]|\\.)*")
+  | (?P<p>[(){}:;,])
+  | (?P<w>(?!/\*)[^\s(){}:;,"]+)
+  | (?P<bad>.)
+""", re.S | re.X)
 
 
-def _tokens(text: str, where: str):
-    """(kind, value, line): kind 's' string, 'p' punctuation, 'w' word; comments and line
-    continuations removed."""
-    pos, line, n = 0, 1, len(text)
-    while pos < n:
-        c = text[pos]
-        if c == "\n":
-            line += 1
-            pos += 1
-        elif c in " \t\r\f\v":
-            pos += 1
-        elif c == "\\" and re.match(r"\\[ \t\r]*\n", text[pos:pos + 64]):
-            pos = text.index("\n", pos) + 1
-            line += 1
-        elif text.startswith("/*", pos):
-            end = text.find("*/", pos + 2)
-            if end < 0:
-                raise ParamsError(f"{where}:{line}: unterminated comment")
-            line += text.count("\n", pos, end)
-            pos = end + 2
-        elif text.startswith("//", pos):
-            end = text.find("\n", pos)
-            pos = n if end < 0 else end
-        else:
-            m = _TOKEN.match(text, pos)
-            if m is None or (c == '"' and m.group(1) is None):
-                raise ParamsError(f"{where}:{line}: unterminated string" if c == '"'
-                                  else f"{where}:{line}: unexpected character {c!r}")
-            if m.group(1) is not None:
-                s = m.group(1)
-                yield "s", re.sub(r"\\[ \t\r]*\n", "", s), line
-                line += s.count("\n")
-            elif m.group(2) is not None:
-                yield "p", m.group(2), line
-            else:
-                yield "w", m.group(3), line
-            pos = m.end()
-    yield "eof", "", line
+def _unquote(s: str) -> str:
+    s = s[1:-1]
+    return re.sub(r"\\[ \t\r]*\n", "", s) if "\\" in s else s
+
+
+def _tokens(text: str, where: str) -> list:
+    """[(kind, value, line)]: kind 's' string, 'p' punctuation, 'w' word, then one 'eof';
+    comments and line continuations removed."""
+    nls = [m.start() for m in re.finditer("\n", text)]
+    line = bisect.bisect_right
+    toks = [(k, _unquote(v) if k == "s" else v, line(nls, pos) + 1)
+            for k, v, pos in [(m.lastgroup, m.group(), m.start()) for m in _LEX.finditer(text)]
+            if k != "ws"]
+    bad = next((t for t in toks if t[0] == "bad"), None)
+    if bad is not None:
+        k, c, ln = bad
+        what = ("unterminated comment" if c == "/" else
+                "unterminated string" if c == '"' else f"unexpected character {c!r}")
+        raise ParamsError(f"{where}:{ln}: {what}")
+    toks.append(("eof", "", len(nls) + 1))
+    return toks
 
 
 class _Parser:
     def __init__(self, text: str, where: str):
         self.where = where
-        self.toks = list(_tokens(text, where))
+        self.toks = _tokens(text, where)
         self.i = 0
 
     def fail(self, msg: str, line: int | None = None):
@@ -194,7 +183,7 @@ class _Parser:
 # timing model
 
 _TIME = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3}
-SLEW_VARS = ("input_net_transition", "constrained_pin_transition")
+SLEW_VARS = ("input_net_transition", "input_transition_time", "constrained_pin_transition")
 LOAD_VARS = ("total_output_net_capacitance",)
 
 

@@ -59,7 +59,9 @@ def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | Non
                    "nextpnr Fmax; ice40: iCE40UP5K LUT4/FF/MAC16/RAM4K and nextpnr Fmax.")
 @click.option("--liberty", type=click.Path(dir_okay=False, path_type=Path),
               help="Map the generic target to this liberty file instead; area is then in the "
-                   "library's units (um^2 for a real standard-cell library).")
+                   "library's units (um^2 for a real standard-cell library). With NLDM delay "
+                   "tables, a static timing estimate per stage and a clock estimate (no wires); "
+                   "without, the depth per stage in cells.")
 @click.option("--top", help="Top module (default: from the manifest, or the single .v file).")
 @click.option("--speed", type=int, default=None,
               help="Speed grade for ecp5 (6, 7 or 8; default 6, the slowest). A grade other than "
@@ -86,7 +88,7 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
       nlihw synth build/nli
       nlihw synth build/nli -t generic -t xcup -t ecp5 -t ice40
       nlihw synth build/nli -t ecp5 --speed 8
-      nlihw synth build/nli --liberty my_stdcells.lib
+      nlihw synth build/nli --liberty my_stdcells.lib      (a clock estimate from its delays)
       nlihw synth build/scan -t generic-sram
     """
     targets = targets or ("generic",)
