@@ -236,3 +236,15 @@ def test_the_help_example_runs_with_the_shipped_tables(tmp_path, capsys, monkeyp
     outdir = tmp_path / argv[argv.index("-o") + 1]
     man = json.loads((outdir / "nli_engine.manifest.json").read_text())
     assert len(man["functions"]) == argv.count("--table")
+
+
+def test_interpolation_difference_width():
+    """rom tables: y1 - y0 gets just the signed bits of the largest adjacent difference (found here
+    by brute force over the stored values); reloadable tables keep the format's full width."""
+    from nlihw.luts.default_tables import shipped_table
+    for names in (("silu_M11_K32",), ("silu_M11_K32", "gelu_M11_K32"), ("silu_M17_K1",)):
+        tabs = tuple(shipped_table(n) for n in names)
+        big = max(abs(t.values[k + 1] - t.values[k]) for t in tabs for k in range(len(t.values) - 1))
+        bits = next(b for b in range(1, 64) if -(1 << (b - 1)) <= -big and big <= (1 << (b - 1)) - 1)
+        assert NLIEngineParams(tabs).diff_bits == bits
+        assert NLIEngineParams(tabs, storage="ram").diff_bits == tabs[0].layout.out_fmt.width + 1

@@ -82,11 +82,14 @@ class FixedMAC(wiring.Component):
             m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(t_in)]
         side = carry(side_in, 0)
 
+        db = self.params.diff_bits
         diff = y1 - y0
+        if db < lay.diff_bits:
+            diff = diff[:db].as_signed()       # adjacent values of these tables differ this little
         if "interp_in" in pl:
             # the product's input register: y1 - y0 and t (y0 beside them)
             y0_a, t_a = Signal(shape, name="y0_a"), Signal(T, name="t_a")
-            diff_a = Signal(signed(lay.diff_bits), name="diff_a")
+            diff_a = Signal(signed(db), name="diff_a")
             with m.If(self.en):
                 m.d.sync += [y0_a.eq(y0), t_a.eq(t0), diff_a.eq(diff)]
             side = carry(side, "_a")
@@ -94,7 +97,7 @@ class FixedMAC(wiring.Component):
 
         # stage 1: product t * (y1 - y0), exact
         y0_r = Signal(shape)
-        prod = Signal(signed(lay.diff_bits + T))
+        prod = Signal(signed(db + T))
         with m.If(self.en):
             m.d.sync += [y0_r.eq(y0), prod.eq(t0 * diff)]
         side = carry(side, 1)

@@ -189,6 +189,18 @@ class NLIEngineParams:
     def total_values(self) -> int:
         return self.n_funcs * self.layout.n_values
 
+    @property
+    def diff_bits(self) -> int:
+        """Signed width of y1 - y0 in the interpolation product: the layout's (any two values of
+        the format) for reloadable or float-output tables, else just enough for the largest
+        difference of two adjacent values the tables hold (the only pairs the datapath reads
+        with t > 0), which keeps the product inside one 16 x 16 or 18 x 18 DSP block."""
+        lay = self.layout
+        if self.storage == "ram" or lay.out_float:
+            return lay.diff_bits
+        big = max((abs(b - a) for t in self.tables for a, b in zip(t.values, t.values[1:])), default=0)
+        return min(lay.diff_bits, big.bit_length() + 1)
+
     # --- run-time reload address map (storage="ram") ------------------------------------------
     def _config_sizes(self) -> list[tuple[str, int]]:
         """(field, entries) of one function's block, in address order. A float input adds the
