@@ -16,7 +16,8 @@ from nlihw.sim.scan import bench as sb
 STATE_POINTS = {"state_in", "state_mult", "state_add"}
 POINTS = {
     # d_inner * N/P = 1 < 4 loop stages: every item reads the word the one before it updates
-    "hazard-all": ("int8", dict(d_inner=1, d_state=4, lanes=4, pipeline="all")),
+    # ... with every register point of the three NLI engines too
+    "hazard-all": ("int8", dict(d_inner=1, d_state=4, lanes=4, pipeline="all", engine_pipeline="all")),
     # d_inner * N/P = 4 = the loop's 4 stages: the tightest schedule that never waits
     "tight-all": ("int8", dict(d_inner=1, d_state=4, lanes=1, pipeline="all")),
 }
@@ -110,6 +111,24 @@ def test_hazard_free_when_the_loop_fits(d_inner, d_state, lanes, spec, free):
     assert hazard_free(p) is free
 
 
+def test_engine_points_add_their_cycles():
+    """The engines' register points: each engine on the path (softplus, exp, SiLU when gated) gets
+    them; the state loop does not change."""
+    from nlihw.hdl.nli.params import ENGINE_PIPELINE
+    n = len(ENGINE_PIPELINE.points)
+    for gate, engines in ((True, 3), (False, 2)):
+        base = preset("int8", d_inner=8, d_state=4, lanes=2, gate=gate)
+        p = base.replace(engine_pipeline="all")
+        assert latency(p) == latency(base) + engines * n and loop_depth(p) == loop_depth(base)
+        assert latency(base.replace(engine_pipeline="mul_in")) == latency(base) + engines
+    p = preset("int8", d_inner=2, d_state=4, lanes=2, engine_pipeline="search_base,mul_in")
+    assert p.to_dict()["engine_pipeline"] == ["search_base", "mul_in"]
+    assert ScanParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+    assert "engine_pipeline" not in preset("int8", d_inner=2, d_state=4, lanes=2).to_dict()
+    with pytest.raises(ParamsError, match="unknown pipeline point 'dta_in'"):
+        p.replace(engine_pipeline="dta_in")
+
+
 def test_params_carry_the_pipeline():
     none = preset("int8", d_inner=2, d_state=4, lanes=2)
     assert "pipeline" not in none.to_dict()                  # earlier digests stay valid
@@ -133,3 +152,6 @@ def test_cli_pipeline(tmp_path, capsys):
     assert main([*args, "--pipeline", "10", "-o", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: pipeline depth must be 0..9, got 10") and len(err.strip().splitlines()) == 1
+    assert main([*args, "--engine-pipeline", "all", "-o", str(tmp_path / "c")]) == 0
+    out, _ = capsys.readouterr()
+    assert "latency 51 cycles, pipeline none, engine pipeline search_compare," in out       # 30 + 3 x 7

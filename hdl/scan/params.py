@@ -44,7 +44,8 @@ class ScanParams:
     each head of ``headdim`` channels. ``gate``: multiply by SiLU(z) (Mamba's out * silu(z)).
     Products are rounded once each with ``rounding``; sums saturate. ``pipeline``: the optional
     register points enabled (a ``Pipeline`` of ``PIPELINE``, or a spec: none, all, a depth, names);
-    they change the latency, never a value.
+    ``engine_pipeline``: those of its three NLI engines (``ENGINE_PIPELINE``, the same spec forms).
+    Both change the latency, never a value.
     """
     d_inner: int
     d_state: int
@@ -67,10 +68,13 @@ class ScanParams:
     rounding: Rounding = Rounding.NEAREST_EVEN
     top_name: str = "selective_scan"
     pipeline: "Pipeline | str | int | list | None" = None
+    engine_pipeline: "Pipeline | str | int | list | None" = None
 
     def __post_init__(self):
+        from nlihw.hdl.nli.params import ENGINE_PIPELINE
         set_ = object.__setattr__
         set_(self, "pipeline", PIPELINE.parse(self.pipeline))
+        set_(self, "engine_pipeline", ENGINE_PIPELINE.parse(self.engine_pipeline))
         try:
             for f in FORMAT_FIELDS:
                 set_(self, f, require_fixed(parse_format(getattr(self, f)), f"the scan unit's {f}"))
@@ -213,6 +217,8 @@ class ScanParams:
                  tables={k: getattr(self, k).content() for k in ("softplus", "exp", "silu")})
         if self.pipeline.depth:          # absent when none: earlier digests stay valid
             d["pipeline"] = self.pipeline.to_list()
+        if self.engine_pipeline.depth:
+            d["engine_pipeline"] = self.engine_pipeline.to_list()
         return d
 
     @classmethod

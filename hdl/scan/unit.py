@@ -62,7 +62,7 @@ def cfg_layout(p: ScanParams) -> data.StructLayout:
 def engine_params(p: ScanParams, which: str) -> NLIEngineParams:
     lanes = p.exp_lanes if which == "exp" else 1
     return NLIEngineParams((getattr(p, which),), arch="parallel", lanes=lanes, storage="rom",
-                           top_name=f"{p.top_name}_{which}")
+                           top_name=f"{p.top_name}_{which}", pipeline=p.engine_pipeline)
 
 
 STATE_LOOP = ("state_in", "state_mult", "state_add")

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from nlihw.errors import ParamsError
 from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
+from nlihw.hdl.nli.params import ENGINE_PIPELINE
 from nlihw.luts.table import NLITable
 
 ROUNDINGS = ["nearest-even", "nearest-away", "toward-zero", "floor"]
@@ -43,13 +44,17 @@ def scan_options(f):
                           f"{len(PIPELINE.points)} (enabled in the order {', '.join(PIPELINE.prefer)}), "
                           "or comma-separated point names. Each adds one cycle of latency; "
                           "values never change."),
+        click.option("--engine-pipeline", default="none", show_default=True, metavar="SPEC",
+                     help="Register points of the unit's three NLI engines (softplus, exp, SiLU), "
+                          "as 'nlihw gen --pipeline': none, all, a depth 0.."
+                          f"{len(ENGINE_PIPELINE.points)} or point names."),
     ]):
         f = opt(f)
     return f
 
 
 def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_gate, rounding,
-                        formats, tables, top_name, pipeline="none"):
+                        formats, tables, top_name, pipeline="none", engine_pipeline="none"):
     over = {}
     for item in formats:
         key, sep, value = item.partition("=")
@@ -66,7 +71,8 @@ def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_
         raise ParamsError("--headdim applies to --mode mamba2 only")
     return preset(preset_name, d_inner=d_inner, d_state=d_state, lanes=lanes, mode=mode,
                   headdim=headdim or (d_inner if mode == "mamba2" else 1), gate=not no_gate,
-                  rounding=rounding, top_name=top_name, pipeline=pipeline, **over)
+                  rounding=rounding, top_name=top_name, pipeline=pipeline,
+                  engine_pipeline=engine_pipeline, **over)
 
 
 @click.group("scan")
@@ -90,7 +96,7 @@ def gen(outdir, **opts):
     paths = generate(p, outdir)
     click.echo(f"{p.top_name}: {p.mode}, d_inner {p.d_inner}, d_state {p.d_state}, {p.lanes} lane(s) "
                f"({p.steps} clock(s) per (token, channel)), latency {latency(p)} cycles, "
-               f"pipeline {p.pipeline}")
+               f"pipeline {p.pipeline}, engine pipeline {p.engine_pipeline}")
     if not hazard_free(p):
         click.echo(f"note: d_inner x N/P = {p.d_inner * p.steps} is less than the state loop's "
                    f"{loop_depth(p)} stages: the unit waits for its own state updates (fewer "
