@@ -230,6 +230,30 @@ def test_critical_path_lists_the_cells(tiny_report):
     assert crit["path"][-1]["at"] + crit["setup"] == pytest.approx(crit["delay"], abs=2e-4)
 
 
+RF = """module rf(input clk, input we, input [4:0] wa, ra, input [7:0] wd, output reg [7:0] rd,
+          output reg [7:0] s);
+  reg [7:0] mem [0:31];
+  always @(posedge clk) begin
+    if (we) mem[wa] <= wd;
+    rd <= mem[ra];
+    s <= rd + wd;
+  end
+endmodule
+"""
+
+
+def test_sram_macro_is_a_path_boundary(tmp_path, cache_dir):
+    """generic-sram keeps the memory (with its read register) as a macro the library does not
+    describe: its inputs end paths, its outputs start them at 0 (its access time is not known)."""
+    (tmp_path / "rf.v").write_text(RF)
+    rep = driver.run_synth(tmp_path / "rf.v", "rf", "generic-sram", liberty=LIB, cache_dir=cache_dir)
+    assert rep["cells"]["$mem_v2"] == 1
+    st = {(s["kind"], s["register"]): s for s in rep["figures"]["timing"]["stages"]}
+    assert st["macro", "mem"]["delay"] == 0.0                  # address and data straight from ports
+    assert st["output", "rd"]["from"] == "mem" and st["output", "rd"]["delay"] == 0.0
+    assert st["register", "s"]["delay"] > 0.3                  # an 8-bit adder after the macro
+
+
 # ---------------------------------------------------------------------------------------------
 # (c) unit delays on the shipped nand2_ge.lib agree with yosys' ltp
 
