@@ -5,8 +5,9 @@ Arrival times are propagated in topological order from flip-flop outputs (at the
 delay) and primary inputs (at 0) to flip-flop data pins (plus their setup time) and primary
 outputs. A cell arc's delay is its NLDM table at (input slew, load), the load being the sum of the
 input pin capacitances the output net drives. Cells the library does not describe (e.g. SRAM
-macros kept by generic-sram) are path boundaries: their outputs start paths at 0, their inputs end
-them. With a library without timing (the shipped nand2_ge.lib) every cell counts 1 and flip-flops
+macros kept by generic-sram) are path boundaries: their outputs start paths at 0 (add the
+macro's access time yourself), their inputs end them. Every non-clock input of a flip-flop ends a
+path (asynchronous set/clear too, with no recovery time). With a library without timing (the shipped nand2_ge.lib) every cell counts 1 and flip-flops
 0: the same report is the logic depth in cells.
 
 High fanout: yosys and ABC map without buffering, so a net such as the pipeline's stall enable
@@ -21,7 +22,8 @@ skew, slew 0, which is also the slew of primary inputs), the worst of rise and f
 (no unateness: a rising input may be paired with a falling output's delay), the worst slew
 propagated independently of the worst arrival, no false or multicycle paths, no hold checks,
 output ports unloaded and unconstrained (their paths end at the port with no setup). The clock
-estimate is 1 / the worst path over all endpoints, input and output paths included.
+estimate is 1 / the worst path over all endpoints, input and output paths included. Combinational
+loops (none in the engines) are left untimed.
 """
 from __future__ import annotations
 
