@@ -21,15 +21,16 @@ from nlihw.hdl.common.verilog_names import is_keyword
 
 MODES = ("mamba1", "mamba2")
 # The unit's optional register points (hdl/scan/unit.py), in datapath order; each adds one cycle.
-# dta_*: the dt*A / dt*u stage (A read from a LUT RAM, multiply, round, saturate); state_*: the
+# front_sum: delta and the delta_bias LUT-RAM read registered before their saturating sum (the
+# softplus engine's input); dta_*: the dt*A / dt*u stage (A read from a LUT RAM, multiply, round, saturate); state_*: the
 # state recurrence h = sat(r(dA*h) + dBu), loop-carried through the state memory; dot_mult: C.h;
 # du_*: D*u (D read from a LUT RAM); out_mult: y*g. ``prefer``: the order a depth N enables them
 # in (the longest ECP5 paths first, as measured at P = 1).
 PIPELINE = Pipeline(
-    ("dta_in", "dta_mult", "state_in", "state_mult", "state_add", "dot_mult", "du_in", "du_mult",
-     "out_mult"),
+    ("front_sum", "dta_in", "dta_mult", "state_in", "state_mult", "state_add", "dot_mult", "du_in",
+     "du_mult", "out_mult"),
     prefer=("dta_in", "dta_mult", "state_in", "state_mult", "state_add", "du_in", "du_mult",
-            "out_mult", "dot_mult"))
+            "out_mult", "dot_mult", "front_sum"))
 
 FORMAT_FIELDS = ("u_fmt", "b_fmt", "c_fmt", "a_fmt", "d_fmt", "dtu_fmt", "state_fmt", "y_fmt",
                  "out_fmt")

@@ -71,7 +71,7 @@ STATE_LOOP = ("state_in", "state_mult", "state_add")
 def pipeline_depths(p: ScanParams) -> dict[str, int]:
     """Register stages of each part, input transfer to output transfer (the latency adds them)."""
     pl = p.pipeline
-    d = {"front": 1, "softplus": engine_params(p, "softplus").latency,
+    d = {"front": 1 + pl.cycles_through("front_sum"), "softplus": engine_params(p, "softplus").latency,
          "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult"),
          "exp": engine_params(p, "exp").latency,
          "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult")}
@@ -216,7 +216,6 @@ class SelectiveScan(wiring.Component):
         f_side = Signal(sb1)
         m.d.comb += [sp.i.valid.eq(f_valid), sp.i.payload.x[0].eq(f_x), sp.i.payload.side.eq(f_side)]
         adv_f = Signal()
-        m.d.comb += adv_f.eq(~f_valid | sp.i.ready)
         can_issue = Signal()
         m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & ~(self.cfg.valid & (k_ctr == 0)) & ~cfg_mode)
         go = Signal()
@@ -234,16 +233,36 @@ class SelectiveScan(wiring.Component):
             delta = beat.delta
             bias_addr = d_ctr
         m.d.comb += b_rd.addr.eq(Mux(cfg_mode, idx["bias"], bias_addr))
-        x_sat, x_ovf = saturate(delta + b_rd.data, p.delta_fmt)
+        if "front_sum" in pl:
+            # the optional front_sum stage: delta and the bias read registered here, their
+            # saturating sum registered in a second stage before the softplus engine
+            g_valid, g_delta, g_bias = Signal(name="fs_valid"), Signal.like(delta, name="fs_delta"), \
+                Signal.like(b_rd.data, name="fs_bias")
+            g_side = Signal(sb1, name="fs_side")
+            adv_g = Signal()
+            m.d.comb += [adv_g.eq(~f_valid | sp.i.ready), adv_f.eq(~g_valid | adv_g)]
+            x_sat, x_ovf = saturate(g_delta + g_bias, p.delta_fmt)
+            with m.If(adv_g):
+                m.d.sync += [f_valid.eq(g_valid), f_x.eq(x_sat), f_side.eq(g_side),
+                             f_side.flag.eq(x_ovf)]
+            f_valid_in, f_side_in = g_valid, g_side
+            with m.If(adv_f):
+                m.d.sync += [g_delta.eq(delta), g_bias.eq(b_rd.data)]
+        else:
+            m.d.comb += adv_f.eq(~f_valid | sp.i.ready)
+            x_sat, x_ovf = saturate(delta + b_rd.data, p.delta_fmt)
+            f_valid_in, f_side_in = f_valid, f_side
+            with m.If(adv_f):
+                m.d.sync += [f_x.eq(x_sat), f_side.flag.eq(x_ovf)]
         with m.If(adv_f):
-            m.d.sync += f_valid.eq(can_issue)
-            m.d.sync += [f_x.eq(x_sat), f_side.d.eq(d_ctr), f_side.k.eq(k_ctr), f_side.head.eq(head),
-                         f_side.first.eq(beat.first), f_side.last.eq(last_k), f_side.u.eq(beat.u),
-                         f_side.z.eq(beat.z), f_side.flag.eq(x_ovf)]
+            m.d.sync += f_valid_in.eq(can_issue)
+            m.d.sync += [f_side_in.d.eq(d_ctr), f_side_in.k.eq(k_ctr), f_side_in.head.eq(head),
+                         f_side_in.first.eq(beat.first), f_side_in.last.eq(last_k),
+                         f_side_in.u.eq(beat.u), f_side_in.z.eq(beat.z)]
             bw, cw = p.b_fmt.width, p.c_fmt.width
             m.d.sync += [
-                f_side.B.as_value().eq(self.bc.payload.B.as_value().word_select(k_ctr, P * bw)),
-                f_side.C.as_value().eq(self.bc.payload.C.as_value().word_select(k_ctr, P * cw))]
+                f_side_in.B.as_value().eq(self.bc.payload.B.as_value().word_select(k_ctr, P * bw)),
+                f_side_in.C.as_value().eq(self.bc.payload.C.as_value().word_select(k_ctr, P * cw))]
         with m.If(go):
             m.d.sync += k_ctr.eq(Mux(last_k, 0, k_ctr + 1))
             with m.If(last_k):
