@@ -8,7 +8,7 @@ from nlihw.sim.nli import engine_bench as eb
 from nlihw.sim.nli.engine_model import pack_output
 from nlihw.sim.nli.golden import nli_eval, nli_stages
 from nlihw.sim.common.lint import lint
-from engine_points import POINTS, params, reload_table
+from engine_points import POINTS, params, reload_table, check_bench
 
 _built = {}
 
@@ -37,9 +37,7 @@ def marked(names):
 
 
 def check(p, sim, cfg, tmp_path, test="test_stream"):
-    r = eb.run_bench(sim, cfg, tmp_path, test)
-    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
-    assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)} (log {r.log})"
+    check_bench(sim, cfg, tmp_path, test)
 
 
 @pytest.mark.parametrize("name", marked(POINTS))

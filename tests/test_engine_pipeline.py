@@ -23,6 +23,7 @@ from nlihw.hdl.nli.params import ENGINE_PIPELINE, NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.sim.common.lint import lint
 from nlihw.sim.nli import engine_bench as eb
+from engine_points import check_bench
 from nlihw.sim.nli.random_tables import random_table
 
 POINTS = ("search_compare", "search_base", "mul_in", "table_addr", "table_out", "interp_in",
@@ -164,18 +165,12 @@ def built(key, make, tmp_path_factory):
     return _built[key]
 
 
-def check(sim, cfg, tmp_path, test="test_stream"):
-    r = eb.run_bench(sim, cfg, tmp_path, test)
-    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
-    assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)} (log {r.log})"
-
-
 def run_both(p, sim, tmp_path, x, func, seed=11):
     """No stalls (exact latency from params, II 1), then random idles and back-pressure."""
     cfg = eb.bench_config(p, x, func)
     assert cfg["check_latency"] and cfg["latency"] == p.latency
-    check(sim, cfg, tmp_path / "exact")
-    check(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=seed),
+    check_bench(sim, cfg, tmp_path / "exact")
+    check_bench(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=seed),
           tmp_path / "stalled")
 
 
@@ -191,7 +186,7 @@ def test_all_points_every_code(tmp_path_factory, tmp_path):
     assert len(x) == 65536
     cfg = eb.bench_config(p, x, func)
     assert cfg["check_latency"] and cfg["latency"] == 14
-    check(sim, cfg, tmp_path)
+    check_bench(sim, cfg, tmp_path)
 
 
 @pytest.mark.parametrize("beats", [pytest.param(None, marks=pytest.mark.slow, id="every-code"),
@@ -200,13 +195,13 @@ def test_all_points_back_pressure(beats, tmp_path_factory, tmp_path):
     """Random idles and back-pressure: random beats (fast suite), every code (slow)."""
     p, sim, _ = silu_all(tmp_path_factory)
     x, func = eb.exhaustive_inputs(p) if beats is None else eb.random_inputs(p, beats, seed=2)
-    check(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=11), tmp_path)
+    check_bench(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=11), tmp_path)
 
 
 def test_all_points_reset_midstream_and_lint(tmp_path_factory, tmp_path):
     p, sim, outdir = silu_all(tmp_path_factory)
     x, func = eb.random_inputs(p, 400, seed=3)
-    check(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path,
+    check_bench(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path,
           "test_reset_midstream")
     assert lint(outdir / f"{p.top_name}.v", p.top_name) == []
     assert lint(outdir / f"{p.top_name}.sv", p.top_name) == []
@@ -236,9 +231,9 @@ def test_all_points_binary(tmp_path_factory, tmp_path):
                       tmp_path_factory)
     assert p.latency == 17
     x, func = eb.exhaustive_inputs(p)
-    check(sim, eb.bench_config(p, x, func), tmp_path / "exact")
+    check_bench(sim, eb.bench_config(p, x, func), tmp_path / "exact")
     x, func = eb.random_inputs(p, 4000, seed=6)
-    check(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=6), tmp_path / "stalled")
+    check_bench(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=6), tmp_path / "stalled")
 
 
 @pytest.mark.slow
@@ -266,4 +261,4 @@ def test_all_points_ram_reload(tmp_path_factory, tmp_path):
     new = shipped_table("gelu_M11_K32")
     cfg = eb.bench_config(p, x, func, out_stall=0.3, reload=(0, new))
     assert cfg["reload"]["expected"] != cfg["expected"]
-    check(sim, cfg, tmp_path / "reload", "test_reload")
+    check_bench(sim, cfg, tmp_path / "reload", "test_reload")

@@ -14,6 +14,7 @@ from nlihw.errors import ParamsError
 from nlihw.formats import FP, fp16
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.sim.nli import engine_bench as eb
+from engine_points import check_bench
 from nlihw.sim.nli.golden import nli_stages
 from nlihw.sim.nli.random_tables import random_table
 from nlihw.sim.common.lint import lint
@@ -67,12 +68,6 @@ def built(name, tmp_path_factory):
     return _built[name]
 
 
-def check(sim, cfg, tmp_path, test="test_stream"):
-    r = eb.run_bench(sim, cfg, tmp_path, test)
-    assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
-    assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)} (log {r.log})"
-
-
 def marked(names):
     return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
 
@@ -86,7 +81,7 @@ def test_every_bit_pattern_exact_latency(name, tmp_path_factory, tmp_path):
                                                                else len(fin.codes()))
     cfg = eb.bench_config(p, x, func)
     assert cfg["check_latency"] and cfg["latency"] == p.latency
-    check(sim, cfg, tmp_path)
+    check_bench(sim, cfg, tmp_path)
 
 
 @pytest.mark.parametrize("name", marked(["fp16-fp16-binary-2func", "fp8e5m2-fp8e5m2-parallel-2lane",
@@ -96,15 +91,15 @@ def test_random_back_pressure(name, tmp_path_factory, tmp_path):
     x, func = eb.exhaustive_inputs(p, seed=3)
     perm = np.random.default_rng(4).permutation(len(x))
     x, func = x[perm][:20000], func[perm][:20000]
-    check(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=9), tmp_path)
+    check_bench(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=9), tmp_path)
 
 
 def test_reset_midstream_and_power_up(tmp_path_factory, tmp_path):
     p, sim, _ = built("fp16-fp16-parallel", tmp_path_factory)
     x, func = eb.random_inputs(p, 400, seed=5)
-    check(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path / "reset",
+    check_bench(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path / "reset",
           "test_reset_midstream")
-    check(sim, eb.bench_config(p, x, func), tmp_path / "power", "test_power_up")
+    check_bench(sim, eb.bench_config(p, x, func), tmp_path / "power", "test_power_up")
 
 
 @pytest.mark.parametrize("breakage", [{"corrupt_beat": 0x3C00}, {"latency_offset": 1}])
@@ -139,7 +134,7 @@ def test_ram_reload_every_code(tmp_path_factory, tmp_path):
     x, func = eb.exhaustive_inputs(p)
     cfg = eb.bench_config(p, x, func, out_stall=0.2, reload=(p.n_funcs - 1, new))
     assert cfg["reload"]["expected"] != eb.bench_config(p, x, func * 0)["expected"]
-    check(sim, cfg, tmp_path, "test_reload")
+    check_bench(sim, cfg, tmp_path, "test_reload")
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

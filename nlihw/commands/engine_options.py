@@ -15,6 +15,7 @@ from nlihw.luts.table import NLITable
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
 _PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
 _TIMING = "nlihw.timing"            # ... and by --target-mhz, --latency, --target, --speed, --liberty
+TIMING_OPTIONS = _TIMING             # (public: the gen command reads --liberty back)
 TIMING_NOTE = "nlihw.timing_note"   # what params_from_options chose, for the command to print
 TIMING_GOAL = "nlihw.timing_goal"   # ... and for the manifest
 TIMING_TARGETS = ("ecp5", "ice40", "generic")
@@ -198,7 +199,6 @@ def measure_generic(p: NLIEngineParams, target_mhz, latency, speed, liberty,
     else:
         note = f"generic static estimate on {name}: latency {latency} as pipeline {q.pipeline}, " \
                f"estimated {mhz:.0f} MHz"
-    note += f" (synth with --liberty {liberty})"
     goal = {"target": "generic", "speed": None, "predicted_mhz": round(mhz, 1),
             "goal_mhz": target_mhz, "latency": q.latency,
             "liberty": {"file": name, "sha256": hashlib.sha256(Path(liberty).read_bytes()).hexdigest()}}

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from nlihw.hdl.nli.generate import generate
-from .engine_options import TIMING_GOAL, TIMING_NOTE, engine_options, params_from_options
+from .engine_options import TIMING_GOAL, TIMING_NOTE, TIMING_OPTIONS, engine_options, params_from_options
 
 
 @click.command("gen")
@@ -35,8 +35,10 @@ def command(tables, arch, lanes, storage, top_name, outdir):
                f"{p.arch} search, {p.storage} tables, pipeline {p.pipeline}, latency {p.latency} "
                f"cycles, II 1")
     if meta.get(TIMING_NOTE):
-        click.echo(f"  {meta[TIMING_NOTE]}; check: nlihw synth {outdir} -t "
-                   f"{meta[TIMING_GOAL]['target']}"
-                   + (f" --speed {meta[TIMING_GOAL]['speed']}" if meta[TIMING_GOAL]["speed"] not in (None, 6) else ""))
+        goal = meta[TIMING_GOAL]
+        lib = meta.get(TIMING_OPTIONS, {}).get("liberty")
+        click.echo(f"  {meta[TIMING_NOTE]}; check: nlihw synth {outdir} -t {goal['target']}"
+                   + (f" --speed {goal['speed']}" if goal["speed"] not in (None, 6) else "")
+                   + (f" --liberty {lib}" if goal["target"] == "generic" and lib else ""))
     for kind, path in paths.items():
         click.echo(f"  {kind:13s} {path}")
