@@ -31,9 +31,12 @@ MODELS = (("ecp5", 6), ("ecp5", 8), ("ice40", None))
 # starting values (ns) per family: typical LUT, carry and block delays of the family in
 # nextpnr's timing database, routing included; a primitive no run exercises keeps its prior
 PRIORS = {
-    "ecp5-6": {"reg": 1.0, "lut": 0.75, "carry": 0.07, "chain": 0.9, "mult": 5.0, "mem": 6.3},
-    "ecp5-8": {"reg": 0.8, "lut": 0.6, "carry": 0.055, "chain": 0.7, "mult": 4.0, "mem": 5.0},
-    "ice40": {"reg": 1.6, "lut": 1.4, "carry": 0.13, "chain": 1.5, "mult": 8.0, "mem": 4.0},
+    "ecp5-6": {"reg": 1.0, "lut": 0.75, "carry": 0.07, "chain": 0.9, "mult": 5.0, "mem": 6.3,
+               "mult_r": 1.0, "mem_r": 1.5},
+    "ecp5-8": {"reg": 0.8, "lut": 0.6, "carry": 0.055, "chain": 0.7, "mult": 4.0, "mem": 5.0,
+               "mult_r": 0.8, "mem_r": 1.2},
+    "ice40": {"reg": 1.6, "lut": 1.4, "carry": 0.13, "chain": 1.5, "mult": 8.0, "mem": 4.0,
+              "mult_r": 2.0, "mem_r": 4.0},
 }
 
 
@@ -51,14 +54,25 @@ def measure(params: NLIEngineParams, target: str, speed: int | None, work: Path,
                      report_dir=d / "synth", progress=progress)
 
 
+def calibration_params(table: str = CALIBRATION_TABLE) -> list[NLIEngineParams]:
+    """The calibration runs: every depth in the ``prefer`` order, then every point left out of
+    ``all`` in turn (so that each stage of the deepest pipeline is the slowest of some run)."""
+    out = [depth_params(d, table) for d in range(len(ENGINE_PIPELINE.points) + 1)]
+    for x in ENGINE_PIPELINE.points:
+        p = NLIEngineParams((shipped_table(table),), pipeline=[y for y in ENGINE_PIPELINE.points if y != x])
+        if all(q.pipeline != p.pipeline for q in out):
+            out.append(p)
+    return out
+
+
 def fit_models(work: Path, progress=None) -> dict:
-    """Measure every depth on every stored model's target, fit each, return delays.json's body."""
-    models, depths = {}, range(len(ENGINE_PIPELINE.points) + 1)
+    """Measure every calibration run on every stored model's target, fit each, return
+    delays.json's body."""
+    models, configs = {}, calibration_params()
     for target, speed in MODELS:
         key = model_key(target, speed)
         runs, rows = [], []
-        for depth in depths:
-            p = depth_params(depth)
+        for p in configs:
             rep = measure(p, target, speed, work, progress)
             mhz = rep["figures"]["fmax_mhz"]
             costs = [s.cost for s in stages(p)]
@@ -66,11 +80,12 @@ def fit_models(work: Path, progress=None) -> dict:
             rows.append({"pipeline": str(p.pipeline), "latency": p.latency, "measured_mhz": mhz})
         t, crit = calibrate(runs, PRIORS[key])
         model = TargetDelays(target, speed, **t)
-        for depth, row in zip(depths, rows):
-            mhz, st = predict(depth_params(depth), model)
+        for p, row in zip(configs, rows):
+            mhz, st = predict(p, model)
             row.update(predicted_mhz=round(mhz, 1), slowest_stage="+".join(st.elements))
         err = [abs(r["predicted_mhz"] / r["measured_mhz"] - 1) for r in rows]
-        cal = {"engine": f"{CALIBRATION_TABLE} parallel, depths 0..{depths[-1]} in prefer order",
+        cal = {"engine": f"{CALIBRATION_TABLE} parallel, depths 0..{len(ENGINE_PIPELINE.points)} "
+                         f"in prefer order, then all points but one",
                "seeds": "median of 3 nextpnr seeds", "runs": rows,
                "mean_abs_error": round(sum(err) / len(err), 4), "max_abs_error": round(max(err), 4)}
         models[key] = {**model.to_dict(), "calibration": cal}

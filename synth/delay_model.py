@@ -3,8 +3,10 @@ stage is built from, calibrated from nextpnr runs and stored in ``delays.json`` 
 
 A stage costs ``reg`` (clock to Q, setup, the first route) plus, per count, ``lut`` (one LUT level
 with its routing), ``carry`` (one bit of a carry chain), ``chain`` (entering and leaving a carry
-chain), ``mult`` (a combinational hardware multiplier with its routing) and ``mem`` (a block-RAM
-read, clock to data). The slowest stage sets the predicted Fmax.
+chain), ``mult`` (a combinational hardware multiplier with its routing), ``mem`` (a block-RAM
+read, clock to data), and ``mult_r`` / ``mem_r``: the same blocks when the pipeline gives them
+their own input / output register (the flow moves it into the block: ECP5 MULT18X18D and DP16KD
+by synth/ecp5_dsp.py, iCE40 SB_MAC16 by yosys), i.e. what is left of them outside it. The slowest stage sets the predicted Fmax.
 
 Calibration (``calibrate``): nextpnr reports only the slowest path of a run, so every run gives
 one equation: its measured critical delay = the model's slowest stage. Starting from priors
@@ -22,7 +24,7 @@ import numpy as np
 
 from nlihw.errors import ParamsError
 
-PRIMITIVES = ("reg", "lut", "carry", "chain", "mult", "mem")
+PRIMITIVES = ("reg", "lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r")
 DELAYS_FILE = "delays.json"
 
 
@@ -37,6 +39,8 @@ class TargetDelays:
     chain: float
     mult: float
     mem: float
+    mult_r: float
+    mem_r: float
     calibration: dict = field(default_factory=dict, compare=False)
 
     @property

@@ -39,7 +39,8 @@ def test_one_stage_per_cycle_of_latency(k):
             assert len(stages(q)) == q.latency, (pts, [s.elements for s in stages(q)])
 
 
-MODEL = TargetDelays("test", None, reg=1.0, lut=0.8, carry=0.07, chain=0.9, mult=5.0, mem=6.0)
+MODEL = TargetDelays("test", None, reg=1.0, lut=0.8, carry=0.07, chain=0.9, mult=5.0, mem=6.0,
+                     mult_r=1.0, mem_r=1.5)
 
 
 @pytest.mark.parametrize("mhz", [40, 80, 95, 110, 130, 150, 170, 400])
@@ -75,8 +76,10 @@ def test_bad_clock_and_targets_are_one_line_errors():
 def test_calibration_recovers_a_known_model():
     """Critical delays made by a known model (other priors, 30% off) over every depth of two
     engines: the fit predicts each run within 2%."""
-    true = TargetDelays("t", None, reg=0.9, lut=0.65, carry=0.05, chain=1.2, mult=4.2, mem=5.5)
-    prior = {"reg": 1.2, "lut": 0.85, "carry": 0.07, "chain": 0.8, "mult": 5.5, "mem": 4.0}
+    true = TargetDelays("t", None, reg=0.9, lut=0.65, carry=0.05, chain=1.2, mult=4.2, mem=5.5,
+                        mult_r=1.1, mem_r=1.6)
+    prior = {"reg": 1.2, "lut": 0.85, "carry": 0.07, "chain": 0.8, "mult": 5.5, "mem": 4.0,
+             "mult_r": 0.8, "mem_r": 2.1}
     runs = []
     for t in ("silu_M11_K32", "gelu_M11_K8"):
         for d in range(len(ENGINE_PIPELINE.points) + 1):
@@ -91,11 +94,26 @@ def test_calibration_recovers_a_known_model():
 
 
 def test_stored_models_are_complete():
+    from nlihw.synth.calibrate_delays import calibration_params
     models = load_all()
     assert {"ecp5-6", "ecp5-8", "ice40"} <= set(models)
     for m in models.values():
         assert all(getattr(m, k) > 0 for k in PRIMITIVES)
         runs = m.calibration["runs"]
-        assert len(runs) == len(ENGINE_PIPELINE.points) + 1
+        assert [r["pipeline"] for r in runs] == [str(p.pipeline) for p in calibration_params()]
         assert all(r["measured_mhz"] > 0 for r in runs)
     assert load("ecp5").speed == 6 and load("ecp5", 8).speed == 8
+
+
+@pytest.mark.parametrize("point,element,plain,registered", [
+    ("mul_in", "dx_mul", "mult", "mult_r"), ("interp_in", "interp_mul", "mult", "mult_r"),
+    ("table_out", "table_read", "mem", "mem_r")])
+def test_a_block_with_its_register_is_costed_as_registered(point, element, plain, registered):
+    """The register the flow moves into the hard block (its input register for a multiplier, its
+    output register for a block RAM) turns the block's cost into the registered primitive."""
+    def stage_of(pipeline):
+        (st,) = [s for s in stages(NLIEngineParams(shipped_table("silu_M11_K32"), pipeline=pipeline))
+                 if element in s.elements]
+        return st.cost
+    assert stage_of("none").get(plain) == 1 and registered not in stage_of("none")
+    assert stage_of(point).get(registered) == 1 and plain not in stage_of(point)

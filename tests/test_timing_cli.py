@@ -58,7 +58,7 @@ def test_plain_gen_manifest_has_no_goal(tmp_path):
 @pytest.mark.parametrize("extra, msg", [
     (["--target-mhz", "100", "--pipeline", "all"], "--pipeline names the register points"),
     (["--target-mhz", "100", "--latency", "9"], "not both"),
-    (["--latency", "30"], "takes 7 to 13 cycles"),
+    (["--latency", "30"], "takes 7 to 14 cycles"),
     (["--target-mhz", "0"], "target clock must be in"),
     (["--speed", "8"], "--speed selects the delay model"),
     (["--target-mhz", "100", "--speed", "7"], "no delay model for ecp5 at speed grade 7"),

@@ -21,7 +21,12 @@ from nlihw.luts.layout import MicroStep, clog2
 from .params import ENGINE_PIPELINE, NLIEngineParams
 
 BASE = "base"
-PRIMITIVES = ("lut", "carry", "chain", "mult", "mem")
+PRIMITIVES = ("lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r")
+# A hard block whose register the pipeline provides works as registered: with its input register
+# (``mul_in``, ``interp_in``) a multiplier costs ``mult_r`` (what is left outside the block's own
+# registers), and with its output register (``table_out``) a block-RAM read costs ``mem_r``.
+_ABSORBED = {"dx_mul": ("mul_in", "mult", "mult_r"), "interp_mul": ("interp_in", "mult", "mult_r"),
+             "table_read": ("table_out", "mem", "mem_r")}
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,15 @@ def elements(p: NLIEngineParams) -> list[Element]:
         out.append(Element("float_input", {"lut": 1 + _levels(1 << lay.in_fmt.exp_bits)}, BASE))
     if p.arch == "parallel":
         out.append(Element("compare", _carry(W, _levels(nf)), "search_compare"))
-        out.append(Element("encode_dx", _carry(D, _levels(M) + _levels(M * nf)), BASE))
+        out.append(Element("encode", {"lut": _levels(M) + _levels(M * nf)}, "search_base"))
+        out.append(Element("dx", _carry(D), BASE))
     else:
         for d in range(p.search_stages - 1):
             out.append(Element(f"bisect{d}", _carry(W, _levels(1 << d) + _levels(nf)), BASE))
         out.append(Element("bisect_last", _carry(W, _levels(1 << (p.search_stages - 1)) + _levels(nf)),
                            "search_compare"))
-        out.append(Element("base_dx", _carry(D, _levels(M * nf)), BASE))
+        out.append(Element("base_select", {"lut": _levels(M * nf)}, "search_base"))
+        out.append(Element("dx", _carry(D), BASE))
     if lay.micro_step is MicroStep.MUL:
         out.append(Element("mul_select", {"lut": _levels((M - 1) * nf)}, "mul_in"))
         out.append(Element("dx_mul", _mults(D, lay.mul_bits), BASE))
@@ -93,8 +100,8 @@ def elements(p: NLIEngineParams) -> list[Element]:
     out.append(Element("address", {}, BASE))             # the memories' own address register
     out.append(Element("table_read", {"mem": 1}, "table_out"))
     out.append(Element("bank_swap", {"lut": 1}, BASE))
-    out.append(Element("difference", _carry(lay.diff_bits), "interp_in"))
-    out.append(Element("interp_mul", _mults(T, lay.diff_bits), BASE))
+    out.append(Element("difference", _carry(p.diff_bits), "interp_in"))
+    out.append(Element("interp_mul", _mults(T, p.diff_bits), BASE))
     out.append(Element("accumulate", _carry(lay.acc_bits), BASE))
     if lay.out_float:
         # leading one, binade, shift amount (registered inside FloatRound), then round and pack
@@ -121,7 +128,12 @@ def stages(p: NLIEngineParams, pipeline=None) -> list[Stage]:
     out, names, cost = [], [], {}
     for e in elements(p):
         names.append(e.name)
-        for k, v in e.cost.items():
+        ecost = dict(e.cost)
+        if e.name in _ABSORBED:
+            point, plain, registered = _ABSORBED[e.name]
+            if point in pipe and plain in ecost:
+                ecost[registered] = ecost.pop(plain)
+        for k, v in ecost.items():
             cost[k] = cost.get(k, 0) + v
         if e.then == BASE or (e.then is not None and e.then in pipe):
             out.append(Stage(tuple(names), cost))

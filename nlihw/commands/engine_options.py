@@ -132,8 +132,9 @@ def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, 
         q = dataclasses.replace(p, pipeline=pipe)
         note = (f"{model.key} delay model: {target_mhz:g} MHz needs pipeline {pipe} (latency "
                 f"{q.latency}), predicted {mhz:.0f} MHz" if met else
-                f"{model.key} delay model: {target_mhz:g} MHz is beyond every pipeline; all points "
-                f"(latency {q.latency}), predicted {mhz:.0f} MHz")
+                f"{model.key} delay model: no pipeline is predicted to reach {target_mhz:g} MHz; "
+                f"all points (latency {q.latency}), predicted {mhz:.0f} MHz (the model is "
+                f"pessimistic for the deepest pipelines: nlihw synth measures)")
     else:
         top = base.latency + len(ENGINE_PIPELINE.points)
         if not base.latency <= latency <= top:
