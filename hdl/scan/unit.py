@@ -502,8 +502,10 @@ class SelectiveScan(wiring.Component):
         f1, f2 = Signal(), Signal()
         yd2 = Signal(shape_of(p.y_fmt))
         # du_in registers D (a LUT-RAM read) and u before the D*u multiply, du_mult the product
-        # before its rounding; both ahead of stage 1, advancing with adv_o
-        x_valid, x_acc, x_flag, x_g, x_d, x_u = o_in_valid, o_in.acc, o_in.flag, g_in, d_rd.data, o_in.u
+        # before its rounding; both ahead of stage 1, advancing with adv_o. y = C . h is rounded
+        # before them and saturated after (with neither, both happen in stage 1)
+        y_rnd = round_shift(o_in.acc, p.acc_frac - p.y_fmt.frac_bits, rnd)
+        x_valid, x_acc, x_flag, x_g, x_d, x_u = o_in_valid, y_rnd, o_in.flag, g_in, d_rd.data, o_in.u
         if "du_in" in pl:
             regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(shape_of(p.d_fmt)),
                     Signal(shape_of(p.u_fmt))]
@@ -517,7 +519,7 @@ class SelectiveScan(wiring.Component):
             with m.If(adv_o):
                 m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, du_prod))]
             x_valid, x_acc, x_flag, x_g, du_prod = regs
-        y_sat, y_ovf = saturate(round_shift(x_acc, p.acc_frac - p.y_fmt.frac_bits, rnd), p.y_fmt)
+        y_sat, y_ovf = saturate(x_acc, p.y_fmt)
         du = round_shift(du_prod, p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits, rnd)
         yd_sat, yd_ovf = saturate(y1 + du1, p.y_fmt)
         ov3, f3 = ov2, f2
