@@ -32,11 +32,11 @@ MODELS = (("ecp5", 6), ("ecp5", 8), ("ice40", None))
 # nextpnr's timing database, routing included; a primitive no run exercises keeps its prior
 PRIORS = {
     "ecp5-6": {"reg": 1.0, "lut": 0.75, "carry": 0.07, "chain": 0.9, "mult": 5.0, "mem": 6.3,
-               "mult_r": 1.0, "mem_r": 1.5},
+               "mult_r": 1.0, "mem_r": 1.5, "mem_in": 1.0},
     "ecp5-8": {"reg": 0.8, "lut": 0.6, "carry": 0.055, "chain": 0.7, "mult": 4.0, "mem": 5.0,
-               "mult_r": 0.8, "mem_r": 1.2},
+               "mult_r": 0.8, "mem_r": 1.2, "mem_in": 0.8},
     "ice40": {"reg": 1.6, "lut": 1.4, "carry": 0.13, "chain": 1.5, "mult": 8.0, "mem": 4.0,
-              "mult_r": 2.0, "mem_r": 4.0},
+              "mult_r": 2.0, "mem_r": 4.0, "mem_in": 1.0},
 }
 
 

@@ -6,7 +6,8 @@ with its routing), ``carry`` (one bit of a carry chain), ``chain`` (entering and
 chain), ``mult`` (a combinational hardware multiplier with its routing), ``mem`` (a block-RAM
 read, clock to data), and ``mult_r`` / ``mem_r``: the same blocks when the pipeline gives them
 their own input / output register (the flow moves it into the block: ECP5 MULT18X18D and DP16KD
-by synth/ecp5_dsp.py, iCE40 SB_MAC16 by yosys), i.e. what is left of them outside it. The slowest stage sets the predicted Fmax.
+by synth/ecp5_dsp.py, iCE40 SB_MAC16 by yosys), i.e. what is left of them outside it; and
+``mem_in``, a block RAM's address setup beyond a flip-flop's. The slowest stage sets the predicted Fmax.
 
 Calibration (``calibrate``): nextpnr reports only the slowest path of a run, so every run gives
 one equation: its measured critical delay = the model's slowest stage. Starting from priors
@@ -24,7 +25,7 @@ import numpy as np
 
 from nlihw.errors import ParamsError
 
-PRIMITIVES = ("reg", "lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r")
+PRIMITIVES = ("reg", "lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r", "mem_in")
 DELAYS_FILE = "delays.json"
 
 
@@ -41,6 +42,7 @@ class TargetDelays:
     mem: float
     mult_r: float
     mem_r: float
+    mem_in: float
     calibration: dict = field(default_factory=dict, compare=False)
 
     @property

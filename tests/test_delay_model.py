@@ -39,7 +39,7 @@ def test_one_stage_per_cycle_of_latency(k):
             assert len(stages(q)) == q.latency, (pts, [s.elements for s in stages(q)])
 
 
-MODEL = TargetDelays("test", None, reg=1.0, lut=0.8, carry=0.07, chain=0.9, mult=5.0, mem=6.0,
+MODEL = TargetDelays("test", None, reg=1.0, lut=0.8, carry=0.07, chain=0.9, mult=5.0, mem=6.0, mem_in=0.9,
                      mult_r=1.0, mem_r=1.5)
 
 
@@ -77,9 +77,9 @@ def test_calibration_recovers_a_known_model():
     """Critical delays made by a known model (other priors, 30% off) over every depth of two
     engines: the fit predicts each run within 2%."""
     true = TargetDelays("t", None, reg=0.9, lut=0.65, carry=0.05, chain=1.2, mult=4.2, mem=5.5,
-                        mult_r=1.1, mem_r=1.6)
+                        mult_r=1.1, mem_r=1.6, mem_in=0.7)
     prior = {"reg": 1.2, "lut": 0.85, "carry": 0.07, "chain": 0.8, "mult": 5.5, "mem": 4.0,
-             "mult_r": 0.8, "mem_r": 2.1}
+             "mult_r": 0.8, "mem_r": 2.1, "mem_in": 1.1}
     runs = []
     for t in ("silu_M11_K32", "gelu_M11_K8"):
         for d in range(len(ENGINE_PIPELINE.points) + 1):

@@ -21,7 +21,7 @@ from nlihw.luts.layout import MicroStep, clog2
 from .params import ENGINE_PIPELINE, NLIEngineParams
 
 BASE = "base"
-PRIMITIVES = ("lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r")
+PRIMITIVES = ("lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r", "mem_in")
 # A hard block whose register the pipeline provides works as registered: with its input register
 # (``mul_in``, ``interp_in``) a multiplier costs ``mult_r`` (what is left outside the block's own
 # registers), and with its output register (``table_out``) a block-RAM read costs ``mem_r``.
@@ -97,7 +97,8 @@ def elements(p: NLIEngineParams) -> list[Element]:
     out.append(Element("shift_address", _carry(max(1, clog2(p.total_values)),
                                                _levels((M - 1) * nf) + math.ceil(lay.shift_bits / 2)),
                        "table_addr"))
-    out.append(Element("address", {}, BASE))             # the memories' own address register
+    # the memories' own address register: a block RAM's address setup (beyond a flip-flop's)
+    out.append(Element("address", {"mem_in": 1}, BASE))
     out.append(Element("table_read", {"mem": 1}, "table_out"))
     out.append(Element("bank_swap", {"lut": 1}, BASE))
     out.append(Element("difference", _carry(p.diff_bits), "interp_in"))
