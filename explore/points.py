@@ -43,6 +43,7 @@ class Point:
     d_state: int | None = None
     P: int | None = None
     tokens: int | None = None          # sequence length of the error measurement
+    engine_pipeline: str = ""          # its NLI engines' register points ("": none)
     # both
     pipeline: str = ""                 # enabled register points, comma-separated ("": none)
 
@@ -70,8 +71,9 @@ class Point:
         d = self.to_dict()
         if not d["domain"]:
             del d["domain"]         # points without a domain keep the ids they had before it
-        if not d["pipeline"]:
-            del d["pipeline"]       # likewise for the base pipeline
+        for k in ("pipeline", "engine_pipeline"):
+            if not d[k]:
+                del d[k]            # likewise for the base pipelines
         return {"point": d, "versions": self.versions()}
 
     def domain_range(self) -> tuple[float, float] | None:
@@ -102,6 +104,8 @@ class Point:
                 s += " ram"
         if self.pipeline:
             s += f" pipeline {self.pipeline}"
+        if self.engine_pipeline:
+            s += f" engine pipeline {self.engine_pipeline}"
         return s + (f" on {self.target}" if self.target else "")
 
 

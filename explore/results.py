@@ -34,7 +34,9 @@ def row_template(p) -> dict:
     row.update(point_id=p.point_id, design=p.design, status="", error="", func=p.func,
                in_fmt=p.in_fmt, out_fmt=p.out_fmt, M=p.M, K=p.K, micro_step=p.micro_step,
                arch=p.arch, lanes=p.lanes, storage=p.storage, target=p.target, preset=p.preset,
-               d_state=p.d_state, P=p.P, pipeline=p.pipeline or "none", verified="skipped")
+               d_state=p.d_state, P=p.P, verified="skipped",
+               pipeline=(p.pipeline or "none")
+               + (f"; engines {p.engine_pipeline}" if p.engine_pipeline else ""))
     return row
 
 

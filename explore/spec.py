@@ -27,6 +27,7 @@ preset = ["int16"]
 d_state = [16]                        # N
 P = [4, 16]                           # state lanes
 pipeline = "none"                     # the scan unit's register points, as for nli
+engine_pipeline = "none"              # those of its three NLI engines (the nli points)
 d_inner = [8]
 tokens = 64                           # sequence length of the error measurement
 target = ["xcup"]
@@ -63,7 +64,7 @@ NLI_KEYS = {"func": REQUIRED, "in_fmt": ["s4.12"], "out_fmt": ["s4.12"], "M": No
             "target": [], "metric": ["max-abs"], "grid": [None], "domain": [""],
             "pipeline": ["none"]}
 SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "P": None, "d_inner": [8], "tokens": [64],
-             "target": [], "pipeline": ["none"]}
+             "target": [], "pipeline": ["none"], "engine_pipeline": ["none"]}
 SCALAR_ONLY = {"tokens"}
 ARCHS = ("parallel", "binary", "uniform", "direct")
 BASELINES = ("uniform", "direct")
@@ -228,17 +229,17 @@ def _check_str(name, k, vals, choices=None):
             raise SpecError(f"{name}.{k}: unknown value {x!r} (choose from {', '.join(choices)})")
 
 
-def _pipelines(name, vals, datapath) -> list[str]:
+def _pipelines(name, vals, datapath, key="pipeline") -> list[str]:
     """Each pipeline spec (none, all, a depth, names) as its enabled points ("" for none), so
     equal pipelines written differently are one point."""
     out = []
     for x in vals:
         if not isinstance(x, (str, int)) or isinstance(x, bool):
-            raise SpecError(f"{name}.pipeline: expected a string or a depth, got {x!r}")
+            raise SpecError(f"{name}.{key}: expected a string or a depth, got {x!r}")
         try:
             pipe = datapath.parse(x.replace("+", ",") if isinstance(x, str) else x)
         except ParamsError as e:
-            raise SpecError(f"{name}.pipeline: {e}") from None
+            raise SpecError(f"{name}.{key}: {e}") from None
         out.append(",".join(pipe.enabled))
     return list(dict.fromkeys(out))
 
@@ -380,14 +381,16 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
     _check_targets(name, b, stages)
     _check_size(name, b)
     from nlihw.hdl.scan.params import PIPELINE
+    from nlihw.hdl.nli.params import ENGINE_PIPELINE
     pipes = _pipelines(name, b["pipeline"], PIPELINE)
+    epipes = _pipelines(name, b["engine_pipeline"], ENGINE_PIPELINE, "engine_pipeline")
     out = []
-    for preset, N, P, D, T, target, pipe in itertools.product(
+    for preset, N, P, D, T, target, pipe, epipe in itertools.product(
             b["preset"], b["d_state"], b["P"] or (None,), b["d_inner"], b["tokens"],
-            b["target"] or ("",), pipes):
+            b["target"] or ("",), pipes, epipes):
         P = N if P is None else P
         if P & (P - 1) or N % P:
             raise SpecError(f"{name}.P: P={P} must be a power of two dividing d_state={N}")
         out.append(Point("scan", stages, target=target, preset=preset, d_inner=D, d_state=N, P=P,
-                         tokens=T, pipeline=pipe))
+                         tokens=T, pipeline=pipe, engine_pipeline=epipe))
     return out

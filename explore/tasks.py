@@ -221,7 +221,7 @@ def _synth(p: Point, row, record, verilog: Path, top: str, tmp: Path, synth_cach
 def scan_params(p: Point):
     from nlihw.hdl.scan.params import preset
     return preset(p.preset, d_inner=p.d_inner, d_state=p.d_state, lanes=p.P, top_name=TOP["scan"],
-                  pipeline=p.pipeline or None)
+                  pipeline=p.pipeline or None, engine_pipeline=p.engine_pipeline or None)
 
 
 def scan_errors(params, tokens: int) -> dict:

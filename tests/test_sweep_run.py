@@ -217,7 +217,7 @@ def test_pipeline_axis_reaches_the_designs(tmp_path):
                        "nli": {"func": "silu", "in_fmt": "s2.6", "out_fmt": "s2.6", "M": 4, "K": 2,
                                "pipeline": ["none", "all", "mul_in,round_split"]},
                        "scan": {"preset": "int8", "d_state": 4, "P": 4, "d_inner": 2, "tokens": 4,
-                                "pipeline": ["none", 2]}})
+                                "pipeline": ["none", 2], "engine_pipeline": ["none", "mul_in"]}})
     s = run(spec, tmp_path, jobs=1)
     rows = read_table(tmp_path / "results.csv")
     assert s.failed == 0
@@ -227,6 +227,8 @@ def test_pipeline_axis_reaches_the_designs(tmp_path):
     scan = {r["pipeline"]: r["latency"] for r in rows if r["design"] == "scan"}
     two = ",".join(p for p in PIPELINE.points if p in PIPELINE.prefer[:2])
     assert scan["none"] > 0 and scan[two] == scan["none"] + 2
+    # the softplus, exp and SiLU engines each add their one point
+    assert scan["none; engines mul_in"] == scan["none"] + 3 and scan[f"{two}; engines mul_in"] == scan[two] + 3
 
 
 def test_pool_survives_a_killed_worker(tmp_path):

@@ -320,6 +320,14 @@ def test_pipeline_axis_normalizes_and_refuses():
             parse_spec({"nli": {"func": "silu", "M": 5, "K": 2, **block}})
     scan = parse_spec({"scan": {"preset": "int8", "d_state": 4, "pipeline": ["none", "all"]}})
     assert len(scan.points) == 2 and {p.pipeline != "" for p in scan.points} == {False, True}
+    # the scan unit's engines: their own axis; the base point keeps its id
+    eng = parse_spec({"scan": {"preset": "int8", "d_state": 4,
+                               "engine_pipeline": ["none", "search_base+mul_in", 0]}})
+    assert sorted(p.engine_pipeline for p in eng.points) == ["", "search_base,mul_in"]
+    assert scan.points[0].point_id in {p.point_id for p in eng.points} | {scan.points[1].point_id}
+    assert "engine_pipeline" not in [p for p in eng.points if not p.engine_pipeline][0].key_dict()["point"]
+    with pytest.raises(SpecError, match="scan.engine_pipeline: unknown pipeline point 'dta_in'"):
+        parse_spec({"scan": {"preset": "int8", "d_state": 4, "engine_pipeline": "dta_in"}})
 
 
 def test_pipeline_range_option(tmp_path, capsys):
