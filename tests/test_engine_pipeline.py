@@ -3,7 +3,8 @@ digests and serialization, refusals, the CLI option, and the emitted Verilog of 
 point on Verilator against the golden model (exact latency, initiation interval 1, random
 back-pressure).
 
-Fast suite: the parameter checks and the 16-bit silu engine with every point (``all``): every
+Fast suite: the parameter checks, every depth of the prefer order on an 8-bit engine in the
+Amaranth simulator, and the 16-bit silu engine with every point (``all``) on Verilator: every
 code with exact latency, random beats under random back-pressure (every code in the slow suite),
 reset mid-stream, lint, and a latency off by one detected. Slow: each point alone, ``all`` on the binary search, an fp16 engine (with identity
 tails: the tail unit's x delay), two lanes and ram storage (with a reload).
@@ -262,3 +263,24 @@ def test_all_points_ram_reload(tmp_path_factory, tmp_path):
     cfg = eb.bench_config(p, x, func, out_stall=0.3, reload=(0, new))
     assert cfg["reload"]["expected"] != cfg["expected"]
     check_bench(sim, cfg, tmp_path / "reload", "test_reload")
+
+
+@pytest.mark.parametrize("depth", range(1, len(POINTS) + 1))
+def test_every_depth_amaranth(depth):
+    """Every depth of the prefer order (the fast suite's Verilator runs cover none and all; each
+    point alone is in the slow suite): an 8-bit engine in the Amaranth simulator, every input
+    code under random idles and back-pressure against the golden model, then exact latency
+    base + depth on a stall-free burst."""
+    from test_engine_amaranth import run
+    from nlihw.sim.nli.engine_model import engine_eval
+    t = random_table(np.random.default_rng(40 + depth), "s2.6", "s2.6", 6, 4, tails=("clamp", "identity"))
+    p = NLIEngineParams((t,), pipeline=depth)
+    assert p.latency == 7 + depth
+    x, func = eb.exhaustive_inputs(p)
+    got, _, _ = run(p, x, func, in_stall=0.3, out_stall=0.4, seed=depth)
+    want = engine_eval(p, x, func)
+    bad = np.flatnonzero((got != want).any(axis=1))
+    assert bad.size == 0, (f"depth {depth} beat {bad[0]}: x 0x{int(x[bad[0], 0]):02x} expected "
+                           f"0x{int(want[bad[0], 0]):02x} got 0x{int(got[bad[0], 0]):02x}")
+    got, t_in, t_out = run(p, x[:40], func[:40])
+    assert set((t_out - t_in).tolist()) == {p.latency} and np.all(np.diff(t_in) == 1)
