@@ -72,7 +72,7 @@ def pack_dsp_registers(netlist: dict, top: str) -> PackStats:
     for name, c in cells.items():
         dirs = c.get("port_directions", {})
         for port, bits in c["connections"].items():
-            for i, b in enumerate(bits):
+            for b in bits:
                 if isinstance(b, str):
                     continue
                 if dirs.get(port) == "output":

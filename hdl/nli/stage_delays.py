@@ -163,11 +163,16 @@ def predict(p: NLIEngineParams, model, pipeline=None) -> tuple[float, Stage]:
     return mhz, st[k]
 
 
+def check_clock(mhz) -> None:
+    """A requested clock rate must be a number of MHz in (0, 10000); else a one-line error."""
+    if not (isinstance(mhz, (int, float)) and not isinstance(mhz, bool) and 0 < mhz < 10_000):
+        raise ParamsError(f"target clock must be in (0, 10000) MHz, got {mhz!r}")
+
+
 def choose_pipeline(p: NLIEngineParams, model, mhz: float):
     """(pipeline, predicted MHz, met): the fewest register points whose predicted Fmax reaches
     ``mhz`` (among those, the fastest); if none does, every point, with ``met`` False."""
-    if not (isinstance(mhz, (int, float)) and not isinstance(mhz, bool) and 0 < mhz < 10_000):
-        raise ParamsError(f"target clock must be in (0, 10000) MHz, got {mhz!r}")
+    check_clock(mhz)
     best_depth, best = None, None
     for pipe in candidate_pipelines(p):
         if best_depth is not None and pipe.depth > best_depth:

@@ -14,8 +14,7 @@ from nlihw.luts.table import NLITable
 
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
 _PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
-_TIMING = "nlihw.timing"            # ... and by --target-mhz, --latency, --target, --speed, --liberty
-TIMING_OPTIONS = _TIMING             # (public: the gen command reads --liberty back)
+TIMING_OPTIONS = "nlihw.timing"     # ... and by --target-mhz, --latency, --target, --speed, --liberty
 TIMING_NOTE = "nlihw.timing_note"   # what params_from_options chose, for the command to print
 TIMING_GOAL = "nlihw.timing_goal"   # ... and for the manifest
 TIMING_TARGETS = ("ecp5", "ice40", "generic")
@@ -30,7 +29,7 @@ def _remember_pipeline(ctx, param, value):
 
 
 def _remember_timing(ctx, param, value):
-    ctx.meta.setdefault(_TIMING, {})[param.name] = value
+    ctx.meta.setdefault(TIMING_OPTIONS, {})[param.name] = value
 
 
 def engine_options(f):
@@ -91,7 +90,7 @@ def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | N
         pipeline = meta.get(_PIPELINE)
     p = NLIEngineParams(tuple(NLITable.load(t, verify=verify) for t in tables), arch=arch, lanes=lanes,
                         storage=storage, top_name=top_name, pipeline=pipeline)
-    timing = meta.get(_TIMING, {})
+    timing = meta.get(TIMING_OPTIONS, {})
     if timing.get("target_mhz") is not None or timing.get("latency") is not None:
         p, note, goal = apply_timing(p, pipeline is not None, timing.get("target_mhz"),
                                      timing.get("latency"), timing.get("target") or "ecp5",
@@ -136,15 +135,20 @@ def apply_timing(p: NLIEngineParams, pipeline_given: bool, target_mhz, latency, 
                 f"all points (latency {q.latency}), predicted {mhz:.0f} MHz (the model is "
                 f"pessimistic for the deepest pipelines: nlihw synth measures)")
     else:
-        top = base.latency + len(ENGINE_PIPELINE.points)
-        if not base.latency <= latency <= top:
-            raise ParamsError(f"--latency {latency}: this engine takes {base.latency} to {top} cycles")
-        pipe, mhz = fastest_of_depth(base, model, latency - base.latency)
+        pipe, mhz = fastest_of_depth(base, model, _depth_of_latency(base, latency))
         q = dataclasses.replace(p, pipeline=pipe)
         note = f"{model.key} delay model: latency {latency} as pipeline {pipe}, predicted {mhz:.0f} MHz"
     goal = {"target": model.target, "speed": model.speed, "predicted_mhz": round(mhz, 1),
             "goal_mhz": target_mhz, "latency": q.latency}
     return q, note, goal
+
+
+def _depth_of_latency(base: NLIEngineParams, latency: int) -> int:
+    """The number of register points that gives ``base`` (no points) the latency ``latency``."""
+    top = base.latency + len(ENGINE_PIPELINE.points)
+    if not base.latency <= latency <= top:
+        raise ParamsError(f"--latency {latency}: this engine takes {base.latency} to {top} cycles")
+    return latency - base.latency
 
 
 def measure_generic(p: NLIEngineParams, target_mhz, latency, speed, liberty,
@@ -154,6 +158,7 @@ def measure_generic(p: NLIEngineParams, target_mhz, latency, speed, liberty,
     (``run_synth``, cached by content) and its static timing estimate taken, until one reaches
     ``target_mhz`` (else every point, not met); a fixed ``latency`` is measured once."""
     from nlihw.hdl.nli.generate import emit_verilog
+    from nlihw.hdl.nli.stage_delays import check_clock
     from nlihw.synth.driver import run_synth
     from nlihw.synth.liberty import load as load_liberty
     if speed is not None:
@@ -168,14 +173,10 @@ def measure_generic(p: NLIEngineParams, target_mhz, latency, speed, liberty,
     base = dataclasses.replace(p, pipeline=None)
     points = ENGINE_PIPELINE.prefer
     if target_mhz is not None:
-        if not (isinstance(target_mhz, (int, float)) and 0 < target_mhz < 10_000):
-            raise ParamsError(f"target clock must be in (0, 10000) MHz, got {target_mhz!r}")
+        check_clock(target_mhz)
         depths = range(len(points) + 1)
     else:
-        top = base.latency + len(points)
-        if not base.latency <= latency <= top:
-            raise ParamsError(f"--latency {latency}: this engine takes {base.latency} to {top} cycles")
-        depths = [latency - base.latency]
+        depths = [_depth_of_latency(base, latency)]
     name = Path(liberty).name
     with tempfile.TemporaryDirectory(prefix="nlihw-generic-") as tmp:
         for depth in depths:
