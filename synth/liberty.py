@@ -7,17 +7,28 @@ only what a static timing estimate needs is kept. Tables are looked up with bili
 interpolation, extrapolating linearly beyond the index range. Times are converted to ns;
 capacitances stay in the library's ``capacitive_load_unit`` (pin capacitances and table indices
 share it). A file that cannot be read or parsed raises ``ParamsError`` naming the file and line.
+
+Hostile input: only a regular file is read (a FIFO, a device or a directory is refused from its
+``stat``, before it is opened), at most ``MAX_BYTES``; groups nest at most ``MAX_DEPTH`` deep.
+Each arc keeps its ``timing_sense`` (given, or worked out from the output pin's ``function``) and
+each pin its rise and fall capacitance, for a static timing estimate that follows rise and fall.
 """
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlihw.errors import ParamsError
+from nlihw.regular_files import read_regular
 
-__all__ = ["Table", "Arc", "Pin", "Cell", "Library", "parse", "load"]
+__all__ = ["Table", "Arc", "Pin", "Cell", "Library", "parse", "load", "read_bytes",
+           "MAX_BYTES", "MAX_DEPTH"]
+
+MAX_BYTES = 256 * 2**20      # real libraries are up to ~100 MB
+MAX_DEPTH = 64               # real libraries nest 5 to 8 groups deep (library, cell, pin, timing, table)
 
 # ---------------------------------------------------------------------------------------------
 # syntax
@@ -126,7 +137,7 @@ class _Parser:
             # a bare value may span several words (e.g. `1 , pf` or `A B`): keep them apart
             out.append(v)
 
-    def statement_rest(self, kind: str, line: int, top: bool = False):
+    def statement_rest(self, kind: str, line: int, top: bool = False, depth: int = 1):
         k, v, _ = self.peek()
         if (k, v) == ("p", ":"):
             self.take()
@@ -151,6 +162,8 @@ class _Parser:
         args = self.args()
         k, v, _ = self.peek()
         if (k, v) == ("p", "{"):
+            if depth > MAX_DEPTH:
+                self.fail(f"groups nested more than {MAX_DEPTH} deep", line)
             self.take()
             g = _Group(kind, args, line)
             while True:
@@ -164,7 +177,7 @@ class _Parser:
                     self.take()
                     continue
                 sname, sline = self.name()
-                st = self.statement_rest(sname, sline)
+                st = self.statement_rest(sname, sline, depth=depth + 1)
                 if isinstance(st, _Group):
                     g.groups.append(st)
                 else:
@@ -206,30 +219,61 @@ class Table:
             return related_slew if var == "related_pin_transition" else 0.0
         x = coord(self.variables[0]) if self.variables else 0.0
         y = coord(self.variables[1]) if len(self.variables) > 1 else 0.0
-        rows = [_interp(self.index_2, row, y) for row in self.values]
-        return _interp(self.index_1, rows, x)
+        if len(self.values) == 1:
+            return _interp(self.index_2, self.values[0], y)
+        k = _segment(self.index_1, x)               # only the two rows around x
+        rows = [_interp(self.index_2, self.values[i], y) for i in (k, k + 1)]
+        return _interp(self.index_1[k:k + 2], rows, x)
+
+
+def _segment(xs: tuple[float, ...], x: float) -> int:
+    """The index of the segment of ``xs`` that holds ``x`` (the first or last one beyond the ends)."""
+    return min(max(bisect.bisect_right(xs, x) - 1, 0), len(xs) - 2)
 
 
 def _interp(xs: tuple[float, ...], ys, x: float) -> float:
     if len(ys) == 1:
         return ys[0]
-    k = min(max(bisect.bisect_right(xs, x) - 1, 0), len(xs) - 2)
+    k = _segment(xs, x)
     x0, x1 = xs[k], xs[k + 1]
     return ys[k] + (ys[k + 1] - ys[k]) * (x - x0) / (x1 - x0)
+
+
+SENSES = ("positive_unate", "negative_unate", "non_unate")
+RISE, FALL = 0, 1
+_EDGE_TABLES = {"delay": ("cell_rise", "cell_fall"), "slew": ("rise_transition", "fall_transition"),
+                "constraint": ("rise_constraint", "fall_constraint")}
 
 
 @dataclass(frozen=True)
 class Arc:
     """A timing arc from ``related`` to ``pin``: ``kind`` is ``comb`` (a delay), ``clock`` (clock
-    to Q) or ``setup`` (a constraint on a data pin); tables by name (cell_rise, ...)."""
+    to Q) or ``setup`` (a constraint on a data pin); tables by name (cell_rise, ...); ``sense``
+    is its timing_sense (one of ``SENSES``; clock and setup arcs: non_unate)."""
     related: str
     pin: str
     kind: str
     tables: dict
+    sense: str = "non_unate"
 
     def worst(self, names: tuple[str, ...], slew: float, load: float) -> float | None:
         got = [self.tables[n].lookup(slew, load) for n in names if n in self.tables]
         return max(got) if got else None
+
+    def edge(self, what: str, rf: int, slew: float, load: float = 0.0) -> float | None:
+        """The ``what`` (delay, slew or constraint) table of the rising (``rf`` = RISE) or falling
+        output (constrained pin) at (slew, load); the other edge's table if this one is missing."""
+        names = _EDGE_TABLES[what]
+        for n in (names[rf], names[1 - rf]):
+            if n in self.tables:
+                return self.tables[n].lookup(slew, load)
+        return None
+
+    def from_edges(self, rf: int) -> tuple[int, ...]:
+        """The input edges (RISE, FALL) that make output edge ``rf`` through this arc."""
+        if self.sense == "positive_unate":
+            return (rf,)
+        return (1 - rf,) if self.sense == "negative_unate" else (RISE, FALL)
 
     def delay(self, slew: float, load: float) -> float | None:
         """Worst of rise and fall delay (ns)."""
@@ -250,6 +294,13 @@ class Pin:
     capacitance: float
     clock: bool = False
     function: str | None = None
+    rise_capacitance: float | None = None     # None: ``capacitance``
+    fall_capacitance: float | None = None
+
+    def cap(self, rf: int) -> float:
+        """The pin's capacitance to a rising (``rf`` = RISE) or falling signal."""
+        c = self.rise_capacitance if rf == RISE else self.fall_capacitance
+        return self.capacitance if c is None else c
 
 
 @dataclass
@@ -332,6 +383,138 @@ def _table(g: _Group, templates: dict, scale: float, where: str) -> Table:
 
 _DELAY_TABLES = ("cell_rise", "cell_fall", "rise_transition", "fall_transition")
 _CONSTRAINT_TABLES = ("rise_constraint", "fall_constraint")
+_FUNC_TOKEN = re.compile(r"\s*(?:([A-Za-z_][\w\[\].]*)|([01])|([!'*&+|^()]))")
+
+
+def _function(text: str):
+    """A Liberty boolean ``function`` as (callable on {pin: bool}, its pins); None if it cannot
+    be read. ``'``/``!`` invert, then ``^``, then ``*``/``&``/juxtaposition, then ``+``/``|``."""
+    toks, pos, text = [], 0, text.strip()
+    while pos < len(text):
+        m = _FUNC_TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            return None
+        toks.append(m.group(1) or m.group(2) or m.group(3))
+        pos = m.end()
+    toks.append(None)
+    i = 0
+
+    def primary():
+        nonlocal i
+        t, i = toks[i], i + 1
+        if t == "!":
+            f = primary()
+            return lambda e: not f(e)
+        if t == "(":
+            f = disj()
+            if toks[i] != ")":
+                raise ValueError
+            i += 1
+        elif t in ("0", "1"):
+            f = (lambda v: lambda e: v)(t == "1")
+        elif t is not None and t not in "'*&+|^)":
+            f = (lambda n: lambda e: e[n])(t)
+        else:
+            raise ValueError
+        while toks[i] == "'":
+            i += 1
+            f = (lambda g: lambda e: not g(e))(f)
+        return f
+
+    def chain(sub, ops, join, juxtapose=False):
+        def parse_chain():
+            nonlocal i
+            fs = [sub()]
+            while toks[i] in ops or (juxtapose and toks[i] is not None and toks[i] not in "'*&+|^)"):
+                i += 1 if toks[i] in ops else 0
+                fs.append(sub())
+            return fs[0] if len(fs) == 1 else (lambda gs: lambda e: join(g(e) for g in gs))(fs)
+        return parse_chain
+
+    xor = chain(primary, ("^",), lambda vs: sum(vs) % 2 == 1)
+    conj = chain(xor, ("*", "&"), all, juxtapose=True)
+    disj = chain(conj, ("+", "|"), any)
+    try:
+        f = disj()
+    except (ValueError, IndexError):
+        return None
+    if toks[i] is not None:
+        return None
+    return f, sorted({t for t in toks if t and (t[0].isalpha() or t[0] == "_")})
+
+
+def _sense_of(function: str | None, pin: str) -> str:
+    """The unateness of ``function`` in ``pin`` from its truth table (non_unate if unknown)."""
+    got = _function(function) if function and len(function) <= 256 else None
+    if got is None or pin not in got[1] or len(got[1]) > 10:
+        return "non_unate"
+    f, names = got
+    others = [n for n in names if n != pin]
+    up = down = False
+    for vals in itertools.product((False, True), repeat=len(others)):
+        env = dict(zip(others, vals))
+        lo, hi = f({**env, pin: False}), f({**env, pin: True})
+        up, down = up or hi > lo, down or lo > hi
+    return "positive_unate" if up and not down else "negative_unate" if down and not up else "non_unate"
+
+
+def _number(g: _Group, key: str, what: str, where: str, default=0.0) -> float:
+    try:
+        return float(g.attrs.get(key, default))
+    except (ValueError, TypeError):
+        raise ParamsError(f"{where}:{g.attr_lines[key]}: {what} {key} {g.attrs[key]!r} "
+                          f"is not a number") from None
+
+
+def _pin_arcs(pg: _Group, pname: str, func: str | None, templates: dict, scale: float,
+              where: str) -> list:
+    """The timing arcs of pin ``pname`` (its group ``pg``), one per related pin."""
+    arcs = []
+    for tg in pg.sub("timing"):
+        ttype = str(tg.attrs.get("timing_type", "combinational")).strip('"')
+        related = str(tg.attrs.get("related_pin", "")).strip('"').split()
+        if ttype in ("rising_edge", "falling_edge"):
+            kind, names = "clock", _DELAY_TABLES
+        elif ttype in ("setup_rising", "setup_falling"):
+            kind, names = "setup", _CONSTRAINT_TABLES
+        elif ttype.startswith("combinational") or ttype.startswith("three_state"):
+            kind, names = "comb", _DELAY_TABLES
+        else:
+            continue                           # hold, recovery, removal, ...: ignored
+        given = str(tg.attrs.get("timing_sense", "")).strip('"')
+        if given and given not in SENSES:
+            raise ParamsError(f"{where}:{tg.attr_lines['timing_sense']}: timing_sense {given!r} "
+                              f"is not one of {', '.join(SENSES)}")
+        tables = {t.kind: _table(t, templates, scale, where) for t in tg.groups if t.kind in names}
+        for r in related:
+            sense = (given or _sense_of(func, r)) if kind == "comb" else "non_unate"
+            arcs.append(Arc(r, pname, kind, tables, sense))
+    return arcs
+
+
+def _cell(cg: _Group, templates: dict, scale: float, where: str) -> Cell:
+    if not cg.args:
+        raise ParamsError(f"{where}:{cg.line}: cell without a name")
+    pins, arcs = {}, []
+    seq = [g for g in cg.groups if g.kind in ("ff", "latch", "ff_bank", "latch_bank")]
+    clock_names = set()
+    for s in seq:
+        for key in ("clocked_on", "enable"):
+            clock_names |= set(re.findall(r"\w+", str(s.attrs.get(key, "")).strip('"')))
+    for pg in cg.sub("pin"):
+        for pname in pg.args:
+            capv = _number(pg, "capacitance", f"pin {pname}", where)
+            rf = [_number(pg, k, f"pin {pname}", where) if k in pg.attrs else None
+                  for k in ("rise_capacitance", "fall_capacitance")]
+            clk = str(pg.attrs.get("clock", "false")).strip('"') == "true" or pname in clock_names
+            func = pg.attrs.get("function")
+            func = str(func).strip('"') if func is not None else None
+            pins[pname] = Pin(pname, str(pg.attrs.get("direction", "input")).strip('"'), capv, clk,
+                              func, *rf)
+            arcs += _pin_arcs(pg, pname, func, templates, scale, where)
+    clocks = tuple(p for p, v in pins.items() if v.clock)
+    area = _number(cg, "area", f"cell {cg.args[0]}", where)
+    return Cell(cg.args[0], pins, arcs, bool(seq), clocks if seq else (), area)
 
 
 def parse(text: str, where: str = "<liberty>") -> Library:
@@ -357,53 +540,18 @@ def parse(text: str, where: str = "<liberty>") -> Library:
             templates[g.args[0]] = {k: v for k, v in g.attrs.items()}
     cells = {}
     for cg in root.sub("cell"):
-        if not cg.args:
-            raise ParamsError(f"{where}:{cg.line}: cell without a name")
-        pins, arcs = {}, []
-        seq = [g for g in cg.groups if g.kind in ("ff", "latch", "ff_bank", "latch_bank")]
-        clock_names = set()
-        for s in seq:
-            for key in ("clocked_on", "enable"):
-                clock_names |= set(re.findall(r"\w+", str(s.attrs.get(key, "")).strip('"')))
-        for pg in cg.sub("pin"):
-            for pname in pg.args:
-                try:
-                    capv = float(pg.attrs.get("capacitance", 0.0))
-                except ValueError:
-                    raise ParamsError(f"{where}:{pg.attr_lines['capacitance']}: pin {pname} "
-                                      f"capacitance {pg.attrs['capacitance']!r} is not a number") from None
-                clk = str(pg.attrs.get("clock", "false")).strip('"') == "true" or pname in clock_names
-                func = pg.attrs.get("function")
-                pins[pname] = Pin(pname, str(pg.attrs.get("direction", "input")).strip('"'), capv, clk,
-                                  str(func) if func is not None else None)
-                for tg in pg.sub("timing"):
-                    ttype = str(tg.attrs.get("timing_type", "combinational")).strip('"')
-                    related = str(tg.attrs.get("related_pin", "")).strip('"').split()
-                    if ttype in ("rising_edge", "falling_edge"):
-                        kind, names = "clock", _DELAY_TABLES
-                    elif ttype in ("setup_rising", "setup_falling"):
-                        kind, names = "setup", _CONSTRAINT_TABLES
-                    elif ttype.startswith("combinational") or ttype.startswith("three_state"):
-                        kind, names = "comb", _DELAY_TABLES
-                    else:
-                        continue                           # hold, recovery, removal, ...: ignored
-                    tables = {t.kind: _table(t, templates, scale, where) for t in tg.groups if t.kind in names}
-                    arcs += [Arc(r, pname, kind, tables) for r in related]
-        clocks = tuple(p for p, v in pins.items() if v.clock)
-        try:
-            area = float(cg.attrs.get("area", 0.0))
-        except ValueError:
-            raise ParamsError(f"{where}:{cg.attr_lines['area']}: cell {cg.args[0]} area "
-                              f"{cg.attrs['area']!r} is not a number") from None
-        cells[cg.args[0]] = Cell(cg.args[0], pins, arcs, bool(seq), clocks if seq else (), area)
+        c = _cell(cg, templates, scale, where)
+        cells[c.name] = c
     return Library(root.args[0] if root.args else "", scale, cap, cells)
 
 
+def read_bytes(path: "str | Path", limit: int | None = None) -> bytes:
+    """The bytes of the liberty file ``path``: a regular file of at most ``limit`` (default
+    ``MAX_BYTES``) bytes; a FIFO, a device or a directory is refused from its stat before it is
+    opened (``nlihw.regular_files``). Any refusal is a one-line ``ParamsError``."""
+    return read_regular(path, "liberty file", MAX_BYTES if limit is None else limit)
+
+
 def load(path: "str | Path") -> Library:
-    """The timing data of the Liberty file ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        raise ParamsError(f"{path}: cannot read the liberty file ({e.strerror})") from None
-    return parse(text, str(path))
+    """The timing data of the Liberty file ``path`` (read with ``read_bytes``)."""
+    return parse(read_bytes(path).decode(errors="replace"), str(Path(path)))
