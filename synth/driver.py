@@ -8,6 +8,12 @@ absolute paths) with copies of the tool logs in ``synth/logs/``, and returns the
 Fmax is the median of several nextpnr seeds (default 1, 2, 3), with the minimum and maximum; the
 yosys result (with the timing harness netlist) and every seed's run are cache entries of their
 own, so another seed or speed grade reruns only nextpnr. ``figures.fmax_mhz`` is the median.
+
+Hostile input: ``top`` must be a Verilog identifier (as ``nlihw gen --top``) and every value put
+into a yosys script is a plain token (yosys has no quoting for a newline or a quote; see
+``_token``); the design and liberty are read only if they are regular files; every output (the
+report and the log copies) is checked before any tool runs and written together through
+``nlihw.atomic.OutputSet`` (a symlink there is replaced, never written through).
 """
 from __future__ import annotations
 
@@ -21,15 +27,18 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from nlihw.atomic import atomic_write_text
+from nlihw.atomic import OutputSet, check_destination
 from nlihw.errors import ParamsError, ToolError
+from nlihw.hdl.common.verilog_names import is_keyword
+from nlihw.regular_files import read_regular
 from . import cache, sta, tools
-from .liberty import Library, parse as parse_liberty
+from .liberty import Library, parse as parse_liberty, read_bytes as read_liberty
 from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog, ports_of
 from .report_table import format_table
 from .targets import TARGETS, Target, internal_ffs
 
-__all__ = ["run_synth", "format_table", "report_name", "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
+__all__ = ["run_synth", "format_table", "report_name", "output_paths", "check_outputs", "check_top",
+           "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
 
 REPORT_SCHEMA = 2          # the report file's layout (2: Fmax of several seeds, speed grade)
 CACHE_SCHEMA = 1           # part of the cache keys: bump when a cached result's layout changes
@@ -47,6 +56,21 @@ class _Failed(Exception):
 
 
 MAX_SEEDS = 9
+MAX_DESIGN_BYTES = 1 << 30           # a generated design's Verilog is at most tens of MB
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a token yosys takes as it is: no space, quote, newline, glob character, option dash, "+/"
+# (share directory), "~/" (home) or "<<" (here document); yosys has no escape for the others
+_TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def check_top(top, what: str = "top") -> str:
+    """``top`` if it is a Verilog identifier that is not a keyword (the rule of ``nlihw gen
+    --top``), else a one-line ``ParamsError`` naming ``what`` (e.g. the manifest field)."""
+    if not isinstance(top, str) or not _IDENT.fullmatch(top) or is_keyword(top):
+        shown = repr(top) if len(repr(top)) <= 80 else repr(top)[:77] + "..."
+        raise ParamsError(f"{what} must be a Verilog identifier (a letter or _, then letters, digits "
+                          f"or _; not a keyword), got {shown}")
+    return top
 
 
 def report_name(target: str, speed: int | None = None) -> str:
@@ -54,6 +78,26 @@ def report_name(target: str, speed: int | None = None) -> str:
     t = TARGETS[target]
     grade = t.speed(speed)
     return target if grade == (t.pnr.default_speed if t.pnr else None) else f"{target}-speed{grade}"
+
+
+def output_paths(verilog: "str | Path", target: str, *, report_dir: "str | Path | None" = None,
+                 speed: int | None = None, seeds: "tuple[int, ...] | None" = None) -> list[Path]:
+    """Every file ``run_synth`` may write for these arguments: the report, then the log copies."""
+    t = TARGETS[target]
+    stem = report_name(target, speed)
+    out = Path(report_dir) if report_dir is not None else Path(verilog).parent / "synth"
+    logs = ["yosys.log"]
+    if t.pnr is not None:
+        logs += ["harness.log"] + [f"nextpnr.seed{s}.{x}" for s in _check_seeds(t, seeds)
+                                   for x in ("log", "report.json")]
+    return [out / f"{stem}.json"] + [out / "logs" / f"{stem}.{f}" for f in logs]
+
+
+def check_outputs(verilog: "str | Path", target: str, **kw) -> None:
+    """Refuse (``OutputError``, one line) before any tool runs when an output of ``run_synth``
+    exists but is not a regular file (a directory, a FIFO, a device) or has a file as parent."""
+    for path in output_paths(verilog, target, **kw):
+        check_destination(path)
 
 
 def _check_seeds(t: Target, seeds) -> tuple[int, ...]:
@@ -87,24 +131,12 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     t = TARGETS[target]
     grade = t.speed(speed)
     seeds = _check_seeds(t, seeds)
+    check_top(top)
     verilog = Path(verilog)
-    try:
-        design = verilog.read_bytes()
-    except OSError as e:
-        raise ParamsError(f"{verilog}: cannot read the design ({e.strerror})") from None
     if liberty is not None and not t.uses_liberty:
         raise ParamsError(f"--liberty applies to the generic targets only, not {target!r}")
-    lib = Path(liberty) if liberty is not None else (SHIPPED_LIBERTY if t.uses_liberty else None)
-    lib_bytes = b""
-    if lib is not None:
-        try:
-            lib_bytes = lib.read_bytes()
-        except OSError as e:
-            raise ParamsError(f"{lib}: cannot read the liberty file ({e.strerror})") from None
-    try:
-        json.dumps(params)
-    except (TypeError, ValueError) as e:
-        raise ParamsError(f"params must be JSON data: {e}") from None
+    check_outputs(verilog, target, report_dir=report_dir, speed=grade, seeds=seeds)
+    design, lib, lib_bytes = _read_inputs(t, verilog, liberty, params)
 
     script = t.script_text()
     versions = {tool: tools.version(tool) for tool in ["yosys"] + ([t.pnr.tool] if t.pnr else [])}
@@ -125,19 +157,9 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     if hit is not None:
         result, entry = hit
     else:
-        work = cache.new_workdir(root, key)
-        try:
-            result = _synthesize(t, script, verilog.name, design, top, lib, lib_bytes, work, progress)
-        except _Failed as f:
-            where = cache.keep_failed(root, key, work)
-            raise _tool_error(f, target, where / f.log.relative_to(work)) from None
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        (work / "design.json").unlink(missing_ok=True)     # large; the script can remake it
-        entry = cache.commit(root, key, work, result)
-    cached = hit is not None
-    runs = []
+        result, entry = _yosys_stage(t, root, key, (verilog.name, design, top),
+                                     (lib, lib_bytes), script, progress)
+    runs, cached = [], hit is not None
     if t.pnr is not None and result["harness"]["note"] is None:
         for seed in seeds:
             run_result, run_entry, run_cached = _pnr_seed(t, root, entry, result["harness"], seed,
@@ -150,18 +172,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
 
     stem = report_name(target, grade)
     out = Path(report_dir) if report_dir is not None else verilog.parent / "synth"
-    logs = {}
-
-    def keep_log(name, src, file):
-        if src.is_file():
-            logs[name] = f"logs/{stem}.{file}"
-            out.joinpath("logs").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, out / logs[name])
-    for name, file in sorted(result["logs"].items()):
-        keep_log(name, entry / file, file)
-    for seed, r, run_entry in runs:
-        for name, file in sorted(r["logs"].items()):
-            keep_log(f"{name}_seed{seed}", run_entry / file, file.replace("nextpnr.", f"nextpnr.seed{seed}.", 1))
+    outputs = OutputSet()
+    logs = _keep_logs(outputs, out, stem, result, entry, runs)
     shipped = lib is not None and lib_bytes == SHIPPED_LIBERTY.read_bytes()
     figures = dict(result["figures"])
     if t.uses_liberty:
@@ -189,11 +201,62 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         "logs": logs,
     }
     path = out / f"{stem}.json"
-    atomic_write_text(path, json.dumps(report, sort_keys=True, indent=1) + "\n")
+    outputs.add_text(path, json.dumps(report, sort_keys=True, indent=1) + "\n")
+    outputs.commit()                     # the report and its logs together, or none of them
     report["run"] = {"cached": cached, "seconds": round(seconds, 3), "report": str(path),
                      "cache_entry": str(entry), "pnr_entries": [str(e) for _, _, e in runs],
                      "logs": {k: str(out / v) for k, v in logs.items()}}
     return report
+
+
+def _read_inputs(t: Target, verilog: Path, liberty, params) -> tuple[bytes, Path | None, bytes]:
+    """(design bytes, liberty path or None, liberty bytes): regular files only, size-limited;
+    ``params`` must be JSON data (it is copied into the report)."""
+    design = read_regular(verilog, "design", MAX_DESIGN_BYTES)
+    lib = Path(liberty) if liberty is not None else (SHIPPED_LIBERTY if t.uses_liberty else None)
+    lib_bytes = read_liberty(lib) if lib is not None else b""
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as e:
+        raise ParamsError(f"params must be JSON data: {e}") from None
+    return design, lib, lib_bytes
+
+
+def _yosys_stage(t: Target, root: Path, key: str, design: tuple, lib: tuple, script: str,
+                 progress) -> tuple[dict, Path]:
+    """Run yosys in a fresh work directory of the cache and commit it as entry ``key``;
+    ``design``: (file name, bytes, top), ``lib``: (path or None, bytes). A tool failure keeps
+    the directory as ``<key>.failed`` and becomes a one-line ``ToolError`` naming its log."""
+    work = cache.new_workdir(root, key)
+    try:
+        result = _synthesize(t, script, *design, *lib, work, progress)
+    except _Failed as f:
+        where = cache.keep_failed(root, key, work)
+        raise _tool_error(f, t.name, where / f.log.relative_to(work)) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    (work / "design.json").unlink(missing_ok=True)     # large; the script can remake it
+    return result, cache.commit(root, key, work, result)
+
+
+def _keep_logs(outputs: OutputSet, out: Path, stem: str, result: dict, entry: Path, runs) -> dict:
+    """Add the copies of the cached tool logs to ``outputs`` as ``out/logs/<stem>.<file>``;
+    returns {name: path relative to ``out``}. Only plain file names of regular files are taken
+    from a cache entry (never a link, never a path)."""
+    logs = {}
+
+    def keep(name, src_entry, file, as_file):
+        data = cache.entry_file(src_entry, file) if _TOKEN.fullmatch(str(file)) else None
+        if data is not None and _TOKEN.fullmatch(as_file):
+            logs[name] = f"logs/{stem}.{as_file}"
+            outputs.add_bytes(out / logs[name], data)
+    for name, file in sorted(result["logs"].items()):
+        keep(name, entry, file, file)
+    for seed, r, run_entry in runs:
+        for name, file in sorted(r["logs"].items()):
+            keep(f"{name}_seed{seed}", run_entry, file, file.replace("nextpnr.", f"nextpnr.seed{seed}.", 1))
+    return logs
 
 
 def _pnr_summary(t: Target, grade, seeds, harness: dict, runs: list[dict]) -> dict:
@@ -222,14 +285,20 @@ def _pnr_summary(t: Target, grade, seeds, harness: dict, runs: list[dict]) -> di
     return info
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` on one line of printable characters (a log echoes the design's bytes)."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _tool_error(f: _Failed, target: str, log: Path) -> ToolError:
-    text = log.read_text(errors="replace") if log.is_file() else ""
-    first = tools.first_error(text)
+    """One line: the tool, the target, the step, the first ERROR line of the log and its path."""
+    data = cache.entry_file(log.parent, log.name)
+    first = tools.first_error(data.decode(errors="replace")) if data is not None else ""
     rc = f", exit {f.failure.returncode}" if f.failure.returncode else ""
-    head = f"{f.failure.tool} failed for target {target} ({f.what}{rc})"
-    head += f": {first}" if first else ""
-    lines = [f"{head}; full log: {log}"] + [f"  | {line}" for line in tools.log_excerpt(text)]
-    return ToolError("\n".join(lines))
+    head = f"{f.failure.tool} failed for target {target} ({_printable(f.what)}{rc})"
+    head += f": {_printable(first)}" if first else ""
+    return ToolError(f"{head}; full log: {log}")
 
 
 def _say(progress, msg: str, tool: str) -> None:
@@ -239,10 +308,22 @@ def _say(progress, msg: str, tool: str) -> None:
         progress(msg)
 
 
-def _subst(script: str, **names: str) -> str:
-    """Replace the ``{name}`` placeholders of a target script; an unknown one is an error."""
+def _token(value: str) -> str:
+    """``value`` if yosys reads it as one token, unchanged (see ``_TOKEN``); else a ParamsError.
+
+    Quoting cannot help: the script tokenizer ends a quoted token at a quote followed by a space,
+    a newline always ends the command, and only frontends and backends strip the quotes."""
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise ParamsError(f"refusing to put {_printable(repr(value), 80)} into a yosys script "
+                          f"(only letters, digits, '_', '.', '-' are safe there)")
+    return value
+
+
+def _subst(script: str, **names: "str | tuple[str, ...]") -> str:
+    """Replace the ``{name}`` placeholders of a target script (a tuple: several tokens); each
+    value must be a safe token (``_token``); an unknown placeholder is an error."""
     for k, v in names.items():
-        script = script.replace("{" + k + "}", v)
+        script = script.replace("{" + k + "}", " ".join(map(_token, (v,) if isinstance(v, str) else v)))
     left = sorted(set(re.findall(r"\{(\w+)\}", script)))
     if left:
         raise ParamsError(f"yosys script uses unknown placeholders: {', '.join(left)}")
@@ -270,7 +351,7 @@ def _yosys_build(log: Path) -> str:
 def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib: Path | None,
                 lib_bytes: bytes, work: Path, progress) -> dict:
     """Run the tools in ``work``; returns the cacheable result (figures, cells, builds, logs, pnr)."""
-    if not re.fullmatch(r"[\w.+-]+", vname) or vname == "harness.v":
+    if not _TOKEN.fullmatch(vname) or not vname.endswith(".v") or vname == "harness.v":
         vname = "design.v"            # keep the yosys command line simple and the harness apart
     (work / vname).write_bytes(design)
     names = {"verilog": vname, "top": top, "stat": "design.stat.json", "json": "design.json"}
@@ -357,7 +438,7 @@ def _harness(t: Target, script: str, vname: str, top: str, work: Path, progress)
     except HarnessError as e:
         return {"file": None, "sha256": None, "note": f"Fmax unavailable: {e}"}
     (work / "harness.v").write_text(hv)
-    _yosys(work, "harness", _subst(script, verilog=f"{vname} harness.v", top=HARNESS_TOP,
+    _yosys(work, "harness", _subst(script, verilog=(vname, "harness.v"), top=HARNESS_TOP,
                                    stat="harness.stat.json", json="harness.json"),
            "synthesizing the timing harness", progress, t.name)
     if t.netlist_pass is not None:
@@ -380,7 +461,11 @@ def _pnr_seed(t: Target, root: Path, entry: Path, harness: dict, seed: int, grad
         return hit[0], hit[1], True
     work = cache.new_workdir(root, key)
     try:
-        (work / "harness.json").write_bytes(gzip.decompress((entry / harness["file"]).read_bytes()))
+        packed = cache.entry_file(entry, harness["file"]) if _TOKEN.fullmatch(str(harness["file"])) else None
+        if packed is None:
+            raise ParamsError(f"{entry}: the cached harness netlist is missing or damaged; delete "
+                              f"this cache entry and run again")
+        (work / "harness.json").write_bytes(gzip.decompress(packed))
         result = _place_and_route(t, work, seed, grade, progress)
     except _Failed as f:
         where = cache.keep_failed(root, key, work)

@@ -5,6 +5,7 @@ different designs on one target compare key by key. Raw counts stay in the repor
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
@@ -162,6 +163,12 @@ class Target:
         return self.device.replace("{speed}", str(self.speed(speed)) if self.pnr and self.pnr.speeds else "")
 
 
+def _source_digest(module_file: str) -> str:
+    """A pass's version for the cache key: the digest of its source, so no edit reuses a stale
+    result (a hand-kept version number was one forgotten bump away from that)."""
+    return hashlib.sha256(resources.files(__package__).joinpath(module_file).read_bytes()).hexdigest()[:16]
+
+
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("generic", "generic.ys", "gate library (default nand2_ge.lib: NAND2 gate equivalents)", None),
     Target("generic-sram", "generic_sram.ys", "gate library (default nand2_ge.lib: NAND2 gate "
@@ -173,7 +180,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            Pnr("nextpnr-ecp5", ("--25k", "--package", "CABGA256"), 100, "--lpf-allow-unconstrained",
                speeds=(6, 7, 8), default_speed=6),
            # registers around each multiplier into MULT18X18D's own, as vendor synthesis does
-           netlist_pass=NetlistPass("ecp5 DSP register packing (synth/ecp5_dsp.py)", "1", _ecp5_dsp)),
+           netlist_pass=NetlistPass("ecp5 DSP register packing (synth/ecp5_dsp.py)",
+                                    _source_digest("ecp5_dsp.py"), _ecp5_dsp)),
     Target("ice40", "ice40.ys", "Lattice iCE40UP5K-SG48", ice40_figures,
            Pnr("nextpnr-ice40", ("--up5k", "--package", "sg48"), 50, "--pcf-allow-unconstrained")),
 ]}

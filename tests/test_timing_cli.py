@@ -95,3 +95,21 @@ def test_goal_just_above_a_pipeline_needs_more(tmp_path, depth):
     assert main(["gen", "--table", TABLE, "--target-mhz", str(goal), "-o", str(tmp_path)]) == 0
     p = NLIEngineParams.from_dict(json.loads((tmp_path / "nli_engine.manifest.json").read_text())["params"])
     assert predicted(p, model) >= goal
+
+
+def test_synth_prints_unbuffered_high_fanout_nets_beside_the_estimate():
+    """The estimate assumes buffer trees; a net yosys left unbuffered is shown with its delay as
+    written, and nothing is shown when the netlist as written is no slower than the estimate."""
+    from nlihw.commands.synth import sta_lines
+    t = {"unit": "ns", "clock_estimate_mhz": 400.0, "fanout_model": {"max_fanout": 8},
+         "critical": {"delay": 2.3, "from": "a", "to": "b"},
+         "stages": [{"register": "b", "delay": 2.3, "from": "a"}],
+         "critical_as_written": {"delay": 7.5, "from": "o__valid", "to": "r"},
+         "high_fanout": [{"net": "en", "cell": "INV", "driver": "u1", "fanout": 508,
+                          "as_written": 7.5, "from": "o__valid", "estimate": 2.0}]}
+    rep = {"figures": {"timing": t}, "target": "generic", "liberty": None}
+    text = "\n".join(sta_lines(rep))
+    assert "as written (no buffers): 7.500 ns, o__valid -> r" in text
+    assert "en (INV u1): 508 loads, 7.500 ns as written (from o__valid), 2.000 ns with the tree" in text
+    t["critical_as_written"]["delay"] = 2.3
+    assert "as written" not in "\n".join(sta_lines(rep))
