@@ -11,6 +11,7 @@ import yaml
 from nlihw.atomic import OutputError
 from nlihw.cli import main
 from nlihw.errors import ParamsError
+from nlihw.sim.common import runner
 from nlihw.hdl.nli import generate as gen_mod
 from nlihw.hdl.nli.generate import generate
 from nlihw.hdl.nli.params import NLIEngineParams
@@ -113,7 +114,7 @@ def test_sim_keeps_the_temporary_directory_only_for_waves(tmp_path, capsys, monk
     def fake_build(p, outdir, waves=False):
         seen["work"] = outdir.parent
         outdir.mkdir(parents=True)
-        return None
+        return runner.BuiltSim("nli_engine", outdir, waves, "vcd" if waves else "")
 
     def fake_run(sim, cfg, workdir, test="test_stream"):
         workdir.mkdir(parents=True)

