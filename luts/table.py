@@ -32,7 +32,7 @@ META_SIG_DIGITS = 6
 META_MAX_DEPTH = 8                 # nesting levels allowed inside meta
 MAX_FILE_BYTES = 16 << 20          # a table file larger than 16 MiB is refused unread
 # registry names (silu, gelu_tanh) and user functions written module.path:function
-FUNCTION_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?$")
+FUNCTION_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_]*)?")   # fullmatch
 FIELDS = ("schema_version", "function", "domain", "layout", "cutpoints", "mul", "shift", "values",
           "exponents", "clamp", "tails", "meta", "sha256")
 
@@ -140,7 +140,7 @@ class NLITable:
         """Every field in range and consistent with the others (plain Python integers: a value
         such as 10**30 must be refused, not overflow numpy)."""
         lay, c, fin, fout = self.layout, self.cutpoints, self.layout.in_fmt, self.layout.out_fmt
-        if not FUNCTION_NAME_RE.match(self.function):
+        if not FUNCTION_NAME_RE.fullmatch(self.function):
             raise TableError(f"function: {self.function!r} is not a function name "
                              "(a registry name such as silu, or module:function)")
         if len(c) != lay.M:

@@ -12,6 +12,7 @@ NaN path and its tails. A float output's NaN code comes back as NaN.
 """
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ class Approx:
         """Raw input codes for ``x``: a float format's own rounding (NaN -> canonical NaN, +-inf ->
         Inf codes); fixed point saturates (NaN excluded: see ``__call__``)."""
         fin = self.table.layout.in_fmt
-        x = np.asarray(x, dtype=np.float64)
+        x = _real_array(x)
         if fin.is_float:
             return fin.quantize(x)
         return fin.quantize(np.clip(np.nan_to_num(x, nan=0.0), fin.min - 1, fin.max + 1))
@@ -53,7 +54,7 @@ class Approx:
         canonical NaN; a fixed output, whose hardware gives 0 for a NaN code: forced to NaN here),
         +-inf go through the input format (saturating a fixed one) and on through the tails.
         Keeps the shape of ``x``."""
-        x = np.asarray(x, dtype=np.float64)
+        x = _real_array(x)
         y = self.table.layout.out_fmt.to_real(nli_eval(self.table, self.codes(x).ravel()))
         y = y.reshape(x.shape)
         return np.where(np.isnan(x), np.nan, y)
@@ -63,10 +64,27 @@ class Approx:
         return f"Approx({self.table.function}: {lay.in_fmt} -> {lay.out_fmt}, M={lay.M}, K={lay.K})"
 
 
+def _real_array(x) -> np.ndarray:
+    """``x`` as a float64 array; anything but real numbers (None, strings, complex, bool,
+    objects) is refused, not turned into NaN or parsed."""
+    a = np.asarray(x)
+    if a.dtype.kind == "O" and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                   for v in a.ravel()):
+        a = a.astype(np.float64)           # Python integers beyond int64
+    if a.dtype.kind not in "iuf":
+        what = f" of {a.dtype}" if a.dtype.kind != "O" else " with non-numbers" if a.ndim else ""
+        raise TypeError(f"expected real numbers (an array, a sequence or a number), got "
+                        f"{type(x).__name__}{what}")
+    return a.astype(np.float64)
+
+
 def approx(table: "NLITable | str | Path") -> Approx:
     """``Approx`` of a table object, a table file path, or a shipped table name."""
     if isinstance(table, NLITable):
         return Approx(table)
+    if not isinstance(table, (str, Path)):
+        raise TypeError(f"expected an NLITable, a table file path or a shipped table name, got "
+                        f"{type(table).__name__}")
     p = Path(table)
     if p.suffix == ".json" or p.exists():
         return Approx.load(p)

@@ -6,8 +6,12 @@ stderr and exit with code 2; no traceback reaches the user.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
 import signal
 import sys
+import threading
+import time
 
 import click
 
@@ -76,19 +80,60 @@ def _interrupted(e: BaseException) -> bool:
     return False
 
 
-def _terminate(signum, frame):
-    """SIGTERM unwinds like Ctrl-C, so temporary files, directories and child tools are removed
-    on the way out; further SIGTERMs (a process group often gets several) wait for that."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+_MAIN_PID = None        # the process main() runs in (a forked pool worker inherits the handler)
+_SIGNAL = None          # the signal that interrupted the command, for its exit code
+
+
+def _interrupt(signum, frame):
+    """SIGINT and SIGTERM unwind like Ctrl-C, so temporary files, directories and child tools are
+    removed on the way out. Pool worker processes are stopped at once (a fit in progress would
+    otherwise keep the pool's shutdown waiting); further signals (a process group often gets
+    several) wait for the unwinding. In a forked worker the handler ends the worker quietly."""
+    if os.getpid() != _MAIN_PID:
+        os._exit(128 + signum)
+    global _SIGNAL
+    _SIGNAL = signum
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    _stop_workers()
     raise KeyboardInterrupt
 
 
+def _stop_workers(grace: float = 0.3) -> None:
+    """Stop this process's multiprocessing children (pool workers): SIGTERM, SIGKILL after
+    ``grace`` seconds. Then let each process pool's manager thread mark its pool broken, so the
+    unwinding finds every future settled (Python 3.11 prints an InvalidStateError traceback when
+    the manager fails a future that the unwinding has just cancelled)."""
+    children = multiprocessing.active_children()
+    if not children:
+        return
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)
+    for t in threading.enumerate():
+        if type(t).__name__ == "_ExecutorManagerThread":
+            t.join(1.0)
+
+
 def main(argv=None) -> int:
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    global _MAIN_PID, _SIGNAL
+    _MAIN_PID, _SIGNAL = os.getpid(), None
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _run(argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _interrupted_code() -> int:
+    """128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports it."""
+    return 128 + (_SIGNAL or signal.SIGINT)
 
 
 # commands that keep what they finished before an interrupt (a re-run resumes from it)
@@ -108,7 +153,7 @@ def _run(argv) -> int:
         rv = cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo(_interrupted_text(argv), err=True)
-        return 130
+        return _interrupted_code()
     except click.exceptions.NoArgsIsHelpError as e:     # a command group run alone: its help
         click.echo(e.ctx.get_help())
         return 0
@@ -124,7 +169,7 @@ def _run(argv) -> int:
     except (NlihwError, ValueError, OSError) as e:
         if _interrupted(e):
             click.echo(_interrupted_text(argv), err=True)
-            return 130
+            return _interrupted_code()
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         click.echo(f"error: {msg}", err=True)
         return 2
@@ -133,7 +178,7 @@ def _run(argv) -> int:
         # whose context is the KeyboardInterrupt
         if _interrupted(e):
             click.echo(_interrupted_text(argv), err=True)
-            return 130
+            return _interrupted_code()
         raise
     # standalone_mode=False turns click's Exit(code) into a return value: pass it on
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0

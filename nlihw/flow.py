@@ -9,8 +9,10 @@ hash), so a second run takes seconds.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -152,6 +154,42 @@ def _synth_all(jobs, say) -> Callable:
     return one
 
 
+def _synthesize(designs, jobs, say) -> list[dict]:
+    """Synthesize ``designs`` on ``jobs`` threads, each waiting for its tool process. Only the main
+    thread sees Ctrl-C: then the queued runs are cancelled and the running tools killed, so the
+    step ends at once instead of when they would finish."""
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs or 2))
+    futures = [pool.submit(_synth_all(jobs, say), d) for d in designs]
+    try:
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and not all(f.done() for f in futures):
+            _kill_tool_sessions()
+            wait(futures, timeout=0.1)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _kill_tool_sessions() -> None:
+    """SIGKILL the process group of every child of this process that leads its own session: the
+    tools ``synth.tools.run`` starts (Linux: read from /proc; elsewhere nothing is found)."""
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue                        # ended meanwhile
+        pid = int(stat.parent.name)
+        if int(fields[1]) == me and int(fields[3]) == pid:     # parent, session
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def _area(rep: dict) -> str:
     f, t = rep["figures"], rep["target"]
     if t.startswith("generic"):
@@ -185,8 +223,7 @@ def run_flow(out: "str | Path", jobs: int | None = None, console=None,
         p, v = _scan(out / "scan", st)
         designs += [(v, p.top_name, t) for t in (SCAN_TARGETS if scan_gates else SCAN_TARGETS[1:])]
     with _timed(steps, "synthesis", say) as st:
-        with ThreadPoolExecutor(max_workers=max(1, jobs or 2)) as pool:
-            reports = list(pool.map(_synth_all(jobs, say), designs))
+        reports = _synthesize(designs, jobs, say)
         st.figures = "; ".join(_area(r) for r in reports)
         st.paths += sorted({r["run"]["report"] for r in reports})
     with _timed(steps, "sweep + report", say) as st:

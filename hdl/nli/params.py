@@ -37,6 +37,18 @@ ENGINE_PIPELINE = Pipeline(
             "search_base"))
 
 
+SHARED_LAYOUT = "the tables of one engine must share formats, M, K and datapath options (refit to match)"
+
+
+def layout_difference(a: TableLayout, b: TableLayout) -> str:
+    """The fields where two layouts differ, ``field a vs b`` (``-``: a field the other layout
+    has not, as a float format's datapath widths)."""
+    da, db = a.to_dict(), b.to_dict()
+    keys = list(da) + [f for f in db if f not in da]
+    return ", ".join(f"{f} {da.get(f, '-')} vs {db.get(f, '-')}" for f in keys
+                     if da.get(f, "-") != db.get(f, "-"))
+
+
 @dataclass(frozen=True)
 class NLIEngineParams:
     """An NLI engine: its tables (one per selectable function, one shared layout) and its structure.
@@ -71,11 +83,9 @@ class NLIEngineParams:
             raise ParamsError("tables: expected NLITable objects")
         for k, t in enumerate(tables[1:], 1):
             if t.layout != tables[0].layout:
-                a, b = tables[0].layout.to_dict(), t.layout.to_dict()
-                diff = ", ".join(f"{f} {b[f]} vs {a[f]}" for f in a if a[f] != b[f])
                 raise ParamsError(f"tables: table {k} ({t.function}) differs from table 0 "
-                                  f"({tables[0].function}) in {diff}; the tables of one engine must "
-                                  f"share formats, M, K and datapath options (refit to match)")
+                                  f"({tables[0].function}) in {layout_difference(t.layout, tables[0].layout)}; "
+                                  f"{SHARED_LAYOUT}")
         if self.arch not in ARCHS:
             raise ParamsError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.storage not in STORAGES:

@@ -257,12 +257,13 @@ PRESETS = {
 
 def preset(name: str, *, d_inner: int = 64, d_state: int = 16, lanes: int | None = None,
            mode: str = "mamba1", headdim: int = 1, **overrides) -> ScanParams:
-    """ScanParams of a named preset with the shipped tables; ``lanes`` defaults to d_state."""
+    """ScanParams of a named preset with the shipped tables; ``lanes`` defaults to d_state.
+    ``overrides`` replace formats and tables (``exp=NLITable``)."""
     from nlihw.luts.scan_tables import scan_table
     if name not in PRESETS:
         raise ParamsError(f"unknown scan preset {name!r}; choose one of {', '.join(PRESETS)}")
-    kw = dict(PRESETS[name])
+    kw = {f: scan_table(name, f) for f in ("softplus", "exp", "silu") if f not in overrides}
+    kw.update(PRESETS[name])
     kw.update(overrides)
-    tables = {f: scan_table(name, f) for f in ("softplus", "exp", "silu")}
     return ScanParams(d_inner=d_inner, d_state=d_state, lanes=d_state if lanes is None else lanes,
-                      mode=mode, headdim=headdim, **tables, **kw)
+                      mode=mode, headdim=headdim, **kw)

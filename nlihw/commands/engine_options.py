@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from nlihw.errors import ParamsError
-from nlihw.hdl.nli.params import ARCHS, ENGINE_PIPELINE, STORAGES, NLIEngineParams
+from nlihw.hdl.nli.params import (ARCHS, ENGINE_PIPELINE, SHARED_LAYOUT, STORAGES, NLIEngineParams,
+                                  layout_difference)
 from nlihw.luts.table import NLITable
+from nlihw.synth.liberty import read_bytes as read_liberty_bytes
 
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
 _PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
@@ -88,8 +90,13 @@ def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | N
         verify = not meta.get(_NO_VERIFY, False)
     if pipeline is None:
         pipeline = meta.get(_PIPELINE)
-    p = NLIEngineParams(tuple(NLITable.load(t, verify=verify) for t in tables), arch=arch, lanes=lanes,
-                        storage=storage, top_name=top_name, pipeline=pipeline)
+    loaded = tuple(NLITable.load(t, verify=verify) for t in tables)
+    for path, t in zip(tables[1:], loaded[1:]):
+        if t.layout != loaded[0].layout:
+            raise ParamsError(f"--table {path} and --table {tables[0]} differ in "
+                              f"{layout_difference(t.layout, loaded[0].layout)}; {SHARED_LAYOUT}")
+    p = NLIEngineParams(loaded, arch=arch, lanes=lanes, storage=storage, top_name=top_name,
+                        pipeline=pipeline)
     timing = meta.get(TIMING_OPTIONS, {})
     if timing.get("target_mhz") is not None or timing.get("latency") is not None:
         p, note, goal = apply_timing(p, pipeline is not None, timing.get("target_mhz"),
@@ -203,5 +210,5 @@ def measure_generic(p: NLIEngineParams, target_mhz, latency, speed, liberty,
                f"estimated {mhz:.0f} MHz"
     goal = {"target": "generic", "speed": None, "predicted_mhz": round(mhz, 1),
             "goal_mhz": target_mhz, "latency": q.latency,
-            "liberty": {"file": name, "sha256": hashlib.sha256(Path(liberty).read_bytes()).hexdigest()}}
+            "liberty": {"file": name, "sha256": hashlib.sha256(read_liberty_bytes(liberty)).hexdigest()}}
     return q, note, goal

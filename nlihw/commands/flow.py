@@ -7,6 +7,7 @@ import click
 from rich.console import Console
 
 from nlihw.errors import ParamsError
+from .output_dir import check_writable_dir
 
 
 @click.command("flow")
@@ -35,8 +36,7 @@ def command(out: Path, jobs: int | None, scan_gates: bool):
     from nlihw.flow import run_flow, summary
     if jobs is not None and jobs < 1:
         raise ParamsError(f"--jobs must be >= 1, got {jobs}")
-    if out.exists() and not out.is_dir():
-        raise ParamsError(f"--out {out}: exists and is not a directory")
+    check_writable_dir(out)
     steps = run_flow(out, jobs=jobs, scan_gates=scan_gates)
     Console(width=160).print(summary(steps))
     if any(s.status != "ok" for s in steps):

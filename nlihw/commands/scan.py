@@ -12,8 +12,13 @@ from nlihw.errors import ParamsError
 from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
 from nlihw.luts.table import NLITable
+from .output_dir import check_writable_dir
 
 ROUNDINGS = ["nearest-even", "nearest-away", "toward-zero", "floor"]
+MAX_TOKENS = 65536
+# bounds that keep a run within memory and the simulation time limit
+MAX_SIM_OUTPUTS = 1 << 20        # scan sim: tokens x d_inner
+MAX_ERROR_STATES = 1 << 23       # scan error: tokens x d_inner x d_state (about 200 bytes each)
 
 
 def scan_options(f):
@@ -69,10 +74,11 @@ def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_
         over[key] = NLITable.load(value)
     if mode == "mamba1" and headdim is not None:
         raise ParamsError("--headdim applies to --mode mamba2 only")
+    if headdim is None:
+        headdim = d_inner if mode == "mamba2" else 1
     return preset(preset_name, d_inner=d_inner, d_state=d_state, lanes=lanes, mode=mode,
-                  headdim=headdim or (d_inner if mode == "mamba2" else 1), gate=not no_gate,
-                  rounding=rounding, top_name=top_name, pipeline=pipeline,
-                  engine_pipeline=engine_pipeline, **over)
+                  headdim=headdim, gate=not no_gate, rounding=rounding, top_name=top_name,
+                  pipeline=pipeline, engine_pipeline=engine_pipeline, **over)
 
 
 @click.group("scan")
@@ -107,13 +113,16 @@ def gen(outdir, **opts):
 
 @command.command("sim")
 @scan_options
-@click.option("--tokens", type=int, default=16, show_default=True, help="Tokens per run.")
+@click.option("--tokens", type=click.IntRange(1, MAX_TOKENS), default=16, show_default=True,
+              help=f"Tokens per run (tokens x d_inner at most {MAX_SIM_OUTPUTS:,}).")
 @click.option("--sequences", type=int, default=2, show_default=True,
               help="Sequences joined by 'first' within the run.")
 @click.option("--stall", type=float, default=0.5, show_default=True,
               help="Probability of an idle cycle on every input stream and of back-pressure on the output.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
-@click.option("--waves", is_flag=True, help="Dump an FST waveform (the work directory is kept).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Random seed.")
+@click.option("--waves", is_flag=True, help="Dump a waveform (FST, or VCD where the C++ toolchain lacks "
+              "lz4/zlib; the work directory is kept and the file printed).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the Verilog, logs and waves here (default: a temporary directory, removed).")
 def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
@@ -123,9 +132,12 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
     from nlihw.sim.scan import bench as sb
     if not 0 <= stall < 1:
         raise ParamsError(f"--stall must be in [0, 1), got {stall}")
-    if tokens < 1 or not 1 <= sequences <= tokens:
-        raise ParamsError(f"--tokens must be >= 1 and --sequences in 1..tokens, got {tokens}, {sequences}")
+    if not 1 <= sequences <= tokens:
+        raise ParamsError(f"--sequences must be in 1..tokens ({tokens}), got {sequences}")
     p = params_from_options(**opts)
+    if tokens * p.d_inner > MAX_SIM_OUTPUTS:
+        raise ParamsError(f"--tokens {tokens} with --d-inner {p.d_inner}: {tokens * p.d_inner:,} "
+                          f"outputs, at most {MAX_SIM_OUTPUTS:,} per run")
     keep = workdir is not None or waves
     work = workdir or Path(tempfile.mkdtemp(prefix="nlihw-scan-sim-"))
     try:
@@ -140,6 +152,8 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
                    f"stall {stall:g} ({r.seconds:.1f} s)" + (f"; log {r.log}" if keep else ""))
         if keep:
             click.echo(f"work directory (kept): {work}")
+        if waves:
+            click.echo(f"waves: {built.wave_file(work / 'run')}")
         if not ok:
             from nlihw.sim.common.runner import first_failure
             click.echo(f"first failure: {first_failure(r.log)}", err=True)
@@ -151,8 +165,10 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
 
 @command.command("error")
 @scan_options
-@click.option("--tokens", type=int, default=1024, show_default=True, help="Sequence length L.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--tokens", type=click.IntRange(1, MAX_TOKENS), default=1024, show_default=True,
+              help=f"Sequence length L (tokens x d_inner x d_state at most {MAX_ERROR_STATES:,}: "
+                   f"about 1.6 GB of memory).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed.")
 def error(tokens, seed, **opts):
     """Error of the unit's output against the float64 selective_scan_ref on Mamba-like inputs,
     with the error budget: each approximation replaced by exact float64 in turn.
@@ -162,9 +178,11 @@ def error(tokens, seed, **opts):
     import numpy as np
     from nlihw.sim.scan.accuracy import budget_table, error_budget
     from nlihw.sim.scan.stimulus import mamba_inputs
-    if tokens < 1:
-        raise ParamsError(f"--tokens must be >= 1, got {tokens}")
     p = params_from_options(**opts)
+    states = tokens * p.d_inner * p.d_state
+    if states > MAX_ERROR_STATES:
+        raise ParamsError(f"--tokens {tokens} with --d-inner {p.d_inner} and --d-state {p.d_state}: "
+                          f"{states:,} state updates, at most {MAX_ERROR_STATES:,}")
     x = mamba_inputs(p.d_inner, p.d_state, tokens, np.random.default_rng(seed), mode=p.mode,
                      headdim=p.headdim if p.mode == "mamba2" else None)
     rows = error_budget(p, x)
@@ -185,6 +203,7 @@ def tables_(out, jobs):
     from nlihw.luts.default_tables import build_defaults, check_jobs, compare_with_shipped, comparison_report
     from nlihw.luts.scan_tables import SPECS, scan_tables_dir
     check_jobs(jobs)
+    check_writable_dir(out)
     shipped = scan_tables_dir()
     with tempfile.TemporaryDirectory(prefix="nlihw-scan-shipped-") as before:
         for s in SPECS:                      # compare with the copies before this build (--out may be them)

@@ -14,6 +14,7 @@ from nlihw.errors import ParamsError
 from nlihw.luts.default_tables import (DEFAULT_SPECS, FLOAT_SPECS, SHIPPED_SPECS, build_defaults, check_jobs, compare_with_shipped,
                                       comparison_report, shipped_dir)
 from nlihw.luts.table import NLITable
+from .output_dir import check_writable_dir
 
 
 def _num(e: dict, key: str, spec: str) -> str:
@@ -57,6 +58,7 @@ def build(out, only, jobs, which):
     with the shipped ones: identical hardware (layout, cutpoints, values, scales, clamps, domain)
     and identical files (the statistics in meta may differ in their last digits between CPUs)."""
     check_jobs(jobs)
+    check_writable_dir(out)
     pool = {"all": SHIPPED_SPECS, "fixed": DEFAULT_SPECS, "float": FLOAT_SPECS}[which]
     specs = [s for s in pool if not only or s.filename[:-5] in only]
     unknown = set(only) - {s.filename[:-5] for s in pool}
