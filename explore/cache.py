@@ -10,12 +10,14 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from nlihw.atomic import atomic_write_text
+from nlihw.atomic import atomic_write_text, open_lock_file
 from nlihw.errors import NlihwError
 
+from .input_files import MAX_RECORD_BYTES, read_input
 from .results import COLUMNS
 
 POINTS_DIR = "points"
+LOCK_FILE = ".lock"
 RECORD_VERSION = 1
 
 
@@ -46,8 +48,8 @@ def read_point(results: Path, point_id: str) -> dict | None:
     """The stored record of a point, or None when absent or not trustworthy."""
     path = point_path(results, point_id)
     try:
-        rec = json.loads(path.read_text())
-    except (OSError, ValueError):
+        rec = json.loads(read_input(path, MAX_RECORD_BYTES, "point record"))
+    except (OSError, ValueError, RecursionError):     # InputFileError is a ValueError
         return None
     if not isinstance(rec, dict) or rec.get("sha256") != _checksum(rec):
         return None
@@ -86,7 +88,7 @@ def locked(results: Path):
     """Hold RESULTS/.lock for the duration: two sweeps never write one directory at once."""
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
-    with open(results / ".lock", "w") as f:
+    with open_lock_file(results / LOCK_FILE) as f:   # never truncated; a symlink is refused
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -21,6 +21,7 @@ from typing import Callable
 from nlihw.errors import ParamsError
 
 from . import cache
+from .executor import check_scheduler
 from .query import ranked
 from .spec import FULL_LUT_SYNTH_LIMIT, NLI_KEYS, parse_spec
 from .tasks import AREA_KEY
@@ -69,12 +70,13 @@ def plan(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=No
     path = None if results is None else Path(results) / PLANS_DIR / \
         f"{_plan_key(func, in_fmt, out_fmt, max_err_lsb, domain, grid)}.json"
     if path is not None and path.is_file():
+        from .input_files import MAX_PLAN_BYTES, read_input
         try:
-            d = json.loads(path.read_text())
+            d = json.loads(read_input(path, MAX_PLAN_BYTES, "compare plan"))
             return Plan(tuple((int(K), str(s), int(M)) for K, s, M in d["nli"]),
                         None if d["uniform_M"] is None else int(d["uniform_M"]),
                         int(d["full_lut_codes"]), int(d["in_width"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass                    # unreadable: plan again and replace it
     p = _plan(func, in_fmt, out_fmt, max_err_lsb, domain, grid, progress)
     if path is not None:
@@ -280,6 +282,8 @@ def compare(func, in_fmt, out_fmt, max_err_lsb, targets=("generic",), results="b
             raise ParamsError(f"--target {t}: compare reports areas for {', '.join(TARGETS)} only")
     check_domain(domain)
     results = Path(results)
+    if scheduler:
+        check_scheduler(scheduler)          # before plans/ is written
     p = plan(func, in_fmt, out_fmt, max_err_lsb, domain, grid, progress, results)
     kw = dict(jobs=jobs, scheduler=scheduler, quiet=quiet, console=console)
     sweeps = [run_sweep(spec_of(func, in_fmt, out_fmt, p, targets, domain, grid), results, **kw)]

@@ -8,16 +8,21 @@ cancelled and running ones stopped (SIGTERM, so their tools are killed too, then
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import time
 import uuid
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
 from nlihw.errors import NlihwError
 
+CONNECT_TIMEOUT = 10.0       # seconds to reach a Dask scheduler (TCP connect, then its answer)
+PARENT_POLL = 0.5            # seconds between checks that the main process lives (no pidfd)
+PARENT_GRACE = 2.0           # seconds a worker whose main process died gives its task to stop
 POOL_RESTARTS = 3            # a dead worker breaks the pool; restart it this often, then give up
 PRELOAD = ["nlihw.explore.tasks", "nlihw.luts.fitter", "nlihw.hdl.nli.generate",
            "nlihw.synth.driver"]
@@ -52,16 +57,108 @@ def run_tasks(fn: Callable, items: Iterable[tuple[str, tuple]], *, jobs: int | N
 def _context():
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
+    _start_forkserver()
     return ctx
 
 
-def _worker_init() -> None:
-    """In a pool worker, SIGINT and SIGTERM raise KeyboardInterrupt (even when the sweep was
-    started with SIGINT ignored, as background jobs are), so a stopped task kills its tools."""
+def _start_forkserver() -> None:
+    """Start the fork server with SIGINT ignored (inherited through exec, and by the workers until
+    _worker_init), so a Ctrl-C while it imports PRELOAD prints no traceback: the sweep's own
+    exit ends it."""
+    import threading
+    from multiprocessing import forkserver
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+_busy = False          # in a pool worker: a task is running
+
+
+@contextmanager
+def _starting_workers():
+    """Workers start (ProcessPoolExecutor.submit waits for the fork server, which may still be
+    importing PRELOAD): a Ctrl-C meanwhile stops the fork server at once, so no worker is left
+    half-started (it would print a traceback after the sweep ended), then interrupts."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+
+    def stop_starting(signum, frame):
+        got.append(signum)
+        pid = getattr(getattr(multiprocessing.forkserver, "_forkserver", None),
+                      "_forkserver_pid", None)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    old = signal.signal(signal.SIGINT, stop_starting)
+    try:
+        yield
+    except Exception:
+        if not got:
+            raise
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if got:
+            raise KeyboardInterrupt
+
+
+def _worker_init(main_pid: int) -> None:
+    """In a pool worker, SIGINT and SIGTERM raise KeyboardInterrupt in a running task (even when
+    the sweep was started with SIGINT ignored, as background jobs are), so a stopped task kills
+    its tools; an idle worker just exits, quietly. The worker also stops when the main process
+    dies (kill -9): nothing else would ever end it."""
     def interrupt(signum, frame):
+        if not _busy:
+            os._exit(128 + signum)
         raise KeyboardInterrupt
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    import threading
+    threading.Thread(target=_watch_parent, args=(main_pid,), daemon=True,
+                     name="nlihw-parent-watch").start()
+
+
+def _watch_parent(main_pid: int) -> None:
+    """Wait for ``main_pid`` to end, then stop this worker (its task's tools first)."""
+    try:
+        fd = os.pidfd_open(main_pid)          # Linux >= 5.3: readable once the process ended
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        import select
+        select.select([fd], [], [])
+    else:
+        while True:
+            try:
+                os.kill(main_pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(PARENT_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)      # a running task stops and kills its tools
+    time.sleep(PARENT_GRACE)
+    os._exit(1)
+
+
+def _call(fn, *args):
+    """Run one task in a pool worker, marked busy (see _worker_init)."""
+    global _busy
+    _busy = True
+    try:
+        return fn(*args)
+    finally:
+        _busy = False
 
 
 def _stop(ex: ProcessPoolExecutor) -> None:
@@ -88,10 +185,11 @@ def _pool(fn, items, jobs) -> Iterator[tuple[str, object]]:
     restarts = 0
     while pending:
         ex = ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=_context(),
-                                 initializer=_worker_init)
+                                 initializer=_worker_init, initargs=(os.getpid(),))
         clean = False
         try:
-            futs = {ex.submit(fn, *args): key for key, args in pending.items()}
+            with _starting_workers():
+                futs = {ex.submit(_call, fn, *args): key for key, args in pending.items()}
             broken = False
             todo = set(futs)
             while todo:
@@ -122,10 +220,70 @@ def _pool(fn, items, jobs) -> Iterator[tuple[str, object]]:
                 _stop(ex)
 
 
+def check_scheduler(address: str, timeout: float | None = None) -> None:
+    """Raise a one-line SchedulerError unless a Dask scheduler answers at ``address`` within
+    ``timeout`` seconds (a TCP connect, then Dask's handshake and an identity call, each bounded:
+    distributed's own connect waits forever on a port that accepts and says nothing)."""
+    import asyncio
+    import re
+    import socket
+    import threading
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    m = re.fullmatch(r"(tcp|tls)://([^\s/:]+):(\d{1,5})/?", address)
+    if m is None:
+        raise SchedulerError(f"--scheduler must be a Dask scheduler address such as "
+                             f"tcp://HOST:PORT, got {address!r}")
+    where = f"--scheduler {address}: cannot connect"
+    deadline = time.monotonic() + timeout
+    try:
+        socket.create_connection((m[2], int(m[3])), timeout=timeout).close()
+    except (OSError, ValueError, OverflowError) as e:     # socket.timeout is an OSError
+        raise SchedulerError(f"{where} ({_why(e, timeout)})") from None
+    left = max(0.5, deadline - time.monotonic())
+    got: dict = {}
+
+    def probe():            # in a thread: Ctrl-C meanwhile leaves no event loop half-unwound
+        try:
+            got["ident"] = asyncio.run(asyncio.wait_for(_identity(address, left), left))
+        except BaseException as e:
+            got["error"] = e
+    t = threading.Thread(target=probe, daemon=True, name="nlihw-scheduler-probe")
+    t.start()
+    t.join(left + 1.0)
+    e = got.get("error", TimeoutError() if t.is_alive() else None)
+    if isinstance(e, ImportError):
+        raise SchedulerError(f"--scheduler needs the Python package 'distributed' ({e})") from None
+    if isinstance(e, (OSError, ValueError, TypeError, TimeoutError)):
+        raise SchedulerError(f"{where} ({_why(e, timeout)}; is it a Dask scheduler?)") from None
+    if e is not None:
+        raise e
+    ident = got.get("ident")
+    if not (isinstance(ident, dict) and ident.get("type") == "Scheduler"):
+        raise SchedulerError(f"{where} (it answered, but not as a Dask scheduler)")
+
+
+def _why(e: BaseException, timeout: float) -> str:
+    if isinstance(e, TimeoutError):       # socket.timeout and asyncio.TimeoutError too
+        return f"no answer within {timeout:g} s"
+    text = getattr(e, "strerror", None) or (str(e).splitlines() or [""])[0]
+    return text or type(e).__name__
+
+
+async def _identity(address: str, timeout: float):
+    from distributed.comm import connect
+    comm = await connect(address, timeout=timeout)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
 def _dask(fn, items, address) -> Iterator[tuple[str, object]]:
     from distributed import Client, as_completed
+    check_scheduler(address)
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout=f"{CONNECT_TIMEOUT:g}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise SchedulerError(f"--scheduler {address}: cannot connect ({e})") from None
     run = uuid.uuid4().hex[:8]

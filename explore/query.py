@@ -85,11 +85,15 @@ def describe(row: dict) -> str:
 def point_settings(results_dir: Path, point_id: str) -> dict:
     """The fit settings (metric, grid, domain) of a point from its record RESULTS/points/<id>.json, which
     the results table does not hold; {} when the record is absent or unreadable (a hint only)."""
+    from .input_files import MAX_RECORD_BYTES, read_input
+    if not point_id or any(c in point_id for c in "/\\\0") or point_id.startswith("."):
+        return {}                   # from the table: never a path out of points/
     try:
-        rec = json.loads((results_dir / "points" / f"{point_id}.json").read_text())
+        rec = json.loads(read_input(results_dir / "points" / f"{point_id}.json", MAX_RECORD_BYTES,
+                                    "point record"))
         point = rec["point"]
         return {k: point[k] for k in ("metric", "grid", "domain") if point.get(k) not in (None, "")}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
 
 

@@ -7,9 +7,11 @@ row become "". Columns beyond the schema are kept as read.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
+from .input_files import MAX_TABLE_BYTES, InputFileError, read_input
 from .results import SCHEMA, ResultsError
 
 # the schema's columns and their types, in order (defined once, in results.py)
@@ -97,9 +99,17 @@ def _check_columns(path: Path, names) -> None:
                            f"{', '.join(missing)} (not a sweep results table?)")
 
 
-def _read_csv(path: Path) -> list[dict]:
+def _read(path: Path) -> bytes:
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        return read_input(path, MAX_TABLE_BYTES, "results table")
+    except InputFileError as e:
+        raise ResultsError(str(e)) from None
+
+
+def _read_csv(path: Path) -> list[dict]:
+    data = _read(path)
+    try:
+        with io.StringIO(data.decode("utf-8"), newline="") as f:
             reader = csv.reader(f, strict=True)
             header = next(reader, None)
             if header is None:
@@ -128,8 +138,9 @@ def _read_csv(path: Path) -> list[dict]:
 def _read_parquet(path: Path) -> list[dict]:
     import pyarrow as pa
     import pyarrow.parquet as pq
+    data = _read(path)
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ResultsError(f"{path}: not a readable Parquet file ({msg})") from None

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from nlihw.errors import NlihwError, ParamsError
 
+from .input_files import MAX_SPEC_BYTES, InputFileError, read_input_text
 from .points import STAGES, Point
 
 MAX_POINTS = 100_000
@@ -106,16 +107,23 @@ def load_spec(path: "str | Path", overrides: dict | None = None) -> Spec:
     """Read and validate a TOML spec file; ``overrides`` ({"nli": {key: [...]}, "scan": {...},
     "all": {...} (keys of every block), "sweep": {...}}) replace keys of every block (the CLI's
     range options)."""
+    return load_spec_text(path, overrides)[0]
+
+
+def load_spec_text(path: "str | Path", overrides: dict | None = None) -> tuple[Spec, str]:
+    """``load_spec`` and the text it read (a regular file of at most MAX_SPEC_BYTES)."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"{path}: cannot read the spec ({getattr(e, 'strerror', None) or e})") from None
+        text = read_input_text(path, MAX_SPEC_BYTES, "spec (TOML)")
+    except InputFileError as e:
+        raise SpecError(str(e)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML ({e})") from None
-    return parse_spec(data, overrides, where=f"{path}: ")
+    except RecursionError:
+        raise SpecError(f"{path}: not a sweep spec (nested too deeply)") from None
+    return parse_spec(data, overrides, where=f"{path}: "), text
 
 
 def parse_spec(data: dict, overrides: dict | None = None, where: str = "") -> Spec:

@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlihw.atomic import atomic_write_text
+from nlihw.atomic import OutputError, atomic_write_text, check_destination
 
 from . import cache
-from .executor import WorkerLost, run_tasks
+from .executor import WorkerLost, check_scheduler, run_tasks
 from .points import Point
-from .results import write_tables
+from .results import CSV_NAME, PARQUET_NAME, write_tables
 from .spec import Spec
 from .tasks import run_point
 
@@ -49,6 +49,19 @@ def cached_record(results: Path, p: Point, retry_failed: bool) -> dict | None:
     return rec
 
 
+def check_outputs(results: Path) -> None:
+    """One line, before anything is written or run, when RESULTS or a file or folder the sweep
+    writes there is in the way (a file where a directory belongs, a directory or FIFO where a
+    file belongs)."""
+    if results.exists() and not results.is_dir():
+        raise OutputError(f"{results}: is not a directory")
+    for name in (cache.POINTS_DIR, WORK_DIR):
+        if (results / name).exists() and not (results / name).is_dir():
+            raise OutputError(f"{results / name}: is not a directory")
+    for name in ("spec.toml", CSV_NAME, PARQUET_NAME):
+        check_destination(results / name)
+
+
 def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
               scheduler: str | None = None, quiet: bool = False, console=None,
               retry_failed: bool = False, synth_cache: "str | Path | None" = None,
@@ -59,9 +72,11 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
     console = console or Console(stderr=True)
     t0 = time.perf_counter()
     s = SweepSummary(total=len(spec.points))
+    check_outputs(results)
+    if scheduler:
+        check_scheduler(scheduler)          # before anything is written
     with cache.locked(results):
         cache.remove_stale_temporaries(results, WORK_DIR)
-        atomic_write_text(results / "spec.toml", spec_text if spec_text is not None else spec.to_toml())
         records: dict[str, dict] = {}
         todo: list[Point] = []
         for p in spec.points:
@@ -70,6 +85,9 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
                 todo.append(p)
             else:
                 records[p.point_id] = rec
+        for p in todo:                       # a record path that cannot be written: before any work
+            check_destination(cache.point_path(results, p.point_id))
+        atomic_write_text(results / "spec.toml", spec_text if spec_text is not None else spec.to_toml())
         s.cached = len(records)
         by_id = {p.point_id: p for p in todo}
         work = str((results / WORK_DIR).absolute())

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from nlihw.atomic import OutputSet
 from nlihw.errors import ParamsError
+from nlihw.explore.executor import check_scheduler
 from nlihw.explore.comparison import NAMES, TARGETS, check_domain, compare, plan, summary, summary_table
 from nlihw.luts.fitter import MAX_GRID, check_grid
 from .fit import check_outputs, parse_domain
@@ -18,7 +19,8 @@ from .executor_options import check_executor, executor_options
 
 
 @click.command("compare")
-@click.option("--func", required=True, help="Function (silu, gelu, exp, ...) or module:function.")
+@click.option("--func", required=True, help="Function (silu, gelu, exp, ...) or module:function "
+              "(imports and runs that Python module: give only code you trust).")
 @click.option("--in", "in_fmt", default="s4.12", show_default=True, help="Input format.")
 @click.option("--out", "out_fmt", default="s4.12", show_default=True, help="Output format.")
 @click.option("--max-err", type=float, default=None,
@@ -79,6 +81,8 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
     check_outputs({"compare.json": report})
     if work.exists() and not work.is_dir():
         raise ParamsError(f"{work}: is not a directory")
+    if scheduler:
+        check_scheduler(scheduler)          # before plans/ is written
     err = Console(stderr=True)
     with err.status("choosing design points ...") as status:
         plan(func, in_fmt, out_fmt, max_err, dom, grid, status.update, work)

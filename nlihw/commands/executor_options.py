@@ -6,6 +6,7 @@ import re
 import click
 
 from nlihw.errors import ParamsError
+from nlihw.explore.executor import CONNECT_TIMEOUT
 
 _ADDRESS = re.compile(r"(tcp|tls)://[^\s/:]+:\d{1,5}/?")
 
@@ -13,7 +14,9 @@ _ADDRESS = re.compile(r"(tcp|tls)://[^\s/:]+:\d{1,5}/?")
 def executor_options(f):
     """Add ``-j/--jobs`` and ``--scheduler`` to a click command."""
     f = click.option("--scheduler", metavar="tcp://HOST:PORT",
-                     help="Run the points on this Dask distributed scheduler instead of a local pool.")(f)
+                     help="Run the points on this Dask distributed scheduler instead of a local pool "
+                          f"(it must answer within {CONNECT_TIMEOUT:g} s; nothing is written when it "
+                          "does not).")(f)
     return click.option("-j", "--jobs", type=int, default=None,
                         help="Local worker processes (default: one per core).")(f)
 

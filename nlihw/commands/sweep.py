@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nlihw.errors import ParamsError
-from nlihw.explore.spec import SCALAR_ONLY, SpecError, load_spec, parse_spec
+from nlihw.explore.spec import SCALAR_ONLY, SpecError, load_spec_text, parse_spec
 from .executor_options import check_executor, executor_options
 
 # option -> (block, key, type)
@@ -89,6 +89,9 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
     The range options (--func, -M, ...: comma-separated, repeatable) give the ranges without a
     SPEC file, or replace those keys in every block of SPEC.
 
+    A function given as module:function (in SPEC or --func) imports and runs that Python module,
+    even with --dry-run: treat a spec like code and sweep only specs you trust.
+
     Example: nlihw sweep explore/examples/small.toml -o build/sweep -j 2
 
     Example: nlihw sweep --func silu,gelu -M 5,9,17 -K 1,8 --stages fit,gen,synth --target generic -o build/sweep
@@ -99,8 +102,8 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
     check_executor(jobs, scheduler)
     over = overrides_from(ranges)
     if spec is not None:
-        s = load_spec(spec, over)
-        text = spec.read_text() if not over else None
+        s, text = load_spec_text(spec, over)
+        text = text if not over else None
     else:
         if "nli" not in over and "scan" not in over:
             raise SpecError("give a SPEC file or the ranges to sweep (at least --func and -M, or "
