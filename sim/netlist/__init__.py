@@ -1,0 +1,1 @@
+"""Simulation of post-synthesis netlists (the netlists whose figures the reports give)."""
