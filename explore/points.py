@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from importlib import metadata
 
+from nlihw.formats import FP, parse_format
+from nlihw.luts.float_domains import RULE_VERSION as DOMAIN_RULE_VERSION
+
 STAGES = ("fit", "gen", "verify", "synth")
 # bump when a task computes a figure differently (part of every point's hash)
 TASK_VERSION = 1
@@ -71,6 +74,8 @@ class Point:
         d = self.to_dict()
         if not d["domain"]:
             del d["domain"]         # points without a domain keep the ids they had before it
+            if d.get("in_fmt") and isinstance(parse_format(d["in_fmt"]), FP):
+                d["default_domain"] = DOMAIN_RULE_VERSION    # a float input's domain is derived
         for k in ("pipeline", "engine_pipeline"):
             if not d[k]:
                 del d[k]            # likewise for the base pipelines

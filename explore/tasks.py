@@ -88,9 +88,10 @@ def _table(p: Point, cache: Path):
     from nlihw.luts.table import NLITable
     from nlihw.atomic import atomic_write_text
     from .points import _dist
+    rule = p.key_dict()["point"].get("default_domain")        # a float input's derived domain
     key = hashlib.sha256(json.dumps(
         [p.func, p.in_fmt, p.out_fmt, p.M, p.K, p.micro_step, p.arch in ("uniform", "direct") and p.arch,
-         p.metric, p.grid, FITTER_VERSION, _dist("nlihw")] + ([p.domain] if p.domain else []),
+         p.metric, p.grid, FITTER_VERSION, _dist("nlihw")] + ([p.domain] if p.domain else [rule] if rule else []),
         sort_keys=True).encode()).hexdigest()[:24]
     path = cache / f"{key}.json"
     if path.is_file():

@@ -22,6 +22,7 @@ import numpy as np
 from nlihw.errors import FunctionError, ParamsError
 from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors, ulp_at
 from . import float_segment_error as fse
+from .float_domains import check_position, check_reach, derive_domain, derives, saturated
 from .functions import Function, get_function
 from .layout import MAX_POSITION, MicroStep, TableLayout
 from .reference_values import DIGITS, MARGIN, TIE
@@ -56,6 +57,7 @@ class FloatProblem:
     rel_floor: float = TAU
     tails: tuple[Tail, Tail] = (Tail(), Tail())
     sampled: bool = False
+    limits: tuple = (None, None)     # a clamp side's fixed code (derived domains); None: f(c)
     cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def real(self, codes) -> np.ndarray:
@@ -75,8 +77,12 @@ def make_problem(func: "str | Function", layout: TableLayout,
     lay, fin, fout = layout, layout.in_fmt, layout.out_fmt
     if lay.micro_step is MicroStep.POW2:
         raise ParamsError(f"micro_step=pow2 needs fixed-point formats; {fin} -> {fout} uses mul")
-    given = domain is not None
-    if domain is None:
+    given, limits = domain is not None, (None, None)
+    if domain is None and derives(fn, lay):
+        derived = derive_domain(fn, lay, tails)
+        domain, tails, fn = derived.domain, derived.tails, saturated(fn, lay)
+        limits = derived.limits
+    elif domain is None:
         domain = fn.default_domain or (fin.min, fin.max)
     dlo, dhi = float(domain[0]), float(domain[1])
     if not (np.isfinite(dlo) and np.isfinite(dhi)):
@@ -89,6 +95,10 @@ def make_problem(func: "str | Function", layout: TableLayout,
                           f"[{fin.min:g}, {fin.max:g}]" + ("" if given else "; pass --domain"))
     sampled = False
     if lay.in_float:
+        what = "--domain" if given else f"the default domain of {fn.name}"
+        check_position(lay, (dlo, dhi), what)
+        if derives(fn, lay) and not given:
+            check_reach(lay, (dlo, dhi), what)
         xs = evaluation_codes(fin, dlo, dhi)
         covers = _covers(fin, dlo, dhi)
     else:
@@ -127,10 +137,10 @@ def make_problem(func: "str | Function", layout: TableLayout,
         valid = np.arange(int(xs[0]), int(xs[-1]) + 1, dtype=np.int64)
     if valid.shape[0] < lay.M:
         raise ParamsError(f"the domain [{dlo:g}, {dhi:g}] holds {valid.shape[0]} valid cutpoint "
-                          f"codes of {fin}, fewer than M={lay.M}")
+                          f"codes of {fin}, fewer than M={lay.M}; lower -M or widen --domain")
     ulp = ulp_at(fout, np.clip(fx, fout.min, fout.max))
     return FloatProblem(lay, fn, (dlo, dhi), xs, xpos, fx, ulp, valid, float(rel_floor),
-                        (tl, th), sampled)
+                        (tl, th), sampled, limits)
 
 
 def candidate_grid(p: FloatProblem, grid: int | None = None) -> np.ndarray:
@@ -229,7 +239,8 @@ def interval_values(p: FloatProblem, ca: np.ndarray, L: np.ndarray) -> tuple[np.
 
 def quantized_f(p: FloatProblem, codes) -> np.ndarray:
     """Output codes of f at input codes (nearest even, saturating; near ties by mpmath): the value a
-    clamp tail stores."""
+    clamp tail stores. The sign of zero is f's: a negative f that rounds to 0 gives -0, as the
+    interpolation's rounding does (``sim/nli/golden.py``)."""
     lay, fout = p.layout, p.layout.out_fmt
     codes = np.asarray(codes, dtype=np.int64)
     xr = p.real(codes)
@@ -242,7 +253,7 @@ def quantized_f(p: FloatProblem, codes) -> np.ndarray:
     else:
         s = np.full(f.shape, fout.frac_bits, dtype=np.int64)
     r = _round_exact(p.function, f, s, lambda i: mpmath.mpf(float(xr[i])))
-    return fout.quantize(np.ldexp(r.astype(np.float64), (-s).astype(np.int32)))
+    return fout.quantize(np.copysign(np.ldexp(r.astype(np.float64), (-s).astype(np.int32)), f))
 
 
 # --- the DP ------------------------------------------------------------------------------------
@@ -355,9 +366,10 @@ def tail_errors(p: FloatProblem, cand: np.ndarray, metric: str) -> tuple[np.ndar
     lay, fout = p.layout, p.layout.out_fmt
     idx = np.searchsorted(lay.key(p.xs), lay.key(cand), side="left").astype(np.int64)
     args = []
-    for t in p.tails:
+    for t, limit in zip(p.tails, p.limits):
         if t.mode is TailMode.CLAMP:
-            mode, y, c = fse.TAIL_CONST, np.zeros(p.xs.shape), fout.to_real(quantized_f(p, cand))
+            q = quantized_f(p, cand) if limit is None else np.full(cand.shape, np.int64(limit))
+            mode, y, c = fse.TAIL_CONST, np.zeros(p.xs.shape), fout.to_real(q)
         elif t.mode is TailMode.LINEAR:
             # per candidate the offset b through f(c); per code 2^S x (float out) or its rounding
             b = linear_offsets(t, lay, cand, quantized_f(p, cand))
@@ -466,8 +478,13 @@ def place_cutpoints(p: FloatProblem, metric: str, grid: int | None = None, *, pr
         raise ParamsError(f"only {cand.shape[0]} candidate cutpoints for M={p.layout.M}; raise --grid")
     stats = {"candidates": int(cand.shape[0])}
     bound = _coarse_bound(p, cand, metric, progress) if prune else np.inf
-    path, best, more = dp_optimum(p, cand, metric, metric in fse.MINMAX, bound, error_matrix,
-                                  tail_errors, progress)
+    try:
+        path, best, more = dp_optimum(p, cand, metric, metric in fse.MINMAX, bound, error_matrix,
+                                      tail_errors, progress)
+    except ParamsError as e:        # no chain of M cutpoints with every interval short enough
+        if "no feasible placement" not in str(e):
+            raise
+        raise ParamsError(f"{e}: lower -M, raise --grid or narrow --domain") from None
     stats.update(more)
     return cand[path], best, stats
 
@@ -483,7 +500,8 @@ def build_table(p: FloatProblem, cutpoints, meta: dict | None = None) -> NLITabl
     else:
         values, exps = np.concatenate([V[:1, 0], V[:, 1:].ravel()]), ()
     tl, th = p.tails
-    q = quantized_f(p, c[[0, -1]])
+    q = [int(v) if lim is None else int(lim)
+         for v, lim in zip(quantized_f(p, c[[0, -1]]), p.limits)]
     cl = [tail_offset(tl, lay, int(c[0]), int(q[0])), tail_offset(th, lay, int(c[-1]), int(q[1]))]
     return NLITable(layout=lay, function=p.function.name, cutpoints=tuple(int(x) for x in c),
                     values=tuple(int(v) for v in values), clamp_lo=cl[0], clamp_hi=cl[1],

@@ -3,7 +3,9 @@
 Every registered function is float64 numpy, vectorized, and has an mpmath twin used to decide the
 rare stored values whose float64 value lies on a rounding boundary (see ``reference_values``). User
 functions are accepted as ``module:function``; they are probed once on a small array and every
-call is checked (shape, real dtype), so a bad one gives one ``FunctionError`` naming it.
+call is checked (shape, real dtype), so a bad one gives one ``FunctionError`` naming it (a
+``SystemExit`` from user code too; ``KeyboardInterrupt`` still interrupts). Loading one imports
+and runs its module: a trust boundary, like a pytest conftest or unpickling.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class Function:
             return np.asarray(self.fn(x), dtype=np.float64)
         try:
             y = self.fn(x)
-        except Exception as e:    # noqa: BLE001  (anything a user callable raises is reported)
+        except (Exception, SystemExit) as e:  # noqa: BLE001  (Ctrl-C still interrupts)
             raise FunctionError(f"user function {self.name!r} raised {type(e).__name__}: {e} "
                                 f"(it must map a float64 numpy array to an array of the same "
                                 f"shape)") from None
@@ -60,7 +62,7 @@ class Function:
             y = self(x)
         if not np.all(np.isfinite(y)):
             raise FunctionError(f"{self.name} is not finite at x = {x[~np.isfinite(y)][0]:g} "
-                                f"(probed on [{lo:g}, {hi:g}])")
+                                f"(probed on [{lo:g}, {hi:g}]); pass a narrower --domain")
 
     def check_domain(self, lo: float, hi: float) -> None:
         """Raise if the function is undefined anywhere on [lo, hi] (or gives non-finite values)."""
@@ -142,7 +144,7 @@ def get_function(name: str) -> Function:
         mod_name, _, attr = name.partition(":")
         try:
             fn = getattr(importlib.import_module(mod_name), attr)
-        except Exception as e:    # noqa: BLE001  ImportError, SyntaxError, errors raised on import
+        except (Exception, SystemExit) as e:  # noqa: BLE001  ImportError, errors raised on import
             raise FunctionError(f"cannot load user function {name!r}: {type(e).__name__}: "
                                 f"{str(e).splitlines()[0] if str(e) else ''}") from None
         if not callable(fn):

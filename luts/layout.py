@@ -160,7 +160,9 @@ class TableLayout:
             return r
         v = np.ldexp(self.in_fmt.to_real(r), self.x_frac_bits)
         if not np.all(np.abs(v) < MAX_POSITION):
-            raise ParamsError(f"position: a code is not finite or beyond 2^52 internal units")
+            raise ParamsError(f"a {self.in_fmt} input code is not finite or |x| 2^x_frac_bits "
+                              f"reaches 2^52 (x_frac_bits {self.x_frac_bits}); pass a narrower "
+                              f"--domain")
         return np.floor(v).astype(np.int64)
 
     @property

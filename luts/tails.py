@@ -1,6 +1,7 @@
 """Tails: what a table outputs below its first cutpoint and from its last cutpoint on.
 
-Each side has a mode: ``clamp`` (a constant, the fitter stores f at the end cutpoint), ``zero``,
+Each side has a mode: ``clamp`` (a constant, the fitter stores f at the end cutpoint rounded to
+nearest even into the output format; a negative f that rounds to 0 stores -0), ``zero`` (+0),
 ``identity`` (y = x) or ``linear`` (y = 2^shift x + b, b chosen so the tail meets f at the end
 cutpoint). In hardware every mode is ``y = saturate(gain ? round(x 2^e) + b : b)``: a constant, or
 a wire shift and an adder, never a multiplier. ``b`` is the table's clamp value on that side.
@@ -167,8 +168,9 @@ def linear_offsets(tail: Tail, layout, c, y_at_c) -> np.ndarray:
 
 
 def tail_offset(tail: Tail, layout, c: int, y_at_c: int) -> int:
-    """The offset b the fitter stores: clamp -> f(c) quantized; zero/identity -> 0; linear -> the b
-    that makes the tail pass through f(c) quantized (kept inside the output format)."""
+    """The offset b the fitter stores: clamp -> f(c) quantized (-0 kept); zero/identity -> 0;
+    linear -> the b that makes the tail pass through f(c) quantized (kept inside the output
+    format)."""
     if tail.mode is TailMode.CLAMP:
         return int(y_at_c)
     if tail.fixed_offset:

@@ -1,6 +1,7 @@
 """``nlihw fit`` / ``nlihw table show`` as a user runs them: outputs, one-line errors, exit codes."""
 import json
 
+import numpy as np
 import pytest
 
 from nlihw.cli import main
@@ -149,3 +150,79 @@ def test_fit_mixed_fixed_and_float(tmp_path):
     assert main(["fit", "--in", "fp8e4m3", "--out", "s4.12", "--func", "silu", "-M", "4", "-K", "2",
                  "--domain", "-6:6", "-o", str(out)]) == 0
     assert str(NLITable.load(out).layout.in_fmt) == "fp8e4m3"
+
+
+QUITTER = '''
+import sys
+import numpy as np
+def quits(x): raise SystemExit(0)
+def exits(x): sys.exit(3)
+def interrupts(x): raise KeyboardInterrupt
+def good(x): return np.tanh(x)
+'''
+
+
+@pytest.fixture
+def quitter(tmp_path, monkeypatch):
+    mod = tmp_path / "mods"
+    mod.mkdir()
+    name = f"quitter_{id(tmp_path)}"
+    (mod / f"{name}.py").write_text(QUITTER)
+    (mod / f"{name}_atimport.py").write_text("raise SystemExit(0)\n")
+    monkeypatch.syspath_prepend(str(mod))
+    return name
+
+
+@pytest.mark.parametrize("attr, text", [("quits", "SystemExit: 0"), ("exits", "SystemExit: 3")])
+def test_user_function_system_exit_is_an_error(tmp_path, capsys, quitter, attr, text):
+    """A SystemExit from user code is an error naming the function (exit 2, one line, no file),
+    not the tool's own exit."""
+    out = tmp_path / "t.json"
+    assert main(["fit", "--func", f"{quitter}:{attr}", "--in", "s3.5", "--out", "s3.5", "-M", "4",
+                 "-K", "2", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: user function '{quitter}:{attr}' raised {text}")
+    assert "\n" not in err and not out.exists()
+
+
+def test_user_module_exiting_at_import_is_an_error(tmp_path, capsys, quitter):
+    out = tmp_path / "t.json"
+    assert main(["fit", "--func", f"{quitter}_atimport:f", "--in", "s3.5", "--out", "s3.5",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot load user function '{quitter}_atimport:f': SystemExit")
+    assert not out.exists()
+
+
+def test_ctrl_c_in_a_user_function_still_interrupts(tmp_path, capsys, quitter):
+    from nlihw.luts.functions import get_function
+    with pytest.raises(KeyboardInterrupt):
+        get_function(f"{quitter}:interrupts")(np.zeros(3))
+    out = tmp_path / "t.json"
+    assert main(["fit", "--func", f"{quitter}:interrupts", "--in", "s3.5", "--out", "s3.5",
+                 "-o", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err and not out.exists()
+
+
+def test_fit_help_states_the_user_module_trust_boundary(capsys):
+    assert main(["fit", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "module:function IMPORTS AND RUNS that module" in text
+    assert "name only code you trust" in text
+
+
+def test_float_fit_without_domain_prints_the_domain_and_tails(tmp_path, capsys):
+    """No --domain with a float input: the derived domain and tails in one line, as stored."""
+    out = tmp_path / "t.json"
+    assert main(["fit", "--func", "silu", "--in", "fp8e4m3", "--out", "fp8e4m3", "-M", "5",
+                 "-K", "2", "-o", str(out)]) == 0
+    t = NLITable.load(out)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "default domain [" in ln]
+    assert len(lines) == 1
+    assert f"domain [{t.domain[0]:g}, {t.domain[1]:g}]" in lines[0]
+    assert lines[0].endswith("tails zero, identity")
+    # fixed point: the whole format as before, and no such line
+    assert main(["fit", "--func", "silu", "--in", "s3.5", "--out", "s3.5", "-M", "4", "-K", "2",
+                 "-o", str(out)]) == 0
+    assert "default domain" not in capsys.readouterr().out
+    assert NLITable.load(out).domain == (-4.0, 4.0 - 2 ** -5)

@@ -341,3 +341,16 @@ def test_pipeline_range_option(tmp_path, capsys):
     assert main(["sweep", "--func", "silu", "-M", "5", "-K", "2", "--pipeline", "none,all,round_split",
                  "--dry-run", "-o", str(tmp_path / "r")]) == 0
     assert "sweep: 3 points" in capsys.readouterr().out
+
+
+def test_a_float_point_without_domain_is_keyed_by_the_domain_rule(monkeypatch):
+    """Its domain is derived (luts/float_domains.py): a new rule must not reuse cached figures;
+    fixed-point points and points with a domain keep their ids."""
+    from nlihw.explore import points
+    f16 = Point(design="nli", func="silu", in_fmt="fp16", out_fmt="fp16", M=5, K=1, stages=("fit",))
+    fixed = Point(design="nli", func="silu", in_fmt="s4.12", out_fmt="s4.12", M=5, K=1, stages=("fit",))
+    given = Point(design="nli", func="silu", in_fmt="fp16", out_fmt="fp16", M=5, K=1, domain="-8:8", stages=("fit",))
+    before = [q.point_id for q in (f16, fixed, given)]
+    monkeypatch.setattr(points, "DOMAIN_RULE_VERSION", points.DOMAIN_RULE_VERSION + 1)
+    after = [q.point_id for q in (f16, fixed, given)]
+    assert after[0] != before[0] and after[1:] == before[1:]

@@ -73,3 +73,23 @@ def test_full_lut_refuses_tails(tailed):
     t = full_lut_table("silu", "s4.4", "s4.4", None)
     with pytest.raises(ParamsError, match="full-LUT"):
         NLIEngineParams((dataclasses.replace(t, tail_hi=Tail.parse("identity"), clamp_hi=0),), arch="direct")
+
+
+def test_float_clamp_tail_keeps_the_sign_of_a_negative_zero():
+    """A clamp tail whose f(c) is negative and rounds to zero stores and outputs -0 (0x8000 in
+    fp16), as IEEE rounding (numpy's float16) and the interpolation's rounding give; a zero tail
+    gives +0. Pinned against numpy, not the fitter."""
+    import math
+    import numpy as np
+    from nlihw.luts import float_fit
+    from nlihw.sim.nli.golden import nli_eval
+    lay = TableLayout("fp16", "fp16", 4, 2)
+    p = float_fit.make_problem("silu", lay, (-30.0, 4.0), tails=("clamp", "zero"))
+    c = np.array([0xCF80, 0xC000, 0x0000, 0x4400], dtype=np.int64)   # -30, -2, 0, 4
+    assert lay.in_fmt.to_real(c).tolist() == [-30.0, -2.0, 0.0, 4.0]
+    t = float_fit.build_table(p, c)
+    silu_m30 = -30.0 / (1.0 + math.exp(30.0))
+    expect = int(np.array([silu_m30], dtype=np.float16).view(np.uint16)[0])
+    assert expect == 0x8000 and t.clamp_lo == expect
+    x = np.array([0xD000, 0xFBFF, 0x4500, 0x7BFF], dtype=np.int64)     # -32, -65504, 5, 65504
+    assert nli_eval(t, x).tolist() == [0x8000, 0x8000, 0x0000, 0x0000]

@@ -10,6 +10,8 @@ import click
 from nlihw.atomic import OutputSet, check_destination, OutputError
 from nlihw.errors import ParamsError
 from nlihw.luts.fitter import DEFAULT_GRID, MAX_GRID, check_grid, fit
+from nlihw.luts.float_domains import RULE, derives
+from nlihw.luts.functions import get_function
 from nlihw.luts.layout import TableLayout
 from nlihw.luts.float_segment_error import METRICS
 from .table import print_summary
@@ -62,7 +64,10 @@ def check_outputs(named: dict[str, Path | None]) -> None:
 
 
 @click.command("fit")
-@click.option("--func", required=True, help="Function name (silu, gelu, exp, ...) or module:function.")
+@click.option("--func", required=True,
+              help="Function name (silu, gelu, exp, ...) or module:function. A module:function "
+                   "IMPORTS AND RUNS that module (installed or on PYTHONPATH): name only "
+                   "code you trust, as with a pytest conftest or a pickle.")
 @click.option("--in", "in_fmt", default="s4.12", show_default=True,
               help="Input format: fixed point (s4.12, u1.15) or float (fp16, bf16, fp8e4m3, fp8e5m2).")
 @click.option("--out", "out_fmt", default="s4.12", show_default=True, help="Output format (as --in).")
@@ -78,8 +83,10 @@ def check_outputs(named: dict[str, Path | None]) -> None:
 @click.option("--mul-bits", type=int, default=18, show_default=True, help="Multiplier mantissa width.")
 @click.option("--rounding", type=click.Choice(["nearest-even", "nearest-away", "toward-zero", "floor"]),
               default="nearest-even", show_default=True, help="Rounding of the interpolation result.")
-@click.option("--domain", help="Real input range LO:HI to fit (default: the function's, else the whole input format; "
-              "a float input is fitted on every finite code inside it).")
+@click.option("--domain", help="Real input range LO:HI to fit; a float input is fitted on every "
+              "finite code inside it. Default: a float input and a built-in function: the "
+              "narrowest range beyond which the tails give f rounded into --out at every code "
+              "(printed); else the function's (reciprocal, rsqrt), else the whole input format.")
 @click.option("--grid", type=int, default=None,
               help=f"Candidate cutpoints, 2..{MAX_GRID} (default: every code up to 4096 codes, "
                    f"else {DEFAULT_GRID}).")
@@ -141,6 +148,11 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
         outs.add_bytes(plot, plot_png(table), "--plot")
     outs.commit()
     print_summary(table)
+    if domain is None and layout.in_float:
+        lo, hi = table.domain
+        why = RULE if derives(get_function(func), layout) else "the function's or the whole format"
+        click.echo(f"  default domain [{lo:g}, {hi:g}] ({func} {layout.in_fmt} -> "
+                   f"{layout.out_fmt}: {why}), tails {table.tail_lo}, {table.tail_hi}")
     if "placement" in table.meta:
         pl = table.meta["placement"]
         key = "max_ulp" if "max_ulp" in pl else "max_abs"

@@ -32,8 +32,9 @@ else (the stated choice: compare codes, interpolate in an internal fixed point, 
   mantissas of interval i, whose block exponent is E = exponents[i]; step 4's exact acc is the
   value acc 2^(E-T), rounded once to nearest even into the output format; beyond its largest
   finite value it saturates to it; an exact 0 gives +0, a negative that rounds to 0 gives -0.
-- Tails with a float side: clamp gives the stored code, zero gives +0, identity gives x
-  converted to the output format (nearest even, saturating; +-Inf stay +-Inf where the output
+- Tails with a float side: clamp gives the stored code (the fitter stores f(c) rounded to
+  nearest even: -0 when a negative f(c) rounds to 0, as the interpolation), zero gives +0,
+  identity gives x converted to the output format (nearest even, saturating; +-Inf stay +-Inf where the output
   has them). Linear tails: into a float output y = 2^S x + b (b the stored code) as one
   rounding of the exact sum (nearest even, saturating; +-Inf stay +-Inf); into a fixed output
   (float input) y = saturate(round(2^S x) + b), 2^S x rounded to nearest even as identity does.
