@@ -432,16 +432,19 @@ def fit(func: "str | Function", layout: TableLayout, *, metric: str | None = Non
     p = make_problem(func, layout, domain, rel_floor, tails)
     cut, objective, stats = place_cutpoints(p, metric, grid, progress=progress)
     table = build_table(p, cut)
-    errors = table_errors(table, p.xs, rel_floor=p.rel_floor)
+    # statistics over every domain code (up to MAX_EVAL_CODES), even where the DP saw a sample
+    errors = table_errors(table, rel_floor=p.rel_floor)
     meta = {"fitter_version": FITTER_VERSION, "metric": metric, "candidates": stats["candidates"],
-            "refined": bool(refine), "sampled_eval": bool(p.sampled), "rel_floor": repr(p.rel_floor),
-            "errors": errors}
+            "refined": bool(refine), "sampled_eval": errors["eval_codes"] < p.hi - p.lo + 1,
+            "rel_floor": repr(p.rel_floor), "errors": errors}
+    if p.sampled:
+        meta["fit_sample_codes"] = int(p.xs.shape[0])
     if metric == "max-abs":
         meta["placement"] = {"max_abs": stats["max_abs"], "mse": stats["mse"],
                              "tie_break": "least mse among the max-abs optima"}
     if refine:
         table = refine_values(table, p, metric)
         meta["errors_unrefined"] = errors
-        meta["errors"] = table_errors(table, p.xs, rel_floor=p.rel_floor)
+        meta["errors"] = table_errors(table, rel_floor=p.rel_floor)
     table = dataclasses.replace(table, meta=meta)
     return FitResult(table, objective, stats["candidates"], time.perf_counter() - t0, stats)

@@ -54,6 +54,10 @@ def bench_all(name, tmp_path_factory, tmp_path):
     check(sim, sb.bench_config(stimulus(p, 24, 4)), tmp_path / "exact")             # latency, values
     check(sim, sb.bench_config(stimulus(p, 24, 7), stall=0.5, seed=3), tmp_path / "stall")
     check(sim, sb.chunked_config(stimulus(p, 10, 9), 4, stall=0.3), tmp_path / "chunk", "test_chunked")
+    sat = sb.draw(p, 24, seed=11, saturating=True)      # the state and output past both ends
+    events = sat.result.stages["events"]
+    assert (events["h"] & ~events["dBu"]).sum() > 0 and events["out"].sum() > 0
+    check(sim, sb.bench_config(sat, stall=0.3, seed=5), tmp_path / "saturate")
     return p, sim
 
 

@@ -3,7 +3,8 @@
 Three builds cover the structure: D_inner = 1 with P < N (every step reads the state the step
 before it wrote: the read-modify-write hazard at its tightest), D_inner greater than the latency
 with P = N (one (token, channel) per clock), and Mamba-2 on the int16 preset. Inputs are drawn like
-a Mamba layer; several sequences are joined by ``first``; stalls are random on every stream.
+a Mamba layer; several sequences are joined by ``first``; stalls are random on every stream. A
+saturating stimulus drives the state and the output past both ends of their ranges.
 """
 import pytest
 
@@ -63,6 +64,20 @@ def test_chunked_save_restore_equals_unchunked(name, tmp_path_factory, tmp_path)
     p, sim, _ = built(name, tmp_path_factory)
     s = stimulus(p, 10, seed=9)
     check(sim, sb.chunked_config(s, 4, stall=0.3), tmp_path, "test_chunked")
+
+
+@pytest.mark.parametrize("name", list(POINTS))
+def test_saturating_state_and_output(name, tmp_path_factory, tmp_path):
+    """Inputs that drive the state to both ends of its range and the output past its own: the
+    state written back, the output and the sticky flag must all match the golden model."""
+    p, sim, _ = built(name, tmp_path_factory)
+    s = sb.draw(p, 24 if p.d_inner <= 4 else 10, seed=11, saturating=True)
+    events, h = s.result.stages["events"], s.result.stages["h"]
+    # the stimulus must keep saturating: the state sum itself (not only dBu), at both ends, and out
+    assert (events["h"] & ~events["dBu"]).sum() > 0
+    assert (h == p.state_fmt.max_raw).any() and (h == p.state_fmt.min_raw).any()
+    assert events["out"].sum() > 0 and s.result.overflow[-1, -1]
+    check(sim, sb.bench_config(s), tmp_path)
 
 
 @pytest.mark.parametrize("name", ["int8-d1-p1", "int16-mamba2-p2"])

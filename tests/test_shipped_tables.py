@@ -3,7 +3,8 @@ an independent scalar statement of the datapath and float64 math), and reproduce
 identical hardware.
 
 Refitting takes seconds per table: the fast suite refits two, ``-m slow`` the other 22;
-every table gets the structural and error checks in the fast suite.
+every table gets the structural and error checks in the fast suite. The scan presets' tables'
+statistics are recomputed over every code of their domains (a million for int16 exp).
 """
 import bisect
 from fractions import Fraction
@@ -15,8 +16,10 @@ import numpy as np
 import pytest
 
 from nlihw.luts.default_tables import DEFAULT_SPECS, FLOAT_SPECS, SHIPPED_SPECS, shipped_dir
+from nlihw.luts.scan_tables import SPECS as SCAN_SPECS, scan_tables_dir
 from nlihw.luts.table import NLITable
 from nlihw.sim.nli.golden import nli_eval
+from nlihw.sim.nli.reference import table_errors
 from test_golden import ref_scale           # (mul, shift) from their definition, plain integers
 
 # refitted in the fast suite (each a few seconds); all 24 in make test-all
@@ -288,3 +291,38 @@ def test_refit_float_gives_identical_hardware(spec, tmp_path):
     for key in ("function", "domain", "layout", "cutpoints", "mul", "shift", "values", "exponents",
                 "clamp", "tails"):
         assert refit.get(key) == shipped.get(key), key
+
+
+# --- the scan presets' tables (luts/tables/scan) --------------------------------------------------
+F_NP = {   # numpy float64 math, written independently of luts/functions.py
+    "exp": np.exp,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "silu": lambda x: x / (1.0 + np.exp(-x)),
+}
+
+
+@pytest.mark.parametrize("spec", SCAN_SPECS, ids=lambda s: s.filename[:-5])
+def test_scan_table_statistics_cover_every_code(spec):
+    """meta["errors"] of each scan table equals the figures recomputed here over every code of its
+    domain (1,048,576 for int16 exp): outputs from the golden model, f and the statistics in numpy."""
+    t = NLITable.load(scan_tables_dir() / spec.filename)
+    e, lay = t.meta["errors"], t.layout
+    fin, fout = fmt(str(lay.in_fmt))[2], fmt(str(lay.out_fmt))[2]
+    lo, hi = domain_codes(t.domain, str(lay.in_fmt))
+    xs = np.arange(lo, hi + 1, dtype=np.int64)
+    fx = F_NP[t.function](xs / 2.0 ** fin)
+    y = np.concatenate([nli_eval(t, xs[k:k + (1 << 18)]) for k in range(0, xs.size, 1 << 18)])
+    d = np.abs(y / 2.0 ** fout - fx)
+    rel = d / np.maximum(np.abs(fx), float(t.meta.get("rel_floor", TAU)))
+    worst = int(np.argmax(d))
+    mse = float(np.mean(d * d))
+    approx = lambda v: pytest.approx(v, rel=1e-5, abs=1e-12)     # noqa: E731
+    assert t.meta["sampled_eval"] is False and e["eval_codes"] == hi - lo + 1
+    assert e["max_abs"] == approx(d[worst]) and e["max_abs_lsb"] == approx(d[worst] * 2 ** fout)
+    assert e["mean_rel"] == approx(rel.mean()) and e["max_rel"] == approx(rel.max())
+    assert e["mse"] == approx(mse) and e["rms"] == approx(math.sqrt(mse))
+    assert e["rms_lsb"] == approx(math.sqrt(mse) * 2 ** fout)
+    assert d[e["worst_input_raw"] - lo] == approx(d[worst])
+    again = table_errors(t)                       # the project's own statistics: every code again
+    assert again["eval_codes"] == hi - lo + 1
+    assert {k: approx(v) for k, v in e.items()} == again

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nlihw.luts.table import NLITable
+from nlihw.sim.nli.reference import domain_code_count
 
 
 def _code_text(fmt, raw: int) -> str:
@@ -127,7 +128,23 @@ def print_summary(table: NLITable) -> None:
                        ("errors_all_codes", "all codes")):
         if key in table.meta:
             click.echo(f"  {label}: {error_line(table.meta[key])}")
+    for line in sample_lines(table):
+        click.echo(f"  {line}")
     click.echo(f"  sha256 {table.sha256}")
+
+
+def sample_lines(table: NLITable) -> list[str]:
+    """Where the fit or its statistics saw only a sample of the domain's codes, say so."""
+    meta, lines = table.meta, []
+    total = domain_code_count(table)
+    errors = meta.get("errors")
+    n = errors.get("eval_codes") if isinstance(errors, dict) else None
+    if meta.get("sampled_eval") is True:
+        of = f"{n:,} of {total:,}" if _is_num(n) else f"the {total:,}"
+        lines.append(f"statistics from a sample of {of} codes")
+    if _is_num(meta.get("fit_sample_codes")):
+        lines.append(f"cutpoints placed on a sample of {meta['fit_sample_codes']:,} of {total:,} codes")
+    return lines
 
 
 @click.group("table")

@@ -8,7 +8,9 @@ from nlihw.luts.table import NLITable
 from .golden import nli_eval
 
 TAU = 2.0 ** -14              # the NLI paper's relative-error floor (tables without meta["rel_floor"])
-MAX_EVAL_CODES = 1 << 16      # every code of the domain up to this many, else a uniform sample
+MAX_EVAL_CODES = 1 << 20      # statistics: every domain code up to this many (a 20-bit input), else a sample
+MAX_FIT_CODES = 1 << 16       # the fitters' codes: every domain code up to this many, else a sample
+EVAL_CHUNK = 1 << 18          # codes per golden-model call in table_errors (bounds its memory)
 
 
 def float_domain_codes(fmt, lo: float, hi: float) -> np.ndarray:
@@ -19,8 +21,24 @@ def float_domain_codes(fmt, lo: float, hi: float) -> np.ndarray:
     return c[(v >= lo) & (v <= hi)]
 
 
-def evaluation_codes(table_or_fmt, lo: int | None = None, hi: int | None = None) -> np.ndarray:
-    """Raw codes errors are measured on: every domain code, or 65,536 evenly spaced ones above.
+def domain_code_count(table: NLITable) -> int:
+    """How many input codes the table's domain holds (finite ones for a float input)."""
+    fmt = table.layout.in_fmt
+    if fmt.is_float:
+        return int(float_domain_codes(fmt, *table.domain).shape[0])
+    lo, hi = _fixed_domain(table)
+    return hi - lo + 1
+
+
+def _fixed_domain(table: NLITable) -> tuple[int, int]:
+    fmt = table.layout.in_fmt
+    return (int(np.ceil(table.domain[0] / fmt.lsb - 1e-9)), int(np.floor(table.domain[1] / fmt.lsb + 1e-9)))
+
+
+def evaluation_codes(table_or_fmt, lo: int | None = None, hi: int | None = None, *,
+                     limit: int = MAX_FIT_CODES) -> np.ndarray:
+    """Raw codes to evaluate on: every domain code, or ``limit`` evenly spaced ones above that
+    (the default is the fitters' sample; statistics pass ``limit=MAX_EVAL_CODES``).
 
     Float input: every finite code in the domain, always (a domain of any float format holds at
     most 2^width codes); ``lo``/``hi`` are then real bounds."""
@@ -28,13 +46,12 @@ def evaluation_codes(table_or_fmt, lo: int | None = None, hi: int | None = None)
         fmt = table_or_fmt.layout.in_fmt
         if fmt.is_float:
             return float_domain_codes(fmt, *table_or_fmt.domain)
-        lo = int(np.ceil(table_or_fmt.domain[0] / fmt.lsb - 1e-9))
-        hi = int(np.floor(table_or_fmt.domain[1] / fmt.lsb + 1e-9))
+        lo, hi = _fixed_domain(table_or_fmt)
     elif table_or_fmt.is_float:
         return float_domain_codes(table_or_fmt, lo, hi)
-    if hi - lo + 1 <= MAX_EVAL_CODES:
+    if hi - lo + 1 <= limit:
         return np.arange(lo, hi + 1, dtype=np.int64)
-    return np.unique(np.round(np.linspace(lo, hi, MAX_EVAL_CODES)).astype(np.int64))
+    return np.unique(np.round(np.linspace(lo, hi, limit)).astype(np.int64))
 
 
 def ulp_at(fmt, v) -> np.ndarray:
@@ -91,17 +108,21 @@ def table_rel_floor(table: NLITable) -> float:
 
 def table_errors(table: NLITable, xs: np.ndarray | None = None,
                  rel_floor: float | None = None) -> dict:
-    """Real error of the table's bit-exact hardware output against float64 f over its domain.
+    """Real error of the table's bit-exact hardware output against float64 f over its domain
+    (every code up to MAX_EVAL_CODES, else an even sample), or over the codes ``xs``.
 
     ``rel_floor`` (default: the table's own, see ``table_rel_floor``) bounds |f| below in the
     relative errors.
     """
     lay = table.layout
     rel_floor = table_rel_floor(table) if rel_floor is None else rel_floor
-    xs = evaluation_codes(table) if xs is None else np.asarray(xs, dtype=np.int64)
+    if xs is None:
+        xs = evaluation_codes(table, limit=MAX_EVAL_CODES)
+    xs = np.asarray(xs, dtype=np.int64)
     x_real = lay.in_fmt.to_real(xs)
     f = get_function(table.function)(x_real)
-    y = lay.out_fmt.to_real(nli_eval(table, xs))
+    y = lay.out_fmt.to_real(np.concatenate(
+        [nli_eval(table, xs[k:k + EVAL_CHUNK]) for k in range(0, xs.shape[0], EVAL_CHUNK)] or [xs[:0]]))
     if not (lay.in_float or lay.out_float):
         return error_summary(y, f, xs, lay.in_fmt.lsb, lay.out_fmt.lsb, rel_floor)
     out_lsb = 1.0 if lay.out_float else lay.out_fmt.lsb

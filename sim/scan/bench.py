@@ -17,7 +17,7 @@ from nlihw.hdl.scan.unit import bc_layout, cfg_layout, hazard_free, input_layout
 from nlihw.sim.common import runner
 from .accuracy import quantize_inputs
 from .golden import ScanConfig, ScanInputsRaw, ScanResult, scan_eval
-from .stimulus import mamba_inputs
+from .stimulus import mamba_inputs, saturating_inputs
 
 TEST_MODULE = "nlihw.sim.scan.bench_cocotb"
 
@@ -69,10 +69,16 @@ class Stimulus:
     result: ScanResult
 
 
-def draw(p: ScanParams, tokens: int, seed: int = 0, starts=(0,)) -> Stimulus:
-    """Mamba-like inputs (A = -exp(A_log), dt log-uniform, ...) quantized, with golden outputs."""
-    x = mamba_inputs(p.d_inner, p.d_state, tokens, np.random.default_rng(seed), mode=p.mode,
-                     headdim=p.headdim if p.mode == "mamba2" else None)
+def draw(p: ScanParams, tokens: int, seed: int = 0, starts=(0,), *, saturating: bool = False) -> Stimulus:
+    """Mamba-like inputs (A = -exp(A_log), dt log-uniform, ...) quantized, with golden outputs;
+    ``saturating``: inputs that drive the state and the output to both ends of their ranges, with
+    u, B, C and z up to u_fmt's maximum (``stimulus.saturating_inputs``)."""
+    kw = dict(mode=p.mode, headdim=p.headdim if p.mode == "mamba2" else None)
+    rng = np.random.default_rng(seed)
+    if saturating:
+        x = saturating_inputs(p.d_inner, p.d_state, tokens, rng, amplitude=float(p.u_fmt.max), **kw)
+    else:
+        x = mamba_inputs(p.d_inner, p.d_state, tokens, rng, **kw)
     cfg, run = quantize_inputs(p, x, starts)
     return Stimulus(p, cfg, run, scan_eval(p, cfg, run))
 

@@ -4,8 +4,15 @@ A = -exp(A_log) with A_log = log(1..N) per channel (Mamba-2: one A per head, uni
 [1, 16]); delta_bias = inverse softplus of dt drawn log-uniform in [dt_min, dt_max]; D = 1;
 u, z, B, C standard normal; delta = delta_scale * standard normal, so that
 dt = softplus(delta + delta_bias) stays mostly within [dt_min, dt_max].
+
+``saturating_inputs`` keeps that structure but drives the state and the output out of range: the
+decay is slow, u*B keeps one sign per (channel, state) for the first half of the sequence and the
+other sign after it, and C and z are large, so h integrates to one end of its range, then the other.
+
+``heavy_tailed_inputs`` is a second family, for accuracy figures on inputs the presets were not
+tuned on: Student-t(3) u and z, S4D-real A = -(1..N), every token's dt log-uniform in [1e-3, 1e-1].
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 import math
 import numbers
 
@@ -14,7 +21,7 @@ import numpy as np
 from nlihw.errors import ParamsError
 from nlihw.sim.scan.reference import inverse_softplus
 
-__all__ = ["ScanInputs", "mamba_inputs"]
+__all__ = ["ScanInputs", "mamba_inputs", "saturating_inputs", "heavy_tailed_inputs"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +106,49 @@ def mamba_inputs(d_inner, d_state, L, rng, *, mode="mamba1", headdim=None, n_seq
     for arr in arrays.values():
         arr.flags.writeable = False
     return ScanInputs(headdim=headdim, **arrays)
+
+
+def saturating_inputs(d_inner, d_state, L, rng, *, mode="mamba1", headdim=None, amplitude=8.0):
+    """Mamba-shaped inputs (``mamba_inputs``' shapes, unbatched) that saturate the state and the
+    output of a unit whose u, B, C and z reach about ``amplitude``: A scaled by 0.01 (decay near 1),
+    dt in [0.2, 0.5], |u|, |B|, |C| in [amplitude/2, amplitude], z in [-amplitude/2, amplitude]."""
+    if not (amplitude > 0 and math.isfinite(amplitude)):
+        raise ParamsError(f"amplitude must be finite and > 0, got {amplitude}")
+    x = mamba_inputs(d_inner, d_state, L, rng, mode=mode, headdim=headdim, dt_min=0.2, dt_max=0.5,
+                     delta_scale=0.0)
+    mag = lambda shape: amplitude * rng.uniform(0.5, 1.0, shape)              # noqa: E731
+    sign_u = rng.choice([-1.0, 1.0], (d_inner, 1))
+    sign_b = rng.choice([-1.0, 1.0], (d_state, 1))
+    phase = np.where(np.arange(L) < L // 2, 1.0, -1.0)[None, :]
+    arrays = dict(A=x.A * 0.01, u=sign_u * mag((d_inner, L)), B=sign_b * phase * mag((d_state, L)),
+                  C=sign_b * mag((d_state, L)), z=amplitude * rng.uniform(-0.5, 1.0, (d_inner, L)))
+    for arr in arrays.values():
+        arr.flags.writeable = False
+    return replace(x, **arrays)
+
+
+def heavy_tailed_inputs(d_inner, d_state, L, rng, *, mode="mamba1", headdim=None, df=3.0,
+                        dt_min=0.001, dt_max=0.1):
+    """Scan inputs the presets were not tuned on (``mamba_inputs``' shapes, unbatched).
+
+    u and z Student-t(``df``) (heavy tails: a few values far beyond the bench's normal draws);
+    B, C standard normal; S4D-real A = -(1..N) in every channel (Mamba-2: head h has A = -(h+1));
+    D = 1; delta_bias = inverse softplus of a per-channel (or per-head) dt0 log-uniform in
+    [dt_min, dt_max]; each token's dt is drawn log-uniform in [dt_min, dt_max] too and realized
+    through delta = softplus^-1(dt) - delta_bias, so softplus(delta + delta_bias) is exactly that dt.
+    """
+    if not (df > 0 and math.isfinite(df)):
+        raise ParamsError(f"df must be finite and > 0, got {df}")
+    x = mamba_inputs(d_inner, d_state, L, rng, mode=mode, headdim=headdim, dt_min=dt_min,
+                     dt_max=dt_max, delta_scale=0.0)
+    n_groups = x.delta.shape[0]
+    if mode == "mamba1":
+        A = -np.tile(np.arange(1, d_state + 1, dtype=np.float64), (d_inner, 1))
+    else:
+        A = -np.arange(1, n_groups + 1, dtype=np.float64)
+    dt = np.exp(rng.uniform(math.log(dt_min), math.log(dt_max), (n_groups, L)))
+    arrays = dict(A=A, u=rng.standard_t(df, (d_inner, L)), z=rng.standard_t(df, (d_inner, L)),
+                  delta=inverse_softplus(dt) - x.delta_bias[:, None])
+    for arr in arrays.values():
+        arr.flags.writeable = False
+    return replace(x, **arrays)
