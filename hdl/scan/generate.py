@@ -9,7 +9,9 @@ from nlihw.atomic import OutputSet
 from nlihw.hdl.common import deliverables
 from nlihw.hdl.common.deliverables import GENERATOR_VERSION
 from .params import ScanParams
-from .unit import SelectiveScan, bc_layout, cfg_layout, input_layout, latency, output_layout, pipeline_depths
+from .datapath import bc_layout, cfg_layout, input_layout, output_layout
+from .timing import latency, pipeline_depths
+from .unit import SelectiveScan
 
 
 def emit_hdl(params: ScanParams) -> tuple[str, str]:

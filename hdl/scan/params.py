@@ -20,7 +20,8 @@ from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import is_keyword
 
 MODES = ("mamba1", "mamba2")
-# The unit's optional register points (hdl/scan/unit.py), in datapath order; each adds one cycle.
+# The unit's optional register points (in the components of hdl/scan/), in datapath order; each
+# adds one cycle.
 # front_sum: delta and the delta_bias LUT-RAM read registered before their saturating sum (the
 # softplus engine's input); dta_*: the dt*A / dt*u stage (A read from a LUT RAM, multiply, round, saturate); state_*: the
 # state recurrence h = sat(r(dA*h) + dBu), loop-carried through the state memory; dot_mult: C.h;

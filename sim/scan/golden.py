@@ -29,6 +29,7 @@ import numpy as np
 
 from nlihw.errors import ParamsError
 from nlihw.formats import shift_round
+from nlihw.hdl.scan.datapath import ScanDatapath
 from nlihw.hdl.scan.params import ScanParams
 from nlihw.sim.nli.golden import nli_eval
 
@@ -93,6 +94,7 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     cfg.check(p)
     run.check(p)
     rnd = p.rounding
+    dp = ScanDatapath(p)                                         # every rounding shift
     r = lambda v, s: shift_round(v, s, rnd)                      # noqa: E731
     i64 = lambda a: np.asarray(a, dtype=np.int64)                # noqa: E731
     u, delta, z, B, C = (i64(getattr(run, k)) for k in ("u", "delta", "z", "B", "C"))
@@ -114,7 +116,7 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         x = p.delta_fmt.saturate(x_raw)
         mark("x", x != x_raw)
         dt = nli_eval(p.softplus, x)                                           # (T, D)
-        w_raw = r(dt[:, :, None] * A[None, :, :], p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits)
+        w_raw = r(dt[:, :, None] * A[None, :, :], dp.w_shift)
         w = p.w_fmt.saturate(w_raw)
         mark("w", (w_raw > p.w_fmt.max_raw).any(-1))
         dA = nli_eval(p.exp, w)                                                # (T, D, N)
@@ -124,7 +126,7 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         x = p.delta_fmt.saturate(x_raw)
         mark("x", np.repeat(x != x_raw, hd, axis=1))
         dt_h = nli_eval(p.softplus, x)
-        w_raw = r(dt_h * A[None, :], p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits)
+        w_raw = r(dt_h * A[None, :], dp.w_shift)
         w = p.w_fmt.saturate(w_raw)
         mark("w", np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1))
         dA_h = nli_eval(p.exp, w)                                              # (T, H)
@@ -132,11 +134,10 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         dA = np.broadcast_to(np.repeat(dA_h, hd, axis=1)[:, :, None], (T, Dn, N))
 
     # 5-6: dt*u once per (token, channel), then dt*u*B per state
-    dtu_raw = r(dt * u, p.dt_fmt.frac_bits + p.u_fmt.frac_bits - p.dtu_fmt.frac_bits)
+    dtu_raw = r(dt * u, dp.dtu_shift)
     dtu = p.dtu_fmt.saturate(dtu_raw)
     mark("dtu", dtu != dtu_raw)
-    dBu_raw = r(dtu[:, :, None] * B[:, None, :],
-                p.dtu_fmt.frac_bits + p.b_fmt.frac_bits - p.state_fmt.frac_bits)
+    dBu_raw = r(dtu[:, :, None] * B[:, None, :], dp.dbu_shift)
     dBu = p.state_fmt.saturate(dBu_raw)
     mark("dBu", (dBu != dBu_raw).any(-1))
 
@@ -145,11 +146,10 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     if h.shape != (Dn, N) or not np.all(p.state_fmt.contains(h)):
         raise ParamsError(f"initial_state: expected ({Dn}, {N}) raw codes of {p.state_fmt}")
     hs = np.empty((T, Dn, N), dtype=np.int64)
-    da_frac = p.da_fmt.frac_bits
     h_sat = np.zeros((T, Dn), dtype=bool)
     for l in range(T):
         h = np.where(first[l][:, None], 0, h)
-        h_raw = r(dA[l] * h, da_frac) + dBu[l]
+        h_raw = r(dA[l] * h, dp.dah_shift) + dBu[l]
         h = p.state_fmt.saturate(h_raw)
         h_sat[l] = (h != h_raw).any(-1)
         hs[l] = h
@@ -157,19 +157,19 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
 
     # 8-10: output
     acc = np.einsum("ldn,ln->ld", hs, C)                                       # exact
-    y_raw = r(acc, p.acc_frac - p.y_fmt.frac_bits)
+    y_raw = r(acc, dp.y_shift)
     y = p.y_fmt.saturate(y_raw)
     mark("y", y != y_raw)
-    du = r(Dp[None, :] * u, p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits)
+    du = r(Dp[None, :] * u, dp.du_shift)
     yd_raw = y + du
     yd = p.y_fmt.saturate(yd_raw)
     mark("yd", yd != yd_raw)
     if p.gate:
         g = nli_eval(p.silu, z)
-        out_raw = r(yd * g, p.y_fmt.frac_bits + p.g_fmt.frac_bits - p.out_fmt.frac_bits)
+        out_raw = r(yd * g, dp.out_shift)
     else:
         g = np.zeros_like(z)
-        out_raw = r(yd, p.y_fmt.frac_bits - p.out_fmt.frac_bits)
+        out_raw = r(yd, dp.out_shift)
     out = p.out_fmt.saturate(out_raw)
     mark("out", out != out_raw)
     sticky_out = np.logical_or.accumulate(flag.reshape(-1)).reshape(T, Dn) | bool(sticky)

@@ -1,0 +1,203 @@
+"""ScanDatapath: what follows from ``ScanParams`` for the datapath, derived once and read by the RTL
+(``hdl/scan/*.py``) and the golden model (``sim/scan/golden.py``) alike: the rounding shift of each
+product, the widths of the exact products and sums, the streams' payload layouts and the side bands
+carried past the three NLI engines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import signed
+from amaranth.lib import data
+
+from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.luts.layout import clog2
+from .params import ScanParams
+
+
+def index_bits(n: int) -> int:
+    """Bits of a counter or index over n items (at least 1)."""
+    return max(1, clog2(n))
+
+
+def input_layout(p: ScanParams) -> data.StructLayout:
+    return data.StructLayout({"u": shape_of(p.u_fmt), "delta": shape_of(p.delta_fmt),
+                              "z": shape_of(p.z_fmt), "first": 1})
+
+
+def bc_layout(p: ScanParams) -> data.StructLayout:
+    return data.StructLayout({"B": data.ArrayLayout(shape_of(p.b_fmt), p.d_state),
+                              "C": data.ArrayLayout(shape_of(p.c_fmt), p.d_state)})
+
+
+def output_layout(p: ScanParams) -> data.StructLayout:
+    return data.StructLayout({"out": shape_of(p.out_fmt), "overflow": 1})
+
+
+def cfg_layout(p: ScanParams) -> data.StructLayout:
+    return data.StructLayout({"addr": p.config_addr_bits, "data": p.config_data_bits, "write": 1})
+
+
+def engine_params(p: ScanParams, which: str) -> NLIEngineParams:
+    """The NLI engine of ``which`` (softplus, exp, silu): exp has ``exp_lanes`` lanes."""
+    lanes = p.exp_lanes if which == "exp" else 1
+    return NLIEngineParams((getattr(p, which),), arch="parallel", lanes=lanes, storage="rom",
+                           top_name=f"{p.top_name}_{which}", pipeline=p.engine_pipeline)
+
+
+@dataclass(frozen=True)
+class ScanDatapath:
+    """Shifts, widths and layouts of the datapath of ``p`` (steps as in ``sim/scan/golden.py``)."""
+    p: ScanParams
+
+    # --- rounding shifts: fraction bits each product drops (<= 0: an exact left shift) --------
+    @property
+    def w_shift(self) -> int:
+        """dt * A -> w_fmt (step 3)."""
+        p = self.p
+        return p.dt_fmt.frac_bits + p.a_fmt.frac_bits - p.w_fmt.frac_bits
+
+    @property
+    def dtu_shift(self) -> int:
+        """dt * u -> dtu_fmt (step 5)."""
+        p = self.p
+        return p.dt_fmt.frac_bits + p.u_fmt.frac_bits - p.dtu_fmt.frac_bits
+
+    @property
+    def dbu_shift(self) -> int:
+        """dtu * B -> state_fmt (step 6)."""
+        p = self.p
+        return p.dtu_fmt.frac_bits + p.b_fmt.frac_bits - p.state_fmt.frac_bits
+
+    @property
+    def dah_shift(self) -> int:
+        """dA * h -> state_fmt (step 7)."""
+        return self.p.da_fmt.frac_bits
+
+    @property
+    def y_shift(self) -> int:
+        """The exact sum C . h -> y_fmt (step 8)."""
+        return self.p.acc_frac - self.p.y_fmt.frac_bits
+
+    @property
+    def du_shift(self) -> int:
+        """D * u -> y_fmt (step 9)."""
+        p = self.p
+        return p.d_fmt.frac_bits + p.u_fmt.frac_bits - p.y_fmt.frac_bits
+
+    @property
+    def out_shift(self) -> int:
+        """yd * g -> out_fmt with the gate, yd -> out_fmt without (step 10)."""
+        p = self.p
+        g_frac = p.g_fmt.frac_bits if p.gate else 0
+        return p.y_fmt.frac_bits + g_frac - p.out_fmt.frac_bits
+
+    # --- widths of the exact products and index fields ---------------------------------------
+    @property
+    def dta_shape(self):
+        """dt * A (dt unsigned, hence the extra bit)."""
+        return signed(self.p.dt_fmt.width + self.p.a_fmt.width + 1)
+
+    @property
+    def dtu_prod_shape(self):
+        return signed(self.p.dt_fmt.width + self.p.u_fmt.width + 1)
+
+    @property
+    def dbu_shape(self):
+        return signed(self.p.dtu_fmt.width + self.p.b_fmt.width)
+
+    @property
+    def dah_shape(self):
+        """dA * h (dA unsigned, hence the extra bit)."""
+        return signed(self.p.da_fmt.width + self.p.state_fmt.width + 1)
+
+    @property
+    def acc_shape(self):
+        """The exact C . h sum over the N states."""
+        return signed(self.p.acc_width)
+
+    @property
+    def du_shape(self):
+        """D * u."""
+        return signed(self.p.d_fmt.width + self.p.u_fmt.width)
+
+    @property
+    def du_round_shape(self):
+        """D * u rounded to y_fmt's fraction, unsaturated (registered before the sum)."""
+        return signed(self.p.d_fmt.width + self.p.u_fmt.width + 1)
+
+    @property
+    def out_prod_shape(self):
+        """yd * g."""
+        return signed(self.p.y_fmt.width + self.p.g_fmt.width + 1)
+
+    @property
+    def d_bits(self) -> int:
+        return index_bits(self.p.d_inner)
+
+    @property
+    def k_bits(self) -> int:
+        return index_bits(self.p.steps)
+
+    @property
+    def head_bits(self) -> int:
+        return index_bits(self.p.n_heads)
+
+    @property
+    def a_words(self) -> int:
+        """Words of each A memory: (channel, step) in Mamba-1, head in Mamba-2 (>= 2)."""
+        p = self.p
+        return max(2, p.d_inner * p.steps if p.mode == "mamba1" else p.n_heads)
+
+    @property
+    def state_words(self) -> int:
+        """Words of each lane's state memory (>= 2: a one-entry memory has no address bits)."""
+        return max(2, self.p.d_inner * self.p.steps)
+
+    # --- side bands: what each engine carries beside its lookups -----------------------------
+    def _step_slice(self) -> dict:
+        P = self.p.lanes
+        return {"B": data.ArrayLayout(shape_of(self.p.b_fmt), P),
+                "C": data.ArrayLayout(shape_of(self.p.c_fmt), P)}
+
+    @property
+    def softplus_side(self) -> data.StructLayout:
+        """Front -> dt stage: the item, the step's B and C, the overflow flag so far."""
+        p = self.p
+        return data.StructLayout({
+            "d": self.d_bits, "k": self.k_bits, "head": self.head_bits, "first": 1, "last": 1,
+            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": 1})
+
+    @property
+    def exp_side(self) -> data.StructLayout:
+        """dt stage -> state update: as the softplus side, with dt*u in place of the head."""
+        p = self.p
+        return data.StructLayout({
+            "d": self.d_bits, "k": self.k_bits, "first": 1, "last": 1, "dtu": shape_of(p.dtu_fmt),
+            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": 1})
+
+    @property
+    def silu_side(self) -> data.StructLayout:
+        """C . h reduction -> output stage: one item per channel."""
+        return data.StructLayout({"acc": self.acc_shape, "d": self.d_bits,
+                                  "u": shape_of(self.p.u_fmt), "flag": 1})
+
+    @property
+    def lanes_layout(self) -> data.StructLayout:
+        """State update -> C . h reduction: the step's new states and C."""
+        p = self.p
+        return data.StructLayout({
+            "k": self.k_bits, "last": 1, "d": self.d_bits, "u": shape_of(p.u_fmt),
+            "z": shape_of(p.z_fmt), "flag": 1,
+            "h": data.ArrayLayout(shape_of(p.state_fmt), p.lanes),
+            "C": data.ArrayLayout(shape_of(p.c_fmt), p.lanes)})
+
+    def engine_in(self, which: str, side) -> data.StructLayout:
+        """Payload of the ``TaggedEngine`` input of ``which`` carrying ``side``."""
+        ep = engine_params(self.p, which)
+        return data.StructLayout({"x": data.ArrayLayout(ep.in_width, ep.lanes), "side": side})
+
+    def engine_out(self, which: str, side) -> data.StructLayout:
+        ep = engine_params(self.p, which)
+        return data.StructLayout({"y": data.ArrayLayout(ep.out_width, ep.lanes), "side": side})

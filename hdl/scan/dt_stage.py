@@ -1,0 +1,87 @@
+"""DtStage: the exp input w = sat(r(dt * A)) per exp lane and dtu = sat(r(dt * u)) (steps 3 and 5)."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from .config_port import read_bus
+from .datapath import ScanDatapath
+from .params import ScanParams
+
+
+class DtStage(wiring.Component):
+    """Between the softplus and exp engines.
+
+    - ``i`` (in): the softplus output ``{y: dt, side: softplus_side}``.
+    - ``a_rd`` (``read_bus``): A of the item (d*steps + k, or the head in Mamba-2), one word
+      per exp lane, read asynchronously from the item on ``i``.
+    - ``o`` (out): the exp input ``{x: w per lane, side: exp_side}``; side.dtu = dt*u; side.flag
+      also when dt*u saturated or dt*A overflowed above w_fmt (below it exp is ~0: not flagged).
+
+    One register stage, and ``dta_in`` (dt, A, side) and ``dta_mult`` (the products) before it.
+    """
+
+    def __init__(self, params: ScanParams):
+        self.params = p = params
+        dp = ScanDatapath(p)
+        super().__init__({
+            "i": In(stream.Signature(dp.engine_out("softplus", dp.softplus_side))),
+            "o": Out(stream.Signature(dp.engine_in("exp", dp.exp_side))),
+            "a_rd": Out(read_bus(dp.a_words, data.ArrayLayout(shape_of(p.a_fmt), p.exp_lanes))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        dp = ScanDatapath(p)
+        rnd, pl, lanes = p.rounding, p.pipeline, p.exp_lanes
+        sb1 = dp.softplus_side
+        s1 = self.i.payload.side
+        dt = self.i.payload.y[0]                                   # unsigned dt_fmt bits
+        m.d.comb += self.a_rd.addr.eq(s1.d * p.steps + s1.k if p.mode == "mamba1" else s1.head)
+        e_valid, e_side = self.o.valid, self.o.payload.side
+        adv_e = Signal()
+        m.d.comb += [adv_e.eq(~e_valid | self.o.ready), self.i.ready.eq(adv_e)]
+        # dta_in registers dt, A and the side band (cuts the A LUT-RAM read from the multiply),
+        # dta_mult the products (cuts the multiply from the rounding and saturation)
+        x_valid, x_dt, x_side = self.i.valid, dt, s1
+        x_a = [self.a_rd.data[k] for k in range(lanes)]
+        if "dta_in" in pl:
+            v, dt_r, side_r = Signal(name="dta_valid"), Signal(dt.shape(), name="dta_dt"), Signal(sb1, name="dta_side")
+            a_r = [Signal(shape_of(p.a_fmt), name=f"dta_a{k}") for k in range(lanes)]
+            with m.If(adv_e):
+                m.d.sync += [v.eq(x_valid), dt_r.eq(x_dt), side_r.eq(x_side)]
+                m.d.sync += [a_r[k].eq(x_a[k]) for k in range(lanes)]
+            x_valid, x_dt, x_side, x_a = v, dt_r, side_r, a_r
+        w_prods = []
+        for k in range(lanes):
+            prod = Signal(dp.dta_shape, name=f"dtA{k}")
+            m.d.comb += prod.eq(x_dt * x_a[k])
+            w_prods.append(prod)
+        dtu_prod = Signal(dp.dtu_prod_shape)
+        m.d.comb += dtu_prod.eq(x_dt * x_side.u)
+        if "dta_mult" in pl:
+            v, side_r = Signal(name="dtm_valid"), Signal(sb1, name="dtm_side")
+            w_r = [Signal(q.shape(), name=f"dtm_dtA{k}") for k, q in enumerate(w_prods)]
+            dtu_r = Signal(dtu_prod.shape(), name="dtm_dtu")
+            with m.If(adv_e):
+                m.d.sync += [v.eq(x_valid), side_r.eq(x_side), dtu_r.eq(dtu_prod)]
+                m.d.sync += [w_r[k].eq(w_prods[k]) for k in range(lanes)]
+            x_valid, x_side, w_prods, dtu_prod = v, side_r, w_r, dtu_r
+        w_vals, flag2 = [], x_side.flag
+        for prod in w_prods:
+            rounded = round_shift(prod, dp.w_shift, rnd)
+            w_vals.append(saturate(rounded, p.w_fmt)[0])
+            flag2 = flag2 | (rounded > p.w_fmt.max_raw)
+        dtu_sat, dtu_ovf = saturate(round_shift(dtu_prod, dp.dtu_shift, rnd), p.dtu_fmt)
+        flag2 = flag2 | dtu_ovf
+        with m.If(adv_e):
+            m.d.sync += e_valid.eq(x_valid)
+            m.d.sync += [self.o.payload.x[k].eq(w_vals[k]) for k in range(lanes)]
+            m.d.sync += [e_side.d.eq(x_side.d), e_side.k.eq(x_side.k), e_side.first.eq(x_side.first),
+                         e_side.last.eq(x_side.last), e_side.dtu.eq(dtu_sat), e_side.u.eq(x_side.u),
+                         e_side.z.eq(x_side.z), e_side.B.eq(x_side.B), e_side.C.eq(x_side.C),
+                         e_side.flag.eq(flag2)]
+        return m

@@ -1,0 +1,107 @@
+"""Front: issues (token, channel, step) items and forms the softplus input x = sat(delta + bias)."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.hdl.common.fixed_point import saturate, shape_of
+from .config_port import read_bus
+from .datapath import ScanDatapath, bc_layout, input_layout
+from .params import ScanParams
+
+
+class Front(wiring.Component):
+    """Steps through N/P steps per (token, channel) and d_inner channels per token.
+
+    - ``i`` (in): per (token, channel) ``{u, delta, z, first}``; taken on the channel's last step.
+      Mamba-2 reads delta on each head's first channel and holds it for the head.
+    - ``bc`` (in): per token ``{B, C}``; taken on the token's last step.
+    - ``o`` (out): the softplus engine's input ``{x, side}``: x = sat(delta + bias) (step 1),
+      side = ``ScanDatapath.softplus_side`` (the step's P words of B and C; flag: x saturated).
+    - ``bias_rd`` (``read_bus``): the delta_bias memory (channel, or head in Mamba-2).
+    - ``hold`` (in): a configuration command waits; stop at the next channel boundary.
+      ``cfg_mode`` (in): the memories are the command's; issue nothing.
+    - ``start`` (out): a channel's first step issues. ``idle`` (out): at a channel boundary.
+
+    ``front_sum`` registers delta and the bias read before their saturating sum (one cycle more).
+    """
+
+    def __init__(self, params: ScanParams):
+        self.params = p = params
+        dp = ScanDatapath(p)
+        super().__init__({
+            "i": In(stream.Signature(input_layout(p))),
+            "bc": In(stream.Signature(bc_layout(p))),
+            "o": Out(stream.Signature(dp.engine_in("softplus", dp.softplus_side))),
+            "bias_rd": Out(read_bus(max(2, p.bias_count), shape_of(p.delta_fmt))),
+            "hold": In(1), "cfg_mode": In(1), "start": Out(1), "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        dp = ScanDatapath(p)
+        P, steps = p.lanes, p.steps
+        d_ctr, head, c_ctr = Signal(dp.d_bits), Signal(dp.head_bits), Signal(range(p.headdim + 1))
+        k_ctr = Signal(dp.k_bits)
+        delta_head = Signal(shape_of(p.delta_fmt))
+        f_valid, f_x, f_side = self.o.valid, self.o.payload.x[0], self.o.payload.side
+        adv_f = Signal()
+        can_issue = Signal()
+        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & ~(self.hold & (k_ctr == 0)) & ~self.cfg_mode)
+        go = Signal()
+        m.d.comb += go.eq(can_issue & adv_f)
+        last_k = k_ctr == steps - 1
+        last_d = d_ctr == p.d_inner - 1
+        m.d.comb += [self.i.ready.eq(go & last_k), self.bc.ready.eq(go & last_k & last_d),
+                     self.start.eq(go & (k_ctr == 0)), self.idle.eq(k_ctr == 0)]
+        beat = self.i.payload
+        if p.mode == "mamba2":
+            delta = Mux(c_ctr == 0, beat.delta, delta_head)
+            with m.If(go & (c_ctr == 0)):
+                m.d.sync += delta_head.eq(beat.delta)
+            m.d.comb += self.bias_rd.addr.eq(head)
+        else:
+            delta = beat.delta
+            m.d.comb += self.bias_rd.addr.eq(d_ctr)
+        bias = self.bias_rd.data
+        if "front_sum" in p.pipeline:
+            # delta and the bias read registered here, their saturating sum registered in a
+            # second stage before the softplus engine
+            g_valid, g_delta = Signal(name="fs_valid"), Signal.like(delta, name="fs_delta")
+            g_bias = Signal.like(bias, name="fs_bias")
+            g_side = Signal(dp.softplus_side, name="fs_side")
+            adv_g = Signal()
+            m.d.comb += [adv_g.eq(~f_valid | self.o.ready), adv_f.eq(~g_valid | adv_g)]
+            x_sat, x_ovf = saturate(g_delta + g_bias, p.delta_fmt)
+            with m.If(adv_g):
+                m.d.sync += [f_valid.eq(g_valid), f_x.eq(x_sat), f_side.eq(g_side),
+                             f_side.flag.eq(x_ovf)]
+            f_valid_in, f_side_in = g_valid, g_side
+            with m.If(adv_f):
+                m.d.sync += [g_delta.eq(delta), g_bias.eq(bias)]
+        else:
+            m.d.comb += adv_f.eq(~f_valid | self.o.ready)
+            x_sat, x_ovf = saturate(delta + bias, p.delta_fmt)
+            f_valid_in, f_side_in = f_valid, f_side
+            with m.If(adv_f):
+                m.d.sync += [f_x.eq(x_sat), f_side.flag.eq(x_ovf)]
+        with m.If(adv_f):
+            m.d.sync += f_valid_in.eq(can_issue)
+            m.d.sync += [f_side_in.d.eq(d_ctr), f_side_in.k.eq(k_ctr), f_side_in.head.eq(head),
+                         f_side_in.first.eq(beat.first), f_side_in.last.eq(last_k),
+                         f_side_in.u.eq(beat.u), f_side_in.z.eq(beat.z)]
+            bw, cw = p.b_fmt.width, p.c_fmt.width
+            m.d.sync += [
+                f_side_in.B.as_value().eq(self.bc.payload.B.as_value().word_select(k_ctr, P * bw)),
+                f_side_in.C.as_value().eq(self.bc.payload.C.as_value().word_select(k_ctr, P * cw))]
+        with m.If(go):
+            m.d.sync += k_ctr.eq(Mux(last_k, 0, k_ctr + 1))
+            with m.If(last_k):
+                m.d.sync += d_ctr.eq(Mux(last_d, 0, d_ctr + 1))
+                if p.mode == "mamba2":
+                    last_c = c_ctr == p.headdim - 1
+                    m.d.sync += [c_ctr.eq(Mux(last_c, 0, c_ctr + 1)),
+                                 head.eq(Mux(last_c, Mux(last_d, 0, head + 1), head))]
+        return m

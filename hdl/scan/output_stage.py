@@ -1,0 +1,93 @@
+"""OutputStage: y = sat(r(C . h)), yd = sat(y + r(D * u)), out = sat(r(yd * g)) (steps 8 to 10)."""
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from .config_port import read_bus
+from .datapath import ScanDatapath, output_layout
+from .params import ScanParams
+
+
+class OutputStage(wiring.Component):
+    """The output of each (token, channel).
+
+    - ``i`` (in): the SiLU engine's output ``{y: g, side: silu_side}`` (without a gate, g is unused).
+    - ``d_rd`` (``read_bus``): D of the channel, read asynchronously for the item on ``i``.
+    - ``o`` (out): ``{out, overflow}``; overflow is sticky since reset (the OR of every item's flag
+      and every saturation here, in output order).
+
+    Three register stages (y and D*u; y + D*u; out), advancing with ``~o.valid | o.ready``;
+    ``du_in`` (D, u), ``du_mult`` (D*u) and ``out_mult`` (yd * g) each add one.
+    """
+
+    def __init__(self, params: ScanParams):
+        self.params = p = params
+        dp = ScanDatapath(p)
+        super().__init__({
+            "i": In(stream.Signature(dp.engine_out("silu", dp.silu_side))),
+            "d_rd": Out(read_bus(max(2, p.d_inner), shape_of(p.d_fmt))),
+            "o": Out(stream.Signature(output_layout(p))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        dp = ScanDatapath(p)
+        rnd, pl = p.rounding, p.pipeline
+        o_in = self.i.payload.side
+        g_in = self.i.payload.y[0] if p.gate else Const(0, p.g_fmt.width)
+        adv_o = Signal()
+        m.d.comb += [adv_o.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv_o),
+                     self.d_rd.addr.eq(o_in.d)]
+        g_shape = shape_of(p.g_fmt)
+        ov1, ov2 = Signal(), Signal()
+        y1, du1 = Signal(shape_of(p.y_fmt)), Signal(dp.du_round_shape)
+        g1, g2 = Signal(g_shape), Signal(g_shape)
+        f1, f2 = Signal(), Signal()
+        yd2 = Signal(shape_of(p.y_fmt))
+        # du_in registers D (a LUT-RAM read) and u before the D*u multiply, du_mult the product
+        # before its rounding; both ahead of stage 1. y = C . h is rounded before them and
+        # saturated after (with neither, both happen in stage 1)
+        y_rnd = round_shift(o_in.acc, dp.y_shift, rnd)
+        x_valid, x_acc, x_flag, x_g, x_d, x_u = self.i.valid, y_rnd, o_in.flag, g_in, self.d_rd.data, o_in.u
+        if "du_in" in pl:
+            regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(shape_of(p.d_fmt)),
+                    Signal(shape_of(p.u_fmt))]
+            with m.If(adv_o):
+                m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, x_d, x_u))]
+            x_valid, x_acc, x_flag, x_g, x_d, x_u = regs
+        du_prod = Signal(dp.du_shape)
+        m.d.comb += du_prod.eq(x_d * x_u)
+        if "du_mult" in pl:
+            regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(du_prod.shape())]
+            with m.If(adv_o):
+                m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, du_prod))]
+            x_valid, x_acc, x_flag, x_g, du_prod = regs
+        y_sat, y_ovf = saturate(x_acc, p.y_fmt)
+        du = round_shift(du_prod, dp.du_shift, rnd)
+        yd_sat, yd_ovf = saturate(y1 + du1, p.y_fmt)
+        ov3, f3 = ov2, f2
+        if p.gate:
+            prod = Signal(dp.out_prod_shape)
+            m.d.comb += prod.eq(yd2 * g2)
+        else:
+            prod = yd2                       # no product: out_mult only delays
+        if "out_mult" in pl:                 # the product registered before rounding
+            prod3, ov3, f3 = Signal(prod.shape()), Signal(), Signal()
+            with m.If(adv_o):
+                m.d.sync += [prod3.eq(prod), ov3.eq(ov2), f3.eq(f2)]
+            prod = prod3
+        out_sat, out_ovf = saturate(round_shift(prod, dp.out_shift, rnd), p.out_fmt)
+        sticky = Signal()
+        with m.If(adv_o):
+            m.d.sync += [ov1.eq(x_valid), y1.eq(y_sat), du1.eq(du), g1.eq(x_g),
+                         f1.eq(x_flag | y_ovf),
+                         ov2.eq(ov1), yd2.eq(yd_sat), g2.eq(g1), f2.eq(f1 | yd_ovf),
+                         self.o.valid.eq(ov3), self.o.payload.out.eq(out_sat),
+                         self.o.payload.overflow.eq(sticky | f3 | out_ovf)]
+            with m.If(ov3):
+                m.d.sync += sticky.eq(sticky | f3 | out_ovf)
+        return m

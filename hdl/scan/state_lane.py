@@ -1,0 +1,53 @@
+"""StateLane: one lane of the state recurrence h = sat(r(dA * h) + dBu) (step 7)."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from .datapath import ScanDatapath
+from .params import ScanParams
+
+
+class StateLane(wiring.Component):
+    """The arithmetic of one state lane; valid bits and side bands are the caller's.
+
+    - ``h`` (in, state_fmt): the state read (0 for a sequence's first item), ``dA`` (in, da_fmt),
+      ``dBu`` (in, state_fmt, already rounded and saturated).
+    - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): that saturation happened.
+    - ``en`` (in): advance the optional registers ``state_in`` (the inputs), ``state_mult`` (the
+      product, dBu) and ``state_add`` (the unsaturated sum); without them the lane is combinational.
+    """
+
+    def __init__(self, params: ScanParams):
+        self.params = p = params
+        state = shape_of(p.state_fmt)
+        super().__init__({"en": In(1), "h": In(state), "dA": In(shape_of(p.da_fmt)), "dBu": In(state),
+                          "h_new": Out(state), "ovf": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        dp = ScanDatapath(p)
+        pl = p.pipeline
+
+        def stage(name, *values):
+            regs = [Signal(v.shape(), name=f"{name}{k}") for k, v in enumerate(values)]
+            with m.If(self.en):
+                m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+            return regs
+
+        h, da, dbu = self.h, self.dA, self.dBu
+        if "state_in" in pl:
+            h, da, dbu = stage("sin", h, da, dbu)
+        prod = Signal(dp.dah_shape, name="dAh")
+        m.d.comb += prod.eq(da * h)
+        if "state_mult" in pl:
+            prod, dbu = stage("smul", prod, dbu)
+        total = round_shift(prod, dp.dah_shift, p.rounding) + dbu
+        if "state_add" in pl:
+            (total,) = stage("sadd", total)
+        h_new, ovf = saturate(total, p.state_fmt)
+        m.d.comb += [self.h_new.eq(h_new), self.ovf.eq(ovf)]
+        return m

@@ -1,0 +1,108 @@
+"""StateUpdate: the state memories' read-modify-write around P state lanes (steps 6 and 7)."""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from .config_port import state_bus
+from .datapath import ScanDatapath
+from .params import ScanParams
+from .state_lane import StateLane
+from .timing import STATE_LOOP, hazard_free, loop_depth
+
+
+class StateUpdate(wiring.Component):
+    """Reads each item's P state words, updates them in P ``StateLane``s and writes them back.
+
+    - ``i`` (in): the exp output ``{y: dA per exp lane, side: exp_side}``.
+    - ``state`` (``state_bus``): the read is issued for the item on ``i``; the update is written
+      ``loop_depth`` advances later.
+    - ``o`` (out): ``lanes_layout``: the step's new states, C and the item; flag also when dBu or h
+      saturated.
+
+    Every register advances with ``o.ready`` (the section stalls as one). The first register
+    holds dBu = dtu * B unrounded (rounded and saturated beside the state read, off the loop's
+    path); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the loop. When a word is read
+    again before its update is written (not ``hazard_free``), ``i`` waits (a bubble).
+    """
+
+    def __init__(self, params: ScanParams):
+        self.params = p = params
+        dp = ScanDatapath(p)
+        super().__init__({
+            "i": In(stream.Signature(dp.engine_out("exp", dp.exp_side))),
+            "o": Out(stream.Signature(dp.lanes_layout)),
+            "state": Out(state_bus(p)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        dp = ScanDatapath(p)
+        P = p.lanes
+        adv_s = self.o.ready
+        s2 = self.i.payload.side
+        s_addr_in = s2.d * p.steps + s2.k
+        hazard = Signal()
+        m.d.comb += [self.state.addr.eq(s_addr_in), self.state.en.eq(adv_s),
+                     self.i.ready.eq(adv_s & ~hazard)]
+        side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
+                       "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": 1,
+                       "C": data.ArrayLayout(shape_of(p.c_fmt), P)}
+        v1 = Signal()
+        r1 = Signal(data.StructLayout({
+            **side_layout, "dA": data.ArrayLayout(shape_of(p.da_fmt), p.exp_lanes),
+            "dBu": data.ArrayLayout(dp.dbu_shape, P)}))
+        with m.If(adv_s):
+            m.d.sync += v1.eq(self.i.valid & ~hazard)
+            m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
+                         r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag), r1.C.eq(s2.C)]
+            m.d.sync += [r1.dA[k].eq(self.i.payload.y[k]) for k in range(p.exp_lanes)]
+            m.d.sync += [r1.dBu[k].eq(s2.dtu * s2.B[k]) for k in range(P)]
+
+        flag, lanes = r1.flag, []
+        for k in range(P):
+            m.submodules[f"lane{k}"] = lane = StateLane(p)
+            lanes.append(lane)
+            dbu, ovf = saturate(round_shift(r1.dBu[k], dp.dbu_shift, p.rounding), p.state_fmt)
+            h_old = Signal(shape_of(p.state_fmt), name=f"h_old{k}")
+            m.d.comb += [h_old.eq(Mux(r1.first, 0, self.state.data[k])), lane.en.eq(adv_s),
+                         lane.h.eq(h_old), lane.dA.eq(r1.dA[k if p.exp_lanes > 1 else 0]),
+                         lane.dBu.eq(dbu)]
+            flag = flag | ovf
+        # the valid bit and the side band beside the lanes' optional registers
+        loop = [(v1, r1.addr)]                     # (valid, state word) of each loop stage
+        cur_v, side = v1, {f: getattr(r1, f) for f in side_layout}
+        side["flag"] = flag
+        for name in (n for n in STATE_LOOP if n in p.pipeline):
+            cur_v, side = self._stage(m, name, cur_v, side)
+            loop.append((cur_v, side["addr"]))
+        assert len(loop) == loop_depth(p)
+        flag1 = side["flag"]
+        for lane in lanes:
+            flag1 = flag1 | lane.ovf
+        m.d.comb += [self.state.wr_en.eq(cur_v & adv_s), self.state.wr_addr.eq(side["addr"])]
+        m.d.comb += [self.state.wr_data[k].eq(lane.h_new) for k, lane in enumerate(lanes)]
+        if not hazard_free(p):
+            # a word still being updated in a stage before the last (the last one writes in this
+            # cycle, which the read port forwards) is not read again until it is written
+            m.d.comb += hazard.eq(self.i.valid & Cat(*[v & (a == s_addr_in) for v, a in loop[:-1]]).any())
+        r2 = self.o.payload
+        with m.If(adv_s):
+            m.d.sync += self.o.valid.eq(cur_v)
+            m.d.sync += [r2.k.eq(side["k"]), r2.last.eq(side["last"]), r2.d.eq(side["d"]), r2.u.eq(side["u"]),
+                         r2.z.eq(side["z"]), r2.flag.eq(flag1), r2.C.eq(side["C"])]
+            m.d.sync += [r2.h[k].eq(lane.h_new) for k, lane in enumerate(lanes)]
+        return m
+
+    def _stage(self, m, name, valid, side):
+        """Register the valid bit and the side fields with the lanes' ``name`` register."""
+        tag = {"state_in": "sin", "state_mult": "smul", "state_add": "sadd"}[name]
+        v = Signal(name=f"{tag}_valid")
+        regs = {f: Signal(x.shape(), name=f"{tag}_{f}") for f, x in side.items()}
+        with m.If(self.o.ready):
+            m.d.sync += v.eq(valid)
+            m.d.sync += [regs[f].eq(x) for f, x in side.items()]
+        return v, regs

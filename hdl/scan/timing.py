@@ -1,0 +1,44 @@
+"""The scan unit's timing: latency of each part, the state loop's depth and when it needs bubbles;
+all from ``ScanParams.pipeline`` (``PIPELINE``) and the engines' own latencies."""
+from __future__ import annotations
+
+from .datapath import engine_params
+from .params import ScanParams
+
+STATE_LOOP = ("state_in", "state_mult", "state_add")
+
+
+def pipeline_depths(p: ScanParams) -> dict[str, int]:
+    """Register stages of each part, input transfer to output transfer (the latency adds them)."""
+    pl = p.pipeline
+    d = {"front": 1 + pl.cycles_through("front_sum"), "softplus": engine_params(p, "softplus").latency,
+         "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult"),
+         "exp": engine_params(p, "exp").latency,
+         "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult")}
+    if p.gate:
+        d["silu"] = engine_params(p, "silu").latency
+    d["output"] = 3 + pl.cycles_through("du_in", "du_mult", "out_mult")
+    return d
+
+
+def latency(p: ScanParams) -> int:
+    """Cycles from a (token, channel) input transfer (its last step) to its output transfer."""
+    return sum(pipeline_depths(p).values())
+
+
+def loop_depth(p: ScanParams) -> int:
+    """Advances from a state read to the write of its update: 1 plus the enabled state_* points."""
+    return 1 + p.pipeline.cycles_through(*STATE_LOOP)
+
+
+def hazard_free(p: ScanParams) -> bool:
+    """Whether every state read comes after the write it depends on without waiting.
+
+    The unit issues (token, channel, step) in order, so a state word is read again
+    ``d_inner * steps`` items after its last read; the update is written ``loop_depth`` advances
+    after the read (a write in the same cycle as the read is forwarded by the memory). With
+    ``d_inner * steps >= loop_depth`` the next read always sees the update. Otherwise the unit
+    holds an item whose word is still being updated (one-cycle bubbles, fewer results per clock,
+    same values).
+    """
+    return p.d_inner * p.steps >= loop_depth(p)
