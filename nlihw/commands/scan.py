@@ -53,13 +53,39 @@ def scan_options(f):
                      help="Register points of the unit's three NLI engines (softplus, exp, SiLU), "
                           "as 'nlihw gen --pipeline': none, all, a depth 0.."
                           f"{len(ENGINE_PIPELINE.points)} or point names."),
+        click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None, help="A params file (nlihw scan calibrate -o): its formats, "
+                     "tables, sizes, mode, gate and rounding replace the preset's; only --lanes, "
+                     "--top and the pipelines may be given with it."),
     ]):
         f = opt(f)
     return f
 
 
+# options a params file fixes (given with --params, they are an error)
+FILE_FIXED = {"preset_name": "--preset", "d_inner": "--d-inner", "d_state": "--d-state",
+              "mode": "--mode", "headdim": "--headdim", "no_gate": "--no-gate",
+              "rounding": "--rounding", "formats": "--format", "tables": "--table"}
+
+
+def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline):
+    from click.core import ParameterSource
+    from nlihw.hdl.scan.params_file import load_params
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        for name, flag in FILE_FIXED.items():
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                raise ParamsError(f"{flag} cannot be given with --params (the params file sets it)")
+    p = load_params(path)
+    return p.replace(lanes=p.lanes if lanes is None else lanes, top_name=top_name,
+                     pipeline=pipeline, engine_pipeline=engine_pipeline)
+
+
 def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_gate, rounding,
-                        formats, tables, top_name, pipeline="none", engine_pipeline="none"):
+                        formats, tables, top_name, pipeline="none", engine_pipeline="none",
+                        params_file=None):
+    if params_file is not None:
+        return _params_from_file(params_file, lanes, top_name, pipeline, engine_pipeline)
     over = {}
     for item in formats:
         key, sep, value = item.partition("=")
@@ -163,33 +189,157 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
             shutil.rmtree(work, ignore_errors=True)
 
 
+INPUT_FAMILIES = ("bench", "heavy-tailed")
+
+
+def scan_inputs(p, inputs: str, tokens: int, seed: int):
+    """The inputs of ``scan error``: a generated family, or a model's activations (.npz)."""
+    import numpy as np
+    from nlihw.sim.scan import stimulus
+    hd = p.headdim if p.mode == "mamba2" else None
+    if inputs in INPUT_FAMILIES:
+        draw = stimulus.mamba_inputs if inputs == "bench" else stimulus.heavy_tailed_inputs
+        return draw(p.d_inner, p.d_state, tokens, np.random.default_rng(seed), mode=p.mode,
+                    headdim=hd)
+    from nlihw.sim.scan.activations import load_activations
+    if not inputs.endswith(".npz") and not Path(inputs).exists():
+        raise ParamsError(f"--inputs must be {', '.join(INPUT_FAMILIES)} or an .npz file, got {inputs!r}")
+    x = load_activations(inputs)
+    shape = (x.u.shape[-2], x.B.shape[-2], "mamba2" if x.A.ndim == 1 else "mamba1", x.headdim)
+    if shape != (p.d_inner, p.d_state, p.mode, hd):
+        raise ParamsError(f"{inputs}: the activations are D_inner {shape[0]}, N {shape[1]}, "
+                          f"{shape[2]}" + (f" (headdim {shape[3]})" if shape[3] else "")
+                          + f"; the unit is D_inner {p.d_inner}, N {p.d_state}, {p.mode}"
+                          + (f" (headdim {hd})" if hd else ""))
+    if p.gate and x.z is None:
+        raise ParamsError(f"{inputs}: the activations have no z; use --no-gate")
+    return x
+
+
+def check_states(tokens: int, p, source: str = "") -> None:
+    """Refuse a run whose state updates (tokens x D_inner x N) would not fit in memory; ``source``
+    names an activations file (else the sizes came from the options)."""
+    states = tokens * p.d_inner * p.d_state
+    if states > MAX_ERROR_STATES:
+        what = (f"{source}: {tokens:,} tokens with D_inner {p.d_inner} and N {p.d_state}" if source
+                else f"--tokens {tokens} with --d-inner {p.d_inner} and --d-state {p.d_state}")
+        raise ParamsError(f"{what}: {states:,} state updates, at most {MAX_ERROR_STATES:,}")
+
+
+def print_error_report(p, x, title: str, budget: bool = True):
+    """The full output beside the scan path alone (D = 0), then the full output's error budget."""
+    from nlihw.sim.scan.accuracy import (budget_table, clipped_inputs, error_budget, path_rows,
+                                         path_table)
+    con = Console(width=140)
+    rows = path_rows(p, x)
+    con.print(path_table(rows, f"{title}: golden model (bit-exact RTL) vs float64 reference"))
+    if budget:
+        con.print(budget_table(error_budget(p, x), f"{title}: error budget of the full output"))
+    if rows[0].get("overflow"):
+        click.echo(f"note: the sticky overflow flag is set ({rows[0]['saturated_beats']} of "
+                   f"{rows[0]['beats']} beats saturated)")
+    clipped = _clipped_text(clipped_inputs(p, x))
+    if clipped:
+        click.echo(f"note: inputs clipped by their formats (host-side quantization, no flag): {clipped}")
+    return rows
+
+
+def _clipped_text(clipped: dict) -> str:
+    return ", ".join(f"{k} {100 * v:.4g} %" for k, v in clipped.items() if v > 0)
+
+
 @command.command("error")
 @scan_options
 @click.option("--tokens", type=click.IntRange(1, MAX_TOKENS), default=1024, show_default=True,
-              help=f"Sequence length L (tokens x d_inner x d_state at most {MAX_ERROR_STATES:,}: "
-                   f"about 1.6 GB of memory).")
+              help=f"Sequence length L of generated inputs (tokens x d_inner x d_state at most "
+                   f"{MAX_ERROR_STATES:,}: about 1.6 GB of memory).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed.")
-def error(tokens, seed, **opts):
-    """Error of the unit's output against the float64 selective_scan_ref on Mamba-like inputs,
-    with the error budget: each approximation replaced by exact float64 in turn.
+@click.option("--inputs", default="bench", show_default=True, metavar="bench|heavy-tailed|FILE.npz",
+              help="bench: Mamba-initialised layer (normal u, z, B, C); heavy-tailed: Student-t(3) "
+                   "u and z, A = -(1..N), dt log-uniform in [1e-3, 1e-1]; or a model's "
+                   "activations (see scan calibrate; --tokens and --seed then do not apply).")
+def error(tokens, seed, inputs, **opts):
+    """Error of the unit's output against the float64 selective_scan_ref: the full output and the
+    scan path alone (D = 0), each with its own I/O quantization floor and saturated-beat
+    fractions; then the error budget (each approximation replaced by exact float64 in turn).
 
-    Example: nlihw scan error --preset int16 --tokens 1024
+    Example: nlihw scan error --preset int16 --tokens 1024 --inputs heavy-tailed
     """
-    import numpy as np
-    from nlihw.sim.scan.accuracy import budget_table, error_budget
-    from nlihw.sim.scan.stimulus import mamba_inputs
     p = params_from_options(**opts)
-    states = tokens * p.d_inner * p.d_state
-    if states > MAX_ERROR_STATES:
-        raise ParamsError(f"--tokens {tokens} with --d-inner {p.d_inner} and --d-state {p.d_state}: "
-                          f"{states:,} state updates, at most {MAX_ERROR_STATES:,}")
-    x = mamba_inputs(p.d_inner, p.d_state, tokens, np.random.default_rng(seed), mode=p.mode,
-                     headdim=p.headdim if p.mode == "mamba2" else None)
-    rows = error_budget(p, x)
-    Console(width=120).print(budget_table(rows, f"{p.top_name} ({opts['preset_name']}, {p.mode}): out vs "
-                                                f"float64 reference, L={tokens}, D_inner={p.d_inner}, N={p.d_state}"))
-    if rows[0].get("overflow"):
-        click.echo(f"note: the sticky overflow flag is set ({rows[0]['saturated_beats']} beats saturated)")
+    if inputs in INPUT_FAMILIES:
+        check_states(tokens, p)
+    x = scan_inputs(p, inputs, tokens, seed)
+    check_states(x.u.size // p.d_inner, p, "" if inputs in INPUT_FAMILIES else inputs)
+    name = opts["preset_name"] if opts.get("params_file") is None else opts["params_file"].name
+    print_error_report(p, x, f"{p.top_name} ({name}, {p.mode}, {inputs}), L={x.u.shape[-1]}, "
+                             f"D_inner={p.d_inner}, N={p.d_state}")
+
+
+@command.command("calibrate")
+@click.option("--activations", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="A model's scan activations (.npz, numpy.savez): u, delta, A, B, C and "
+                   "optionally z, D, delta_bias, shaped as selective_scan_ref takes them.")
+@click.option("--preset", "preset_name", type=click.Choice(list(PRESETS)), default="int16",
+              show_default=True, help="Word sizes and (shipped, not refitted) tables to keep.")
+@click.option("--max-saturation", type=click.FloatRange(0, 1, max_open=True), default=1e-5,
+              show_default=True, help="Largest fraction of beats any format may saturate on.")
+@click.option("--headroom", type=click.IntRange(0, 8), default=1, show_default=True,
+              help="Integer bits added above the data's range (not to A and D).")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="Refit the SiLU / softplus table when z / delta + delta_bias exceed the shipped "
+                   "table's input format (about 30-150 s per 16-bit table); --no-refit keeps the "
+                   "shipped tables and reports the clipping.")
+@click.option("--lanes", type=int, default=None, help="State lanes P (default N).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The params file to write (for scan gen|sim|error --params).")
+def calibrate_(activations, preset_name, max_saturation, headroom, refit, lanes, output):
+    """Choose the unit's fixed-point formats from a model's activations: the fewest integer bits
+    that keep saturation under --max-saturation of beats, at the preset's word sizes; print the
+    error on that data and write a params file.
+
+    Example: nlihw scan calibrate --activations layer3.npz --preset int16 -o layer3.params.json
+    """
+    from nlihw.atomic import OutputSet, check_destination
+    from nlihw.hdl.scan.params_file import save_params
+    from nlihw.sim.scan.activations import load_activations
+    from nlihw.sim.scan.calibrate import calibrate
+    check_destination(output)
+    x = load_activations(activations)
+    check_states(x.u.size // x.u.shape[-2], preset(preset_name, d_inner=x.u.shape[-2],
+                                                   d_state=x.B.shape[-2]), str(activations))
+    c = calibrate(x, preset_name, max_saturation=max_saturation, headroom=headroom, lanes=lanes,
+                  refit=refit, progress=lambda m: click.echo(m, err=True))
+    p = c.params
+    click.echo(f"{preset_name} word sizes, {p.mode}, D_inner {p.d_inner}, N {p.d_state}, "
+               f"gate {'on' if p.gate else 'off'}:")
+    for f in FORMAT_FIELDS:
+        click.echo(f"  {f:10s} {str(getattr(p, f)):7s} (preset {PRESETS[preset_name][f]}, "
+                   f"|value| up to {c.magnitude[f]:.4g})")
+    click.echo(f"  tables     softplus {p.delta_fmt} -> {p.dt_fmt}, exp {p.w_fmt} -> {p.da_fmt}, "
+               f"silu {p.z_fmt} -> {p.g_fmt}"
+               + (f" (refitted: {', '.join(c.refitted)})" if c.refitted else " (shipped)"))
+    if c.widened:
+        click.echo(f"widened after the golden-model check: {', '.join(c.widened)}")
+    if c.unmet:
+        click.echo(f"warning: {', '.join(c.unmet)} saturate(s) on more than --max-saturation of "
+                   f"beats even with no fraction bits: the {preset_name} word is too narrow for "
+                   f"this data", err=True)
+    tables = {"delta + delta_bias": p.delta_fmt, "z": p.z_fmt}
+    bad = {k: v for k, v in c.clipped.items() if v > max_saturation}
+    if bad:
+        click.echo(f"warning: clipped beyond --max-saturation: {_clipped_text(bad)} (table inputs: "
+                   f"{', '.join(f'{k} {v}' for k, v in tables.items())}"
+                   + ("; --refit widens them)" if not refit else ")"), err=True)
+    rows = print_error_report(p, x, f"{activations.name} with the calibrated formats", budget=False)
+    note = {"activations": activations.name, "preset": preset_name,
+            "max_saturation": max_saturation, "headroom": headroom,
+            "figures": {r["path"]: {k: r[k] for k in ("rel_rms", "floor_rel_rms", "sat_output",
+                                                       "sat_state", "sat_any")} for r in rows},
+            "clipped": c.clipped, "refitted": list(c.refitted)}
+    out = OutputSet()
+    save_params(p, output, note, outputs=out)
+    out.commit()
+    click.echo(f"wrote {output}")
 
 
 @command.command("tables")
