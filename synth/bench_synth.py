@@ -1,6 +1,7 @@
 """Synthesis benchmark: the default designs on all four targets (ECP5 at speed grades 6 and 8; Fmax
 is the median [min..max] of 3 nextpnr seeds), and the NLI-vs-baselines comparison for silu, gelu
-and exp at a 2-LSB bound (the NLI paper claims >= 4x over LUT-based designs)."""
+and exp at a 2-LSB bound (the NLI paper claims >= 4x over LUT-based designs), and the generic target's
+flattened vs hierarchical mapping (each unique module mapped once) of two of the default designs."""
 from __future__ import annotations
 
 import tempfile
@@ -27,6 +28,7 @@ DESIGNS = [  # label, table, arch, lanes
 COMPARE = [("silu", "s4.12", "s4.12", None), ("gelu", "s4.12", "s4.12", None),
            ("exp", "s4.12", "u1.15", (-8.0, 0.0))]
 COMPARE_TARGETS = ("generic", "xcup", "ecp5")
+HIER_DESIGNS = ("silu M11 K32", "silu M11 K32 x4 lanes")
 MAX_ERR_LSB = 2.0
 
 
@@ -47,10 +49,10 @@ def run(console) -> dict:
     t.add_column("latency", justify="right")
     for tgt, key in cols:
         t.add_column(f"{tgt} {key}", justify="right")
-    figures = {}
+    figures, verilog = {}, {}
     for label, name, arch, lanes in DESIGNS:
         p = NLIEngineParams((shipped_table(name),), arch=arch, lanes=lanes, top_name="nli_engine")
-        v = generate(p, work / label.replace(" ", "_"))["verilog"]
+        v = verilog[label] = generate(p, work / label.replace(" ", "_"))["verilog"]
         reps = {tgt: run_synth(v, p.top_name, tgt, params=p.to_dict(), report_dir=v.parent / "synth")
                 for tgt in TARGETS}
         reps["ecp5-speed8"] = run_synth(v, p.top_name, "ecp5", speed=8, params=p.to_dict(),
@@ -58,6 +60,7 @@ def run(console) -> dict:
         t.add_row(label, str(p.latency), *[_fig(reps[tgt], key) for tgt, key in cols])
         figures[label] = {tgt: reps[tgt]["figures"] for tgt in reps}
     console.print(t)
+    figures["hierarchy"] = hierarchy_table(console, verilog)
 
     for func, fin, fout, dom in COMPARE:
         rows = choose(func, fin, fout, MAX_ERR_LSB, dom, workdir=work / "compare" / func)
@@ -73,4 +76,25 @@ def run(console) -> dict:
                 ratio = [f"{tgt} {area(r, tgt) / area(ref, tgt):.2f}x" for tgt in COMPARE_TARGETS
                          if area(r, tgt) and area(ref, tgt)]
                 console.print(f"  {func}: {NAMES[r.architecture]} / NLI area: {', '.join(ratio) or '-'}")
+    return figures
+
+
+def hierarchy_table(console, verilog: dict) -> dict:
+    """GE and yosys wall time of the generic target, flattened vs hierarchical, per design."""
+    t = Table(title="generic: flattened vs hierarchical mapping (hier: each unique module mapped "
+                    "once, area summed over instances)")
+    for col in ("design", "flat GE", "hier GE", "hier / flat", "flat s", "hier s", "modules (instances)"):
+        t.add_column(col, justify="right")
+    figures = {}
+    for label in HIER_DESIGNS:
+        v = verilog[label]
+        reps = {h: run_synth(v, "nli_engine", "generic", hierarchy=h, report_dir=v.parent / f"synth-{h}")
+                for h in ("flat", "keep")}
+        ge = {h: r["figures"]["gate_equivalents"] for h, r in reps.items()}
+        secs = {h: "cached" if r["run"]["cached"] else f"{r['run']['seconds']:.0f}" for h, r in reps.items()}
+        mods = reps["keep"]["flow"]["modules"]
+        t.add_row(label, f"{ge['flat']:,.0f}", f"{ge['keep']:,.0f}", f"{ge['keep'] / ge['flat']:.3f}",
+                  secs["flat"], secs["keep"], f"{len(mods)} ({sum(m['instances'] for m in mods.values())})")
+        figures[label] = {"flat": ge["flat"], "hier": ge["keep"], "modules": mods}
+    console.print(t)
     return figures

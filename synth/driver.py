@@ -31,11 +31,11 @@ from nlihw.atomic import OutputSet, check_destination
 from nlihw.errors import ParamsError, ToolError
 from nlihw.hdl.common.verilog_names import is_keyword
 from nlihw.regular_files import read_regular
-from . import cache, sta, tools
+from . import cache, module_dedupe, sta, tools
 from .liberty import Library, parse as parse_liberty, read_bytes as read_liberty
 from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog, ports_of
 from .report_table import format_table
-from .targets import TARGETS, Target, internal_ffs
+from .targets import DEDUPE_VERSION, PREP_SCRIPT, TARGETS, Target, internal_ffs
 
 __all__ = ["run_synth", "format_table", "report_name", "output_paths", "check_outputs", "check_top",
            "SHIPPED_LIBERTY", "REPORT_SCHEMA"]
@@ -56,6 +56,9 @@ class _Failed(Exception):
 
 
 MAX_SEEDS = 9
+# generic targets: "keep" maps each unique module once and sums over instances; "flat" maps the
+# flattened design; "auto" keeps the hierarchy when a module has two or more instances
+HIERARCHY_MODES = ("auto", "keep", "flat")
 MAX_DESIGN_BYTES = 1 << 30           # a generated design's Verilog is at most tens of MB
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # a token yosys takes as it is: no space, quote, newline, glob character, option dash, "+/"
@@ -86,7 +89,7 @@ def output_paths(verilog: "str | Path", target: str, *, report_dir: "str | Path 
     t = TARGETS[target]
     stem = report_name(target, speed)
     out = Path(report_dir) if report_dir is not None else Path(verilog).parent / "synth"
-    logs = ["yosys.log"]
+    logs = ["yosys.log"] + (["prep.yosys.log"] if t.hier_script else [])
     if t.pnr is not None:
         logs += ["harness.log"] + [f"nextpnr.seed{s}.{x}" for s in _check_seeds(t, seeds)
                                    for x in ("log", "report.json")]
@@ -117,7 +120,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
               cache_dir: "str | Path | None" = None, params: dict | None = None,
               progress: Callable[[str], None] | None = None,
               report_dir: "str | Path | None" = None, speed: int | None = None,
-              seeds: "tuple[int, ...] | None" = None) -> dict:
+              seeds: "tuple[int, ...] | None" = None, hierarchy: str = "auto") -> dict:
     """Synthesize module ``top`` of ``verilog`` for ``target`` and return its report.
 
     ``liberty`` (generic target only) replaces the shipped gate library; areas are then in that
@@ -125,6 +128,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     messages. The report goes to ``report_dir`` (default: ``synth/`` beside the Verilog file) as
     ``<target>.json``, or ``<target>-speed<N>.json`` for a ``speed`` grade other than the
     target's default. ``seeds``: the nextpnr seeds whose median is the Fmax (default 1, 2, 3).
+    ``hierarchy`` (generic targets): one of ``HIERARCHY_MODES``; the report's ``flow.hierarchical``
+    says which flow ran, ``flow.modules`` the instances, cells and own area of each module.
     """
     if target not in TARGETS:
         raise ParamsError(f"unknown synthesis target {target!r}; choose from {', '.join(TARGETS)}")
@@ -132,6 +137,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     grade = t.speed(speed)
     seeds = _check_seeds(t, seeds)
     check_top(top)
+    _check_hierarchy(t, hierarchy)
     verilog = Path(verilog)
     if liberty is not None and not t.uses_liberty:
         raise ParamsError(f"--liberty applies to the generic targets only, not {target!r}")
@@ -149,6 +155,8 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         "script": script, "liberty": lib_sha, "tools": {"yosys": versions["yosys"]},
         "pnr": None, "harness": HARNESS_VERSION if t.pnr else None,
         **({"netlist_pass": t.netlist_pass.version} if t.netlist_pass else {}),
+        **({"hierarchy": hierarchy, "hier_scripts": list(t.hier_texts()) if hierarchy != "flat" else None,
+            "dedupe": DEDUPE_VERSION if hierarchy != "flat" else None} if t.hier_script else {}),
     })
     root = Path(cache_dir) if cache_dir is not None else cache.default_root()
 
@@ -158,7 +166,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         result, entry = hit
     else:
         result, entry = _yosys_stage(t, root, key, (verilog.name, design, top),
-                                     (lib, lib_bytes), script, progress)
+                                     (lib, lib_bytes), script, progress, hierarchy)
     runs, cached = [], hit is not None
     if t.pnr is not None and result["harness"]["note"] is None:
         for seed in seeds:
@@ -194,8 +202,9 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         "liberty": {"file": lib.name, "sha256": lib_sha, "shipped": shipped} if lib is not None else None,
         "tools": {**versions, **result["builds"]},
         "flow": {"script": t.script, "script_sha256": hashlib.sha256(script.encode()).hexdigest(),
-                 "pnr": pnr, **({"netlist_pass": {"name": t.netlist_pass.name, **result["netlist_pass"]}}
-                                if result.get("netlist_pass") else {})},
+                 "pnr": pnr, **(_hierarchy_summary(t, hierarchy, result) if t.hier_script else {}),
+                 **({"netlist_pass": {"name": t.netlist_pass.name, **result["netlist_pass"]}}
+                    if result.get("netlist_pass") else {})},
         "figures": figures,
         "cells": result["cells"],
         "logs": logs,
@@ -223,20 +232,21 @@ def _read_inputs(t: Target, verilog: Path, liberty, params) -> tuple[bytes, Path
 
 
 def _yosys_stage(t: Target, root: Path, key: str, design: tuple, lib: tuple, script: str,
-                 progress) -> tuple[dict, Path]:
+                 progress, hierarchy: str = "flat") -> tuple[dict, Path]:
     """Run yosys in a fresh work directory of the cache and commit it as entry ``key``;
     ``design``: (file name, bytes, top), ``lib``: (path or None, bytes). A tool failure keeps
     the directory as ``<key>.failed`` and becomes a one-line ``ToolError`` naming its log."""
     work = cache.new_workdir(root, key)
     try:
-        result = _synthesize(t, script, *design, *lib, work, progress)
+        result = _synthesize(t, script, *design, *lib, work, progress, hierarchy)
     except _Failed as f:
         where = cache.keep_failed(root, key, work)
         raise _tool_error(f, t.name, where / f.log.relative_to(work)) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    (work / "design.json").unlink(missing_ok=True)     # large; the script can remake it
+    for big in ("design.json", "design.il", "design.dedup.il"):      # large; the scripts remake them
+        (work / big).unlink(missing_ok=True)
     return result, cache.commit(root, key, work, result)
 
 
@@ -349,7 +359,7 @@ def _yosys_build(log: Path) -> str:
 
 
 def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib: Path | None,
-                lib_bytes: bytes, work: Path, progress) -> dict:
+                lib_bytes: bytes, work: Path, progress, hierarchy: str = "flat") -> dict:
     """Run the tools in ``work``; returns the cacheable result (figures, cells, builds, logs, pnr)."""
     if not _TOKEN.fullmatch(vname) or not vname.endswith(".v") or vname == "harness.v":
         vname = "design.v"            # keep the yosys command line simple and the harness apart
@@ -361,13 +371,23 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
         names.update(liberty="cells.lib", memstat="design.memstat.json", prestat="design.prestat.json",
                      netlist="design.mapped.json")
         timing_lib = parse_liberty(lib_bytes.decode(errors="replace"), str(lib))   # errors before yosys
-    _yosys(work, "yosys", _subst(script, **names), f"synthesizing {top}", progress, t.name)
+    hier = _prepare_hierarchy(t, names, work, progress, hierarchy) if lib is not None else None
+    if hier is not None:
+        _yosys(work, "yosys", _subst(t.hier_texts()[1], **hier["names"]),
+               f"synthesizing {top}: mapping each of {hier['unique']} modules once", progress, t.name)
+    else:
+        flat = ": mapping the flattened design" if (work / "prep.yosys.log").is_file() else ""
+        _yosys(work, "yosys", _subst(script, **names), f"synthesizing {top}{flat}", progress, t.name)
     stat = _stat(work / "design.stat.json")
     cells = {c: n for c, n in sorted(stat["num_cells_by_type"].items()) if c != "$scopeinfo"}
-    result = {"cells": cells, "builds": {"yosys_build": _yosys_build(work / "yosys.log")},
-              "logs": {"yosys": "yosys.log"}}
+    logs = {"yosys": "yosys.log"}
+    if (work / "prep.yosys.log").is_file():
+        logs["yosys_prep"] = "prep.yosys.log"
+    result = {"cells": cells, "builds": {"yosys_build": _yosys_build(work / "yosys.log")}, "logs": logs}
     if t.uses_liberty:
         result["figures"] = _generic_figures(stat, cells, work, t.sram_macros, top, timing_lib)
+        result["hierarchy"] = (_module_table(json.loads((work / "design.modstat.json").read_text()), top,
+                                             hier["merged"]) if hier is not None else None)
     else:
         if t.netlist_pass is not None:
             # the pass (e.g. ECP5 DSP register packing) changes the cell counts: apply it to the
@@ -385,6 +405,57 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
         result["harness"] = _harness(t, script, vname, top, work, progress)
         result["logs"].update({"harness_yosys": "harness.log"} if (work / "harness.log").is_file() else {})
     return result
+
+
+def _check_hierarchy(t: Target, hierarchy) -> None:
+    if hierarchy not in HIERARCHY_MODES:
+        raise ParamsError(f"hierarchy must be one of {', '.join(HIERARCHY_MODES)}, "
+                          f"got {_printable(repr(hierarchy), 40)}")
+    if hierarchy != "auto" and not t.hier_script:
+        raise ParamsError(f"hierarchy applies to the generic targets only, not {t.name!r}")
+
+
+def _prepare_hierarchy(t: Target, names: dict, work: Path, progress, hierarchy: str) -> dict | None:
+    """Step 1 of the hierarchical flow: elaborate, dump RTLIL, merge identical modules. None: map
+    the flattened design instead ("flat", or "auto" when no module has two instances)."""
+    if hierarchy == "flat" or not t.hier_script:
+        return None
+    _yosys(work, "prep.yosys", _subst(t.hier_texts()[0], verilog=names["verilog"], top=names["top"],
+                                liberty=names["liberty"], memstat=names["memstat"], rtlil="design.il"),
+           f"synthesizing {names['top']}", progress, t.name)
+    text, merged = module_dedupe.dedupe((work / "design.il").read_text())
+    children = module_dedupe.children_of(text)
+    counts = module_dedupe.instance_counts(children, "\\" + names["top"])
+    if hierarchy == "auto" and max(counts.values()) < 2:
+        return None
+    (work / "design.dedup.il").write_text(text)
+    keep = {k: v for k, v in names.items() if k in ("top", "liberty", "prestat", "stat", "netlist")}
+    return {"names": {**keep, "rtlil": "design.dedup.il", "modstat": "design.modstat.json"},
+            "unique": len(counts), "merged": {k.removeprefix("\\"): len(v) for k, v in merged.items()}}
+
+
+def _module_table(modstat: dict, top: str, merged: dict) -> dict:
+    """{module: instances, own cells (submodule instances not counted), own area, copies merged
+    into it}: the mapped hierarchy of the report's ``flow.modules``."""
+    mods = {m.removeprefix("\\"): v for m, v in modstat["modules"].items()}
+    children = {m: {c: n for c, n in v["num_cells_by_type"].items() if c in mods} for m, v in mods.items()}
+    counts = module_dedupe.instance_counts(children, top)
+    table = {}
+    for m, n in sorted(counts.items()):
+        v = mods[m]
+        sub = sum(k * float(mods[c].get("area", 0.0)) for c, k in children[m].items())
+        table[m] = {"instances": n, "cells": v["num_cells"] - sum(children[m].values()),
+                    "area": round(float(v.get("area", 0.0)) - sub, 3), "merged": merged.get(m, 0)}
+    return table
+
+
+def _hierarchy_summary(t: Target, hierarchy: str, result: dict) -> dict:
+    """The report's ``flow`` entries of the hierarchical flow."""
+    modules = result.get("hierarchy")
+    return {"hierarchy": hierarchy, "hierarchical": modules is not None, "modules": modules,
+            **({"script": t.hier_script, "prep_script": PREP_SCRIPT,
+                "script_sha256": hashlib.sha256(t.hier_texts()[1].encode()).hexdigest()}
+               if modules is not None else {})}
 
 
 def _recount(netlist: dict, top: str, cells: dict) -> dict:

@@ -138,6 +138,7 @@ class Target:
     pnr: Pnr | None = None
     sram_macros: bool = False                      # memories stay black boxes (generic-sram)
     netlist_pass: NetlistPass | None = None        # between yosys and nextpnr
+    hier_script: str | None = None                 # hierarchical flow, after PREP_SCRIPT (generic)
 
     @property
     def uses_liberty(self) -> bool:
@@ -146,6 +147,10 @@ class Target:
 
     def script_text(self) -> str:
         return (resources.files("nlihw.synth") / self.script).read_text()
+
+    def hier_texts(self) -> tuple[str, str]:
+        """(PREP_SCRIPT, ``hier_script``): the two yosys steps of the hierarchical flow."""
+        return tuple((resources.files("nlihw.synth") / f).read_text() for f in (PREP_SCRIPT, self.hier_script))
 
     def speed(self, speed: int | None) -> int | None:
         """The speed grade to use: ``speed`` if the device has it, else the default; a grade
@@ -169,11 +174,18 @@ def _source_digest(module_file: str) -> str:
     return hashlib.sha256(resources.files(__package__).joinpath(module_file).read_bytes()).hexdigest()[:16]
 
 
+# generic targets, hierarchical flow: step 1 (elaborate, dump RTLIL; then synth/module_dedupe.py)
+PREP_SCRIPT = "generic_prep.ys"
+
+# the merge of identical modules between the two steps: its source digest enters the cache key
+DEDUPE_VERSION = _source_digest("module_dedupe.py")
+
 TARGETS: dict[str, Target] = {t.name: t for t in [
-    Target("generic", "generic.ys", "gate library (default nand2_ge.lib: NAND2 gate equivalents)", None),
+    Target("generic", "generic.ys", "gate library (default nand2_ge.lib: NAND2 gate equivalents)", None,
+           hier_script="generic_hier.ys"),
     Target("generic-sram", "generic_sram.ys", "gate library (default nand2_ge.lib: NAND2 gate "
            "equivalents), memories as SRAM macros (bits reported, area not counted)", None,
-           sram_macros=True),
+           sram_macros=True, hier_script="generic_sram_hier.ys"),
     Target("xcup", "xcup.ys", "Xilinx UltraScale+ (xcup, ZCU102 family), core only", xcup_figures),
     # LFE5U-25F comes in grades 6, 7 and 8 (8 fastest); nextpnr-ecp5 has timing for each
     Target("ecp5", "ecp5.ys", "Lattice LFE5U-25F-{speed}BG256C", ecp5_figures,

@@ -138,8 +138,13 @@ def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | Non
 @click.option("--seeds", type=int, default=3, show_default=True,
               help="nextpnr runs (seeds 1..N, N odd) whose median is the reported Fmax, with the "
                    "minimum and maximum.")
+@click.option("--hierarchy", type=click.Choice(["auto", "keep", "flat"]), default="auto",
+              show_default=True,
+              help="generic targets: keep maps each unique module once (identical lanes merged) "
+                   "and sums the area over instances; flat maps the flattened design; auto keeps "
+                   "the hierarchy when a module has two or more instances.")
 def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top: str | None,
-            speed: int | None, seeds: int):
+            speed: int | None, seeds: int, hierarchy: str):
     """Synthesize the design in DIRECTORY (an 'nlihw gen' output) and print its figures.
 
     Each target writes DIRECTORY/synth/<target>.json (deterministic: sorted keys, no
@@ -163,7 +168,7 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
       nlihw synth build/nli -t generic -t xcup -t ecp5 -t ice40
       nlihw synth build/nli -t ecp5 --speed 8
       nlihw synth build/nli --liberty my_stdcells.lib      (a clock estimate from its delays)
-      nlihw synth build/scan -t generic-sram
+      nlihw synth build/scan -t generic-sram      (lanes mapped once: --hierarchy auto)
     """
     targets = targets or ("generic",)
     if liberty is not None and not any(t.startswith("generic") for t in targets):
@@ -174,6 +179,8 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
             raise ParamsError("--speed applies to targets with speed grades (ecp5); add --target ecp5")
         for target in graded:
             TARGETS[target].speed(speed)           # a grade the device lacks: one line, before any run
+    if hierarchy != "auto" and not any(t.startswith("generic") for t in targets):
+        raise ParamsError("--hierarchy applies to the generic targets; add --target generic")
     if not 1 <= seeds <= MAX_SEEDS or seeds % 2 == 0:
         raise ParamsError(f"--seeds must be odd, 1 to {MAX_SEEDS} (the median is one run), got {seeds}")
     verilog, top, man = find_design(directory, top)
@@ -188,8 +195,10 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
     reports = []
     for target, kw in runs:
         with err.status(f"{target}: starting") as status:
-            rep = run_synth(verilog, top, target, liberty=liberty if target.startswith("generic") else None,
-                            params=params, progress=status.update, **kw)
+            generic = target.startswith("generic")
+            rep = run_synth(verilog, top, target, liberty=liberty if generic else None,
+                            params=params, progress=status.update,
+                            hierarchy=hierarchy if generic else "auto", **kw)
         run = rep["run"]
         how = "cached" if run["cached"] else f"{run['seconds']:.1f} s"
         click.echo(f"{target}: {how}; report {run['report']}", err=True)
