@@ -70,11 +70,11 @@ def scalar_model(p, cfg, run):
                 w_raw = rnd(dt * a, fb(p.dt_fmt) + fb(p.a_fmt) - fb(p.w_fmt), mode)
                 w, _ = sat(w_raw, p.w_fmt)
                 flag |= ev("w", w_raw > rng_of(p.w_fmt)[1])
-                dA = nli(p.exp, w)
+                dA, _ = sat(rnd(nli(p.exp, w), fb(p.da_fmt) - fb(p.dam_fmt), mode), p.dam_fmt)
                 dbu, f = sat(rnd(dtu * int(run.B[l, n]), fb(p.dtu_fmt) + fb(p.b_fmt) - fb(p.state_fmt), mode),
                              p.state_fmt)
                 flag |= ev("dBu", f)
-                h[d][n], f = sat(rnd(dA * h[d][n], fb(p.da_fmt), mode) + dbu, p.state_fmt)
+                h[d][n], f = sat(rnd(dA * h[d][n], fb(p.dam_fmt), mode) + dbu, p.state_fmt)
                 flag |= ev("h", f)
                 acc += int(run.C[l, n]) * h[d][n]
             y, f = sat(rnd(acc, fb(p.c_fmt) + fb(p.state_fmt) - fb(p.y_fmt), mode), p.y_fmt)

@@ -14,8 +14,12 @@ from .timing import latency
 
 
 def read_bus(depth: int, shape) -> wiring.Signature:
-    """An asynchronous memory read, from the reader's side: ``addr`` out, ``data`` in."""
-    return wiring.Signature({"addr": Out(range(depth)), "data": In(shape)})
+    """A synchronous (block-RAM) memory read, from the reader's side: ``data`` (in) is the word at
+    the ``addr`` (out) given in the last cycle with ``en`` (out) high, and holds while ``en`` is low.
+    ``reissue`` (in, registered): ``data`` was lost (reset, a configuration command); the reader
+    reads its current word again (a cycle in which no item is taken)."""
+    return wiring.Signature({"addr": Out(range(depth)), "en": Out(1), "data": In(shape),
+                             "reissue": In(1)})
 
 
 def state_bus(p: ScanParams) -> wiring.Signature:
@@ -32,15 +36,18 @@ class ConfigPort(wiring.Component):
     Commands:
 
     - ``cfg`` (in) ``{addr, data, write}``; accepted only while the unit is drained (no channel in
-      flight, ``front_idle``); a read answers on ``rdata`` (out), state words one cycle later.
+      flight, ``front_idle``); a read answers on ``rdata`` (out) two cycles after acceptance (the
+      memories' synchronous read, then the word selected and registered).
     - ``waiting`` (out): a command is waiting; the front stops at its next channel boundary.
     - ``busy`` (out): the memories' addresses are the command's (registered ``cfg.valid`` while
-      idle); the front issues nothing.
+      idle), and one cycle more (also after reset) while the datapath's reads are reissued; the
+      front issues nothing.
     - ``start`` / ``done`` (in): a channel entered the unit / left it (counts what is in flight).
 
-    Datapath ports (``read_bus``: asynchronous reads; the command's addresses while ``busy``):
-    ``a_rd`` (one word per exp lane), ``bias_rd``, ``d_rd``; ``state`` (``state_bus``: per lane,
-    the read forwards a write to the same word).
+    Datapath ports (``read_bus``: synchronous reads, one cycle; the command's addresses while
+    ``busy``): ``a_rd`` (one word per exp lane), ``bias_rd``, ``d_rd``; ``state`` (``state_bus``:
+    per lane, the read forwards a write to the same word). Every memory has one synchronous read
+    port and one write port, so A, D and delta_bias map to block RAM.
     """
 
     def __init__(self, params: ScanParams):
@@ -58,24 +65,42 @@ class ConfigPort(wiring.Component):
         })
 
     def _memories(self, m: Module):
-        """(A, D, bias, state) memories' (write, read) ports."""
+        """(A, D, bias, state) memories' (write, read) ports, the A and state ones per lane."""
         p = self.params
-        a_mem = [memory.Memory(shape=shape_of(p.a_fmt), depth=ScanDatapath(p).a_words, init=[])
-                 for _ in range(p.exp_lanes)]
-        d_mem = memory.Memory(shape=shape_of(p.d_fmt), depth=max(2, p.d_inner), init=[])
-        b_mem = memory.Memory(shape=shape_of(p.delta_fmt), depth=max(2, p.bias_count), init=[])
-        s_mem = [memory.Memory(shape=shape_of(p.state_fmt), depth=ScanDatapath(p).state_words, init=[])
-                 for _ in range(p.lanes)]
-        for k, mem in enumerate(a_mem):
-            m.submodules[f"a_mem{k}"] = mem
-        for k, mem in enumerate(s_mem):
-            m.submodules[f"state_mem{k}"] = mem
-        m.submodules.d_mem, m.submodules.bias_mem = d_mem, b_mem
-        a = ([mem.write_port() for mem in a_mem], [mem.read_port(domain="comb") for mem in a_mem])
-        s_wr = [mem.write_port() for mem in s_mem]
-        s = (s_wr, [mem.read_port(transparent_for=(w,)) for mem, w in zip(s_mem, s_wr)])
-        return (a, (d_mem.write_port(), d_mem.read_port(domain="comb")),
-                (b_mem.write_port(), b_mem.read_port(domain="comb")), s)
+        dp = ScanDatapath(p)
+        mems = {"a": [memory.Memory(shape=shape_of(p.a_fmt), depth=dp.a_words, init=[])
+                      for _ in range(p.exp_lanes)],
+                "d": [memory.Memory(shape=shape_of(p.d_fmt), depth=max(2, p.d_inner), init=[])],
+                "bias": [memory.Memory(shape=shape_of(p.delta_fmt), depth=max(2, p.bias_count), init=[])],
+                "state": [memory.Memory(shape=shape_of(p.state_fmt), depth=dp.state_words, init=[])
+                          for _ in range(p.lanes)]}
+        ports = {}
+        for name, lst in mems.items():
+            wr, rd = [], []
+            for k, mem in enumerate(lst):
+                m.submodules[f"{name}_mem{k}" if name in ("a", "state") else f"{name}_mem"] = mem
+                wr.append(mem.write_port())
+                rd.append(mem.read_port(transparent_for=(wr[-1],) if name == "state" else ()))
+            ports[name] = (wr, rd)
+        return ports["a"], ports["d"], ports["bias"], ports["state"]
+
+    def _control(self, m: Module):
+        """cfg_mode (the memories are the command's), accept, rd_pending; drives the handshakes."""
+        inflight = Signal(range(4 * latency(self.params) + 8))
+        idle = Signal()
+        m.d.comb += [idle.eq((inflight == 0) & self.front_idle), self.waiting.eq(self.cfg.valid)]
+        m.d.sync += inflight.eq(inflight + self.start - self.done)
+        # a command waited while the unit was idle last cycle: the memories' addresses are the
+        # command's (registered: it drives every memory's address multiplexer); no item issues,
+        # nor in the cycle after, while the front's bias read is reissued
+        cfg_mode, after = Signal(), Signal(init=1)
+        m.d.sync += [cfg_mode.eq(self.cfg.valid & idle), after.eq(cfg_mode)]
+        m.d.comb += self.busy.eq(cfg_mode | after)
+        rd_pending = Signal()
+        m.d.comb += self.cfg.ready.eq(cfg_mode & idle & ~rd_pending & ~self.rdata.valid)
+        accept = Signal()
+        m.d.comb += accept.eq(self.cfg.valid & self.cfg.ready)
+        return cfg_mode, accept, rd_pending
 
     def elaborate(self, platform):
         m = Module()
@@ -83,22 +108,9 @@ class ConfigPort(wiring.Component):
         P = p.lanes
         lane_bits = clog2(P)
         (a_wr, a_rd), (d_wr, d_rd), (b_wr, b_rd), (s_wr, s_rd) = self._memories(m)
-
-        inflight = Signal(range(4 * latency(p) + 8))
-        idle = Signal()
-        m.d.comb += [idle.eq((inflight == 0) & self.front_idle), self.waiting.eq(self.cfg.valid)]
-        m.d.sync += inflight.eq(inflight + self.start - self.done)
-        # a command waited while the unit was idle last cycle: the memories' addresses are the
-        # command's (registered: it drives every memory's address multiplexer); no item issues
-        cfg_mode = self.busy
-        m.d.sync += cfg_mode.eq(self.cfg.valid & idle)
-        rd_pending = Signal()
+        cfg_mode, accept, rd_pending = self._control(m)
         rd_sel = Signal(range(5))
         rd_lane = Signal(max(1, lane_bits))
-        rd_comb = Signal(p.config_data_bits)
-        m.d.comb += self.cfg.ready.eq(cfg_mode & idle & ~rd_pending & ~self.rdata.valid)
-        accept = Signal()
-        m.d.comb += accept.eq(self.cfg.valid & self.cfg.ready)
         caddr, cdata = self.cfg.payload.addr, self.cfg.payload.data
         hit, idx = {}, {}
         for name, (base, n, _) in p.config_regions().items():
@@ -114,15 +126,17 @@ class ConfigPort(wiring.Component):
         wr_en = accept & self.cfg.payload.write
         for k, w in enumerate(a_wr):
             m.d.comb += [w.addr.eq(a_word_of), w.data.eq(cdata), w.en.eq(wr_en & hit["A"] & (a_lane_of == k))]
-        m.d.comb += [d_wr.addr.eq(idx["D"]), d_wr.data.eq(cdata), d_wr.en.eq(wr_en & hit["D"]),
-                     b_wr.addr.eq(idx["bias"]), b_wr.data.eq(cdata), b_wr.en.eq(wr_en & hit["bias"])]
+        m.d.comb += [d_wr[0].addr.eq(idx["D"]), d_wr[0].data.eq(cdata), d_wr[0].en.eq(wr_en & hit["D"]),
+                     b_wr[0].addr.eq(idx["bias"]), b_wr[0].data.eq(cdata), b_wr[0].en.eq(wr_en & hit["bias"])]
 
-        # the datapath's ports, the command's addresses in cfg_mode
+        # the datapath's reads, the command's addresses (every port enabled) in cfg_mode
+        def share(r, cfg_addr, bus, data):
+            m.d.comb += [r.addr.eq(Mux(cfg_mode, cfg_addr, bus.addr)), r.en.eq(cfg_mode | bus.en),
+                         data.eq(r.data), bus.reissue.eq(self.busy)]
         for k, r in enumerate(a_rd):
-            m.d.comb += [r.addr.eq(Mux(cfg_mode, a_word_of, self.a_rd.addr)), self.a_rd.data[k].eq(r.data)]
-        m.d.comb += [b_rd.addr.eq(Mux(cfg_mode, idx["bias"], self.bias_rd.addr)),
-                     self.bias_rd.data.eq(b_rd.data),
-                     d_rd.addr.eq(Mux(cfg_mode, idx["D"], self.d_rd.addr)), self.d_rd.data.eq(d_rd.data)]
+            share(r, a_word_of, self.a_rd, self.a_rd.data[k])
+        share(b_rd[0], idx["bias"], self.bias_rd, self.bias_rd.data)
+        share(d_rd[0], idx["D"], self.d_rd, self.d_rd.data)
         st = self.state
         for k, (r, w) in enumerate(zip(s_rd, s_wr)):
             m.d.comb += [r.addr.eq(Mux(cfg_mode, s_word_of, st.addr)), r.en.eq(st.en | cfg_mode),
@@ -131,26 +145,26 @@ class ConfigPort(wiring.Component):
                          w.addr.eq(Mux(cfg_mode, s_word_of, st.wr_addr)),
                          w.data.eq(Mux(cfg_mode, cdata, st.wr_data[k]))]
 
-        # read back: comb memories are sampled at acceptance; the state one cycle later
-        a_sel = Signal(shape_of(p.a_fmt))
-        m.d.comb += a_sel.eq(a_rd[0].data)
-        for k in range(1, p.exp_lanes):
-            with m.If(a_lane_of == k):
-                m.d.comb += a_sel.eq(a_rd[k].data)
+        # read back: every memory is read at acceptance; the word selected a cycle later
         with m.If(accept & ~self.cfg.payload.write):
-            m.d.sync += [rd_pending.eq(1), rd_lane.eq(s_lane_of),
-                         rd_sel.eq(Mux(hit["A"], 0, Mux(hit["D"], 1, Mux(hit["bias"], 2, Mux(hit["state"], 3, 4))))),
-                         rd_comb.eq(Mux(hit["A"], a_sel.as_unsigned(),
-                                        Mux(hit["D"], d_rd.data.as_unsigned(),
-                                            Mux(hit["bias"], b_rd.data.as_unsigned(), 0))))]
+            m.d.sync += [rd_pending.eq(1), rd_lane.eq(Mux(hit["A"], a_lane_of, s_lane_of)),
+                         rd_sel.eq(Mux(hit["A"], 0, Mux(hit["D"], 1, Mux(hit["bias"], 2, Mux(hit["state"], 3, 4)))))]
         with m.If(rd_pending):
-            state_word = Signal(p.state_fmt.width)
-            m.d.comb += state_word.eq(s_rd[0].data)
-            for k in range(1, P):
-                with m.If(rd_lane == k):
-                    m.d.comb += state_word.eq(s_rd[k].data)
-            m.d.sync += [rd_pending.eq(0), self.rdata.valid.eq(1),
-                         self.rdata.payload.eq(Mux(rd_sel == 3, state_word, rd_comb))]
+            lane_word = {0: Signal(p.a_fmt.width), 3: Signal(p.state_fmt.width)}
+            for sel, rds in ((0, a_rd), (3, s_rd)):
+                m.d.comb += lane_word[sel].eq(rds[0].data)
+                for k in range(1, len(rds)):
+                    with m.If(rd_lane == k):
+                        m.d.comb += lane_word[sel].eq(rds[k].data)
+            word = Signal(p.config_data_bits)
+            with m.Switch(rd_sel):
+                for sel, v in ((0, lane_word[0]), (1, d_rd[0].data.as_unsigned()),
+                               (2, b_rd[0].data.as_unsigned()), (3, lane_word[3])):
+                    with m.Case(sel):
+                        m.d.comb += word.eq(v)
+                with m.Default():                     # outside every region: reads as 0
+                    m.d.comb += word.eq(0)
+            m.d.sync += [rd_pending.eq(0), self.rdata.valid.eq(1), self.rdata.payload.eq(word)]
         with m.Elif(self.rdata.ready):
             m.d.sync += self.rdata.valid.eq(0)
         return m

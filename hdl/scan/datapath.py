@@ -71,9 +71,14 @@ class ScanDatapath:
         return p.dtu_fmt.frac_bits + p.b_fmt.frac_bits - p.state_fmt.frac_bits
 
     @property
+    def da_shift(self) -> int:
+        """The exp table's dA -> dam_fmt, the multiplier's operand (step 4)."""
+        return self.p.da_fmt.frac_bits - self.p.dam_fmt.frac_bits
+
+    @property
     def dah_shift(self) -> int:
         """dA * h -> state_fmt (step 7)."""
-        return self.p.da_fmt.frac_bits
+        return self.p.dam_fmt.frac_bits
 
     @property
     def y_shift(self) -> int:
@@ -110,7 +115,7 @@ class ScanDatapath:
     @property
     def dah_shape(self):
         """dA * h (dA unsigned, hence the extra bit)."""
-        return signed(self.p.da_fmt.width + self.p.state_fmt.width + 1)
+        return signed(self.p.dam_fmt.width + self.p.state_fmt.width + 1)
 
     @property
     def acc_shape(self):
@@ -131,6 +136,24 @@ class ScanDatapath:
     def out_prod_shape(self):
         """yd * g."""
         return signed(self.p.y_fmt.width + self.p.g_fmt.width + 1)
+
+    def products(self) -> dict[str, tuple[int, int, int]]:
+        """Every multiplier of the datapath: name -> (signed width of each operand, instances
+        per unit). An unsigned operand takes one bit more as a signed multiplier input."""
+        p = self.p
+
+        def w(fmt):
+            return fmt.width + (0 if fmt.signed else 1)
+        per_lane = p.lanes
+        prods = {"dt*A": (w(p.dt_fmt), w(p.a_fmt), p.exp_lanes),
+                 "dt*u": (w(p.dt_fmt), w(p.u_fmt), 1),
+                 "dtu*B": (w(p.dtu_fmt), w(p.b_fmt), per_lane),
+                 "dA*h": (w(p.dam_fmt), w(p.state_fmt), per_lane),
+                 "C*h": (w(p.c_fmt), w(p.state_fmt), per_lane),
+                 "D*u": (w(p.d_fmt), w(p.u_fmt), 1)}
+        if p.gate:
+            prods["yd*g"] = (w(p.y_fmt), w(p.g_fmt), 1)
+        return prods
 
     @property
     def d_bits(self) -> int:

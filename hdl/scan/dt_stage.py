@@ -1,7 +1,7 @@
 """DtStage: the exp input w = sat(r(dt * A)) per exp lane and dtu = sat(r(dt * u)) (steps 3 and 5)."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,7 +16,10 @@ class DtStage(wiring.Component):
 
     - ``i`` (in): the softplus output ``{y: dt, side: softplus_side}``.
     - ``a_rd`` (``read_bus``): A of the item (d*steps + k, or the head in Mamba-2), one word
-      per exp lane, read asynchronously from the item on ``i``.
+      per exp lane, read a cycle ahead: items arrive in (token, channel, step) order, so when one
+      is taken the next one's word is read (its address follows from the item's side band); the
+      read's output register holds A of the item on ``i`` (no latency added, valid from the
+      second cycle after reset).
     - ``o`` (out): the exp input ``{x: w per lane, side: exp_side}``; side.dtu = dt*u; side.flag
       also when dt*u saturated or dt*A overflowed above w_fmt (below it exp is ~0: not flagged).
 
@@ -40,11 +43,11 @@ class DtStage(wiring.Component):
         sb1 = dp.softplus_side
         s1 = self.i.payload.side
         dt = self.i.payload.y[0]                                   # unsigned dt_fmt bits
-        m.d.comb += self.a_rd.addr.eq(s1.d * p.steps + s1.k if p.mode == "mamba1" else s1.head)
         e_valid, e_side = self.o.valid, self.o.payload.side
         adv_e = Signal()
         m.d.comb += [adv_e.eq(~e_valid | self.o.ready), self.i.ready.eq(adv_e)]
-        # dta_in registers dt, A and the side band (cuts the A LUT-RAM read from the multiply),
+        self._read_ahead(m, s1)
+        # dta_in registers dt, A and the side band (cuts the A read from the multiply),
         # dta_mult the products (cuts the multiply from the rounding and saturation)
         x_valid, x_dt, x_side = self.i.valid, dt, s1
         x_a = [self.a_rd.data[k] for k in range(lanes)]
@@ -85,3 +88,20 @@ class DtStage(wiring.Component):
                          e_side.z.eq(x_side.z), e_side.B.eq(x_side.B), e_side.C.eq(x_side.C),
                          e_side.flag.eq(flag2)]
         return m
+
+    def _read_ahead(self, m: Module, s1):
+        """Reads A of the item after the one on ``i`` when that one is taken (the enable holds the
+        word through a stall); on ``reissue`` that of the item expected next (0 after reset)."""
+        p = self.params
+        a_cur = Signal.like(self.a_rd.addr)
+        if p.mode == "mamba1":
+            item = s1.d * p.steps + s1.k
+            succ = Mux(item == p.d_inner * p.steps - 1, 0, item + 1)
+        else:            # the next channel starts a head when d + 1 is a multiple of headdim
+            new_head = s1.last & (s1.d + 1 == (s1.head + 1) * p.headdim)
+            succ = Mux(new_head, Mux(s1.head == p.n_heads - 1, 0, s1.head + 1), s1.head)
+        take = self.i.valid & self.i.ready
+        m.d.comb += [self.a_rd.addr.eq(Mux(self.a_rd.reissue, a_cur, succ)),
+                     self.a_rd.en.eq(self.a_rd.reissue | take)]
+        with m.If(take):
+            m.d.sync += a_cur.eq(succ)

@@ -19,12 +19,16 @@ class Front(wiring.Component):
     - ``bc`` (in): per token ``{B, C}``; taken on the token's last step.
     - ``o`` (out): the softplus engine's input ``{x, side}``: x = sat(delta + bias) (step 1),
       side = ``ScanDatapath.softplus_side`` (the step's P words of B and C; flag: x saturated).
-    - ``bias_rd`` (``read_bus``): the delta_bias memory (channel, or head in Mamba-2).
+    - ``bias_rd`` (``read_bus``): the delta_bias memory (channel, or head in Mamba-2), read a
+      cycle ahead: when a channel's last step issues, the next channel's word is read, so the
+      read's output register holds the bias of the item issuing (no latency added); the address
+      comes from registers only, the enable from the stall.
     - ``hold`` (in): a configuration command waits; stop at the next channel boundary.
-      ``cfg_mode`` (in): the memories are the command's; issue nothing.
+      ``cfg_mode`` (in): the memories are the command's (or the bias read is being reissued);
+      issue nothing.
     - ``start`` (out): a channel's first step issues. ``idle`` (out): at a channel boundary.
 
-    ``front_sum`` registers delta and the bias read before their saturating sum (one cycle more).
+    ``front_sum`` registers delta and the bias before their saturating sum (one cycle more).
     """
 
     def __init__(self, params: ScanParams):
@@ -61,10 +65,8 @@ class Front(wiring.Component):
             delta = Mux(c_ctr == 0, beat.delta, delta_head)
             with m.If(go & (c_ctr == 0)):
                 m.d.sync += delta_head.eq(beat.delta)
-            m.d.comb += self.bias_rd.addr.eq(head)
         else:
             delta = beat.delta
-            m.d.comb += self.bias_rd.addr.eq(d_ctr)
         bias = self.bias_rd.data
         if "front_sum" in p.pipeline:
             # delta and the bias read registered here, their saturating sum registered in a
@@ -96,12 +98,17 @@ class Front(wiring.Component):
             m.d.sync += [
                 f_side_in.B.as_value().eq(self.bc.payload.B.as_value().word_select(k_ctr, P * bw)),
                 f_side_in.C.as_value().eq(self.bc.payload.C.as_value().word_select(k_ctr, P * cw))]
+        d_succ = Mux(last_d, 0, d_ctr + 1)
+        last_c = c_ctr == p.headdim - 1
+        head_succ = Mux(last_c, Mux(last_d, 0, head + 1), head)
         with m.If(go):
             m.d.sync += k_ctr.eq(Mux(last_k, 0, k_ctr + 1))
             with m.If(last_k):
-                m.d.sync += d_ctr.eq(Mux(last_d, 0, d_ctr + 1))
+                m.d.sync += d_ctr.eq(d_succ)
                 if p.mode == "mamba2":
-                    last_c = c_ctr == p.headdim - 1
-                    m.d.sync += [c_ctr.eq(Mux(last_c, 0, c_ctr + 1)),
-                                 head.eq(Mux(last_c, Mux(last_d, 0, head + 1), head))]
+                    m.d.sync += [c_ctr.eq(Mux(last_c, 0, c_ctr + 1)), head.eq(head_succ)]
+        # the next channel's bias, read as the counters move to it (or the current one again)
+        now, succ = (head, head_succ) if p.mode == "mamba2" else (d_ctr, d_succ)
+        m.d.comb += [self.bias_rd.addr.eq(Mux(self.bias_rd.reissue, now, succ)),
+                     self.bias_rd.en.eq(self.bias_rd.reissue | (go & last_k))]
         return m

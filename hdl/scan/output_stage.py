@@ -1,7 +1,7 @@
 """OutputStage: y = sat(r(C . h)), yd = sat(y + r(D * u)), out = sat(r(yd * g)) (steps 8 to 10)."""
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,7 +15,10 @@ class OutputStage(wiring.Component):
     """The output of each (token, channel).
 
     - ``i`` (in): the SiLU engine's output ``{y: g, side: silu_side}`` (without a gate, g is unused).
-    - ``d_rd`` (``read_bus``): D of the channel, read asynchronously for the item on ``i``.
+    - ``d_rd`` (``read_bus``): D of the channel, read a cycle ahead: channels arrive in order,
+      so when an item is taken the next channel is read (the enable holds the word through a
+      stall; ``reissue`` rereads the channel expected next); the read's output register holds D
+      of the item on ``i`` (no latency added, valid from the second cycle after reset).
     - ``o`` (out): ``{out, overflow}``; overflow is sticky since reset (the OR of every item's flag
       and every saturation here, in output order).
 
@@ -40,15 +43,20 @@ class OutputStage(wiring.Component):
         o_in = self.i.payload.side
         g_in = self.i.payload.y[0] if p.gate else Const(0, p.g_fmt.width)
         adv_o = Signal()
-        m.d.comb += [adv_o.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv_o),
-                     self.d_rd.addr.eq(o_in.d)]
+        m.d.comb += [adv_o.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv_o)]
+        d_cur, take = Signal.like(self.d_rd.addr), self.i.valid & self.i.ready
+        succ = Mux(o_in.d == p.d_inner - 1, 0, o_in.d + 1)
+        m.d.comb += [self.d_rd.addr.eq(Mux(self.d_rd.reissue, d_cur, succ)),
+                     self.d_rd.en.eq(self.d_rd.reissue | take)]
+        with m.If(take):
+            m.d.sync += d_cur.eq(succ)
         g_shape = shape_of(p.g_fmt)
         ov1, ov2 = Signal(), Signal()
         y1, du1 = Signal(shape_of(p.y_fmt)), Signal(dp.du_round_shape)
         g1, g2 = Signal(g_shape), Signal(g_shape)
         f1, f2 = Signal(), Signal()
         yd2 = Signal(shape_of(p.y_fmt))
-        # du_in registers D (a LUT-RAM read) and u before the D*u multiply, du_mult the product
+        # du_in registers D and u before the D*u multiply, du_mult the product
         # before its rounding; both ahead of stage 1. y = C . h is rounded before them and
         # saturated after (with neither, both happen in stage 1)
         y_rnd = round_shift(o_in.acc, dp.y_shift, rnd)

@@ -22,10 +22,10 @@ from nlihw.hdl.common.verilog_names import is_keyword
 MODES = ("mamba1", "mamba2")
 # The unit's optional register points (in the components of hdl/scan/), in datapath order; each
 # adds one cycle.
-# front_sum: delta and the delta_bias LUT-RAM read registered before their saturating sum (the
-# softplus engine's input); dta_*: the dt*A / dt*u stage (A read from a LUT RAM, multiply, round, saturate); state_*: the
+# front_sum: delta and the delta_bias block-RAM read (issued a cycle ahead) registered before their saturating sum (the
+# softplus engine's input); dta_*: the dt*A / dt*u stage (A read from block RAM a cycle ahead, multiply, round, saturate); state_*: the
 # state recurrence h = sat(r(dA*h) + dBu), loop-carried through the state memory; dot_mult: C.h;
-# du_*: D*u (D read from a LUT RAM); out_mult: y*g. ``prefer``: the order a depth N enables them
+# du_*: D*u (D read from block RAM a cycle ahead); out_mult: y*g. ``prefer``: the order a depth N enables them
 # in (the longest ECP5 paths first, as measured at P = 1).
 PIPELINE = Pipeline(
     ("front_sum", "dta_in", "dta_mult", "state_in", "state_mult", "state_add", "dot_mult", "du_in",
@@ -47,7 +47,8 @@ class ScanParams:
     Products are rounded once each with ``rounding``; sums saturate. ``pipeline``: the optional
     register points enabled (a ``Pipeline`` of ``PIPELINE``, or a spec: none, all, a depth, names);
     ``engine_pipeline``: those of its three NLI engines (``ENGINE_PIPELINE``, the same spec forms).
-    Both change the latency, never a value.
+    Both change the latency, never a value. ``da_mult_fmt`` (unsigned, the exp table output's
+    integer bits, fewer fraction bits): dA is rounded to it once, so that dA * h fits one DSP.
     """
     d_inner: int
     d_state: int
@@ -71,6 +72,7 @@ class ScanParams:
     top_name: str = "selective_scan"
     pipeline: "Pipeline | str | int | list | None" = None
     engine_pipeline: "Pipeline | str | int | list | None" = None
+    da_mult_fmt: "Q | str | None" = None   # dA rounded to this for dA * h (None: the exp table's)
 
     def __post_init__(self):
         from nlihw.hdl.nli.params import ENGINE_PIPELINE
@@ -114,6 +116,7 @@ class ScanParams:
                               f"{self.dt_fmt} and {self.da_fmt}")
         if not self.w_fmt.signed or self.exp.domain[1] > 0:
             raise ParamsError("the exp table must take a signed input with its domain at x <= 0")
+        self._check_da_mult()
         for f in ("state_fmt", "y_fmt", "out_fmt", "dtu_fmt"):
             if not getattr(self, f).signed:
                 raise ParamsError(f"{f} must be signed, got {getattr(self, f)}")
@@ -121,6 +124,20 @@ class ScanParams:
                 and not is_keyword(self.top_name)):
             raise ParamsError(f"top_name must be a Verilog identifier that is not a keyword, got "
                               f"{self.top_name!r}")
+
+    def _check_da_mult(self):
+        if self.da_mult_fmt is None:
+            return
+        try:
+            f = require_fixed(parse_format(self.da_mult_fmt), "the scan unit's da_mult_fmt")
+        except ValueError as e:
+            raise ParamsError(str(e)) from None
+        da = self.da_fmt
+        if f.signed or f.int_bits < da.int_bits or f.frac_bits > da.frac_bits:
+            raise ParamsError(f"da_mult_fmt must be unsigned with at least the {da.int_bits} "
+                              f"integer bits and at most the {da.frac_bits} fraction bits of the "
+                              f"exp table's output {da}, got {f}")
+        object.__setattr__(self, "da_mult_fmt", f)
 
     # --- formats that follow from the tables ---------------------------------------------------
     @property
@@ -140,6 +157,11 @@ class ScanParams:
     @property
     def da_fmt(self) -> Q:
         return self.exp.layout.out_fmt
+
+    @property
+    def dam_fmt(self) -> Q:
+        """dA as it enters dA * h: ``da_mult_fmt``, else the exp table's output."""
+        return self.da_fmt if self.da_mult_fmt is None else self.da_mult_fmt
 
     @property
     def z_fmt(self) -> Q:
@@ -213,6 +235,8 @@ class ScanParams:
     # --- serialization --------------------------------------------------------------------------
     def to_dict(self) -> dict:
         d = {f: str(getattr(self, f)) for f in FORMAT_FIELDS}
+        if self.da_mult_fmt is not None:     # absent when unset: earlier digests stay valid
+            d["da_mult_fmt"] = str(self.da_mult_fmt)
         d.update(d_inner=self.d_inner, d_state=self.d_state, lanes=self.lanes, mode=self.mode,
                  headdim=self.headdim, gate=self.gate, rounding=self.rounding.value,
                  top_name=self.top_name,
@@ -245,11 +269,14 @@ class ScanParams:
         return replace(self, **changes)
 
 
-# Formats of the presets that are not the tables' (see nlihw.luts.scan_tables for those).
+# Formats of the presets that are not the tables' (see nlihw.luts.scan_tables for those). Every
+# product's operands fit one 27 x 18 signed multiplier (DSP48E2; two 18 x 18 MULT18 on ECP5):
+# an 18-bit signed operand (I/O, dA, y) times one of at most 27 (state, dt*u, dt).
 PRESETS = {
-    # 16-bit I/O; 32-bit state and dt*u; y in 24 bits
+    # 16-bit I/O; 27-bit state and dt*u; dA rounded to u1.16 (18 bits signed); y in 18 bits
     "int16": dict(u_fmt="s4.12", b_fmt="s4.12", c_fmt="s4.12", a_fmt="s5.11", d_fmt="s4.12",
-                  dtu_fmt="s6.26", state_fmt="s6.26", y_fmt="s6.18", out_fmt="s5.11"),
+                  dtu_fmt="s6.21", state_fmt="s6.21", y_fmt="s6.12", out_fmt="s5.11",
+                  da_mult_fmt="u1.16"),
     # INT8 activations, 24-bit state (in the spirit of eMamba)
     "int8": dict(u_fmt="s4.4", b_fmt="s4.4", c_fmt="s4.4", a_fmt="s5.3", d_fmt="s4.4",
                  dtu_fmt="s6.18", state_fmt="s6.18", y_fmt="s6.10", out_fmt="s5.3"),
@@ -265,6 +292,10 @@ def preset(name: str, *, d_inner: int = 64, d_state: int = 16, lanes: int | None
         raise ParamsError(f"unknown scan preset {name!r}; choose one of {', '.join(PRESETS)}")
     kw = {f: scan_table(name, f) for f in ("softplus", "exp", "silu") if f not in overrides}
     kw.update(PRESETS[name])
+    if "exp" in overrides and "da_mult_fmt" not in overrides and kw.get("da_mult_fmt"):
+        out, mult = overrides["exp"].layout.out_fmt, parse_format(kw["da_mult_fmt"])
+        if out.frac_bits <= mult.frac_bits or out.int_bits > mult.int_bits:
+            kw["da_mult_fmt"] = None        # a table of one's own: dA enters dA * h as it comes
     kw.update(overrides)
     return ScanParams(d_inner=d_inner, d_state=d_state, lanes=d_state if lanes is None else lanes,
                       mode=mode, headdim=headdim, **kw)

@@ -13,7 +13,7 @@ from .params import ScanParams
 class StateLane(wiring.Component):
     """The arithmetic of one state lane; valid bits and side bands are the caller's.
 
-    - ``h`` (in, state_fmt): the state read (0 for a sequence's first item), ``dA`` (in, da_fmt),
+    - ``h`` (in, state_fmt): the state read (0 for a sequence's first item), ``dA`` (in, dam_fmt),
       ``dBu`` (in, state_fmt, already rounded and saturated).
     - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): that saturation happened.
     - ``en`` (in): advance the optional registers ``state_in`` (the inputs), ``state_mult`` (the
@@ -23,7 +23,7 @@ class StateLane(wiring.Component):
     def __init__(self, params: ScanParams):
         self.params = p = params
         state = shape_of(p.state_fmt)
-        super().__init__({"en": In(1), "h": In(state), "dA": In(shape_of(p.da_fmt)), "dBu": In(state),
+        super().__init__({"en": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)), "dBu": In(state),
                           "h_new": Out(state), "ovf": Out(1)})
 
     def elaborate(self, platform):

@@ -23,9 +23,10 @@ class StateUpdate(wiring.Component):
       saturated.
 
     Every register advances with ``o.ready`` (the section stalls as one). The first register
-    holds dBu = dtu * B unrounded (rounded and saturated beside the state read, off the loop's
-    path); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the loop. When a word is read
-    again before its update is written (not ``hazard_free``), ``i`` waits (a bubble).
+    holds dA rounded to dam_fmt and dBu = dtu * B unrounded (rounded and saturated beside the
+    state read, off the loop's path); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the
+    loop. When a word is read again before its update is written (not ``hazard_free``), ``i``
+    waits (a bubble).
     """
 
     def __init__(self, params: ScanParams):
@@ -53,13 +54,13 @@ class StateUpdate(wiring.Component):
                        "C": data.ArrayLayout(shape_of(p.c_fmt), P)}
         v1 = Signal()
         r1 = Signal(data.StructLayout({
-            **side_layout, "dA": data.ArrayLayout(shape_of(p.da_fmt), p.exp_lanes),
+            **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
             "dBu": data.ArrayLayout(dp.dbu_shape, P)}))
         with m.If(adv_s):
             m.d.sync += v1.eq(self.i.valid & ~hazard)
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
                          r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag), r1.C.eq(s2.C)]
-            m.d.sync += [r1.dA[k].eq(self.i.payload.y[k]) for k in range(p.exp_lanes)]
+            m.d.sync += [r1.dA[k].eq(self._dam(self.i.payload.y[k], dp)) for k in range(p.exp_lanes)]
             m.d.sync += [r1.dBu[k].eq(s2.dtu * s2.B[k]) for k in range(P)]
 
         flag, lanes = r1.flag, []
@@ -96,6 +97,12 @@ class StateUpdate(wiring.Component):
                          r2.z.eq(side["z"]), r2.flag.eq(flag1), r2.C.eq(side["C"])]
             m.d.sync += [r2.h[k].eq(lane.h_new) for k, lane in enumerate(lanes)]
         return m
+
+    def _dam(self, da, dp):
+        """The exp table's dA rounded to the multiplier's dam_fmt (cannot saturate: dA <= 1)."""
+        if not dp.da_shift:
+            return da
+        return saturate(round_shift(da, dp.da_shift, self.params.rounding), self.params.dam_fmt)[0]
 
     def _stage(self, m, name, valid, side):
         """Register the valid bit and the side fields with the lanes' ``name`` register."""

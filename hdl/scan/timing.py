@@ -22,8 +22,18 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
 
 
 def latency(p: ScanParams) -> int:
-    """Cycles from a (token, channel) input transfer (its last step) to its output transfer."""
+    """Cycles from a (token, channel) input transfer (its last step) to its output transfer.
+
+    The A, D and delta_bias reads are synchronous (block RAM) and issued a cycle ahead (the next
+    item's address is known), so their output registers add no cycle to any stage."""
     return sum(pipeline_depths(p).values())
+
+
+def config_read_latency(p: ScanParams) -> int:
+    """Cycles from a configuration read's acceptance on ``cfg`` to ``rdata.valid``: one for the
+    memories' synchronous read, one to select the word and register it. After every command
+    (and after reset) the front waits one cycle more while its bias read is reissued."""
+    return 2
 
 
 def loop_depth(p: ScanParams) -> int:

@@ -5,9 +5,10 @@ Pipeline, one component each: ``Front`` (sum delta + bias, select the step's B a
 engine -> ``DtStage`` (dt*A, dt*u) -> exp engine (P lanes; one in Mamba-2) -> ``StateUpdate``
 (read-modify-write of P state memories through P ``StateLane``s) -> ``DotReduce`` (exact C . h
 per step, summed over the N/P steps) -> SiLU engine -> ``OutputStage`` (y, D*u, gate). The
-memories and the configuration port are ``ConfigPort``'s; shifts, widths and side bands are
-``ScanDatapath``'s, latencies ``timing.py``'s. P = N lanes take one (token, channel) per clock;
-P < N take N/P clocks.
+memories and the configuration port are ``ConfigPort``'s (every read synchronous, so A, D and
+delta_bias are block RAM; the datapath reads them a cycle ahead at no latency); shifts, widths
+and side bands are ``ScanDatapath``'s, latencies ``timing.py``'s. P = N lanes take one (token,
+channel) per clock; P < N take N/P clocks.
 
 Register points (``ScanParams.pipeline``, see ``PIPELINE`` in params.py) each add one cycle and
 change no value. Three of them (state_*) lengthen the state loop, read to write-back, to

@@ -24,7 +24,7 @@ MAX_ERROR_STATES = 1 << 23       # scan error: tokens x d_inner x d_state (about
 def scan_options(f):
     for opt in reversed([
         click.option("--preset", "preset_name", type=click.Choice(list(PRESETS)), default="int16",
-                     show_default=True, help="Formats and tables: int16 (16-bit I/O, 32-bit state) "
+                     show_default=True, help="Formats and tables: int16 (16-bit I/O, 27-bit state) "
                      "or int8 (8-bit activations, 24-bit state)."),
         click.option("--d-inner", type=int, default=64, show_default=True, help="Channels (D_inner)."),
         click.option("--d-state", type=int, default=16, show_default=True,

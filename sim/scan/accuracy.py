@@ -193,11 +193,11 @@ def emulate(p: ScanParams, x: ScanInputs, approx=APPROXIMATIONS) -> np.ndarray:
     dt = o.table("softplus", delta + bias[:, None])          # (D or H, L)
     if p.mode == "mamba2":
         w = o.internal(p.w_fmt, dt * A[:, None])               # (H, L)
-        dA = np.repeat(o.table("exp", w), p.headdim, axis=0)[:, None, :]
+        dA = np.repeat(o.internal(p.dam_fmt, o.table("exp", w)), p.headdim, axis=0)[:, None, :]
         dt = np.repeat(dt, p.headdim, axis=0)
     else:
         w = o.internal(p.w_fmt, dt[:, None, :] * A[:, :, None])  # (D, N, L)
-        dA = o.table("exp", w)
+        dA = o.internal(p.dam_fmt, o.table("exp", w))          # the dA * h operand's rounding
     dtu = o.internal(p.dtu_fmt, dt * u)
     dBu = o.internal(p.state_fmt, dtu[:, None, :] * B[None, :, :])
     h = np.zeros((p.d_inner, p.d_state))

@@ -9,7 +9,7 @@ step   operation                                          format
 1      x = sat(delta + bias)  (*)                         delta_fmt (softplus input)
 2      dt = NLI_softplus(x)                               dt_fmt
 3      w_n = sat(r(dt * A_n))  (* above only)             w_fmt (exp input; below its range exp ~ 0)
-4      dA_n = NLI_exp(w_n)                                da_fmt
+4      dA_n = sat(r(NLI_exp(w_n)))                        dam_fmt (da_mult_fmt, else da_fmt)
 5      dtu = sat(r(dt * u))  (*)                          dtu_fmt
 6      dBu_n = sat(r(dtu * B_n))  (*)                     state_fmt
 7      h_n = sat(r(dA_n * h_n) + dBu_n)  (*)              state_fmt; h = 0 first when ``first``
@@ -119,7 +119,7 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         w_raw = r(dt[:, :, None] * A[None, :, :], dp.w_shift)
         w = p.w_fmt.saturate(w_raw)
         mark("w", (w_raw > p.w_fmt.max_raw).any(-1))
-        dA = nli_eval(p.exp, w)                                                # (T, D, N)
+        dA = p.dam_fmt.saturate(r(nli_eval(p.exp, w), dp.da_shift))             # (T, D, N)
     else:
         hd = p.headdim
         x_raw = delta[:, ::hd] + bias[None, :]                                 # (T, H)
@@ -129,7 +129,7 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         w_raw = r(dt_h * A[None, :], dp.w_shift)
         w = p.w_fmt.saturate(w_raw)
         mark("w", np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1))
-        dA_h = nli_eval(p.exp, w)                                              # (T, H)
+        dA_h = p.dam_fmt.saturate(r(nli_eval(p.exp, w), dp.da_shift))           # (T, H)
         dt = np.repeat(dt_h, hd, axis=1)
         dA = np.broadcast_to(np.repeat(dA_h, hd, axis=1)[:, :, None], (T, Dn, N))
 
