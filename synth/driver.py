@@ -24,6 +24,7 @@ import re
 import shutil
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -237,14 +238,8 @@ def _yosys_stage(t: Target, root: Path, key: str, design: tuple, lib: tuple, scr
     ``design``: (file name, bytes, top), ``lib``: (path or None, bytes). A tool failure keeps
     the directory as ``<key>.failed`` and becomes a one-line ``ToolError`` naming its log."""
     work = cache.new_workdir(root, key)
-    try:
+    with _run_in(root, key, work, t.name):
         result = _synthesize(t, script, *design, *lib, work, progress, hierarchy)
-    except _Failed as f:
-        where = cache.keep_failed(root, key, work)
-        raise _tool_error(f, t.name, where / f.log.relative_to(work)) from None
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     for big in ("design.json", "design.il", "design.dedup.il"):      # large; the scripts remake them
         (work / big).unlink(missing_ok=True)
     return result, cache.commit(root, key, work, result)
@@ -299,6 +294,20 @@ def _printable(text: str, limit: int = 200) -> str:
     """``text`` on one line of printable characters (a log echoes the design's bytes)."""
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@contextmanager
+def _run_in(root: Path, key: str, work: Path, target: str):
+    """Around tool runs in the cache work directory ``work``: a tool failure keeps it as
+    ``<key>.failed`` and becomes a one-line ``ToolError`` naming its log; any other exit removes it."""
+    try:
+        yield
+    except _Failed as f:
+        where = cache.keep_failed(root, key, work)
+        raise _tool_error(f, target, where / f.log.relative_to(work)) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def _tool_error(f: _Failed, target: str, log: Path) -> ToolError:
@@ -531,19 +540,13 @@ def _pnr_seed(t: Target, root: Path, entry: Path, harness: dict, seed: int, grad
     if hit is not None:
         return hit[0], hit[1], True
     work = cache.new_workdir(root, key)
-    try:
+    with _run_in(root, key, work, t.name):
         packed = cache.entry_file(entry, harness["file"]) if _TOKEN.fullmatch(str(harness["file"])) else None
         if packed is None:
             raise ParamsError(f"{entry}: the cached harness netlist is missing or damaged; delete "
                               f"this cache entry and run again")
         (work / "harness.json").write_bytes(gzip.decompress(packed))
         result = _place_and_route(t, work, seed, grade, progress)
-    except _Failed as f:
-        where = cache.keep_failed(root, key, work)
-        raise _tool_error(f, t.name, where / f.log.relative_to(work)) from None
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     (work / "harness.json").unlink(missing_ok=True)
     return result, cache.commit(root, key, work, result), False
 
