@@ -26,8 +26,8 @@ def test_gen_is_deterministic_and_complete(tmp_path, capsys):
     assert man["latency"] == latency(p) == sum(man["pipeline"].values())
     assert man["cycles_per_channel"] == 2 and str(tmp_path) not in json.dumps(man)
     widths = {q["name"]: q["width"] for q in man["ports"]}
-    # u (s4.4) + delta (s4.4) + z (s4.4) + first; B and C: 4 x 8 bits each; out (s5.3) + overflow
-    assert widths["i__payload"] == 8 + 8 + 8 + 1 and widths["bc__payload"] == 64 and widths["o__payload"] == 9
+    # u (s4.4) + delta (s4.4) + z (s4.4) + first; B and C: 4 x 8 bits each; out (s5.3), overflow, clamped
+    assert widths["i__payload"] == 8 + 8 + 8 + 1 and widths["bc__payload"] == 64 and widths["o__payload"] == 10
     core = (tmp_path / "a" / "selective_scan.core").read_text()
     assert 'name: "nlihw:scan:selective_scan:' in core and "selective_scan.sv" in core
     assert "latency 30" in capsys.readouterr().out

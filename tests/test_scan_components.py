@@ -254,7 +254,7 @@ def test_dot_reduce(pipeline):
     st = res.stages
     T, Dn, P = run.u.shape[0], p.d_inner, p.lanes
     rng = random.Random(SEED)
-    items = [(l, d, k, rng.random() < 0.2) for l in range(T) for d in range(Dn) for k in range(p.steps)]
+    items = [(l, d, k, rng.choice((0, 0, 0, 1, 2, 3))) for l in range(T) for d in range(Dn) for k in range(p.steps)]
     dut = DotReduce(p)
 
     def drive(ctx, it):
@@ -271,7 +271,7 @@ def test_dot_reduce(pipeline):
     got = stream_sim(dut, items, drive, collect, T * Dn)
     flags = {}
     for l, d, _, f in items:
-        flags[l, d] = flags.get((l, d), False) | f
+        flags[l, d] = flags.get((l, d), 0) | f
     want = [(int(st["acc"][l, d]), d, int(run.u[l, d]), int(flags[l, d]), _u(run.z[l, d], p.z_fmt.width))
             for l in range(T) for d in range(Dn)]
     assert got == want
@@ -294,13 +294,16 @@ def test_output_stage(gate, pipeline):
         l, d = it
         ctx.set(dut.i.payload.y[0], _u(st["g"][l, d], p.g_fmt.width))
         ctx.set(dut.i.payload.side, {"acc": int(st["acc"][l, d]), "d": d, "u": int(run.u[l, d]),
-                                     "flag": int(early[l, d])})
+                                     "flag": int(early[l, d]) | 2 * int(st["clamped"][l, d])})
 
-    got = stream_sim(dut, items, drive, lambda ctx: (ctx.get(dut.o.payload.out), ctx.get(dut.o.payload.overflow)),
-                     len(items), top=WithMemories(dut, {"d_rd": list(cfg.D)}))
-    want = [(int(res.out[l, d]), int(res.overflow[l, d])) for l, d in items]
+    def collect(ctx):
+        o = dut.o.payload
+        return ctx.get(o.out), ctx.get(o.overflow), ctx.get(o.clamped)
+
+    got = stream_sim(dut, items, drive, collect, len(items), top=WithMemories(dut, {"d_rd": list(cfg.D)}))
+    want = [(int(res.out[l, d]), int(res.overflow[l, d]), int(res.clamped[l, d])) for l, d in items]
     assert got == want
-    assert len(set(o for o, _ in want)) > 3
+    assert len(set(o for o, *_ in want)) > 3
 
 
 # --- front ----------------------------------------------------------------------------------
@@ -350,11 +353,12 @@ def test_front(mode, pipeline):
             x = st["x"][l, d] if mode == "mamba1" else st["x"][l, d // p.headdim]
             for k in range(p.steps):
                 want.append((_u(x, p.delta_fmt.width), d, k, int(run.first[l, d]), int(k == p.steps - 1),
-                             int(run.u[l, d]), int(run.z[l, d]), int(ev["x"][l, d]),
+                             int(run.u[l, d]), int(run.z[l, d]),
+                             int(ev["x"][l, d]) | 2 * int(st["clamped"][l, d]),   # bit 1: clamped
                              [int(b) for b in run.B[l, k * P:(k + 1) * P]],
                              [int(c) for c in run.C[l, k * P:(k + 1) * P]]))
     assert got == want
-    assert any(w[7] for w in want) and not all(w[7] for w in want)
+    assert {w[7] & 2 for w in want} == {0, 2}          # clamped on some steps, not on all
 
 
 # --- configuration port ---------------------------------------------------------------------

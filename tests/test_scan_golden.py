@@ -44,8 +44,8 @@ def scalar_model(p, cfg, run):
     fb = lambda f: f.frac_bits                                  # noqa: E731
     T, Dn, N = run.u.shape[0], p.d_inner, p.d_state
     h = [[0] * N for _ in range(Dn)]
-    outs, flags, sticky = [], [], False
-    events = {k: np.zeros((T, Dn), dtype=bool) for k in ("x", "w", "dtu", "dBu", "h", "y", "yd", "out")}
+    outs, flags, clamps, sticky, sticky_c = [], [], [], False, False
+    events = {k: np.zeros((T, Dn), dtype=bool) for k in ("x", "w", "dtu", "dBu", "h", "y", "yd", "out", "clamped")}
 
     def ev(name, hit):
         events[name][l, d] |= bool(hit)
@@ -57,8 +57,10 @@ def scalar_model(p, cfg, run):
             hd = d // p.headdim
             src = d if p.mode == "mamba1" else hd * p.headdim
             bias = int(cfg.bias[d if p.mode == "mamba1" else hd])
-            x, f = sat(int(run.delta[l, src]) + bias, p.delta_fmt)
-            flag |= ev("x", f)
+            x_raw = int(run.delta[l, src]) + bias
+            x, f = sat(x_raw, p.delta_fmt)
+            flag |= ev("x", f and x_raw > 0)          # above: overflow; below: clamped
+            sticky_c |= ev("clamped", f and x_raw < 0)
             dt = nli(p.softplus, x)
             dtu, f = sat(rnd(dt * int(run.u[l, d]), fb(p.dt_fmt) + fb(p.u_fmt) - fb(p.dtu_fmt), mode), p.dtu_fmt)
             flag |= ev("dtu", f)
@@ -91,7 +93,8 @@ def scalar_model(p, cfg, run):
             sticky |= flag | ev("out", f)
             outs.append(o)
             flags.append(sticky)
-    return outs, flags, h, events
+            clamps.append(sticky_c)
+    return outs, flags, clamps, h, events
 
 
 def random_case(p, T, seed, wide=False):
@@ -132,10 +135,12 @@ def test_matches_scalar_model(name, kw, rounding, gate, wide):
     p = preset(name, **kw, rounding=rounding, gate=gate)
     cfg, run = random_case(p, 7, seed=len(name) + 3 * wide, wide=wide)
     res = scan_eval(p, cfg, run)
-    outs, flags, h, events = scalar_model(p, cfg, run)
+    outs, flags, clamps, h, events = scalar_model(p, cfg, run)
     assert res.out.reshape(-1).tolist() == outs
     assert res.overflow.reshape(-1).tolist() == flags
+    assert res.clamped.reshape(-1).tolist() == clamps
     assert res.state.tolist() == h
+    assert np.array_equal(res.stages["clamped"], events.pop("clamped"))
     for name, hits in events.items():
         assert np.array_equal(res.stages["events"].get(name, np.zeros_like(hits)), hits), name
     if wide:
@@ -149,8 +154,10 @@ def test_every_saturation_is_exercised():
         p = preset(name, **kw, rounding=rounding, gate=gate)
         for seed in range(3):
             cfg, run = random_case(p, 7, seed=seed, wide=True)
-            seen |= {k for k, v in scan_eval(p, cfg, run).stages["events"].items() if v.any()}
-    assert seen == {"x", "w", "dtu", "dBu", "h", "y", "yd", "out"}
+            res = scan_eval(p, cfg, run)
+            seen |= {k for k, v in res.stages["events"].items() if v.any()}
+            seen |= {"clamped"} if res.stages["clamped"].any() else set()
+    assert seen == {"x", "w", "dtu", "dBu", "h", "y", "yd", "out", "clamped"}
 
 
 def test_chunks_equal_the_whole():
@@ -160,9 +167,11 @@ def test_chunks_equal_the_whole():
     cut = 6
     part = lambda sl: ScanInputsRaw(**{k: v[sl] for k, v in run.__dict__.items()})  # noqa: E731
     a = scan_eval(p, cfg, part(slice(0, cut)))
-    b = scan_eval(p, cfg, part(slice(cut, None)), initial_state=a.state, sticky=a.overflow[-1, -1])
+    b = scan_eval(p, cfg, part(slice(cut, None)), initial_state=a.state, sticky=a.overflow[-1, -1],
+                  sticky_clamped=a.clamped[-1, -1])
     assert np.array_equal(np.concatenate([a.out, b.out]), whole.out)
     assert np.array_equal(np.concatenate([a.overflow, b.overflow]), whole.overflow)
+    assert np.array_equal(np.concatenate([a.clamped, b.clamped]), whole.clamped)
     assert np.array_equal(b.state, whole.state)
 
 
@@ -185,3 +194,22 @@ def test_bad_inputs_are_refused():
         scan_eval(p, ScanConfig(A=cfg.A[:1], D=cfg.D, bias=cfg.bias), run)
     with pytest.raises(ParamsError, match="input B"):
         scan_eval(p, cfg, ScanInputsRaw(**{**run.__dict__, "B": run.B + 10_000}))
+
+
+@pytest.mark.parametrize("name", ["int16", "int8"])
+def test_clamped_dt_error_is_bounded(name):
+    """What the clamped flag promises: delta + bias below delta_fmt changes dt by at most
+    softplus(lowest code) (plus the table's error), however far below it is (not an overflow)."""
+    p = preset(name, d_inner=1, d_state=2)
+    lo = p.delta_fmt.min_raw
+    x = np.array([-4.0, -20.0, -500.0]) + lo * p.delta_fmt.lsb           # reals below the format
+    cfg = ScanConfig(A=-np.ones((1, 2), dtype=np.int64), D=np.zeros(1, dtype=np.int64),
+                     bias=np.array([lo]))
+    z = np.zeros((3, 1), dtype=np.int64)
+    run = ScanInputsRaw(u=z, delta=np.full((3, 1), -1), z=z, first=np.ones((3, 1), bool),
+                        B=np.zeros((3, 2), dtype=np.int64), C=np.zeros((3, 2), dtype=np.int64))
+    res = scan_eval(p, cfg, run)
+    assert res.stages["clamped"].all() and not res.overflow.any()
+    dt = p.dt_fmt.to_real(res.stages["dt"][:, 0])
+    bound = np.log1p(np.exp(lo * p.delta_fmt.lsb)) + 2 * p.dt_fmt.lsb
+    assert np.all(np.abs(dt - np.log1p(np.exp(x))) <= bound)

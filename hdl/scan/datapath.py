@@ -32,7 +32,14 @@ def bc_layout(p: ScanParams) -> data.StructLayout:
 
 
 def output_layout(p: ScanParams) -> data.StructLayout:
-    return data.StructLayout({"out": shape_of(p.out_fmt), "overflow": 1})
+    return data.StructLayout({"out": shape_of(p.out_fmt), "overflow": 1, "clamped": 1})
+
+
+# The flag carried beside every item: bit OVERFLOW, a value saturated in the datapath (the result
+# may be wrong by far more than rounding); bit CLAMPED, delta + bias fell below delta_fmt and was
+# clamped to its lowest code (dt off by at most softplus of that code). Or-ing a 1-bit saturation
+# into the field sets OVERFLOW.
+FLAG_BITS, OVERFLOW, CLAMPED = 2, 0, 1
 
 
 def cfg_layout(p: ScanParams) -> data.StructLayout:
@@ -186,11 +193,11 @@ class ScanDatapath:
 
     @property
     def softplus_side(self) -> data.StructLayout:
-        """Front -> dt stage: the item, the step's B and C, the overflow flag so far."""
+        """Front -> dt stage: the item, the step's B and C, the flag so far."""
         p = self.p
         return data.StructLayout({
             "d": self.d_bits, "k": self.k_bits, "head": self.head_bits, "first": 1, "last": 1,
-            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": 1})
+            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": FLAG_BITS})
 
     @property
     def exp_side(self) -> data.StructLayout:
@@ -198,13 +205,13 @@ class ScanDatapath:
         p = self.p
         return data.StructLayout({
             "d": self.d_bits, "k": self.k_bits, "first": 1, "last": 1, "dtu": shape_of(p.dtu_fmt),
-            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": 1})
+            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": FLAG_BITS})
 
     @property
     def silu_side(self) -> data.StructLayout:
         """C . h reduction -> output stage: one item per channel."""
         return data.StructLayout({"acc": self.acc_shape, "d": self.d_bits,
-                                  "u": shape_of(self.p.u_fmt), "flag": 1})
+                                  "u": shape_of(self.p.u_fmt), "flag": FLAG_BITS})
 
     @property
     def lanes_layout(self) -> data.StructLayout:
@@ -212,7 +219,7 @@ class ScanDatapath:
         p = self.p
         return data.StructLayout({
             "k": self.k_bits, "last": 1, "d": self.d_bits, "u": shape_of(p.u_fmt),
-            "z": shape_of(p.z_fmt), "flag": 1,
+            "z": shape_of(p.z_fmt), "flag": FLAG_BITS,
             "h": data.ArrayLayout(shape_of(p.state_fmt), p.lanes),
             "C": data.ArrayLayout(shape_of(p.c_fmt), p.lanes)})
 

@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .datapath import ScanDatapath
+from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 
 
@@ -56,8 +56,8 @@ class DotReduce(wiring.Component):
         with m.If(adv):
             m.d.sync += [v3.eq(d_v), r3_part.eq(part), *(r3[f].eq(x) for f, x in d_side.items())]
         # the sum over the steps of a channel
-        acc_reg, flag_reg = Signal(dp.acc_shape), Signal()
-        acc, chflag = Signal(dp.acc_shape), Signal()
+        acc_reg, flag_reg = Signal(dp.acc_shape), Signal(FLAG_BITS)
+        acc, chflag = Signal(dp.acc_shape), Signal(FLAG_BITS)
         m.d.comb += [acc.eq(Mux(r3["k"] == 0, 0, acc_reg) + r3_part),
                      chflag.eq(Mux(r3["k"] == 0, 0, flag_reg) | r3["flag"])]
         side = self.o.payload.side

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import saturate, shape_of
 from .config_port import read_bus
-from .datapath import ScanDatapath, bc_layout, input_layout
+from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, bc_layout, input_layout
 from .params import ScanParams
 
 
@@ -18,7 +18,8 @@ class Front(wiring.Component):
       Mamba-2 reads delta on each head's first channel and holds it for the head.
     - ``bc`` (in): per token ``{B, C}``; taken on the token's last step.
     - ``o`` (out): the softplus engine's input ``{x, side}``: x = sat(delta + bias) (step 1),
-      side = ``ScanDatapath.softplus_side`` (the step's P words of B and C; flag: x saturated).
+      side = ``ScanDatapath.softplus_side`` (the step's P words of B and C; flag: x above
+      delta_fmt sets OVERFLOW, below it CLAMPED).
     - ``bias_rd`` (``read_bus``): the delta_bias memory (channel, or head in Mamba-2), read a
       cycle ahead: when a channel's last step issues, the next channel's word is read, so the
       read's output register holds the bias of the item issuing (no latency added); the address
@@ -76,19 +77,19 @@ class Front(wiring.Component):
             g_side = Signal(dp.softplus_side, name="fs_side")
             adv_g = Signal()
             m.d.comb += [adv_g.eq(~f_valid | self.o.ready), adv_f.eq(~g_valid | adv_g)]
-            x_sat, x_ovf = saturate(g_delta + g_bias, p.delta_fmt)
+            x_sat, x_flag = self._sum(m, g_delta + g_bias)
             with m.If(adv_g):
                 m.d.sync += [f_valid.eq(g_valid), f_x.eq(x_sat), f_side.eq(g_side),
-                             f_side.flag.eq(x_ovf)]
+                             f_side.flag.eq(x_flag)]
             f_valid_in, f_side_in = g_valid, g_side
             with m.If(adv_f):
                 m.d.sync += [g_delta.eq(delta), g_bias.eq(bias)]
         else:
             m.d.comb += adv_f.eq(~f_valid | self.o.ready)
-            x_sat, x_ovf = saturate(delta + bias, p.delta_fmt)
+            x_sat, x_flag = self._sum(m, delta + bias)
             f_valid_in, f_side_in = f_valid, f_side
             with m.If(adv_f):
-                m.d.sync += [f_x.eq(x_sat), f_side.flag.eq(x_ovf)]
+                m.d.sync += [f_x.eq(x_sat), f_side.flag.eq(x_flag)]
         with m.If(adv_f):
             m.d.sync += f_valid_in.eq(can_issue)
             m.d.sync += [f_side_in.d.eq(d_ctr), f_side_in.k.eq(k_ctr), f_side_in.head.eq(head),
@@ -112,3 +113,11 @@ class Front(wiring.Component):
         m.d.comb += [self.bias_rd.addr.eq(Mux(self.bias_rd.reissue, now, succ)),
                      self.bias_rd.en.eq(self.bias_rd.reissue | (go & last_k))]
         return m
+
+    def _sum(self, m, total):
+        """x = sat(delta + bias) and its flag: above delta_fmt OVERFLOW, below it CLAMPED."""
+        fmt = self.params.delta_fmt
+        x_sat, _ = saturate(total, fmt)
+        flag = Signal(FLAG_BITS, name="x_flag")
+        m.d.comb += [flag[OVERFLOW].eq(total > fmt.max_raw), flag[CLAMPED].eq(total < fmt.min_raw)]
+        return x_sat, flag

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from .config_port import read_bus
-from .datapath import ScanDatapath, output_layout
+from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, output_layout
 from .params import ScanParams
 
 
@@ -19,8 +19,8 @@ class OutputStage(wiring.Component):
       so when an item is taken the next channel is read (the enable holds the word through a
       stall; ``reissue`` rereads the channel expected next); the read's output register holds D
       of the item on ``i`` (no latency added, valid from the second cycle after reset).
-    - ``o`` (out): ``{out, overflow}``; overflow is sticky since reset (the OR of every item's flag
-      and every saturation here, in output order).
+    - ``o`` (out): ``{out, overflow, clamped}``, both sticky since reset: the OR, in output order,
+      of every item's flag bits (``overflow`` also of every saturation here).
 
     Three register stages (y and D*u; y + D*u; out), advancing with ``~o.valid | o.ready``;
     ``du_in`` (D, u), ``du_mult`` (D*u) and ``out_mult`` (yd * g) each add one.
@@ -54,7 +54,7 @@ class OutputStage(wiring.Component):
         ov1, ov2 = Signal(), Signal()
         y1, du1 = Signal(shape_of(p.y_fmt)), Signal(dp.du_round_shape)
         g1, g2 = Signal(g_shape), Signal(g_shape)
-        f1, f2 = Signal(), Signal()
+        f1, f2 = Signal(FLAG_BITS), Signal(FLAG_BITS)
         yd2 = Signal(shape_of(p.y_fmt))
         # du_in registers D and u before the D*u multiply, du_mult the product
         # before its rounding; both ahead of stage 1. y = C . h is rounded before them and
@@ -62,7 +62,7 @@ class OutputStage(wiring.Component):
         y_rnd = round_shift(o_in.acc, dp.y_shift, rnd)
         x_valid, x_acc, x_flag, x_g, x_d, x_u = self.i.valid, y_rnd, o_in.flag, g_in, self.d_rd.data, o_in.u
         if "du_in" in pl:
-            regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(shape_of(p.d_fmt)),
+            regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape), Signal(shape_of(p.d_fmt)),
                     Signal(shape_of(p.u_fmt))]
             with m.If(adv_o):
                 m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, x_d, x_u))]
@@ -70,7 +70,7 @@ class OutputStage(wiring.Component):
         du_prod = Signal(dp.du_shape)
         m.d.comb += du_prod.eq(x_d * x_u)
         if "du_mult" in pl:
-            regs = [Signal(), Signal(x_acc.shape()), Signal(), Signal(g_shape), Signal(du_prod.shape())]
+            regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape), Signal(du_prod.shape())]
             with m.If(adv_o):
                 m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, du_prod))]
             x_valid, x_acc, x_flag, x_g, du_prod = regs
@@ -84,18 +84,20 @@ class OutputStage(wiring.Component):
         else:
             prod = yd2                       # no product: out_mult only delays
         if "out_mult" in pl:                 # the product registered before rounding
-            prod3, ov3, f3 = Signal(prod.shape()), Signal(), Signal()
+            prod3, ov3, f3 = Signal(prod.shape()), Signal(), Signal(FLAG_BITS)
             with m.If(adv_o):
                 m.d.sync += [prod3.eq(prod), ov3.eq(ov2), f3.eq(f2)]
             prod = prod3
         out_sat, out_ovf = saturate(round_shift(prod, dp.out_shift, rnd), p.out_fmt)
-        sticky = Signal()
+        sticky, f_out = Signal(FLAG_BITS), Signal(FLAG_BITS)
+        m.d.comb += f_out.eq(sticky | f3 | out_ovf)
         with m.If(adv_o):
             m.d.sync += [ov1.eq(x_valid), y1.eq(y_sat), du1.eq(du), g1.eq(x_g),
                          f1.eq(x_flag | y_ovf),
                          ov2.eq(ov1), yd2.eq(yd_sat), g2.eq(g1), f2.eq(f1 | yd_ovf),
                          self.o.valid.eq(ov3), self.o.payload.out.eq(out_sat),
-                         self.o.payload.overflow.eq(sticky | f3 | out_ovf)]
+                         self.o.payload.overflow.eq(f_out[OVERFLOW]),
+                         self.o.payload.clamped.eq(f_out[CLAMPED])]
             with m.If(ov3):
-                m.d.sync += sticky.eq(sticky | f3 | out_ovf)
+                m.d.sync += sticky.eq(f_out)
         return m

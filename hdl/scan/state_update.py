@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from .config_port import state_bus
-from .datapath import ScanDatapath
+from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 from .state_lane import StateLane
 from .timing import STATE_LOOP, hazard_free, loop_depth
@@ -50,7 +50,7 @@ class StateUpdate(wiring.Component):
         m.d.comb += [self.state.addr.eq(s_addr_in), self.state.en.eq(adv_s),
                      self.i.ready.eq(adv_s & ~hazard)]
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
-                       "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": 1,
+                       "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS,
                        "C": data.ArrayLayout(shape_of(p.c_fmt), P)}
         v1 = Signal()
         r1 = Signal(data.StructLayout({

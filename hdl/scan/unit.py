@@ -45,7 +45,8 @@ class SelectiveScan(wiring.Component):
     - ``i`` (in): per (token, channel), token-major ``{u, delta, z, first}``; ``first`` starts a new
       sequence for the channel (its state reads as zero). Mamba-2 reads delta on each head's first
       channel only.
-    - ``o`` (out): per (token, channel) ``{out, overflow}``; ``overflow`` is sticky since reset.
+    - ``o`` (out): per (token, channel) ``{out, overflow, clamped}``; both flags sticky since reset
+      (``datapath.FLAG_BITS``: a saturation, and delta + bias clamped below delta_fmt).
     - ``cfg`` (in) ``{addr, data, write}`` and ``rdata`` (out) ``{data}``: A, D, delta_bias and the
       state (save / restore) through one address map (``ScanParams.config_regions``). A command
       waits until the pipeline has drained; the unit stops issuing at the next channel boundary

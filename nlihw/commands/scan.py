@@ -1,6 +1,7 @@
 """``nlihw scan``: the fused Mamba selective-scan unit: generate, verify on Verilator, measure error."""
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -238,6 +239,10 @@ def print_error_report(p, x, title: str, budget: bool = True):
     if rows[0].get("overflow"):
         click.echo(f"note: the sticky overflow flag is set ({rows[0]['saturated_beats']} of "
                    f"{rows[0]['beats']} beats saturated)")
+    if rows[0].get("clamped_beats"):
+        click.echo(f"note: the sticky clamped flag is set ({rows[0]['clamped_beats']} of {rows[0]['beats']} "
+                   f"beats had delta + bias below {p.delta_fmt}: dt off by at most "
+                   f"{math.log1p(math.exp(p.delta_fmt.min_raw * p.delta_fmt.lsb)):.2g})")
     clipped = _clipped_text(clipped_inputs(p, x))
     if clipped:
         click.echo(f"note: inputs clipped by their formats (host-side quantization, no flag): {clipped}")

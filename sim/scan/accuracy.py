@@ -97,14 +97,16 @@ def clipped_inputs(p: ScanParams, x: ScanInputs) -> dict:
 
 
 def scan_error(p: ScanParams, x: ScanInputs) -> dict:
-    """Error of the bit-exact golden model's output against the float64 reference, and the
-    fractions of beats whose output (y, y + D*u, out) or state (dBu, h) saturated."""
-    outs, flags, ev = [], [], {}
+    """Error of the bit-exact golden model's output against the float64 reference, the fractions
+    of beats whose output (y, y + D*u, out) or state (dBu, h) saturated, and the beats whose
+    delta + bias was clamped into the softplus table's left tail (the ``clamped`` flag)."""
+    outs, flags, clamps, ev = [], [], [], {}
     for s in sequences(x):
         cfg, run = quantize_inputs(p, s)
         res = scan_eval(p, cfg, run)
         outs.append(res.out)
         flags.append(res.stages["flag"])
+        clamps.append(res.stages["clamped"])
         for k, v in res.stages["events"].items():
             ev.setdefault(k, []).append(v)
     ev = {k: np.concatenate(v) for k, v in ev.items()}
@@ -113,6 +115,7 @@ def scan_error(p: ScanParams, x: ScanInputs) -> dict:
     figs["overflow"] = bool(flag.any())
     figs["saturated_beats"] = int(flag.sum())
     figs["beats"] = int(flag.size)
+    figs["clamped_beats"] = int(np.concatenate(clamps).sum())
     figs["sat_output"] = _beat_fraction(ev, OUTPUT_EVENTS, flag.shape)
     figs["sat_state"] = _beat_fraction(ev, STATE_EVENTS, flag.shape)
     figs["sat_any"] = float(flag.mean()) if flag.size else 0.0

@@ -96,7 +96,7 @@ def beats(p: ScanParams, run: ScanInputsRaw, tokens=None) -> tuple[list[int], li
 def outputs(p: ScanParams, res: ScanResult, tokens=None) -> list[int]:
     lay = output_layout(p)
     rows = range(res.out.shape[0]) if tokens is None else tokens
-    return [pack(lay, out=res.out[l, d], overflow=int(res.overflow[l, d]))
+    return [pack(lay, out=res.out[l, d], overflow=int(res.overflow[l, d]), clamped=int(res.clamped[l, d]))
             for l in rows for d in range(p.d_inner)]
 
 

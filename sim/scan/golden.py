@@ -1,12 +1,14 @@
 """Bit-exact golden model of the selective-scan unit: integer-only numpy, the specification of the RTL.
 
 Per (token l, channel d), with r_s(v) = shift_round(v, s, rounding) (one rounding per product) and
-sat_F() saturating into format F; every saturation marked (*) raises the beat's overflow flag:
+sat_F() saturating into format F; every saturation marked (*) raises the beat's overflow flag, and
+delta + bias below delta_fmt raises its clamped flag instead (**): x is clamped to the lowest code,
+so dt is off by at most softplus(lowest) (3.4e-4 for both presets), a bounded error:
 
 =====  =================================================  ===========================================
 step   operation                                          format
 =====  =================================================  ===========================================
-1      x = sat(delta + bias)  (*)                         delta_fmt (softplus input)
+1      x = sat(delta + bias)  (* above, ** below)         delta_fmt (softplus input)
 2      dt = NLI_softplus(x)                               dt_fmt
 3      w_n = sat(r(dt * A_n))  (* above only)             w_fmt (exp input; below its range exp ~ 0)
 4      dA_n = sat(r(NLI_exp(w_n)))                        dam_fmt (da_mult_fmt, else da_fmt)
@@ -18,8 +20,8 @@ step   operation                                          format
 10     g = NLI_silu(z); out = sat(r(yd * g))  (*)         out_fmt (no gate: out = sat(r(yd)))
 =====  =================================================  ===========================================
 
-Mamba-2: A, bias, dt and dA are per head; delta is read on each head's first channel. The overflow
-output is sticky: the OR of every beat's flag since reset, in output (token-major) order.
+Mamba-2: A, bias, dt and dA are per head; delta is read on each head's first channel. Both flag
+outputs are sticky: the OR of every beat's flag since reset, in output (token-major) order.
 """
 from __future__ import annotations
 
@@ -80,16 +82,19 @@ class ScanInputsRaw:
 class ScanResult:
     out: np.ndarray                 # (T, d_inner) raw out_fmt
     overflow: np.ndarray            # (T, d_inner) bool, sticky in output order
+    clamped: np.ndarray             # (T, d_inner) bool, sticky in output order
     state: np.ndarray               # (d_inner, d_state) raw state_fmt after the last token
     stages: dict = field(default_factory=dict)   # every intermediate, for benches and debugging
 
 
 def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
-              initial_state: np.ndarray | None = None, sticky: bool = False) -> ScanResult:
-    """Outputs, sticky overflow flags and final state of the unit for one run of its streams.
+              initial_state: np.ndarray | None = None, sticky: bool = False,
+              sticky_clamped: bool = False) -> ScanResult:
+    """Outputs, sticky flags and final state of the unit for one run of its streams.
 
     ``initial_state`` is the state memory's content at the start (zeros by default; it matters for
-    channels whose first beat does not set ``first``); ``sticky`` is the flag's value at the start.
+    channels whose first beat does not set ``first``); ``sticky`` and ``sticky_clamped`` are the
+    flags' values at the start.
     """
     cfg.check(p)
     run.check(p)
@@ -101,6 +106,7 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     first = np.asarray(run.first, dtype=bool)
     T, Dn, N = u.shape[0], p.d_inner, p.d_state
     flag = np.zeros((T, Dn), dtype=bool)
+    clamped = np.zeros((T, Dn), dtype=bool)
     events: dict[str, np.ndarray] = {}        # saturation events by step, per beat
 
     def mark(name, hit):
@@ -114,7 +120,8 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     if p.mode == "mamba1":
         x_raw = delta + bias[None, :]
         x = p.delta_fmt.saturate(x_raw)
-        mark("x", x != x_raw)
+        mark("x", x_raw > p.delta_fmt.max_raw)
+        clamped |= x_raw < p.delta_fmt.min_raw
         dt = nli_eval(p.softplus, x)                                           # (T, D)
         w_raw = r(dt[:, :, None] * A[None, :, :], dp.w_shift)
         w = p.w_fmt.saturate(w_raw)
@@ -124,7 +131,8 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         hd = p.headdim
         x_raw = delta[:, ::hd] + bias[None, :]                                 # (T, H)
         x = p.delta_fmt.saturate(x_raw)
-        mark("x", np.repeat(x != x_raw, hd, axis=1))
+        mark("x", np.repeat(x_raw > p.delta_fmt.max_raw, hd, axis=1))
+        clamped |= np.repeat(x_raw < p.delta_fmt.min_raw, hd, axis=1)
         dt_h = nli_eval(p.softplus, x)
         w_raw = r(dt_h * A[None, :], dp.w_shift)
         w = p.w_fmt.saturate(w_raw)
@@ -172,7 +180,9 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         out_raw = r(yd, dp.out_shift)
     out = p.out_fmt.saturate(out_raw)
     mark("out", out != out_raw)
-    sticky_out = np.logical_or.accumulate(flag.reshape(-1)).reshape(T, Dn) | bool(sticky)
+    def sticky_of(f, start):
+        return np.logical_or.accumulate(f.reshape(-1)).reshape(T, Dn) | bool(start)
     stages = dict(x=x, dt=dt, w=w, dA=dA, dtu=dtu, dBu=dBu, h=hs, acc=acc, y=y, yd=yd, g=g,
-                  flag=flag, events=events)
-    return ScanResult(out=out, overflow=sticky_out, state=h, stages=stages)
+                  flag=flag, clamped=clamped, events=events)
+    return ScanResult(out=out, overflow=sticky_of(flag, sticky), clamped=sticky_of(clamped, sticky_clamped),
+                      state=h, stages=stages)
