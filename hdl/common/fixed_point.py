@@ -20,31 +20,48 @@ def as_signed(v: Value) -> Value:
 
 
 def round_shift(v: Value, s: int, rounding: "Rounding | str") -> Value:
-    """v / 2**s with one rounding (s <= 0 is an exact left shift); signed result."""
+    """v / 2**s with one rounding (s <= 0 is an exact left shift); signed result.
+
+    The round-up bit comes from reductions of the dropped bits (no comparator), so the only
+    carry chain is the final increment."""
     v = as_signed(v)
     if s <= 0:
         return v << -s
     rounding = parse_rounding(rounding)
     fl = v >> s                          # arithmetic shift: floor
-    rem = v[:s]
-    half = Const(1 << (s - 1), unsigned(s))
-    neg = v[-1]
     if rounding is Rounding.FLOOR:
         return fl
+    rem = v[:s]
+    neg = v[-1]
     if rounding is Rounding.TOWARD_ZERO:
-        up = neg & (rem != 0)
-    elif rounding is Rounding.NEAREST_AWAY:
-        up = (rem > half) | ((rem == half) & ~neg)
+        up = neg & rem.any()
     else:
-        up = (rem > half) | ((rem == half) & fl[0])
+        below = rem[:s - 1].any() if s > 1 else Const(0, 1)      # any dropped bit under the half
+        above_half, at_half = rem[s - 1] & below, rem[s - 1] & ~below
+        tie_up = ~neg if rounding is Rounding.NEAREST_AWAY else fl[0]
+        up = above_half | (at_half & tie_up)
     return fl + up
 
 
 def saturate(v: Value, fmt: Q) -> tuple[Value, Value]:
-    """(v clamped into ``fmt`` as a value of its shape, 1 if it was outside)."""
-    shape = signed(fmt.width) if fmt.signed else unsigned(fmt.width)
-    hi, lo = v > fmt.max_raw, v < fmt.min_raw
-    low = v[:fmt.width].as_signed() if fmt.signed else v[:fmt.width]
+    """(v clamped into ``fmt`` as a value of its shape, 1 if it was outside).
+
+    Out of range is read off the bits above the format (all equal to the sign when v fits), a
+    reduction rather than two comparators with carry chains."""
+    v = as_signed(v)
+    shape = shape_of(fmt)
+    width, w = len(v), fmt.width
+    neg = v[-1]
+    if fmt.signed:
+        if width <= w:
+            return v, Const(0, 1)
+        top = v[w - 1:]
+        hi, lo = ~neg & top.any(), neg & ~top.all()
+        low = v[:w].as_signed()
+    else:
+        hi = ~neg & v[w:width - 1].any() if width - 1 > w else Const(0, 1)
+        lo = neg
+        low = v[:w]
     out = Mux(hi, Const(fmt.max_raw, shape), Mux(lo, Const(fmt.min_raw, shape), low))
     return out, hi | lo
 
