@@ -47,10 +47,12 @@ def cfg_layout(p: ScanParams) -> data.StructLayout:
 
 
 def engine_params(p: ScanParams, which: str) -> NLIEngineParams:
-    """The NLI engine of ``which`` (softplus, exp, silu): exp has ``exp_lanes`` lanes."""
+    """The NLI engine of ``which`` (softplus, exp, silu): exp has ``exp_lanes`` lanes, two to each
+    copy of its table (one true dual-port block RAM per bank serves two lanes)."""
     lanes = p.exp_lanes if which == "exp" else 1
     return NLIEngineParams((getattr(p, which),), arch="parallel", lanes=lanes, storage="rom",
-                           top_name=f"{p.top_name}_{which}", pipeline=p.engine_pipeline)
+                           top_name=f"{p.top_name}_{which}", pipeline=p.engine_pipeline,
+                           table_ports=min(2, lanes))
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,11 @@ class ScanDatapath:
     @property
     def dbu_shape(self):
         return signed(self.p.dtu_fmt.width + self.p.b_fmt.width)
+
+    @property
+    def ch_shape(self):
+        """C * h (one term of the exact C . h sum)."""
+        return signed(self.p.c_fmt.width + self.p.state_fmt.width)
 
     @property
     def dah_shape(self):

@@ -5,6 +5,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.hdl.common.product import product
 from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 
@@ -37,7 +38,7 @@ class DotReduce(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
         r2 = self.i.payload
         fields = ("k", "last", "d", "u", "z", "flag")
-        ch = [r2.C[k] * r2.h[k] for k in range(p.lanes)]
+        ch = [product(m, f"ch{k}", r2.C[k], r2.h[k], dp.ch_shape) for k in range(p.lanes)]
         d_v, d_side = self.i.valid, {f: getattr(r2, f) for f in fields}
         if "dot_mult" in p.pipeline:
             v = Signal(name="dot_valid")

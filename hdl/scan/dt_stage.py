@@ -6,6 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from nlihw.hdl.common.product import product
 from .config_port import read_bus
 from .datapath import ScanDatapath
 from .params import ScanParams
@@ -58,13 +59,8 @@ class DtStage(wiring.Component):
                 m.d.sync += [v.eq(x_valid), dt_r.eq(x_dt), side_r.eq(x_side)]
                 m.d.sync += [a_r[k].eq(x_a[k]) for k in range(lanes)]
             x_valid, x_dt, x_side, x_a = v, dt_r, side_r, a_r
-        w_prods = []
-        for k in range(lanes):
-            prod = Signal(dp.dta_shape, name=f"dtA{k}")
-            m.d.comb += prod.eq(x_dt * x_a[k])
-            w_prods.append(prod)
-        dtu_prod = Signal(dp.dtu_prod_shape)
-        m.d.comb += dtu_prod.eq(x_dt * x_side.u)
+        w_prods = [product(m, f"dtA{k}", x_dt, x_a[k], dp.dta_shape) for k in range(lanes)]
+        dtu_prod = product(m, "dtu", x_dt, x_side.u, dp.dtu_prod_shape)
         if "dta_mult" in pl:
             v, side_r = Signal(name="dtm_valid"), Signal(sb1, name="dtm_side")
             w_r = [Signal(q.shape(), name=f"dtm_dtA{k}") for k, q in enumerate(w_prods)]

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from .config_port import state_bus
+from nlihw.hdl.common.product import product
 from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 from .state_lane import StateLane
@@ -52,6 +53,7 @@ class StateUpdate(wiring.Component):
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
                        "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS,
                        "C": data.ArrayLayout(shape_of(p.c_fmt), P)}
+        dbu_prods = [product(m, f"dBu{k}", s2.dtu, s2.B[k], dp.dbu_shape) for k in range(P)]
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
@@ -61,7 +63,7 @@ class StateUpdate(wiring.Component):
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
                          r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag), r1.C.eq(s2.C)]
             m.d.sync += [r1.dA[k].eq(self._dam(self.i.payload.y[k], dp)) for k in range(p.exp_lanes)]
-            m.d.sync += [r1.dBu[k].eq(s2.dtu * s2.B[k]) for k in range(P)]
+            m.d.sync += [r1.dBu[k].eq(dbu) for k, dbu in enumerate(dbu_prods)]
 
         flag, lanes = r1.flag, []
         for k in range(P):
