@@ -100,3 +100,18 @@ def test_baselines_every_code(kind, kw):
     np.testing.assert_array_equal(got, engine_eval(p, x, func))
     got, t_in, t_out = run(p, x[:64], func[:64])
     assert np.all(t_out - t_in == p.latency)
+
+
+@pytest.mark.parametrize("name, lanes, pipeline", [
+    ("u8-M33-K1-binary-4lane-floor", 4, None),
+    ("s8-M9-K8-parallel-3func-tozero", 3, "all"),           # odd lanes: the last copy has one port
+    ("s8-M7-K8-binary-2lane-pow2-away", 2, ["table_out"])])
+def test_shared_table_ports(name, lanes, pipeline):
+    """Lanes sharing a table copy two to a copy (one read port each) read their own addresses:
+    every code in each lane, the lanes in different orders, with back-pressure."""
+    import dataclasses
+    p = dataclasses.replace(params(name), lanes=lanes, table_ports=2, pipeline=pipeline)
+    assert p.table_copies == (lanes + 1) // 2
+    x, func = all_codes(p, seed=3)
+    got, t_in, t_out = run(p, x, func, out_stall=0.3, in_stall=0.2)
+    np.testing.assert_array_equal(got, engine_eval(p, x, func))

@@ -177,19 +177,20 @@ class NLIEngine(wiring.Component):
 
         fl_in = lay.in_float
         func_s = delay(func, 1, "func") if fl_in else func     # beside the float input stage
+        copies = self._tables(m, *((we, waddr) if p.storage == "ram" else ()))
         for lane in range(p.lanes):
-            st = TableStorage(p)
+            # lane -> (copy, port): table_ports lanes share a copy, one read port each
+            st, port = copies[lane // p.table_ports], lane % p.table_ports
             mac = FixedMAC(p)
-            m.submodules[f"table{lane}"] = st
             m.submodules[f"mac{lane}"] = mac
-            m.d.comb += [st.en.eq(advance), mac.en.eq(advance),
-                         mac.y0.eq(st.y0), mac.y1.eq(st.y1), self.o.payload[lane].eq(mac.y)]
+            m.d.comb += [st.en[port].eq(advance), mac.en.eq(advance), mac.y0.eq(st.y0[port]),
+                         mac.y1.eq(st.y1[port]), self.o.payload[lane].eq(mac.y)]
             if p.arch == "direct":
                 # full LUT: t = 0 and the end entries are the clamps, so y = v[clip(x - c0)]
                 da = DirectAddress(p)
                 m.submodules[f"address{lane}"] = da
                 m.d.comb += [da.en.eq(advance), da.x.eq(self.i.payload.x[lane]), da.func.eq(func),
-                             st.addr.eq(da.addr), mac.t.eq(0), mac.cls.eq(0)]
+                             st.addr[port].eq(da.addr), mac.t.eq(0), mac.cls.eq(0)]
                 continue
             if p.arch == "uniform":
                 search = ExponentSearch(p) if lay.in_float else UniformSearch(p)
@@ -201,7 +202,7 @@ class NLIEngine(wiring.Component):
             m.d.comb += [
                 search.en.eq(advance), mb.en.eq(advance), search.func.eq(func_s),
                 mb.index.eq(search.index), mb.dx.eq(search.dx), mb.func.eq(search.func_out),
-                st.addr.eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
+                st.addr[port].eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
             ]
             if fl_in:
                 # float input: key and position in one register stage, the NaN flag beside the search
@@ -226,6 +227,16 @@ class NLIEngine(wiring.Component):
             else:
                 m.d.comb += [mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
                              mac.clamp_hi.eq(_select(clamp_hi, mb.func_out))]
-            if p.storage == "ram":
-                m.d.comb += [st.we.eq(we), st.waddr.eq(waddr), st.wdata.eq(self.w.payload.data)]
         return m
+
+    def _tables(self, m, we=None, waddr=None):
+        """The copies of the table memories, ``table_ports`` lanes to a copy (ram: every copy
+        takes every write)."""
+        p = self.params
+        copies = []
+        for c in range(p.table_copies):
+            m.submodules[f"table{c}"] = st = TableStorage(p, min(p.table_ports, p.lanes - c * p.table_ports))
+            copies.append(st)
+            if we is not None:
+                m.d.comb += [st.we.eq(we), st.waddr.eq(waddr), st.wdata.eq(self.w.payload.data)]
+        return copies

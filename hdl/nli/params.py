@@ -65,6 +65,8 @@ class NLIEngineParams:
     ``pipeline``: the optional register points enabled (a ``Pipeline`` of ``ENGINE_PIPELINE``, or
     a spec: none, all, a depth, point names; parallel and binary only); each adds one cycle of
     latency and changes no value. None: exactly the base pipeline.
+    ``table_ports``: read ports per copy of the table memories; lanes share copies, ``table_ports``
+    lanes each (2: a true dual-port block RAM serves two lanes). Values never change.
     """
     tables: tuple[NLITable, ...]
     arch: str = "parallel"
@@ -72,6 +74,7 @@ class NLIEngineParams:
     storage: str = "rom"
     top_name: str = "nli_engine"
     pipeline: "Pipeline | str | int | list | None" = None
+    table_ports: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "pipeline", ENGINE_PIPELINE.parse(self.pipeline))
@@ -92,6 +95,11 @@ class NLIEngineParams:
             raise ParamsError(f"storage must be one of {', '.join(STORAGES)}, got {self.storage!r}")
         if not isinstance(self.lanes, int) or isinstance(self.lanes, bool) or not 1 <= self.lanes <= 64:
             raise ParamsError(f"lanes must be 1..64, got {self.lanes!r}")
+        if self.table_ports not in (1, 2):
+            raise ParamsError(f"table_ports must be 1 or 2 (read ports per table copy), got {self.table_ports!r}")
+        if self.table_ports > 1 and self.storage != "rom":
+            raise ParamsError("table_ports 2 needs storage='rom' (a reloadable copy uses its second "
+                              "port for the writes)")
         self._check_arch(tables)
         if self.pipeline.depth and self.arch not in ("parallel", "binary"):
             raise ParamsError(f"pipeline {self.pipeline}: register points apply to arch 'parallel' "
@@ -289,19 +297,26 @@ class NLIEngineParams:
             writes += [(base + off["exponents"] + k, e & emask) for k, e in enumerate(table.exponents)]
         return writes
 
+    @property
+    def table_copies(self) -> int:
+        """Copies of the table memories: one per ``table_ports`` lanes."""
+        return -(-self.lanes // self.table_ports)
+
     # --- serialization (sweeps cache by digest) ------------------------------------------------
     def to_dict(self) -> dict:
         d = {"tables": [t.content() for t in self.tables], "arch": self.arch, "lanes": self.lanes,
              "storage": self.storage, "top_name": self.top_name}
         if self.pipeline.depth:            # absent for the base pipeline: digests stay as they were
             d["pipeline"] = self.pipeline.to_list()
+        if self.table_ports != 1:          # likewise
+            d["table_ports"] = self.table_ports
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "NLIEngineParams":
         tables = tuple(NLITable.from_dict(t, source=f"tables[{k}]") for k, t in enumerate(d["tables"]))
         return cls(tables=tables, arch=d["arch"], lanes=d["lanes"], storage=d["storage"],
-                   top_name=d["top_name"], pipeline=d.get("pipeline"))
+                   top_name=d["top_name"], pipeline=d.get("pipeline"), table_ports=d.get("table_ports", 1))
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True,

@@ -30,19 +30,24 @@ def bank_images(params) -> tuple[list[int], list[int]]:
 
 
 class TableStorage(wiring.Component):
-    def __init__(self, params):
+    """One copy of the table (two banks) read through ``ports`` read ports, one per lane it serves:
+    ``en``, ``addr``, ``y0``, ``y1`` are arrays of ``ports``. Two ports per bank are a true
+    dual-port block RAM (ECP5 DP16KD, Xilinx RAMB18), so two lanes share one copy."""
+
+    def __init__(self, params, ports: int = 1):
         self.params = params
+        self.ports = ports
         self._addr_bits = max(1, clog2(params.total_values))
         w = params.layout.value_bits
-        ports = {
-            "en": In(1),
-            "addr": In(self._addr_bits),
-            "y0": Out(w),
-            "y1": Out(w),
+        members = {
+            "en": In(1).array(ports),
+            "addr": In(self._addr_bits).array(ports),
+            "y0": Out(w).array(ports),
+            "y1": Out(w).array(ports),
         }
         if params.storage == "ram":
-            ports.update({"we": In(1), "waddr": In(self._addr_bits), "wdata": In(w)})
-        super().__init__(ports)
+            members.update({"we": In(1), "waddr": In(self._addr_bits), "wdata": In(w)})
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -50,29 +55,8 @@ class TableStorage(wiring.Component):
         w = self.params.layout.value_bits
         m.submodules.even = ev = memory.Memory(shape=w, depth=len(even), init=even)
         m.submodules.odd = od = memory.Memory(shape=w, depth=len(odd), init=odd)
-        ev_rd = ev.read_port()
-        od_rd = od.read_port()
-        m.d.comb += [
-            ev_rd.addr.eq((self.addr + 1) >> 1), od_rd.addr.eq(self.addr >> 1),
-            ev_rd.en.eq(self.en), od_rd.en.eq(self.en),
-        ]
-        odd_first = Signal()
-        with m.If(self.en):
-            m.d.sync += odd_first.eq(self.addr[0])
-        ev_data, od_data = ev_rd.data, od_rd.data
-        if "table_out" in self.params.pipeline:
-            # reset-less like the memories' own output registers (DP16KD OUTREG, RAMB18 DOB_REG),
-            # so that a flow can move them there; the data are don't-care until valid arrives
-            ev_data = Signal(w, name="even_data_r", reset_less=True)
-            od_data = Signal(w, name="odd_data_r", reset_less=True)
-            odd_r = Signal(name="odd_first_r")
-            with m.If(self.en):
-                m.d.sync += [ev_data.eq(ev_rd.data), od_data.eq(od_rd.data), odd_r.eq(odd_first)]
-            odd_first = odd_r
-        m.d.comb += [
-            self.y0.eq(Mux(odd_first, od_data, ev_data)),
-            self.y1.eq(Mux(odd_first, ev_data, od_data)),
-        ]
+        for k in range(self.ports):
+            self._read(m, k, ev.read_port(), od.read_port())
         if self.params.storage == "ram":
             ev_wr, od_wr = ev.write_port(), od.write_port()
             m.d.comb += [
@@ -82,3 +66,29 @@ class TableStorage(wiring.Component):
                 od_wr.en.eq(self.we & self.waddr[0]),
             ]
         return m
+
+    def _read(self, m, k, ev_rd, od_rd):
+        """Port ``k``: y0 = v[addr], y1 = v[addr + 1] from one read of each bank."""
+        w = self.params.layout.value_bits
+        en, addr = self.en[k], self.addr[k]
+        m.d.comb += [
+            ev_rd.addr.eq((addr + 1) >> 1), od_rd.addr.eq(addr >> 1),
+            ev_rd.en.eq(en), od_rd.en.eq(en),
+        ]
+        odd_first = Signal(name=f"odd_first{k}")
+        with m.If(en):
+            m.d.sync += odd_first.eq(addr[0])
+        ev_data, od_data = ev_rd.data, od_rd.data
+        if "table_out" in self.params.pipeline:
+            # reset-less like the memories' own output registers (DP16KD OUTREG, RAMB18 DOB_REG),
+            # so that a flow can move them there; the data are don't-care until valid arrives
+            ev_data = Signal(w, name=f"even_data_r{k}", reset_less=True)
+            od_data = Signal(w, name=f"odd_data_r{k}", reset_less=True)
+            odd_r = Signal(name=f"odd_first_r{k}")
+            with m.If(en):
+                m.d.sync += [ev_data.eq(ev_rd.data), od_data.eq(od_rd.data), odd_r.eq(odd_first)]
+            odd_first = odd_r
+        m.d.comb += [
+            self.y0[k].eq(Mux(odd_first, od_data, ev_data)),
+            self.y1[k].eq(Mux(odd_first, ev_data, od_data)),
+        ]

@@ -2,6 +2,7 @@
 outputs with the golden model, run the cocotb tests on Verilator, report (tests, failures)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,9 +78,8 @@ def bench_config(params, x, func, *, in_stall=0.0, out_stall=0.0, seed=1, reload
     }
     if reload is not None:
         func_index, table = reload
-        new = NLIEngineParams(tables=tuple(table if k == func_index else t for k, t in enumerate(params.tables)),
-                              arch=params.arch, lanes=params.lanes, storage=params.storage,
-                              top_name=params.top_name, pipeline=params.pipeline)
+        new = dataclasses.replace(params, tables=tuple(table if k == func_index else t
+                                                       for k, t in enumerate(params.tables)))
         fx = np.full(len(func), func_index)
         cfg["reload"] = {
             "writes": params.config_writes(func_index, table), "addr_bits": params.config_addr_bits,
