@@ -14,7 +14,8 @@ import numpy as np
 
 from nlihw.errors import ParamsError
 from nlihw.sim.nli.reference import table_errors
-from .fitter import default_rel_floor, fit, make_problem, smallest_m
+from .fit_settings import default_rel_floor
+from .fitter import fit, make_problem, smallest_m
 from .functions import get_function
 from .layout import TableLayout
 from .reference_values import stored_codes

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import mpmath
@@ -31,37 +31,17 @@ from . import segment_error as se
 from .functions import Function, get_function
 from .layout import MicroStep, TableLayout
 from .table import NLITable
-from .tails import Tail, default_tails, tail_gain, tail_offset
+from .tails import Tail, tail_gain, tail_offset
 from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors
 from .reference_values import stored_codes
+from . import float_fit
+# FitResult, FITTER_VERSION, MAX_GRID, check_grid and dp_smallest_m are also read from here by callers
+from .fit_settings import FITTER_VERSION, FitResult, resolve_rel_floor, resolve_tails  # noqa: F401
+from .placement_dp import MAX_GRID, bellman, check_grid, dp_optimum, dp_smallest_m  # noqa: F401
 
 ALL_CODES_CANDIDATES = 4096  # every code is a candidate up to 12-bit domains
 DEFAULT_GRID = 1024
-# The DP holds N x N float64 matrices (the errors and one DP level): 8,192 candidates is 0.5 GiB
-# each, and the measured fit time grows as N^2 (3,070 candidates already take about a minute).
-MAX_GRID = 8192
 BLOCK_SECONDS = 0.2          # target wall time of one compiled error-matrix call
-
-
-def default_rel_floor(out_fmt) -> float:
-    """Mean-relative floor: the paper's 2^-14, or one output LSB of a fixed-point output when that
-    is coarser (a relative error below one LSB of |f| is not meaningful in the output format)."""
-    return TAU if out_fmt.is_float else max(TAU, out_fmt.lsb)
-
-
-def resolve_rel_floor(rel_floor, out_fmt) -> float:
-    """The given mean-relative floor (finite and > 0), or the output format's default."""
-    if rel_floor is None:
-        return default_rel_floor(out_fmt)
-    if not (np.isfinite(rel_floor) and rel_floor > 0):
-        raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
-    return float(rel_floor)
-
-
-def check_grid(grid: int | None, option: str = "--grid") -> None:
-    if grid is not None and not (2 <= grid <= MAX_GRID):
-        raise ParamsError(f"{option} must be 2..{MAX_GRID:,} candidate cutpoints, got {grid} (the "
-                          f"DP keeps {option}^2 float64 matrices in memory)")
 
 
 @dataclass(frozen=True)
@@ -137,19 +117,6 @@ def make_problem(func: "str | Function", layout: TableLayout,
     lsb_in, K = mpmath.mpf(fin.lsb), layout.K
     vq = stored_codes(fn, ffine, fout, lambda n: mpmath.mpf(lo * K + n) / K * lsb_in)
     return FitProblem(layout, fn, lo, hi, xs, fx, vq, float(rel_floor), tails)
-
-
-def resolve_tails(func: str, tails, covers_lo: bool, covers_hi: bool) -> tuple[Tail, Tail]:
-    """The given tails, or the function's defaults on each side where the domain stops short of
-    the input format (a side the domain covers keeps a clamp: its tail only meets codes the fit
-    sees, and a clamp at the last code is exact). A side given as None takes its default."""
-    given = (None, None) if tails is None else tuple(tails)
-    if len(given) != 2:
-        raise ParamsError(f"tails: expected (left, right), got {tails!r}")
-    lo, hi = default_tails(func)
-    lo, hi = (Tail() if covers_lo else lo), (Tail() if covers_hi else hi)
-    return (lo if given[0] is None else Tail.parse(given[0]),
-            hi if given[1] is None else Tail.parse(given[1]))
 
 
 def candidate_grid(problem: FitProblem, grid: int | None = None) -> np.ndarray:
@@ -254,39 +221,6 @@ def clamp_errors(p: FitProblem, cand: np.ndarray, metric: str) -> tuple[np.ndarr
                           lay.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
 
 
-def bellman(E: np.ndarray, left: np.ndarray, right: np.ndarray, M: int,
-            minmax: bool) -> tuple[float, list[int]]:
-    """Optimal M-cutpoint path over candidates (indices) for a precomputed interval-error matrix."""
-    N = E.shape[0]
-    comb = np.maximum if minmax else np.add
-    D = left.copy()
-    back = np.zeros((M, N), dtype=np.int64)
-    for level in range(1, M):
-        tot = comb(D[:, None], E)                   # tot[i, k]: path ending i, then interval i->k
-        arg = np.argmin(tot, axis=0)
-        D = tot[arg, np.arange(N)]
-        back[level] = arg
-    final = comb(D, right)
-    k = int(np.argmin(final))
-    best = float(final[k])
-    if not np.isfinite(best):
-        raise ParamsError(f"no feasible placement of M={M} cutpoints on this candidate grid")
-    path = [k]
-    for level in range(M - 1, 0, -1):
-        k = int(back[level, k])
-        path.append(k)
-    return best, path[::-1]
-
-
-@dataclass
-class FitResult:
-    table: NLITable
-    objective: float                 # DP optimum in metric units (sum or max over codes)
-    grid: int                        # candidate cutpoints used
-    seconds: float
-    stats: dict = field(default_factory=dict)
-
-
 def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prune: bool = True,
                     progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, float, dict]:
     """Globally optimal cutpoints over the candidate grid; returns (cutpoints, objective, stats).
@@ -307,59 +241,6 @@ def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prun
                                   clamp_errors, progress)
     stats.update(more)
     return cand[path], best, stats
-
-
-def dp_optimum(p, cand: np.ndarray, metric: str, minmax: bool, bound: float, matrix, tails,
-               progress=None) -> tuple[list[int], float, dict]:
-    """The DP over a candidate grid, shared by the fixed-point and the float fitter.
-
-    ``matrix(p, cand, metric, bound, gate=, gate_limit=, progress=, label=)`` gives the interval
-    errors (pruned exactly above an achievable ``bound``, and only where ``gate <= gate_limit``),
-    ``tails(p, cand, metric)`` the errors below and from each candidate. For a max metric
-    (``minmax``) the placement is, among every placement reaching the optimum, the one with the
-    least total squared error: a second, exact DP over the intervals and tails within the
-    optimum (stats: the metric's optimum, "sse" and "mse"). Returns (path, optimum, stats).
-    """
-    M = p.layout.M
-    t0 = time.perf_counter()
-    E = matrix(p, cand, metric, bound, progress=progress)
-    stats = {"matrix_seconds": time.perf_counter() - t0}
-    left, right = tails(p, cand, metric)
-    best, path = bellman(E, left, right, M, minmax)
-    if minmax:
-        lS, rS = tails(p, cand, "mse")
-        lS[left > best] = np.inf
-        rS[right > best] = np.inf
-        # the min-max path's own squared error is achievable: it prunes the second matrix
-        on_path = np.full(E.shape, np.inf)
-        for a, b in zip(path[:-1], path[1:]):
-            on_path[a, b] = 0.0
-        S_path = matrix(p, cand, "mse", np.inf, gate=on_path, gate_limit=0.0)
-        achievable = lS[path[0]] + rS[path[-1]] + sum(S_path[a, b] for a, b in zip(path[:-1], path[1:]))
-        S = matrix(p, cand, "mse", achievable, gate=E, gate_limit=best, progress=progress,
-                   label="least-squares tie-break: ")
-        sse, path = bellman(S, lS, rS, M, minmax=False)
-        stats.update({metric.replace("-", "_"): best, "sse": sse, "mse": sse / p.xs.shape[0]})
-    return path, best, stats
-
-
-def dp_smallest_m(p, cand: np.ndarray, metric: str, minmax: bool, total: float, matrix, tails,
-                  m_max: int = 1024) -> int | None:
-    """Fewest cutpoints (over ``cand``) whose optimal objective is <= ``total`` (a max, or a sum
-    over the codes), or None up to ``m_max``. Intervals above ``total`` cannot appear in any
-    placement that meets it, for any M, so one matrix pruned at it serves every M (the gate is
-    all-pass so that no pruning assumes the problem's own M); level l of the DP is the optimum
-    for l+1 cutpoints, so one pass finds the first M that meets it."""
-    n = cand.shape[0]
-    E = matrix(p, cand, metric, total, gate=np.zeros((n, n)), gate_limit=1.0)
-    left, right = tails(p, cand, metric)
-    comb = np.maximum if minmax else np.add
-    D = left.copy()
-    for level in range(1, min(m_max, n)):
-        D = np.min(comb(D[:, None], E), axis=0)
-        if np.min(comb(D, right)) <= total:
-            return level + 1
-    return None
 
 
 def smallest_m(p: FitProblem, max_abs: float, grid: int | None = None, m_max: int = 1024) -> int | None:
@@ -409,9 +290,6 @@ def build_table(p: FitProblem, cutpoints, meta: dict | None = None) -> NLITable:
                     tail_lo=tl, tail_hi=th, meta=meta or {})
 
 
-FITTER_VERSION = 2      # 2: least-squares tie-break among max-abs optima, rel_floor, exact ties
-
-
 def fit(func: "str | Function", layout: TableLayout, *, metric: str | None = None,
         grid: int | None = None, domain: tuple[float, float] | None = None, refine: bool = False,
         rel_floor: float | None = None, tails=None,
@@ -424,7 +302,6 @@ def fit(func: "str | Function", layout: TableLayout, *, metric: str | None = Non
     """
     from .refine import refine_values
     if layout.in_float or layout.out_float:
-        from . import float_fit
         return float_fit.fit(func, layout, metric=metric, grid=grid, domain=domain, refine=refine,
                              rel_floor=rel_floor, tails=tails, progress=progress)
     metric = "max-abs" if metric is None else metric

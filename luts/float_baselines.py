@@ -21,7 +21,7 @@ import numpy as np
 
 from nlihw.errors import ParamsError
 from nlihw.sim.nli.reference import error_summary, evaluation_codes, table_errors
-from .fitter import default_rel_floor
+from .fit_settings import default_rel_floor
 from .float_fit import build_table, make_problem
 from .functions import get_function
 from .layout import MAX_POSITION, TableLayout

@@ -22,8 +22,10 @@ import numpy as np
 from nlihw.errors import FunctionError, ParamsError
 from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors, ulp_at
 from . import float_segment_error as fse
+from .fit_settings import FITTER_VERSION, FitResult, resolve_rel_floor, resolve_tails
 from .float_domains import check_position, check_reach, derive_domain, derives, saturated
 from .functions import Function, get_function
+from .placement_dp import bellman, check_grid, dp_optimum
 from .layout import MAX_POSITION, MicroStep, TableLayout
 from .reference_values import DIGITS, MARGIN, TIE
 from .table import NLITable
@@ -72,7 +74,6 @@ def make_problem(func: "str | Function", layout: TableLayout,
                  domain: tuple[float, float] | None = None, rel_floor: float | None = None,
                  tails=None) -> FloatProblem:
     """Resolve domain and tails, check f there, list eval codes and candidate cutpoints."""
-    from .fitter import resolve_rel_floor, resolve_tails
     fn = get_function(func) if isinstance(func, str) else func
     lay, fin, fout = layout, layout.in_fmt, layout.out_fmt
     if lay.micro_step is MicroStep.POW2:
@@ -441,7 +442,6 @@ def _local_search(p: FloatProblem, cand: np.ndarray, path: list[int], metric: st
 def _coarse_bound(p: FloatProblem, cand: np.ndarray, metric: str, progress) -> float:
     """Achievable objective: the optimum on nested sub-grids (every 4th candidate), each pruned
     by the one below it, then improved by a local search on the full grid."""
-    from .fitter import bellman
     M, minmax = p.layout.M, metric in fse.MINMAX
     levels = [cand]
     while levels[-1].shape[0] // 4 >= max(2 * M, 16):
@@ -469,7 +469,6 @@ def place_cutpoints(p: FloatProblem, metric: str, grid: int | None = None, *, pr
     """Globally optimal cutpoints over the candidate grid: (codes, objective, stats). For the max
     metrics, the least total squared error among all placements reaching the optimum (the
     fixed-point fitter's DP, ``fitter.dp_optimum``, on this problem's kernels)."""
-    from .fitter import check_grid, dp_optimum
     if metric not in fse.METRICS:
         raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(fse.METRICS)}")
     check_grid(grid)
@@ -524,7 +523,6 @@ def fit(func, layout: TableLayout, *, metric: str | None = None, grid: int | Non
         domain=None, refine: bool = False, rel_floor: float | None = None, tails=None,
         progress=None):
     """Fit one table with a float side (see ``fitter.fit``); returns a ``fitter.FitResult``."""
-    from .fitter import FITTER_VERSION, FitResult
     if refine:
         raise ParamsError("--refine supports fixed-point formats only")
     metric = default_metric(layout) if metric is None else metric
