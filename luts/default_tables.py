@@ -26,6 +26,8 @@ class TableSpec:
     domain: tuple[float, float] | None = None
     metric: str = "max-abs"
     grid: int = DEFAULT_GRID
+    t_bits: int = 12
+    mul_bits: int = 18
 
     @property
     def filename(self) -> str:
@@ -35,8 +37,9 @@ class TableSpec:
         return f"{self.func}_M{self.M}_K{self.K}.json"
 
     def fit(self) -> NLITable:
-        return fit(self.func, TableLayout(self.in_fmt, self.out_fmt, self.M, self.K),
-                   metric=self.metric, grid=self.grid, domain=self.domain).table
+        layout = TableLayout(self.in_fmt, self.out_fmt, self.M, self.K, t_bits=self.t_bits,
+                             mul_bits=self.mul_bits)
+        return fit(self.func, layout, metric=self.metric, grid=self.grid, domain=self.domain).table
 
 
 FUNCTIONS = [  # func, input, output, domain (None: the function's default or the whole format)
