@@ -23,6 +23,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
+from nlihw.hdl.common.skid_buffer import SkidBuffer
 from nlihw.hdl.common.tagged_engine import TaggedEngine
 from .config_port import ConfigPort
 from .datapath import ScanDatapath, bc_layout, cfg_layout, engine_params, input_layout, output_layout
@@ -81,16 +82,17 @@ class SelectiveScan(wiring.Component):
         wiring.connect(m, flipped(self.bc), front.bc)
         wiring.connect(m, front.o, sp.i)
         wiring.connect(m, sp.o, dt.i)
-        wiring.connect(m, dt.o, ex.i)
+        wiring.connect(m, self._skid(m, "skid_exp", dt.o), ex.i)
         wiring.connect(m, ex.o, state.i)
         wiring.connect(m, state.o, dot.i)
+        dot_o = self._skid(m, "skid_dot", dot.o)
         if p.gate:
             m.submodules.silu = silu = TaggedEngine(engine_params(p, "silu"), dp.silu_side)
-            wiring.connect(m, dot.o, silu.i)
+            wiring.connect(m, dot_o, silu.i)
             wiring.connect(m, silu.o, out.i)
         else:                                      # no SiLU: the gate input stays 0
-            m.d.comb += [out.i.valid.eq(dot.o.valid), out.i.payload.side.eq(dot.o.payload.side),
-                         dot.o.ready.eq(out.i.ready)]
+            m.d.comb += [out.i.valid.eq(dot_o.valid), out.i.payload.side.eq(dot_o.payload.side),
+                         dot_o.ready.eq(out.i.ready)]
         wiring.connect(m, out.o, flipped(self.o))
         wiring.connect(m, front.bias_rd, cfg.bias_rd)
         wiring.connect(m, dt.a_rd, cfg.a_rd)
@@ -100,3 +102,11 @@ class SelectiveScan(wiring.Component):
                      cfg.front_idle.eq(front.idle), cfg.start.eq(front.start),
                      cfg.done.eq(self.o.valid & self.o.ready)]
         return m
+
+    def _skid(self, m, point, source):
+        """``source`` through a ``SkidBuffer`` where register point ``point`` is enabled."""
+        if point not in self.params.pipeline:
+            return source
+        m.submodules[point] = skid = SkidBuffer(source.payload.shape())
+        wiring.connect(m, source, skid.i)
+        return skid.o
