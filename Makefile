@@ -9,11 +9,12 @@ PYTEST := $(PY) -m pytest
 
 all: flow
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (nlihw needs Python 3.11)" >&2; exit 2; }
+# Every extra (explore, plot) and the test tools, at the exact versions of constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (nlihw needs Python 3.11 or later)" >&2; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,all]"
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -51,6 +51,7 @@ def _timed(spec, results: Path, **kw) -> tuple[float, object]:
 
 
 def _run(console, work: Path) -> dict:
+    # imported here, not at the top: distributed comes with the optional 'explore' extra
     from distributed import LocalCluster
     spec = parse_spec(SYNTH_SPEC)
     n = len(spec.points)

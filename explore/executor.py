@@ -270,6 +270,7 @@ def _why(e: BaseException, timeout: float) -> str:
 
 
 async def _identity(address: str, timeout: float):
+    # imported here, not at the top: distributed comes with the optional 'explore' extra
     from distributed.comm import connect
     comm = await connect(address, timeout=timeout)
     try:
@@ -280,6 +281,7 @@ async def _identity(address: str, timeout: float):
 
 
 def _dask(fn, items, address) -> Iterator[tuple[str, object]]:
+    # imported here, not at the top: distributed comes with the optional 'explore' extra
     from distributed import Client, as_completed
     check_scheduler(address)
     try:

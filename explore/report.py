@@ -134,6 +134,7 @@ RC = {"svg.hashsalt": SVG_SALT, "svg.fonttype": "path"}     # fixed SVG ids, gly
 
 def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
     """(PNG, SVG) bytes of the group's plot (see ``figure``), the same bytes on every run."""
+    # imported here, not at the top: matplotlib comes with the optional 'plot' extra
     import matplotlib
     with matplotlib.rc_context(RC):
         fig = figure(group, front)
@@ -146,6 +147,7 @@ def plot_group(group: Group, front: list[dict]) -> tuple[bytes, bytes]:
 def figure(group: Group, front: list[dict]):
     """Error against area: one colour per architecture family, one marker per search
     architecture, the front as a step line with its points outlined (a matplotlib Figure)."""
+    # imported here, not at the top: matplotlib comes with the optional 'plot' extra
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -58,6 +58,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def arrow_schema():
+    # imported here, not at the top: pyarrow comes with the optional 'explore' extra
     import pyarrow as pa
     kinds = {"str": pa.string(), "int": pa.int64(), "float": pa.float64()}
     return pa.schema([(c, kinds[t]) for c, t in SCHEMA.items()])
@@ -74,6 +75,7 @@ def _typed(v, kind):
 
 
 def parquet_bytes(rows: list[dict]) -> bytes:
+    # imported here, not at the top: pyarrow comes with the optional 'explore' extra
     import pyarrow as pa
     import pyarrow.parquet as pq
     cols = {c: [_typed(r.get(c), t) for r in rows] for c, t in SCHEMA.items()}

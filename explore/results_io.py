@@ -136,6 +136,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 def _read_parquet(path: Path) -> list[dict]:
+    # imported here, not at the top: pyarrow comes with the optional 'explore' extra
     import pyarrow as pa
     import pyarrow.parquet as pq
     data = _read(path)

@@ -5,6 +5,7 @@ stderr and exit with code 2; no traceback reaches the user.
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import multiprocessing
 import os
@@ -16,6 +17,7 @@ import time
 import click
 
 from .errors import NlihwError, ToolError
+from .extras import extra_of, message, require
 
 # command name -> module in nlihw.commands exposing a click command called ``command``
 COMMANDS = {
@@ -31,6 +33,15 @@ COMMANDS = {
     "report": "report",
     "best": "best",
     "flow": "flow",
+}
+
+# command name -> the extras it needs (see nlihw.extras), checked before it runs (not for --help)
+COMMAND_EXTRAS = {
+    "sweep": ("explore",),
+    "compare": ("explore",),
+    "best": ("explore",),
+    "report": ("explore", "plot"),
+    "flow": ("explore", "plot"),
 }
 
 
@@ -53,11 +64,27 @@ class LazyGroup(click.Group):
             if e.name == f"nlihw.commands.{COMMANDS[name]}":
                 return None          # command not built yet
             raise
-        return mod.command
+        return _needing_extras(mod.command, name)
+
+
+def _needing_extras(command: click.Command, name: str) -> click.Command:
+    """``command``, or a copy of it that first checks its extras are installed (so ``--help``
+    and usage errors still work without them)."""
+    extras = COMMAND_EXTRAS.get(name, ())
+    if not extras:
+        return command
+    guarded = copy.copy(command)
+
+    def invoke(ctx, _invoke=command.invoke):
+        for extra in extras:
+            require(extra, f"nlihw {name}")
+        return _invoke(ctx)
+    guarded.invoke = invoke
+    return guarded
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nlihw")
+@click.version_option(None, "-V", "--version", package_name="nlihw")
 def cli():
     """nlihw: NLI (non-uniform linear interpolation) hardware generator and verification."""
 
@@ -148,6 +175,12 @@ def _interrupted_text(argv) -> str:
     return "error: interrupted; no output was written"
 
 
+def _command_name(argv) -> str:
+    """``nlihw`` and the command (``nlihw fit``), for messages."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["nlihw", *[a for a in args if not a.startswith("-")][:1]])
+
+
 def _run(argv) -> int:
     try:
         rv = cli.main(args=argv, standalone_mode=False, prog_name="nlihw")
@@ -172,6 +205,13 @@ def _run(argv) -> int:
             return _interrupted_code()
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         click.echo(f"error: {msg}", err=True)
+        return 2
+    except ModuleNotFoundError as e:        # an optional dependency that a code path needs
+        extra = extra_of(e.name)
+        if extra is None:                       # a bug or a broken install: the traceback helps
+            raise
+        top = e.name.split(".")[0]
+        click.echo(f"error: {message(_command_name(argv), extra, [top])}", err=True)
         return 2
     except Exception as e:
         # Ctrl-C inside compiled code (numba calling back into Python) surfaces as a SystemError

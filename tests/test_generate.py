@@ -111,7 +111,7 @@ def test_sim_keeps_the_temporary_directory_only_for_waves(tmp_path, capsys, monk
     monkeypatch.setattr(tempfile, "tempdir", None)
     seen = {}
 
-    def fake_build(p, outdir, waves=False):
+    def fake_build(p, outdir, waves=False, build_root=None):
         seen["work"] = outdir.parent
         outdir.mkdir(parents=True)
         return runner.BuiltSim("nli_engine", outdir, waves, "vcd" if waves else "")
@@ -181,11 +181,11 @@ def test_core_quotes_every_value_from_params():
     fake = SimpleNamespace(top_name="act", latency=9, digest=lambda: "ab" * 32, storage="ram",
                            tables=[SimpleNamespace(function=f) for f in EVIL])
     names = gen_mod.output_names(fake)
-    core = gen_mod._core(fake, names)
+    core = gen_mod._core(fake, names, None, None)
     assert core.isascii()
     doc = yaml.safe_load(core)
     assert set(doc) == {"CAPI=2", "name", "description", "filesets", "targets"}
-    assert doc["name"] == f"nlihw:nli:act:{gen_mod.core_version()}"
+    assert doc["name"] == f"nlihw:nli:act:{gen_mod.core_version()}.{0xabababab}"
     assert doc["description"].startswith(f"NLI engine ({', '.join(EVIL)}), latency 9")
     assert doc["filesets"]["rtl"] == {"files": ["act.sv"], "file_type": "systemVerilogSource"}
     assert doc["filesets"]["waivers"] == {"files": ["act.vlt"], "file_type": "vlt"}
@@ -205,7 +205,9 @@ def test_core_version_is_a_release_version(tmp_path):
     doc = yaml.safe_load(generate(p, tmp_path)["core"].read_text())
     vendor, lib, name, version = doc["name"].split(":")
     assert (vendor, lib, name) == ("nlihw", "nli", "nli_engine")
-    assert all(part.isdigit() for part in version.split(".")) and len(version.split(".")) == 3
+    release, tag = version.rsplit(".", 1)
+    assert all(part.isdigit() for part in release.split(".")) and len(release.split(".")) == 3
+    assert tag == str(int(p.digest()[:8], 16))            # the params digest tells designs apart
     assert p.digest() in doc["description"]
 
 

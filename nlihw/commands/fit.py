@@ -9,6 +9,7 @@ import click
 
 from nlihw.atomic import OutputSet, check_destination, OutputError
 from nlihw.errors import ParamsError
+from nlihw.extras import require
 from nlihw.luts.fitter import DEFAULT_GRID, MAX_GRID, check_grid, fit
 from nlihw.luts.float_domains import RULE, derives
 from nlihw.luts.functions import get_function
@@ -127,6 +128,8 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
     if rel_floor is not None and not (math.isfinite(rel_floor) and rel_floor > 0):
         raise ParamsError(f"--rel-floor must be finite and > 0, got {rel_floor}")
     check_outputs({"-o": output, "--hex": hex_path, "--plot": plot})
+    if plot:
+        require("plot", "nlihw fit")                 # --plot: before the fit, not after it
     layout = TableLayout(in_fmt, out_fmt, M, K, micro_step, t_bits, mul_bits, rounding)
     floats = layout.in_float or layout.out_float
     if metric == "max-ulp" and not floats:

@@ -5,32 +5,44 @@ from pathlib import Path
 
 import click
 
+from nlihw.hdl.common.deliverables import check_vlnv
 from nlihw.hdl.nli.generate import generate
+from nlihw.sim.nli import verilog_testbench
 from .engine_options import TIMING_GOAL, TIMING_NOTE, TIMING_OPTIONS, engine_options, params_from_options
+from .table_names import resolve_tables
 
 
 @click.command("gen")
 @engine_options
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output directory.")
-def command(tables, arch, lanes, storage, top_name, outdir):
+@click.option("--testbench", is_flag=True,
+              help="Also write <top>_tb.sv, a self-checking SystemVerilog testbench with $readmemh "
+                   "vectors from the golden model (runs in Icarus -g2012, Verilator --binary "
+                   "--timing, ...), and a 'sim' target in the FuseSoC core that runs it.")
+@click.option("--vlnv", default=None, metavar="V:L:N[:VER]",
+              callback=lambda ctx, param, v: v and check_vlnv(v, "0") and v,   # before any write
+              help="FuseSoC core name (default nlihw:nli:<top>:<release>.<N>, N the params "
+                   "digest's first 8 hex digits in decimal: two designs never share a name).")
+def command(tables, arch, lanes, storage, top_name, outdir, testbench, vlnv):
     """Generate deterministic Verilog for an NLI engine (same inputs, same bytes).
 
     Writes <top>.v (Verilog-2005), <top>.sv (SystemVerilog), manifest, filelist, FuseSoC core and
     Verilator lint waivers, all or none. The tables of one engine must share one layout (formats,
     M, K, datapath options). Tables with floating-point formats (fp16, bf16, fp8e4m3, fp8e5m2,
-    on either side) take --arch parallel or binary. Example (two shipped tables, run from the
-    repository root):
+    on either side) take --arch parallel or binary. --table takes a file or the name of a
+    shipped table ('nlihw tables list'). Example (two shipped tables):
 
     \b
-    nlihw gen --table luts/tables/silu_M11_K32.json --table luts/tables/gelu_M11_K32.json --arch binary --lanes 4 -o build/nli
+    nlihw gen --table silu_M11_K32 --table gelu_M11_K32 --arch binary --lanes 4 -o build/nli
 
     For a clock rate: --target-mhz 130 --target ecp5 chooses the register points from the
     target's delay model and records the goal; 'nlihw synth DIR -t ecp5' reports it met or not.
     """
-    p = params_from_options(tables, arch, lanes, storage, top_name)
+    p = params_from_options(resolve_tables(tables), arch, lanes, storage, top_name)
     meta = click.get_current_context().meta
-    paths = generate(p, outdir, meta.get(TIMING_GOAL))
+    paths = generate(p, outdir, meta.get(TIMING_GOAL), vlnv=vlnv,
+                     testbench=verilog_testbench.testbench(p) if testbench else None)
     click.echo(f"{p.top_name}: {', '.join(t.function for t in p.tables)}; {p.lanes} lane(s), "
                f"{p.arch} search, {p.storage} tables, pipeline {p.pipeline}, latency {p.latency} "
                f"cycles, II 1")

@@ -10,10 +10,13 @@ import click
 from rich.console import Console
 
 from nlihw.errors import ParamsError
+from nlihw.host_tools import require_host_tools
 from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
 from nlihw.luts.table import NLITable
+from nlihw.sim.common import runner
 from .output_dir import check_writable_dir
+from .table_names import resolve_table
 
 ROUNDINGS = ["nearest-even", "nearest-away", "toward-zero", "floor"]
 MAX_TOKENS = 65536
@@ -98,7 +101,7 @@ def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_
         key, sep, value = item.partition("=")
         if not sep or key not in ("softplus", "exp", "silu"):
             raise ParamsError(f"--table must be softplus=FILE, exp=FILE or silu=FILE, got {item!r}")
-        over[key] = NLITable.load(value)
+        over[key] = NLITable.load(resolve_table(value))
     if mode == "mamba1" and headdim is not None:
         raise ParamsError("--headdim applies to --mode mamba2 only")
     if headdim is None:
@@ -165,11 +168,12 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
     if tokens * p.d_inner > MAX_SIM_OUTPUTS:
         raise ParamsError(f"--tokens {tokens} with --d-inner {p.d_inner}: {tokens * p.d_inner:,} "
                           f"outputs, at most {MAX_SIM_OUTPUTS:,} per run")
+    require_host_tools("nlihw scan sim")
     keep = workdir is not None or waves
     work = workdir or Path(tempfile.mkdtemp(prefix="nlihw-scan-sim-"))
     try:
         click.echo(f"building {p.top_name} on Verilator (cached by content) ...", err=True)
-        built = sb.build_scan(p, work / "rtl", waves=waves)
+        built = sb.build_scan(p, work / "rtl", waves=waves, build_root=runner.cache_build_root())
         starts = sorted({k * tokens // sequences for k in range(sequences)})
         s = sb.draw(p, tokens, seed=seed, starts=starts)
         click.echo(f"simulating {tokens} tokens x {p.d_inner} channels ...", err=True)

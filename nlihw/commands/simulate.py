@@ -8,8 +8,11 @@ from pathlib import Path
 import click
 
 from nlihw.errors import ParamsError
+from nlihw.host_tools import require_host_tools
+from nlihw.sim.common import runner
 from nlihw.sim.nli import engine_bench as eb
 from .engine_options import TIMING_NOTE, engine_options, params_from_options
+from .table_names import resolve_tables
 
 # bounds that keep a run within memory and the simulation time limit
 MAX_BEATS = 1_000_000
@@ -32,14 +35,23 @@ def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, w
     """Build the engine (cached), run every input code (or --beats random ones) through the
     emitted Verilog with --stall idles/back-pressure, compare each output with the golden model.
 
+    Needs a host C++ compiler and make (Verilator compiles the design to C++). Builds are cached
+    in $NLIHW_CACHE/sim (default ~/.cache/nlihw/sim) and the run's files go to --workdir or a
+    temporary directory: nothing lands in the current directory.
     Exit code 0 on PASS, 1 on FAIL (the failing beat is printed), 2 on bad input.
+
+    \b
+    Examples:
+      nlihw sim --table silu_M11_K32
+      nlihw sim --table silu_M11_K32 --table gelu_M11_K32 --lanes 2 --stall 0.3 --beats 5000
     """
     if not 0 <= stall < 1:
         raise ParamsError(f"--stall must be in [0, 1), got {stall}")
-    p = params_from_options(tables, arch, lanes, storage, top_name)
+    p = params_from_options(resolve_tables(tables), arch, lanes, storage, top_name)
     if beats is not None and beats * p.lanes > MAX_VALUES:
         raise ParamsError(f"--beats {beats} with --lanes {p.lanes}: {beats * p.lanes:,} values, at "
                           f"most {MAX_VALUES:,} per run")
+    require_host_tools("nlihw sim")
     keep = workdir is not None or waves
     work = workdir or Path(tempfile.mkdtemp(prefix="nlihw-sim-"))
     try:
@@ -55,7 +67,7 @@ def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
         click.echo(note, err=True)
     click.echo(f"building {p.top_name} ({p.arch}, {p.lanes} lane(s), pipeline {p.pipeline}, latency "
                f"{p.latency}) ...", err=True)
-    sim = eb.build_engine(p, work / "rtl", waves=waves)
+    sim = eb.build_engine(p, work / "rtl", waves=waves, build_root=runner.cache_build_root())
     x, func = eb.random_inputs(p, beats, seed) if beats else eb.exhaustive_inputs(p, seed)
     click.echo(f"simulating {len(x)} beats ...", err=True)
     cfg = eb.bench_config(p, x, func, in_stall=stall, out_stall=stall, seed=seed)

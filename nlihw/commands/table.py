@@ -8,6 +8,7 @@ import click
 
 from nlihw.luts.table import NLITable
 from nlihw.sim.nli.reference import domain_code_count
+from .table_names import resolve_table
 
 
 def _code_text(fmt, raw: int) -> str:
@@ -157,5 +158,6 @@ def command():
 @click.option("--no-verify", is_flag=True,
               help="Load a table whose sha256 is missing or stale (every other check still applies).")
 def show(file, no_verify):
-    """Validate a table file and print its layout, cutpoints, clamps and errors."""
-    print_summary(NLITable.load(file, verify=not no_verify))
+    """Validate a table file (or a shipped table by name, e.g. silu_M11_K32) and print its
+    layout, cutpoints, clamps and errors."""
+    print_summary(NLITable.load(resolve_table(str(file), "table show"), verify=not no_verify))

@@ -15,11 +15,16 @@ from nlihw.luts.default_tables import (DEFAULT_SPECS, FLOAT_SPECS, SHIPPED_SPECS
                                       comparison_report, shipped_dir)
 from nlihw.luts.table import NLITable
 from .output_dir import check_writable_dir
+from .table_names import shipped_path
 
 
 def _num(e: dict, key: str, spec: str) -> str:
+    """``e[key]`` formatted with ``spec``; a magnitude of 1e6 or more (a float table's max ulp
+    can reach 1e30) in exponent form, so a fixed-point spec never spells out 30 digits."""
     v = e.get(key)
-    return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return "-"
+    return format(v, ".3e") if spec.endswith("f") and abs(v) >= 1e6 else format(v, spec)
 
 
 def summary_table(paths, title) -> Table:
@@ -41,8 +46,9 @@ def summary_table(paths, title) -> Table:
 
 @click.group("tables")
 def command():
-    """The table sets shipped in luts/tables: 8 functions x 3 layouts at 16-bit fixed point, and
-    7 functions x 3 layouts in fp16 and bf16."""
+    """The table sets shipped with nlihw: 8 functions x 3 layouts at 16-bit fixed point, and
+    7 functions x 3 layouts in fp16 and bf16. gen and sim take their names (--table
+    silu_M11_K32), as does 'nlihw table show'; 'nlihw tables path NAME' prints the file."""
 
 
 @command.command("build")
@@ -86,3 +92,16 @@ def list_():
     if not paths:
         raise ParamsError(f"no shipped tables in {shipped_dir()}")
     Console(width=140).print(summary_table(paths, f"shipped tables ({shipped_dir()})"))
+
+
+@command.command("path")
+@click.argument("name")
+def path(name):
+    """Print the installed file of the shipped table NAME (e.g. silu_M11_K32), to copy or to pass
+    to tools outside nlihw.
+
+    \b
+    Example:
+      nlihw tables path silu_M11_K32
+    """
+    click.echo(shipped_path(name))

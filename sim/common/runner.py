@@ -28,7 +28,17 @@ from nlihw.atomic import open_lock_file
 from nlihw.errors import ToolError
 from nlihw.toolchain import setup_verilator_env
 
-BUILD_ROOT = Path(os.environ.get("NLIHW_SIM_BUILD", "build/sim"))
+BUILD_ROOT = Path(os.environ.get("NLIHW_SIM_BUILD", "build/sim"))   # the suite's and benches' builds
+
+
+def cache_build_root() -> Path:
+    """Where the CLI caches Verilator builds (by content): $NLIHW_SIM_BUILD, else
+    $NLIHW_CACHE/sim, else ~/.cache/nlihw/sim (beside the synthesis cache), never the current
+    directory."""
+    if os.environ.get("NLIHW_SIM_BUILD"):
+        return Path(os.environ["NLIHW_SIM_BUILD"])
+    base = os.environ.get("NLIHW_CACHE")
+    return (Path(base) if base else Path.home() / ".cache" / "nlihw") / "sim"
 BUILD_TIMEOUT_S = 900.0          # wall-time limits: a Verilator build, one simulation run
 RUN_TIMEOUT_S = 900.0
 

@@ -27,11 +27,13 @@ class BenchResult:
 
 
 def build_engine(params: NLIEngineParams, outdir: "str | Path", waves: bool = False, *,
-                 hdl: str = "verilog", extra_args: tuple[str, ...] = ()) -> runner.BuiltSim:
+                 hdl: str = "verilog", extra_args: tuple[str, ...] = (),
+                 build_root: "Path | None" = None) -> runner.BuiltSim:
     """Generate the engine into ``outdir`` and verilate its ``hdl`` file (``verilog`` or
-    ``systemverilog``)."""
+    ``systemverilog``) under ``build_root`` (default ``runner.BUILD_ROOT``)."""
     paths = generate(params, outdir)
-    return runner.build(paths[hdl], params.top_name, waves=waves, extra_args=extra_args)
+    return runner.build(paths[hdl], params.top_name, waves=waves, extra_args=extra_args,
+                        build_root=build_root)
 
 
 def all_input_codes(fmt) -> np.ndarray:

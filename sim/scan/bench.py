@@ -154,11 +154,13 @@ class BenchResult:
     log: Path
 
 
-def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False) -> runner.BuiltSim:
-    """Generate the unit into ``outdir`` and verilate it; ``waves`` (or WAVES=1) dumps FST."""
+def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False, *,
+               build_root: "Path | None" = None) -> runner.BuiltSim:
+    """Generate the unit into ``outdir`` and verilate it under ``build_root`` (default
+    ``runner.BUILD_ROOT``); ``waves`` (or WAVES=1) dumps FST."""
     waves = waves or os.environ.get("WAVES") == "1"
     paths = generate(p, outdir)
-    return runner.build(paths["verilog"], p.top_name, waves=waves)
+    return runner.build(paths["verilog"], p.top_name, waves=waves, build_root=build_root)
 
 
 def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream", *,
