@@ -69,7 +69,7 @@ def test_wheel_holds_every_module_and_data_file(wheel):
     assert top == {"nlihw", wheel.name.split("-py3")[0] + ".dist-info"}, top   # no bare sim/synth
     for required in ("nlihw/commands/fit.py", "nlihw/sim/nli/engine_cocotb.py",
                      "nlihw/luts/tables/silu_M11_K32.json", "nlihw/synth/nand2_ge.lib",
-                     "nlihw/sim/common/lint_waivers.vlt", "nlihw/explore/examples/small.toml",
+                     "nlihw/hdl/common/lint_waivers.vlt", "nlihw/explore/examples/small.toml",
                      "nlihw/explore/sweep.py", "nlihw/flow.py"):
         assert required in files
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
