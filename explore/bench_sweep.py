@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .results import read_table
+from .results_io import read_table
 from .spec import parse_spec
 from .sweep import run_sweep
 

@@ -1,5 +1,6 @@
-"""The tidy results table (one row per design point, columns as in notes/results_schema.md): the
-column list and types, writing CSV and Parquet together, and reading either back."""
+"""The tidy results table, one row per design point: its columns and their types (``SCHEMA``, the
+contract README "Design-space exploration" describes) and writing CSV and Parquet together.
+Reading either back is ``results_io``."""
 from __future__ import annotations
 
 import csv
@@ -93,9 +94,3 @@ def write_tables(results: Path, rows: list[dict]) -> list[Path]:
     out.add_text(results / CSV_NAME, csv_text(rows), "csv")
     out.add_bytes(results / PARQUET_NAME, parquet_bytes(rows), "parquet")
     return out.commit()
-
-
-def read_table(path: "str | Path") -> list[dict]:
-    """Rows of a results.csv or results.parquet, typed as in SCHEMA (null -> None)."""
-    from .results_io import load_results
-    return load_results(path)[1]

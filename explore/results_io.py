@@ -156,3 +156,8 @@ def load_results(path: str | Path) -> tuple[Path, list[dict]]:
     file = locate(path)
     rows = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
     return file, rows
+
+
+def read_table(path: "str | Path") -> list[dict]:
+    """Rows of a results.csv or results.parquet, typed as in SCHEMA (null -> None)."""
+    return load_results(path)[1]

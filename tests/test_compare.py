@@ -15,7 +15,7 @@ BOUND = 1.5
 ARGS = ["compare", "--func", "tanh", "--in", "s3.5", "--out", "s1.7", "--max-err", str(BOUND),
         "--target", "generic"]
 NAMES = ("NLI K=1 (PWL)", "NLI (K>1)", "uniform PWL", "full LUT")
-# the tidy table's columns, in order, as notes/results_schema.md lists them
+# the tidy table's columns, in order, as the README's results schema lists them
 SCHEMA = ["point_id", "design", "status", "error", "func", "in_fmt", "out_fmt", "M", "K",
           "micro_step", "arch", "lanes", "storage", "target", "preset", "d_state", "P", "pipeline",
           "max_err_lsb", "mean_err_lsb", "max_err", "rms_err", "area", "gate_equivalents", "lut",

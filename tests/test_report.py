@@ -10,7 +10,7 @@ from test_pareto import brute_front
 
 from nlihw import cli
 
-# the results schema (notes/results_schema.md), restated here: name -> type
+# the results schema (README, "Design-space exploration"), restated here: name -> type
 SCHEMA = [("point_id", str), ("design", str), ("status", str), ("error", str), ("func", str),
           ("in_fmt", str), ("out_fmt", str), ("M", int), ("K", int), ("micro_step", str),
           ("arch", str), ("lanes", int), ("storage", str), ("target", str), ("preset", str),

@@ -13,14 +13,14 @@ import pytest
 
 from nlihw.cli import main
 from nlihw.explore import executor, sweep as sw
-from nlihw.explore.results import read_table
+from nlihw.explore.results_io import read_table
 from nlihw.explore.spec import parse_spec
 from nlihw.luts.table import NLITable
 from test_golden import scalar_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# the contract (notes/results_schema.md), written out independently of the code
+# the contract (README, "Design-space exploration"), written out independently of the code
 CONTRACT = ("point_id design status error func in_fmt out_fmt M K micro_step arch lanes storage "
             "target preset d_state P pipeline max_err_lsb mean_err_lsb max_err rms_err area "
             "gate_equivalents "
