@@ -300,7 +300,7 @@ def compare(func, in_fmt, out_fmt, max_err_lsb, targets=("generic",), results="b
     return Comparison(rows, results, targets, sweeps)
 
 
-# --- compatibility with the former two-step interface (synth/bench_synth.py) --------------------
+# --- compatibility with the former two-step interface (nlihw/benchmarks/synthesis.py) --------------------
 def choose(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=None,
            select_target: str = "generic", workdir: Path = Path("build/compare")) -> list[Row]:
     """The cheapest configuration of each architecture meeting ``max_err_lsb``, sized on

@@ -12,13 +12,13 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")      # the targets are stated fo
 from rich.console import Console
 
 SECTIONS = [  # (name, module with run(console) -> dict)
-    ("fitter", "nlihw.luts.bench_fit"),
-    ("simulation", "nlihw.sim.nli.bench_sim"),
-    ("synthesis", "nlihw.synth.bench_synth"),
-    ("timing", "nlihw.synth.bench_timing"),
-    ("scan", "nlihw.sim.scan.bench_scan"),
-    ("sweep", "nlihw.explore.bench_sweep"),
-    ("float", "nlihw.explore.bench_float"),
+    ("fitter", "nlihw.benchmarks.fitter"),
+    ("simulation", "nlihw.benchmarks.simulation"),
+    ("synthesis", "nlihw.benchmarks.synthesis"),
+    ("timing", "nlihw.benchmarks.timing"),
+    ("scan", "nlihw.benchmarks.scan_unit"),
+    ("sweep", "nlihw.benchmarks.sweep"),
+    ("float", "nlihw.benchmarks.float_formats"),
 ]
 
 

@@ -1,11 +1,11 @@
-"""The scan bench's target table (sim/scan/bench_scan.py): verdicts and margins from hand-made
+"""The scan bench's target table (nlihw/benchmarks/scan_unit.py): verdicts and margins from hand-made
 figures (the issue's "now" column and boundary cases), the critical path and yosys time read from
 hand-written tool logs, and the table rendered end to end from fake synthesis reports."""
 import math
 
 import pytest
 
-from nlihw.sim.scan import bench_scan as bs
+from nlihw.benchmarks import scan_unit as bs
 
 
 def fpga(mult18, lut4, fmax, *, ebr=8, latency=61, note=None, path=None, on="ecp5", lo=None, hi=None):

@@ -13,9 +13,9 @@ from rich.table import Table
 from nlihw.atomic import atomic_write_text
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
 from nlihw.hdl.nli.stage_delays import choose_pipeline, predict
-from .calibrate_delays import depth_params, measure
-from .delay_model import load
-from .report_table import fmax_text
+from nlihw.synth.calibrate_delays import depth_params, measure
+from nlihw.synth.delay_model import load
+from nlihw.synth.report_table import fmax_text
 
 TIMING = (("ecp5", 6), ("ecp5", 8), ("ice40", None))
 GOALS = (("ecp5", 6, 150.0), ("ecp5", 8, 200.0), ("ice40", None, 60.0))

@@ -24,9 +24,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from nlihw.hdl.scan.params import preset
-from .accuracy import budget_table, error_budget, path_rows, path_table, quantize_inputs
-from .golden import scan_eval
-from .stimulus import heavy_tailed_inputs, mamba_inputs
+from nlihw.sim.scan.accuracy import budget_table, error_budget, path_rows, path_table, quantize_inputs
+from nlihw.sim.scan.golden import scan_eval
+from nlihw.sim.scan.stimulus import heavy_tailed_inputs, mamba_inputs
 
 TARGETS = {"int16": 0.0025, "int8": 0.08}
 QUICK = os.environ.get("NLIHW_BENCH_SCAN_QUICK") == "1"
@@ -71,7 +71,7 @@ def families() -> dict:
 def floor_accuracy(console) -> dict:
     """Full output and scan path alone against their own I/O floor, per preset and family, and
     the int16 formats ``scan calibrate`` chooses for the heavy-tailed family."""
-    from .calibrate import calibrate
+    from nlihw.sim.scan.calibrate import calibrate
     figures, xs = {}, families()
     for name in TARGETS:
         for fam, x in xs.items():
@@ -99,7 +99,7 @@ def golden_speed(console) -> dict:
 
 def throughput(console, work: Path) -> dict:
     """(token, channel) results per clock with no stalls, measured on the emitted Verilog."""
-    from . import bench as sb
+    from nlihw.sim.scan import bench as sb
     t = Table(title="Throughput on Verilator (int8, N=16, D_inner=8, 32 tokens, no stalls)")
     for col in ("lanes P", "clocks per (token, channel)", "latency", "measured results/clock",
                 "target", "build + run (s)"):

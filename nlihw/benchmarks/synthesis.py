@@ -14,8 +14,8 @@ from nlihw.explore.comparison import NAMES, area, choose, summary_markdown, summ
 from nlihw.hdl.nli.generate import generate
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
-from .driver import run_synth
-from .report_table import fmax_text
+from nlihw.synth.driver import run_synth
+from nlihw.synth.report_table import fmax_text
 
 TARGETS = ("generic", "xcup", "ecp5", "ice40")
 DESIGNS = [  # label, table, arch, lanes

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .results_io import read_table
-from .spec import parse_spec
-from .sweep import run_sweep
+from nlihw.explore.results_io import read_table
+from nlihw.explore.spec import parse_spec
+from nlihw.explore.sweep import run_sweep
 
 PER_CORE_TARGET = 2.0        # points per minute per core
 SPEEDUP_TARGET = 1.7

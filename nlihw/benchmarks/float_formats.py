@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from nlihw.atomic import atomic_write_text
-from . import float_comparison as fc
+from nlihw.explore import float_comparison as fc
 
 CASES = [  # func, in, out, domain, metric, storage
     ("silu", "fp16", "fp16", (-150.0, 150.0), "mean-rel", "rom"),

@@ -14,8 +14,8 @@ import time
 
 from rich.table import Table
 
-from .fitter import fit, make_problem, place_cutpoints
-from .layout import TableLayout
+from nlihw.luts.fitter import fit, make_problem, place_cutpoints
+from nlihw.luts.layout import TableLayout
 
 FUNCS = [("silu", "s4.12", "s4.12", None), ("gelu", "s4.12", "s4.12", None),
          ("exp", "s4.12", "u1.15", (-8.0, 0.0))]
