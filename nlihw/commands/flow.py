@@ -20,12 +20,16 @@ def command(out: Path, jobs: int | None, scan_gates: bool):
     """Run the default flow end to end and print a summary with the paths of every output.
 
     Steps: fit the default tables (OUT/tables); generate the NLI engine (silu, exp, softplus;
-    s4.12 -> s4.12, M=11, K=32) and verify every input code on Verilator with random stalls
-    (OUT/nli); generate the int16 selective-scan unit (D_inner=16, N=16, P=1) and verify it
-    bit-exact against the golden model with 50 % stalls (OUT/scan); synthesize the engine
-    (generic, ecp5) and the scan unit (ecp5; with --scan-gates also generic-sram); run the small sweep
-    (explore/examples/small.toml: silu and gelu, M in {5, 9, 17}, K in {1, 8}, generic) and
-    write its Pareto report (OUT/sweep). Everything is cached: a second run takes seconds.
+    s4.12 -> s4.12, M=11, K=32) unpipelined and for 150 MHz on ECP5 (the register points 'gen
+    --target-mhz 150 --target ecp5' chooses) and verify every input code of each with random
+    stalls (OUT/nli, OUT/nli/pipelined); generate the int16 selective-scan unit (D_inner=16, N=16,
+    P=1) unpipelined and with every register point and verify both bit-exact with 50 % stalls
+    (OUT/scan, OUT/scan/pipelined); synthesize the unpipelined engine (generic, ecp5), the
+    unpipelined scan unit (ecp5; with --scan-gates also generic-sram) and both pipelined designs
+    (ecp5), and print their latency and ECP5 Fmax unpipelined beside pipelined; run the small
+    sweep (silu and gelu, M in {5, 9, 17}, K in {1, 8}, generic) and write its Pareto report
+    (OUT/sweep). Synthesis and fits are cached: a second run takes about a minute (the
+    exhaustive engine simulations run again).
     Exit code 1 when a step fails (the others still run), 2 on bad options.
 
     \b
