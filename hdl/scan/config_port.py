@@ -97,7 +97,10 @@ class ConfigPort(wiring.Component):
         m.d.sync += [cfg_mode.eq(self.cfg.valid & idle), after.eq(cfg_mode)]
         m.d.comb += self.busy.eq(cfg_mode | after)
         rd_pending = Signal()
-        m.d.comb += self.cfg.ready.eq(cfg_mode & idle & ~rd_pending & ~self.rdata.valid)
+        # cfg_mode implies the unit is still idle: the command was waiting when it was idle last
+        # cycle, so the front (held at the channel boundary) issued nothing, and issues nothing
+        # in cfg_mode; ready thus needs no path from the datapath's counters
+        m.d.comb += self.cfg.ready.eq(cfg_mode & ~rd_pending & ~self.rdata.valid)
         accept = Signal()
         m.d.comb += accept.eq(self.cfg.valid & self.cfg.ready)
         return cfg_mode, accept, rd_pending
