@@ -7,10 +7,12 @@ rest.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nlihw import verbosity
 from nlihw.atomic import OutputError, atomic_write_text, check_destination
 
 from . import cache
@@ -125,19 +127,26 @@ def _run_points(results, items, by_id, records, s, bar_args, jobs, scheduler):
                 s.failures.append((pid, p.label(), res["error"]))
                 console.print(f"failed: {pid} {p.label()}: {res['error']}", markup=False,
                               highlight=False)
+            verbosity.detail(f"done: {pid} {p.label()}: {res['status']}", console)
             bar.advance(failed)
 
 
 class _Progress:
-    """rich progress: points done / total, failures, elapsed, ETA (nothing with ``quiet``)."""
+    """Points done / total, failures, elapsed, ETA (nothing with ``quiet``): a rich bar on a
+    terminal; in a log (the console is not a terminal) a plain line at most every
+    ``plain_every_s()`` seconds, and one at the start and at the end."""
 
     def __init__(self, console, quiet: bool, total: int, done: int):
         self.quiet, self.total, self.done, self.failed = quiet, total, done, 0
         self.console = console
         self.progress = None
+        self.plain = not quiet and not console.is_terminal
+        self.start_done, self.t0, self.shown_at, self.shown = done, time.monotonic(), 0.0, None
 
     def __enter__(self):
-        if not self.quiet:
+        if self.plain:
+            self._line()
+        elif not self.quiet:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
             self.progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
@@ -150,11 +159,42 @@ class _Progress:
         return self
 
     def advance(self, failed: bool) -> None:
+        self.done += 1
         self.failed += bool(failed)
         if self.progress is not None:
             self.progress.update(self.task, advance=1, failed=self.failed)
+        elif self.plain and time.monotonic() - self.shown_at >= plain_every_s():
+            self._line()
+
+    def _line(self) -> None:
+        elapsed = time.monotonic() - self.t0
+        ran = self.done - self.start_done
+        eta = "?" if ran <= 0 else _duration((self.total - self.done) * elapsed / ran)
+        verbosity.progress(f"sweep: {self.done}/{self.total} points done, {self.failed} failed, "
+                           f"{_duration(elapsed)} elapsed, ETA {eta}", self.console)
+        self.shown_at, self.shown = time.monotonic(), (self.done, self.failed)
 
     def __exit__(self, *exc):
         if self.progress is not None:
             self.progress.__exit__(*exc)
+        elif self.plain and exc[0] is None and self.shown != (self.done, self.failed):
+            self._line()
         return False
+
+
+PLAIN_EVERY_S = 10.0
+
+
+def plain_every_s() -> float:
+    """Seconds between plain progress lines (NLIHW_PROGRESS_S, else ``PLAIN_EVERY_S``)."""
+    try:
+        v = float(os.environ.get("NLIHW_PROGRESS_S", PLAIN_EVERY_S))
+    except ValueError:
+        return PLAIN_EVERY_S
+    return v if v >= 0 else PLAIN_EVERY_S
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else \
+        f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"

@@ -1,7 +1,10 @@
 """The ``nlihw`` command line: one click group; each command lives in ``nlihw/commands/<name>.py``.
 
 Expected errors (bad parameters, corrupt files, failing tools) print one line ``error: ...`` on
-stderr and exit with code 2; no traceback reaches the user.
+stderr and exit with code 2; no traceback reaches the user. An unexpected exception (a bug) prints
+one line with a hint to rerun with ``--debug`` and exits with 70 (see ``nlihw.exit_codes``). The
+global flags ``-v``, ``-q`` and ``--debug`` are taken out of the arguments here, before click
+parses them, so every command accepts them before or after its name.
 """
 from __future__ import annotations
 
@@ -13,11 +16,15 @@ import signal
 import sys
 import threading
 import time
+import traceback
 
 import click
 
+from . import verbosity
 from .errors import NlihwError, ToolError
+from .exit_codes import BAD_INPUT, INTERNAL
 from .extras import extra_of, message, require
+from .heartbeat import Heartbeat
 
 # command name -> module in nlihw.commands exposing a click command called ``command``
 COMMANDS = {
@@ -85,8 +92,30 @@ def _needing_extras(command: click.Command, name: str) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(None, "-V", "--version", package_name="nlihw")
-def cli():
-    """nlihw: NLI (non-uniform linear interpolation) hardware generator and verification."""
+# taken out of the arguments by main() before click parses them (any position, every command):
+# declared here so that 'nlihw --help' lists them
+@click.option("-v", "--verbose", is_flag=True, help="More detail where there is any (every "
+              "command; before or after its name).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines, spinners or bars; results "
+              "and errors still print (every command).")
+@click.option("--debug", is_flag=True, help="Print the traceback of an internal error (also "
+              "NLIHW_DEBUG=1).")
+def cli(verbose, quiet, debug):
+    """nlihw: NLI (non-uniform linear interpolation) hardware generator and verification.
+
+    -v, -q and --debug work on every command, before or after its name and its arguments
+    ('-q synth DIR' and 'synth DIR -q' are the same). When stderr is not a terminal (a CI log),
+    long commands print plain progress lines instead of spinners and bars, and a line at least
+    every 30 s while they run.
+
+    \b
+    Exit codes:
+      0   success
+      1   a check failed (sim FAIL, sweep --strict)
+      2   bad input or usage, or a tool failed
+      3   no design meets the bound (best, compare)
+      70  internal error (a bug; rerun with --debug for the traceback)
+    """
 
 
 def _usage_error(e: click.UsageError) -> str:
@@ -147,12 +176,59 @@ def _stop_workers(grace: float = 0.3) -> None:
             t.join(1.0)
 
 
+GLOBAL_FLAGS = {"-v": verbosity.VERBOSE, "--verbose": verbosity.VERBOSE,
+                "-q": verbosity.QUIET, "--quiet": verbosity.QUIET, "--debug": None}
+
+
+def _value_options(command) -> set[str]:
+    """The option names of ``command`` that take a value (the next argument is not a flag)."""
+    return {name for p in getattr(command, "params", ()) if isinstance(p, click.Option)
+            and not p.is_flag and not p.count for name in p.opts + p.secondary_opts}
+
+
+def global_flags(args: list[str]) -> tuple[list[str], int, bool]:
+    """(``args`` without the global flags, the verbosity level, debug). Only bare ``-v``, ``-q``,
+    ``--verbose``, ``--quiet`` and ``--debug`` tokens are flags: not after ``--``, and not the value
+    of an option that takes one (``-o -q`` keeps ``-q`` as the directory name). The last of
+    ``-v`` and ``-q`` wins."""
+    rest, level, debug = [], verbosity.NORMAL, False
+    command, takes_value, value_next = cli, _value_options(cli), False
+    for i, a in enumerate(args):
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if value_next:
+            value_next = False
+        elif a in GLOBAL_FLAGS:
+            if GLOBAL_FLAGS[a] is None:
+                debug = True
+            else:
+                level = GLOBAL_FLAGS[a]
+            continue
+        elif a in takes_value:
+            value_next = True
+        elif not a.startswith("-") and isinstance(command, click.Group):
+            try:
+                sub = command.get_command(None, a)
+            except Exception:        # a command that cannot load: main() reports it
+                sub = None
+            if sub is not None:
+                command, takes_value = sub, _value_options(sub)
+        rest.append(a)
+    return rest, level, debug
+
+
 def main(argv=None) -> int:
     global _MAIN_PID, _SIGNAL
     _MAIN_PID, _SIGNAL = os.getpid(), None
+    args, level, debug = global_flags(sys.argv[1:] if argv is None else [str(a) for a in argv])
+    verbosity.set_level(level, debug)
     previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _run(argv)
+        if verbosity.quiet() or not verbosity.plain():
+            return _run(args)
+        with Heartbeat(_command_name(args)):
+            return _run(args)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -197,19 +273,21 @@ def _run(argv) -> int:
         click.echo(f"error: {e.format_message()}", err=True)
         return 2
     except ToolError as e:           # a failing tool: its relevant log lines and the log's path
+        _traceback_if_debug()
         click.echo(f"error: {e}", err=True)
         return 2
     except (NlihwError, ValueError, OSError) as e:
         if _interrupted(e):
             click.echo(_interrupted_text(argv), err=True)
             return _interrupted_code()
+        _traceback_if_debug()
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         click.echo(f"error: {msg}", err=True)
-        return 2
+        return getattr(e, "exit_code", BAD_INPUT)
     except ModuleNotFoundError as e:        # an optional dependency that a code path needs
         extra = extra_of(e.name)
-        if extra is None:                       # a bug or a broken install: the traceback helps
-            raise
+        if extra is None:                       # a bug or a broken install
+            return _internal_error(e)
         top = e.name.split(".")[0]
         click.echo(f"error: {message(_command_name(argv), extra, [top])}", err=True)
         return 2
@@ -219,9 +297,27 @@ def _run(argv) -> int:
         if _interrupted(e):
             click.echo(_interrupted_text(argv), err=True)
             return _interrupted_code()
-        raise
+        return _internal_error(e)
     # standalone_mode=False turns click's Exit(code) into a return value: pass it on
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+
+
+def _traceback_if_debug() -> None:
+    """With --debug (or NLIHW_DEBUG=1), the traceback of the exception being handled."""
+    if verbosity.debug():
+        click.echo(traceback.format_exc().rstrip(), err=True)
+
+
+def _internal_error(e: BaseException) -> int:
+    """An unexpected exception (a bug): one line with a hint, the traceback with --debug; 70."""
+    _traceback_if_debug()
+    msg = str(e).splitlines()[0] if str(e).strip() else ""
+    hint = "rerun with --debug or NLIHW_DEBUG=1 for the traceback"
+    if verbosity.debug():
+        hint = "the traceback is above; please report it"
+    click.echo(f"error: internal error: {type(e).__name__}{': ' + msg if msg else ''} ({hint})",
+               err=True)
+    return INTERNAL
 
 
 if __name__ == "__main__":

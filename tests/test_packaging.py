@@ -271,12 +271,8 @@ def test_help_examples_are_found():
     assert ["tables", "path", "silu_M11_K32"] in [a for _, a in examples]
 
 
-@pytest.mark.parametrize("where, argv", [
-    pytest.param(c, a, id=" ".join(a)[:60],
-                 marks=[pytest.mark.xfail(strict=True, reason="sweep's example names the checkout's "
-                                          "explore/examples/small.toml (nlihw/commands/sweep.py)")]
-                 if any(x.startswith("explore/") for x in a) else [])
-    for c, a in help_examples()])
+@pytest.mark.parametrize("where, argv", [pytest.param(c, a, id=" ".join(a)[:60])
+                                         for c, a in help_examples()])
 def test_help_example_parses_and_names_no_checkout_path(where, argv):
     _parse(argv)
     assert not [a for a in argv if a.startswith(CHECKOUT_DIRS)], f"{where}: checkout path in {argv}"

@@ -374,7 +374,7 @@ def test_cli_without_manifest_and_errors(tmp_path, shared_cache, monkeypatch, ca
     assert "expected one Verilog file" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "bad.v").write_text("module bad(input clk);\n  wire x = ;\nendmodule\n")
-    assert main(["synth", str(tmp_path / "bad")]) == 2
+    assert main(["-q", "synth", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err                                # one line, the log's path at its end

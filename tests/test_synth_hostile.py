@@ -51,8 +51,8 @@ def env_cache(shared_cache, monkeypatch):
 
 
 def one_line_error(capsys, argv) -> str:
-    """Run the CLI; it must exit 2 with exactly one line ``error: ...`` on stderr."""
-    assert main(argv) == 2
+    """Run the CLI (-q: no progress lines); it must exit 2 with exactly one line ``error: ...``."""
+    assert main(["-q", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
     return err.strip()

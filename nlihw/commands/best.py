@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nlihw.errors import ParamsError
+from nlihw.exit_codes import NotMetError
 from nlihw.explore.query import (
     METRICS,
     UNITS,
@@ -69,7 +70,8 @@ def command(func, max_err, metric, target, in_fmt, out_fmt, design, results):
     Cheapest is the least headline area on --target (gate equivalents for generic, LUTs for xcup,
     LUT4s for ecp5 and ice40), then fewer table bits, then lower latency. Failed points and
     points without the error figure or an area are never chosen. When no point meets the bound
-    the command fails (exit 2) and names the least error the sweep reached.
+    the command prints one line naming the least error the sweep reached and exits with 3
+    (2 for bad input: no points, or none of the selected function, target or formats).
 
     \b
     Examples:
@@ -92,9 +94,9 @@ def command(func, max_err, metric, target, in_fmt, out_fmt, design, results):
     bound = f"{metric} <= {max_err:g}{' ' + unit if unit else ''}"
     if not meeting:
         if closest is None:
-            raise NoPointError(f"no ok point of {what} has both {metric} and an area "
+            raise NotMetError(f"no ok point of {what} has both {metric} and an area "
                                f"({len(rows)} points in {source})")
-        raise NoPointError(f"no ok point of {what} meets {bound}; the least reached is "
+        raise NotMetError(f"no ok point of {what} meets {bound}; the least reached is "
                            f"{closest[metric]:.6g}{' ' + unit if unit else ''} "
                            f"(point {closest['point_id']}, {describe(closest)}, area "
                            f"{fmt(closest.get('area'))})")

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from nlihw import verbosity
 from nlihw.atomic import OutputSet
 from nlihw.errors import ParamsError
+from nlihw.exit_codes import NotMetError
 from nlihw.explore.executor import check_scheduler
 from nlihw.explore.comparison import NAMES, TARGETS, check_domain, compare, plan, summary, summary_table
 from nlihw.luts.fitter import MAX_GRID, check_grid
@@ -57,6 +59,9 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
     the full LUT, at equal --max-mean-rel or --max-ulp; with neither, at the accuracy of NLI at the
     paper's layout (M=11, K=32) in --metric.
 
+    Fixed-point: when no architecture has a design meeting the bound the command prints one line with the
+    least error each reached and exits with 3 (the sweep results stay, for a rerun).
+
     Examples: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5;
     nlihw compare --func silu --in fp16 --out fp16 --domain -150:150 --target generic --target ecp5
     """
@@ -84,10 +89,14 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
     if scheduler:
         check_scheduler(scheduler)          # before plans/ is written
     err = Console(stderr=True)
-    with err.status("choosing design points ...") as status:
-        plan(func, in_fmt, out_fmt, max_err, dom, grid, status.update, work)
+    with verbosity.status(err, "choosing design points ...", prefix="compare: ") as update:
+        plan(func, in_fmt, out_fmt, max_err, dom, grid, update, work)
     c = compare(func, in_fmt, out_fmt, max_err, targets, work, dom, grid, jobs=jobs,
-                scheduler=scheduler, quiet=False, console=err)
+                scheduler=scheduler, quiet=verbosity.quiet(), console=err)
+    if all(r.max_err_lsb is None for r in c.rows):
+        why = "; ".join(f"{NAMES[r.architecture]}: {r.note}" for r in c.rows if r.note)
+        raise NotMetError(f"no design of any architecture meets max error <= {max_err:g} LSB "
+                          f"({why}); the sweep results are in {work}")
     head, lines = summary(c.rows, targets)
     Console(width=200).print(summary_table(c.rows, targets, f"{func} {in_fmt} -> {out_fmt}, "
                                                             f"max error <= {max_err} LSB"))
@@ -135,9 +144,9 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
     report, md = work / "compare.json", work / "compare.md"
     check_outputs({"compare.json": report, "compare.md": md})
     err = Console(stderr=True)
-    with err.status("sizing the designs ...") as status:
+    with verbosity.status(err, "sizing the designs ...", prefix="compare: ") as update:
         limit, rows = fc.float_compare(func, in_fmt, out_fmt, metric, limit, targets, work, dom,
-                                       grid, status.update, storage)
+                                       grid, update, storage)
     title = f"{func} {in_fmt} -> {out_fmt}, {metric} <= {limit:.4g}, tables in {storage}"
     head, lines = fc.summary(rows, targets)
     text = fc.markdown(rows, targets, title)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nlihw.errors import ParamsError
+from nlihw.explore.examples import resolve_spec
 from nlihw.explore.spec import SCALAR_ONLY, SpecError, load_spec_text, parse_spec
 from .executor_options import check_executor, executor_options
 
@@ -73,7 +74,8 @@ def overrides_from(opts: dict) -> dict:
               help="Results directory (points/, results.csv, results.parquet, spec.toml); "
                    "points already in it are not recomputed.")
 @executor_options
-@click.option("--quiet", is_flag=True, help="No progress bar (CI logs): failures and the summary only.")
+@click.option("--quiet", is_flag=True, help="No progress (the global -q/--quiet, kept here for "
+              "older scripts): failures and the summary only.")
 @click.option("--retry-failed", is_flag=True, help="Recompute points recorded as failed.")
 @click.option("--dry-run", is_flag=True, help="Validate the spec, count the points (and those "
               "already done), run nothing.")
@@ -86,23 +88,25 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
     A failing point is recorded with its error; the others go on. The tidy table goes to
     RESULTS/results.csv and RESULTS/results.parquet.
 
-    The range options (--func, -M, ...: comma-separated, repeatable) give the ranges without a
-    SPEC file, or replace those keys in every block of SPEC.
+    SPEC is a TOML file, or the name of a shipped example spec (small). The range options
+    (--func, -M, ...: comma-separated, repeatable) give the ranges without a SPEC file, or
+    replace those keys in every block of SPEC.
 
     A function given as module:function (in SPEC or --func) imports and runs that Python module,
     even with --dry-run: treat a spec like code and sweep only specs you trust.
 
-    Example: nlihw sweep explore/examples/small.toml -o build/sweep -j 2
+    Example: nlihw sweep small -o build/sweep -j 2      (a shipped example spec, by name)
 
     Example: nlihw sweep --func silu,gelu -M 5,9,17 -K 1,8 --stages fit,gen,synth --target generic -o build/sweep
     """
     from rich.console import Console
+    from nlihw import verbosity
     from nlihw.explore import cache
     from nlihw.explore.sweep import cached_record, run_sweep
     check_executor(jobs, scheduler)
     over = overrides_from(ranges)
     if spec is not None:
-        s, text = load_spec_text(spec, over)
+        s, text = load_spec_text(resolve_spec(spec), over)
         text = text if not over else None
     else:
         if "nli" not in over and "scan" not in over:
@@ -118,7 +122,8 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
         click.echo(f"sweep: {len(s.points)} points, stages {','.join(s.stages)}; {done} already in "
                    f"{results}, {len(s.points) - done} to compute")
         return
-    summary = run_sweep(s, results, jobs=jobs, scheduler=scheduler, quiet=quiet, console=err,
+    summary = run_sweep(s, results, jobs=jobs, scheduler=scheduler,
+                        quiet=quiet or verbosity.quiet(), console=err,
                         retry_failed=retry_failed, spec_text=text)
     click.echo(f"sweep: {summary.total} points ({summary.computed} computed, {summary.cached} cached, "
                f"{summary.failed} failed) in {summary.seconds:.1f} s -> "

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from nlihw import verbosity
 from nlihw.errors import ParamsError
 from nlihw.regular_files import read_regular
 from nlihw.synth.driver import MAX_SEEDS, check_outputs, check_top, format_table, run_synth
@@ -194,14 +195,15 @@ def command(directory: Path, targets: tuple[str, ...], liberty: Path | None, top
     err = Console(stderr=True)
     reports = []
     for target, kw in runs:
-        with err.status(f"{target}: starting") as status:
+        # a spinner on a terminal; in a log a line per stage (and nlihw.cli's heartbeat)
+        with verbosity.status(err, f"{target}: starting", prefix="synth ", announce=False) as update:
             generic = target.startswith("generic")
             rep = run_synth(verilog, top, target, liberty=liberty if generic else None,
-                            params=params, progress=status.update,
+                            params=params, progress=update,
                             hierarchy=hierarchy if generic else "auto", **kw)
         run = rep["run"]
         how = "cached" if run["cached"] else f"{run['seconds']:.1f} s"
-        click.echo(f"{target}: {how}; report {run['report']}", err=True)
+        verbosity.progress(f"{target}: {how}; report {run['report']}")
         reports.append(rep)
     click.echo(format_table(reports, title=f"synthesis of {verilog.name}"), nl=False)
     for rep in reports:
