@@ -120,16 +120,21 @@ def command():
 @scan_options
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output directory.")
-def gen(outdir, **opts):
+@click.option("--testbench", is_flag=True,
+              help="Also write <top>_tb.sv, a self-checking SystemVerilog testbench with $readmemh "
+                   "vectors from the golden model (runs in Icarus -g2012, Verilator --binary "
+                   "--timing, ...), and a 'sim' target in the FuseSoC core that runs it.")
+def gen(outdir, testbench, **opts):
     """Generate deterministic Verilog (and SystemVerilog), manifest, filelist, waivers, FuseSoC core.
 
     Example: nlihw scan gen --preset int16 --d-inner 64 --d-state 16 --lanes 16 -o build/scan
     """
     from nlihw.hdl.scan.generate import generate
     from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
+    from nlihw.sim.scan import verilog_testbench
     p = params_from_options(**opts)
     click.echo(f"generating {p.top_name} (this elaborates {p.exp_lanes + 2} NLI engines) ...", err=True)
-    paths = generate(p, outdir)
+    paths = generate(p, outdir, testbench=verilog_testbench.testbench(p) if testbench else None)
     click.echo(f"{p.top_name}: {p.mode}, d_inner {p.d_inner}, d_state {p.d_state}, {p.lanes} lane(s) "
                f"({p.steps} clock(s) per (token, channel)), latency {latency(p)} cycles, "
                f"pipeline {p.pipeline}, engine pipeline {p.engine_pipeline}")
