@@ -167,7 +167,6 @@ def test_bad_vlnv_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow          # the same testbench runs on Verilator in test_verilog_testbench.py
 def test_sim_target_runs_the_testbench_on_verilator(tmp_path):
     gen(tmp_path, tmp_path / "rtl", "act_nli", POINT, "--testbench")
     r = fusesoc(tmp_path, tmp_path / "rtl", "run", "--build-root", str(tmp_path / "build"),
