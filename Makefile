@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST := $(PY) -m pytest
 
-.PHONY: all flow tables tables-float test test-all bench calibrate-delays clean distclean venv
+.PHONY: all flow tables tables-float test test-all bench readme-tables calibrate-delays clean distclean venv
 
 all: flow
 
@@ -42,6 +42,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m nlihw.bench
+
+# The README's marked result tables from `make bench` output (build/bench/<section>.json);
+# SECTION=fitter rewrites only that section's tables.
+readme-tables: $(STAMP)
+	$(PY) -m nlihw.benchmarks.readme_tables $(if $(SECTION),--section $(SECTION))
 
 # Refit the per-target delay models behind --target-mhz (synth/delays.json) from nextpnr runs.
 calibrate-delays: $(STAMP)

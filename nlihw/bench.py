@@ -1,5 +1,7 @@
 """``make bench``: every benchmark table (fitter, simulation, synthesis, timing, scan unit, sweeps,
-float), one section after another; ``python -m nlihw.bench sweep`` runs one section."""
+float), one section after another; ``python -m nlihw.bench sweep`` runs one section. Each section
+also writes its tables and figures to ``build/bench/<section>.json`` and ``.md``, stamped with the
+commit and date (``nlihw.benchmarks.readme_tables`` puts them into the README)."""
 from __future__ import annotations
 
 import importlib
@@ -11,7 +13,9 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")      # the targets are stated fo
 
 from rich.console import Console
 
-SECTIONS = [  # (name, module with run(console) -> dict)
+from nlihw.benchmarks import section_output
+
+SECTIONS = [  # (name, module with run(console) -> dict and TABLES, the names of its tables)
     ("fitter", "nlihw.benchmarks.fitter"),
     ("simulation", "nlihw.benchmarks.simulation"),
     ("synthesis", "nlihw.benchmarks.synthesis"),
@@ -36,9 +40,16 @@ def main(argv=None) -> int:
                 continue
             raise
         console.rule(f"{name} benchmark")
-        t0 = time.perf_counter()
-        mod.run(console)
-        console.print(f"{name}: {time.perf_counter() - t0:.0f} s")
+        commit, t0 = section_output.measured_commit(), time.perf_counter()
+        with section_output.collect() as tables:
+            figures = mod.run(console)
+        seconds = time.perf_counter() - t0
+        undeclared = sorted(set(tables) - set(mod.TABLES))
+        if undeclared:
+            raise RuntimeError(f"{module} published tables not in its TABLES: {undeclared}")
+        paths = section_output.write_section(name, tables, figures, commit=commit,
+                                             date=section_output.today(), seconds=seconds)
+        console.print(f"{name}: {seconds:.0f} s; {len(tables)} tables in {paths[0]}")
     return 0
 
 

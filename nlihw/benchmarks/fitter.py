@@ -14,6 +14,7 @@ import time
 
 from rich.table import Table
 
+from nlihw.benchmarks.section_output import markdown_table, publish, rich_markdown
 from nlihw.luts.fitter import fit, make_problem, place_cutpoints
 from nlihw.luts.layout import TableLayout
 
@@ -24,6 +25,7 @@ METRICS = ["max-abs", "mean-rel"]
 # Largest candidate grids (N - 1 a multiple of 1023, so they contain the 1,024-point grid) that
 # keep the paper's layout under 60 s per function on one core of the reference machine.
 BIG_GRID = {"max-abs": 3070, "mean-rel": 1024}
+TABLES = ("layouts", "fits", "paper_layout", "dp", "float_fits")   # published (section_output)
 
 
 def _fmt_err(res, metric):
@@ -71,7 +73,27 @@ def run_float(console) -> dict:
                       f"{e.get('max_ulp', e['max_abs_lsb']):.3f}")
             figures[f"float/{func}/{fin}-{fout}/M{M}K{K}"] = r.seconds
     console.print(t)
+    publish("float_fits", rich_markdown(t))
     return figures
+
+
+def layouts_markdown(fits: dict) -> str:
+    """Per layout: each function's max error (max-abs fit) and the range of fit times over the
+    functions per metric; ``fits[(func, M, K, metric)] = (max_abs_lsb, seconds)``."""
+    funcs = [f[0] for f in FUNCS]
+    rows = []
+    for M, K in LAYOUTS:
+        lay = TableLayout("s4.12", "s4.12", M, K)
+        paper = ", the paper's layout" if (M, K) == (11, 32) else ""
+        name = f"M={M}, K={K} ({lay.n_values} values{paper})"
+        errs = [f"{fits[(f, M, K, 'max-abs')][0]:#.3g} LSB" for f in funcs]
+        spans = []
+        for metric in METRICS:
+            secs = [fits[(f, M, K, metric)][1] for f in funcs]
+            spans.append(f"{min(secs):.1f}-{max(secs):.1f} s")
+        rows.append([name, *errs, *spans])
+    head = ["layout", *[f"{f} max err" for f in funcs], *[f"fit time ({m})" for m in METRICS]]
+    return markdown_table(head, rows)
 
 
 def run(console) -> dict:
@@ -80,6 +102,7 @@ def run(console) -> dict:
                     "(grid = candidate cutpoints)")
     for col in ("function", "M", "K", "metric", "grid", "time (s)", "max err (LSB)", "mean rel"):
         t.add_column(col, justify="left" if col in ("function", "metric") else "right")
+    fits = {}
     for func, fin, fout, dom in FUNCS:
         for M, K in LAYOUTS:
             for metric in METRICS:
@@ -87,7 +110,10 @@ def run(console) -> dict:
                 mx, mr = _fmt_err(r, metric)
                 t.add_row(func, str(M), str(K), metric, str(r.grid), f"{r.seconds:.1f}", mx, mr)
                 figures[f"fit/{func}/M{M}K{K}/{metric}"] = r.seconds
+                fits[(func, M, K, metric)] = (r.table.meta["errors"]["max_abs_lsb"], r.seconds)
     console.print(t)
+    publish("fits", rich_markdown(t))
+    publish("layouts", layouts_markdown(fits))
 
     t2 = Table(title="Paper layout (M=11, K=32) on the largest grid within the 60 s target "
                      "(paper: 610 s on an RTX 4090)")
@@ -101,6 +127,7 @@ def run(console) -> dict:
                        "met" if r.seconds < 60 else f"MISSED by {r.seconds - 60:.0f} s", mx, mr)
             figures[f"paper/{func}/{metric}"] = (r.grid, r.seconds)
     console.print(t2)
+    publish("paper_layout", rich_markdown(t2))
 
     t3 = Table(title="Textbook DP vs pruned DP, silu M=11 K=32 (objective: max error or sum of "
                      "relative errors over all 65,536 codes)")
@@ -124,4 +151,5 @@ def run(console) -> dict:
         figures[f"dp/{metric}"] = {"textbook_s": base[2], "pruned_s": same[2], "big_s": big[2],
                                    "speedup": base[2] / same[2]}
     console.print(t3)
+    publish("dp", rich_markdown(t3))
     return figures

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from nlihw.atomic import atomic_write_text
+from nlihw.benchmarks.section_output import markdown_table, publish
 from nlihw.explore import float_comparison as fc
 
 CASES = [  # func, in, out, domain, metric, storage
@@ -14,6 +15,8 @@ CASES = [  # func, in, out, domain, metric, storage
     ("silu", "fp16", "fp16", (-150.0, 150.0), "max-ulp", "rom"),
 ]
 TARGETS = ("generic", "xcup", "ecp5")
+TABLES = ("silu_fp16_mean-rel_rom", "silu_fp16_mean-rel_ram",          # published (section_output):
+          "silu_fp16_max-ulp_rom")                                     # f"{func}_{in}_{metric}_{storage}"
 
 
 def run(console) -> dict:
@@ -29,6 +32,7 @@ def run(console) -> dict:
         text = fc.markdown(rows, TARGETS, title)
         name = f"{func}_{fin}_{metric}_{storage}"
         atomic_write_text(Path("build/bench") / f"compare_float_{name}.md", text)
+        publish(name, markdown_table(*fc.summary(rows, TARGETS)))
         console.print(text)
         console.print(f"({time.perf_counter() - t0:.0f} s)")
         out[name] = fc.summary(rows, TARGETS)

@@ -23,6 +23,7 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
+from nlihw.benchmarks.section_output import markdown_table, publish, rich_markdown
 from nlihw.hdl.scan.params import preset
 from nlihw.sim.scan.accuracy import budget_table, error_budget, path_rows, path_table, quantize_inputs
 from nlihw.sim.scan.golden import scan_eval
@@ -42,10 +43,24 @@ P16_MULT18, P16_DSP48E2, P16_GE, P16_MINUTES = 128, 112, 250_000, 10.0
 THROUGHPUT_MIN = 0.995       # results per clock at P = N (the measured run includes its fill)
 FASTEST = dict(pipeline="all", engine_pipeline="all")    # every register point (best Fmax)
 ECP5_85K = "ecp5-85k"        # the 85F place-and-route target, when synth/targets.py has one
+TABLES = ("accuracy", "throughput", "pipeline", "targets")      # published (section_output)
+
+
+def accuracy_markdown(budgets: dict) -> str:
+    """Per preset: the golden model's max abs and relative RMS error against float64, the target,
+    and the I/O quantization floor (the first and last rows of each error budget)."""
+    rows = []
+    for name, budget in budgets.items():
+        got, floor, target = budget[0], budget[-1], TARGETS[name]
+        rows.append([name, f"{got['max_abs']:.2g}", f"{100 * got['rel_rms']:.3g} %",
+                     f"< {100 * target:g} % ({'met' if got['rel_rms'] < target else 'MISSED'})",
+                     f"{100 * floor['rel_rms']:.3g} %"])
+    return markdown_table(["preset", "max abs error", "relative RMS error", "target",
+                           "I/O quantization alone (the floor)"], rows)
 
 
 def accuracy(console) -> dict:
-    figures = {}
+    figures, budgets = {}, {}
     for name, target in TARGETS.items():
         p = preset(name, d_inner=D_INNER, d_state=N)
         x = mamba_inputs(D_INNER, N, L, np.random.default_rng(0))
@@ -58,6 +73,8 @@ def accuracy(console) -> dict:
                       f"{'met' if got < target else 'MISSED'}); I/O quantization floor "
                       f"{100 * rows[-1]['rel_rms']:.4f} %; overflow flag {rows[0]['overflow']}")
         figures[name] = {r["run"]: r for r in rows}
+        budgets[name] = rows
+    publish("accuracy", accuracy_markdown(budgets))
     return figures
 
 
@@ -116,6 +133,7 @@ def throughput(console, work: Path) -> dict:
                   f"{1 / p.steps:.3f}", f"{time.perf_counter() - t0:.0f}")
         figures[P] = rate
     console.print(t)
+    publish("throughput", rich_markdown(t))
     return figures
 
 
@@ -188,6 +206,7 @@ def pipeline_table(console, work: Path) -> dict:
         figures[str(p.pipeline)] = {"latency": reps[6]["latency"],
                                     **{f"grade{g}": r["figures"] for g, r in reps.items()}}
     console.print(t)
+    publish("pipeline", rich_markdown(t))
     return figures
 
 
@@ -420,6 +439,8 @@ def run(console) -> dict:
                "targets": fpga_targets(console, work)}
         res["target_table"] = target_rows(target_figures(res))     # reads the logs under work
         console.print(target_table(res["target_table"]))
+        publish("targets", markdown_table(["configuration", "goal", "measured", "met/MISSED"],
+                                          res["target_table"]))
         return res
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 import numpy as np
 
+from nlihw.benchmarks.section_output import publish, rich_markdown
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.hdl.nli.generate import generate
@@ -21,6 +22,7 @@ from nlihw.sim.common import runner
 from nlihw.sim.nli.random_tables import random_table
 
 TARGET_S = 15.0
+TABLES = ("exhaustive",)          # published (section_output)
 
 
 def run(console) -> dict:
@@ -65,4 +67,5 @@ def _run(console, work: Path) -> dict:
         figures[f"{arch.replace(' ', '_')}x{lanes}"] = {"first_build_s": first, "cached_build_s": cached,
                                       "check_s": r.seconds, "cycles": cycles, "passed": ok}
     console.print(t)
+    publish("exhaustive", rich_markdown(t))
     return figures

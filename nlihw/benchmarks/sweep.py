@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from nlihw.benchmarks.section_output import publish, rich_markdown
 from nlihw.explore.results_io import read_table
 from nlihw.explore.spec import parse_spec
 from nlihw.explore.sweep import run_sweep
@@ -24,6 +25,7 @@ from nlihw.explore.sweep import run_sweep
 PER_CORE_TARGET = 2.0        # points per minute per core
 SPEEDUP_TARGET = 1.7
 CACHED_TARGET_S = 5.0
+TABLES = ("throughput", "cached")          # published (section_output)
 
 SYNTH_SPEC = {"sweep": {"stages": ["fit", "gen", "synth"]},
               "nli": {"func": ["silu", "gelu"], "in_fmt": "s4.12", "out_fmt": "s4.12", "M": [5, 9],
@@ -102,6 +104,7 @@ def _run(console, work: Path) -> dict:
                   f"{rate / workers:.2f}", f"{speed:.2f}", target, f"{stage:.1f}",
                   f"{100 * busy:.0f}", f"{load:.1f}")
     console.print(t)
+    publish("throughput", rich_markdown(t))
     console.print("stage s/point: mean time a point spent in its stages (fit + gen + synth); busy: "
                   "stage time of all points over wall time x workers (what the executor loses to "
                   "start-up and idle workers). When stage s/point grows with the workers, they "
@@ -130,6 +133,7 @@ def _run(console, work: Path) -> dict:
               "0" if ok_cli else "?", f"{cli_s:.2f}",
               "met" if cli_s < CACHED_TARGET_S and ok_cli else "MISSED")
     console.print(c)
+    publish("cached", rich_markdown(c))
     figures["cached_rerun"] = {"points": s2.total, "computed": s2.computed, "seconds": again,
                                "cli_seconds": cli_s, "first_run_seconds": first}
     return figures

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.table import Table
 
 from nlihw.atomic import atomic_write_text
+from nlihw.benchmarks.section_output import markdown_table, publish, rich_markdown
 from nlihw.explore.comparison import NAMES, area, choose, summary_markdown, summary_table, synthesize
 from nlihw.hdl.nli.generate import generate
 from nlihw.hdl.nli.params import NLIEngineParams
@@ -30,6 +31,8 @@ COMPARE = [("silu", "s4.12", "s4.12", None), ("gelu", "s4.12", "s4.12", None),
 COMPARE_TARGETS = ("generic", "xcup", "ecp5")
 HIER_DESIGNS = ("silu M11 K32", "silu M11 K32 x4 lanes")
 MAX_ERR_LSB = 2.0
+TABLES = ("designs", "default_designs", "hierarchy",                # published (section_output)
+          "compare_silu", "compare_gelu", "compare_exp")
 
 
 def _fig(rep, key):
@@ -37,6 +40,27 @@ def _fig(rep, key):
         return fmax_text(rep["figures"]).replace(" MHz", "")
     v = rep["figures"].get(key) if rep else None
     return "-" if v is None else (f"{v:,.1f}" if isinstance(v, float) else f"{v:,}")
+
+
+def designs_row(label: str, latency: int, reps: dict) -> list[str]:
+    """One design in the README's shape: GE, xcup LUT / FF / DSP, ecp5 LUT4 / EBR / Fmax (and
+    grade 8), ice40 LUT4 / Fmax."""
+    def f(tgt, key):
+        return _fig(reps.get(tgt), key)
+
+    def mhz(tgt):
+        text = f(tgt, "fmax_mhz")
+        return text if text == "-" else f"{text} MHz"
+    ge = (reps.get("generic") or {}).get("figures", {}).get("gate_equivalents")
+    return [label, str(latency), "-" if ge is None else f"{ge:,.0f}",
+            f"{f('xcup', 'lut')} / {f('xcup', 'ff')} / {f('xcup', 'dsp48e2')}",
+            f"{f('ecp5', 'lut4')} / {f('ecp5', 'ebr')} / {mhz('ecp5')} "
+            f"(grade 8: {f('ecp5-speed8', 'fmax_mhz')})",
+            f"{f('ice40', 'lut4')} / {mhz('ice40')}"]
+
+
+DESIGNS_HEAD = ("design", "latency", "generic GE", "xcup LUT / FF / DSP", "ecp5 LUT4 / EBR / Fmax",
+                "ice40 LUT4 / Fmax")
 
 
 def run(console) -> dict:
@@ -49,7 +73,7 @@ def run(console) -> dict:
     t.add_column("latency", justify="right")
     for tgt, key in cols:
         t.add_column(f"{tgt} {key}", justify="right")
-    figures, verilog = {}, {}
+    figures, verilog, readme_rows = {}, {}, []
     for label, name, arch, lanes in DESIGNS:
         p = NLIEngineParams((shipped_table(name),), arch=arch, lanes=lanes, top_name="nli_engine")
         v = verilog[label] = generate(p, work / label.replace(" ", "_"))["verilog"]
@@ -58,14 +82,19 @@ def run(console) -> dict:
         reps["ecp5-speed8"] = run_synth(v, p.top_name, "ecp5", speed=8, params=p.to_dict(),
                                         report_dir=v.parent / "synth")
         t.add_row(label, str(p.latency), *[_fig(reps[tgt], key) for tgt, key in cols])
+        readme_rows.append(designs_row(label, p.latency, reps))
         figures[label] = {tgt: reps[tgt]["figures"] for tgt in reps}
     console.print(t)
+    publish("default_designs", rich_markdown(t))
+    publish("designs", markdown_table(DESIGNS_HEAD, readme_rows))
     figures["hierarchy"] = hierarchy_table(console, verilog)
 
     for func, fin, fout, dom in COMPARE:
         rows = choose(func, fin, fout, MAX_ERR_LSB, dom, workdir=work / "compare" / func)
         synthesize(rows, COMPARE_TARGETS, work / "compare" / func)
-        atomic_write_text(Path("build/bench") / f"compare_{func}.md", summary_markdown(rows, COMPARE_TARGETS))
+        text = summary_markdown(rows, COMPARE_TARGETS)
+        atomic_write_text(Path("build/bench") / f"compare_{func}.md", text)
+        publish(f"compare_{func}", text)
         console.print(summary_table(rows, COMPARE_TARGETS, f"{func} {fin} -> {fout}: cheapest design "
                                                            f"per architecture at <= {MAX_ERR_LSB} LSB"))
         ref = next(r for r in rows if r.architecture == "nli")
@@ -97,4 +126,5 @@ def hierarchy_table(console, verilog: dict) -> dict:
                   secs["flat"], secs["keep"], f"{len(mods)} ({sum(m['instances'] for m in mods.values())})")
         figures[label] = {"flat": ge["flat"], "hier": ge["keep"], "modules": mods}
     console.print(t)
+    publish("hierarchy", rich_markdown(t))
     return figures

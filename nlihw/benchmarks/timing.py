@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.table import Table
 
 from nlihw.atomic import atomic_write_text
+from nlihw.benchmarks.section_output import markdown_table, publish, rich_markdown
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
 from nlihw.hdl.nli.stage_delays import choose_pipeline, predict
 from nlihw.synth.calibrate_delays import depth_params, measure
@@ -19,6 +20,7 @@ from nlihw.synth.report_table import fmax_text
 
 TIMING = (("ecp5", 6), ("ecp5", 8), ("ice40", None))
 GOALS = (("ecp5", 6, 150.0), ("ecp5", 8, 200.0), ("ice40", None, 60.0))
+TABLES = ("depths", "goals", "validation")          # published (section_output)
 
 
 def validation_params():
@@ -43,7 +45,7 @@ def validate(console, work: Path, targets=TIMING) -> dict:
     t.add_column("latency", justify="right")
     for k in targets:
         t.add_column(_label(*k), justify="right")
-    figures, errors = {}, []
+    figures, errors, rows = {}, [], []
     for label, p in validation_params():
         cells = []
         for k in targets:
@@ -53,7 +55,11 @@ def validate(console, work: Path, targets=TIMING) -> dict:
             cells.append(f"{got:.1f} / {model_mhz:.0f} ({model_mhz / got - 1:+.0%})")
             figures[f"{label}/{_label(*k)}"] = {"measured": got, "model": model_mhz}
         t.add_row(label, str(p.latency), *cells)
+        rows.append([label.replace("pipeline none", "no points").replace("pipeline all", "all points"),
+                     str(p.latency), *cells])
     console.print(t)
+    publish("validation", markdown_table(
+        ["engine", "latency", *[f"{k[0]} grade {k[1]}" if k[1] else k[0] for k in targets]], rows))
     console.print(f"model error on these engines: mean |error| "
                   f"{100 * sum(map(abs, errors)) / len(errors):.1f}%, max {100 * max(map(abs, errors)):.1f}%")
     return figures
@@ -80,7 +86,7 @@ def run(console) -> dict:
         cells = []
         for k in TIMING:
             model_mhz, _ = predict(p, load(*k))
-            cells.append(f"{fmax_text(reps[k]['figures'])} ({model_mhz:.0f})")
+            cells.append(f"{fmax_text(reps[k]['figures']).replace(' MHz', '')} ({model_mhz:.0f})")
         area = [reps[("ecp5", 6)]["figures"]["lut4"], reps[("ecp5", 6)]["figures"]["ff"],
                 reps[("ice40", None)]["figures"]["lut4"], gen["figures"]["gate_equivalents"]]
         row = [str(depth), str(p.pipeline), str(p.latency), *cells, *[f"{a:,.0f}" for a in area]]
@@ -101,6 +107,8 @@ def run(console) -> dict:
                      fmax_text(rep["figures"]), "yes" if got >= mhz else f"no ({got / mhz - 1:+.0%})")
         figures[f"goal/{_label(target, speed)}"] = {"goal": mhz, "model": f, "measured": got}
     console.print(goal)
+    publish("goals", rich_markdown(goal))
     figures["validation"] = validate(console, work)
     atomic_write_text(Path("build/bench") / "timing_depths.md", "\n".join(lines) + "\n")
+    publish("depths", "\n".join(lines) + "\n")
     return figures
