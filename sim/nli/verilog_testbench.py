@@ -26,6 +26,7 @@ import dataclasses
 import numpy as np
 
 from nlihw.hdl.common.deliverables import Testbench
+from nlihw.sim.common import sv_testbench as sv
 from .engine_bench import exhaustive_inputs
 from .engine_model import engine_eval, pack_input, pack_output
 
@@ -132,11 +133,10 @@ def testbench_text(params, v: dict, names: dict[str, str]) -> str:
     if ram:
         slot, table = reload_table(p)
         subs.update(W_W=w_w, LOAD_FILE=names["tb_load"], SLOT=slot, RELOADED=table.function)
-    text = (_HEADER + _DECLS + (_RAM_DECLS if ram else "") + _instance(ram) + _TASKS + _RUN_HEAD
-            + (_RAM_INIT if ram else "") + _RUN_MAIN + (_RAM_RUN if ram else "") + _RUN_TAIL)
-    for key, value in subs.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text
+    text = (_HEADER + _DECLS + (_RAM_DECLS if ram else "") + _instance(ram) + sv.CLOCK_AND_LFSR
+            + sv.LFSR + _TASKS + sv.RESET_TASK + _RUN_HEAD + (_RAM_INIT if ram else "") + _RUN_MAIN
+            + (_RAM_RUN if ram else "") + _RUN_TAIL)
+    return sv.fill(text, subs)
 
 
 def _instance(ram: bool) -> str:
@@ -211,15 +211,6 @@ _RAM_DECLS = """\
 
 _TASKS = """\
 
-  initial clk = 1'b0;
-  always #5 clk = ~clk;
-  always @(posedge clk) cycle <= cycle + 1;
-
-  // Galois LFSR x^32 + x^22 + x^2 + x + 1: a gap (or back-pressure) when the two low bits are 0
-  function [31:0] lfsr_next(input [31:0] s);
-    lfsr_next = s[0] ? ((s >> 1) ^ 32'h80200003) : (s >> 1);
-  endfunction
-
   // The output transfer of this cycle is beat n_out of the phase (vector first + n_out).
   task automatic check_output(input [8*8-1:0] phase, input integer first, input integer timed);
     begin
@@ -289,23 +280,6 @@ _TASKS = """\
     end
   endtask
 
-  // Reset for 3 cycles with the output ready. The edge that first sees rst may still complete an
-  // output transfer of the stream (checked as such); after it no output may appear.
-  task automatic reset_midstream(input [8*8-1:0] phase, input integer first);
-    integer c;
-    begin
-      rst = 1'b1;
-      for (c = 0; c < 3; c = c + 1) begin
-        @(posedge clk);
-        if (o_valid) check_output(phase, first, 0);
-        n_in = 0;
-        n_out = 0;
-        @(negedge clk);
-      end
-      rst = 1'b0;
-    end
-  endtask
-
   // LATENCY + 4 idle cycles: any output now answers no input.
   task automatic drain(input [8*8-1:0] phase);
     integer c;
@@ -356,7 +330,7 @@ _RUN_MAIN = """\
     stream("random", 0, N_MAIN, 1, 0, 0);
     drain("random");
     stream("reset", 0, N_RESET, 1, 0, N_RESET / 2);   // returns with beats in flight
-    reset_midstream("reset", 0);
+    reset_midrun("reset", 0);
     drain("reset");
     stream("reset", 0, N_RESET, 1, 0, 0);
     drain("reset");
@@ -379,12 +353,4 @@ _RAM_RUN = """\
     drain("reload");
 """
 
-_RUN_TAIL = """\
-    if (errors == 0) begin
-      $display("PASS: {TOP}: %0d outputs checked in %0d cycles", checked, cycle);
-      $finish;
-    end else
-      $fatal(1, "FAIL: {TOP}: %0d mismatches in %0d outputs checked", errors, checked);
-  end
-endmodule
-"""
+_RUN_TAIL = sv.VERDICT
