@@ -6,7 +6,6 @@ cycle late, a DUT that drops an output beat under back-pressure, a DUT that igno
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from nlihw.hdl.scan.unit import hazard_free, latency
 from nlihw.sim.scan import verilog_testbench as vtb
 from nlihw.sim.scan.golden import scan_eval
 from nlihw.toolchain import setup_verilator_env
+from sv_tools import corrupt, run
 
 IVERILOG = shutil.which("iverilog")
 needs_icarus = pytest.mark.skipif(IVERILOG is None, reason="Icarus Verilog (iverilog) is not installed "
@@ -84,16 +84,6 @@ endmodule
     return wrapper
 
 
-def run(cmd, cwd, timeout=300, env=None):
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def corrupt(hex_file: Path, line: int) -> int:
-    """Flip bit 0 of one word; returns the new word."""
-    words = hex_file.read_text().split()
-    words[line] = f"{int(words[line], 16) ^ 1:0{len(words[line])}x}"
-    hex_file.write_text("\n".join(words) + "\n")
-    return int(words[line], 16)
 
 
 def copy_vectors(src: Path, dst: Path) -> None:

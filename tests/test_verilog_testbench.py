@@ -6,7 +6,6 @@ the wrong table."""
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from nlihw.hdl.nli.generate import generate
 from nlihw.sim.nli import verilog_testbench as vtb
 from nlihw.sim.nli.golden import nli_eval
 from nlihw.toolchain import setup_verilator_env
+from sv_tools import corrupt, run
 from engine_points import params
 
 IVERILOG = shutil.which("iverilog")
@@ -73,16 +73,6 @@ endmodule
     return wrapper
 
 
-def run(cmd, cwd, timeout=120, env=None):
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def corrupt(hex_file: Path, line: int) -> int:
-    """Flip bit 0 of one word; returns the new word."""
-    words = hex_file.read_text().split()
-    words[line] = f"{int(words[line], 16) ^ 1:0{len(words[line])}x}"
-    hex_file.write_text("\n".join(words) + "\n")
-    return int(words[line], 16)
 
 
 # --- the vectors, checked without the generator's packing ------------------------------------
