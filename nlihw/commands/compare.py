@@ -59,8 +59,9 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
     the full LUT, at equal --max-mean-rel or --max-ulp; with neither, at the accuracy of NLI at the
     paper's layout (M=11, K=32) in --metric.
 
-    Fixed-point: when no architecture has a design meeting the bound the command prints one line with the
-    least error each reached and exits with 3 (the sweep results stay, for a rerun).
+    When no architecture has a design meeting the bound the command prints one line with the
+    least error each reached and exits with 3 (the sweep results, or with a float side the fitted
+    tables, stay in OUTDIR for a rerun); nothing is synthesized and no compare.json is written.
 
     Examples: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5;
     nlihw compare --func silu --in fp16 --out fp16 --domain -150:150 --target generic --target ecp5
@@ -121,6 +122,7 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
                    domain, grid, targets, outdir):
     """The float comparison (explore/float_comparison.py)."""
     from nlihw.explore import float_comparison as fc
+    from nlihw.formats import parse_format
     if max_err is not None:
         raise ParamsError("--max-err (LSB) bounds a fixed-point comparison; with a float side use "
                           "--max-mean-rel or --max-ulp")
@@ -133,6 +135,9 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
         metric = "max-ulp"
     if limit is not None and not (math.isfinite(limit) and limit > 0):
         raise ParamsError(f"the bound must be finite and > 0, got {limit}")
+    if metric == "max-ulp" and not parse_format(out_fmt).is_float:
+        raise ParamsError(f"max-ulp needs a float output; {out_fmt} is fixed point (use "
+                          f"--max-mean-rel)")
     for t in targets:
         if t not in fc.AREA_KEY:
             raise ParamsError(f"--target {t}: the float comparison synthesizes for "
@@ -145,15 +150,18 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
     check_outputs({"compare.json": report, "compare.md": md})
     err = Console(stderr=True)
     with verbosity.status(err, "sizing the designs ...", prefix="compare: ") as update:
-        limit, rows = fc.float_compare(func, in_fmt, out_fmt, metric, limit, targets, work, dom,
-                                       grid, update, storage)
-    title = f"{func} {in_fmt} -> {out_fmt}, {metric} <= {limit:.4g}, tables in {storage}"
+        bound, tables = fc.plan(func, in_fmt, out_fmt, metric, limit, work, dom, grid, update)
+        rows = fc.rows_of(func, in_fmt, out_fmt, metric, bound, tables, dom, storage)
+        if limit is not None:                   # the reference (no bound) always meets itself
+            _check_met(rows, func, in_fmt, out_fmt, metric, bound, dom, work)
+        fc.synthesize(rows, targets, work, update)
+    title = f"{func} {in_fmt} -> {out_fmt}, {metric} <= {bound:.4g}, tables in {storage}"
     head, lines = fc.summary(rows, targets)
     text = fc.markdown(rows, targets, title)
     click.echo(text)
     outs = OutputSet()
     outs.add_text(report, json.dumps({"function": func, "in": in_fmt, "out": out_fmt,
-                                      "metric": metric, "bound": limit, "targets": list(targets),
+                                      "metric": metric, "bound": bound, "targets": list(targets),
                                       "storage": storage,
                                       "header": head, "rows": lines,
                                       "notes": {fc.NAMES[r.architecture]: r.note for r in rows}},
@@ -161,3 +169,45 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
     outs.add_text(md, text, "compare.md")
     outs.commit()
     click.echo(f"compare: {len(rows)} architectures -> {work}")
+
+
+def _check_met(rows, func, in_fmt, out_fmt, metric, limit, dom, work) -> None:
+    """Raise NotMetError (exit 3) when no float design meets ``metric <= limit``, naming the least
+    error each architecture reached (before any synthesis: nothing is worth synthesizing)."""
+    from nlihw.explore import float_comparison as fc
+    key = fc.METRIC_KEY[metric]
+    got = {r.architecture: r.errors.get(key) for r in rows}
+    if any(e is not None and e <= limit * (1 + 1e-6) for e in got.values()):
+        return
+    why = []
+    for r in rows:
+        name, e = fc.NAMES[r.architecture], got[r.architecture]
+        if r.architecture == "full_lut" and e is not None:
+            why.append(f"{name}: {e:.4g} (f correctly rounded at every code: no design does "
+                       f"better)")
+        elif r.architecture == "exponent_pwl":
+            least, lead = _least_exponent_pwl(func, in_fmt, out_fmt, key, dom)
+            why.append(f"{name}: least {least:.4g} (at {lead} leading bits)")
+        elif e is not None:
+            why.append(f"{name}: {e:.4g} ({r.label})")
+        elif r.architecture in fc.M_MAX:
+            why.append(f"{name}: none with up to {fc.M_MAX[r.architecture] - 1} segments")
+        elif r.architecture == "nn_lut_paper":
+            why.append(f"{name}: not fitted (the domain holds fewer than {fc.NN_LUT_PAPER_M} "
+                       f"codes)")
+        else:
+            why.append(f"{name}: no {metric} figure")
+    kept = (f"; the fitted tables stay in {work / 'tables'} for a rerun"
+            if (work / "tables").is_dir() else "")
+    raise NotMetError(f"no design of any architecture meets {metric} <= {limit:.4g} "
+                      f"({'; '.join(why)}){kept}")
+
+
+def _least_exponent_pwl(func, in_fmt, out_fmt, key: str, dom) -> tuple[float, int]:
+    """(the least error, its leading mantissa bits) over every exponent-indexed PWL the sizing
+    tried (a table each: cheap, unlike an NLI fit at its largest M)."""
+    from nlihw.formats import parse_format
+    from nlihw.luts.float_baselines import exponent_pwl_table
+    tried = [(exponent_pwl_table(func, in_fmt, out_fmt, lead, dom).meta["errors"][key], lead)
+             for lead in range(parse_format(in_fmt).man_bits + 1)]
+    return min(tried)

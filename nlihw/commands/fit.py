@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from nlihw import verbosity
 from nlihw.atomic import OutputSet, check_destination, OutputError
 from nlihw.errors import ParamsError
 from nlihw.extras import require
@@ -139,8 +140,9 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
         raise ParamsError("--plot draws fixed-point tables only; use 'nlihw table show' for a "
                           f"{layout.in_fmt} -> {layout.out_fmt} table")
     tails = (tail_lo, tail_hi)              # None: that side's default
+    progress = Progress(after=0.0 if verbosity.verbose() else 2.0, echo=verbosity.progress)
     result = fit(func, layout, metric=metric, grid=grid, domain=parse_domain(domain),
-                 refine=refine, rel_floor=rel_floor, tails=tails, progress=Progress())
+                 refine=refine, rel_floor=rel_floor, tails=tails, progress=progress)
     table = result.table
     outs = OutputSet()
     outs.add_text(output, table.to_json(), "-o")
@@ -163,3 +165,36 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
                    f"mse among the {key.replace('_', '-')} optima)")
     click.echo(f"  mean-rel floor {float(table.meta['rel_floor']):.3g}")
     click.echo(f"fit: {result.grid} candidate cutpoints, {result.seconds:.1f} s -> {output}")
+    if verbosity.verbose():
+        _details(result, metric, grid, domain, rel_floor, tails)
+
+
+def _given(value) -> str:
+    return "" if value is not None else " (default)"
+
+
+def _details(result, metric, grid, domain, rel_floor, tails) -> None:
+    """-v: the fitter's settings (given or defaulted) and every error figure of the result."""
+    table, stats = result.table, result.stats
+    meta, lay = table.meta, table.layout
+    verbosity.detail(
+        f"fit: settings: metric {meta.get('metric')}{_given(metric)}, {result.grid} candidate "
+        f"cutpoints{_given(grid)}, domain [{table.domain[0]:g}, {table.domain[1]:g}]"
+        f"{_given(domain)}, tail-lo {table.tail_lo}{_given(tails[0])}, tail-hi {table.tail_hi}"
+        f"{_given(tails[1])}, rel-floor {float(meta['rel_floor']):.4g}{_given(rel_floor)}, refine "
+        f"{'on' if meta.get('refined') else 'off'}, micro-step {lay.micro_step.value}, t-bits "
+        f"{lay.t_bits}, mul-bits {lay.mul_bits}, rounding {lay.rounding.value}, fitter version "
+        f"{meta.get('fitter_version')}")
+    how = "max" if meta.get("metric") in ("max-abs", "max-ulp") else "sum"
+    bound = stats.get("bound")
+    verbosity.detail(
+        f"fit: DP optimum {result.objective:.6g} ({meta.get('metric')}, {how} over the codes)"
+        + (f", pruning bound {bound:.6g}" if isinstance(bound, float) and math.isfinite(bound)
+           else "")
+        + (f", error matrix {stats['matrix_seconds']:.2f} s" if "matrix_seconds" in stats else "")
+        + f", {result.seconds:.2f} s in all")
+    for key in ("errors_unrefined", "errors", "errors_all_codes"):
+        e = meta.get(key)
+        if isinstance(e, dict):
+            verbosity.detail(f"fit: {key.replace('_', ' ')}: " + ", ".join(
+                f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in e.items()))

