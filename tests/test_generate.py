@@ -251,3 +251,16 @@ def test_interpolation_difference_width():
         bits = next(b for b in range(1, 64) if -(1 << (b - 1)) <= -big and big <= (1 << (b - 1)) - 1)
         assert NLIEngineParams(tabs).diff_bits == bits
         assert NLIEngineParams(tabs, storage="ram").diff_bits == tabs[0].layout.out_fmt.width + 1
+
+
+def test_sim_with_products_split_for_a_small_dsp(tmp_path, capsys):
+    """--multipliers 6x5/3: the micro-bin and interpolation products split between a 6 x 5 block
+    and the fabric, or all fabric; every input code still equals the golden model."""
+    t = table(*SILU, **SILU_KW)
+    tp = tmp_path / "silu.json"
+    t.save(tp)
+    assert main(["gen", "--table", str(tp), "--multipliers", "6x5/3", "-o", str(tmp_path / "rtl")]) == 0
+    man = json.loads((tmp_path / "rtl" / "nli_engine.manifest.json").read_text())
+    assert man["params"]["multipliers"] == "6x5/3"
+    assert main(["sim", "--table", str(tp), "--multipliers", "6x5/3", "--stall", "0.3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("PASS: 256 beats")

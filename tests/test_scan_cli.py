@@ -33,6 +33,17 @@ def test_gen_is_deterministic_and_complete(tmp_path, capsys):
     assert "latency 30" in capsys.readouterr().out
 
 
+def test_multipliers_are_recorded_and_change_only_the_netlist(tmp_path, capsys):
+    assert main(["scan", "gen", *SMALL, "--multipliers", "ecp5/8", "-o", str(tmp_path / "m")]) == 0
+    assert main(["scan", "gen", *SMALL, "-o", str(tmp_path / "i")]) == 0
+    man = {k: json.loads((tmp_path / k / "selective_scan.manifest.json").read_text()) for k in "mi"}
+    assert man["m"]["params"]["multipliers"] == "18x18/8" and "multipliers" not in man["i"]["params"]
+    assert man["m"]["latency"] == man["i"]["latency"] and man["m"]["ports"] == man["i"]["ports"]
+    assert "multipliers 18x18/8" in capsys.readouterr().out
+    v = {k: (tmp_path / k / "selective_scan.v").read_text() for k in "mi"}
+    assert v["m"] != v["i"]
+
+
 @pytest.mark.parametrize("args,message", [
     (["--lanes", "3"], "lanes must be a power of two"),
     (["--d-state", "4", "--lanes", "8"], "lanes must divide d_state"),
@@ -44,6 +55,8 @@ def test_gen_is_deterministic_and_complete(tmp_path, capsys):
     (["--format", "state_fmt=u6.10"], "state_fmt must be signed"),
     (["--table", "exp=/nonexistent.json"], "cannot read"),
     (["--top", "module"], "not a keyword"),
+    (["--multipliers", "18y18"], "multipliers: expected infer, AxB"),
+    (["--multipliers", "18x18/"], "the fabric width after '/' must be an integer"),
 ])
 def test_bad_parameters_give_one_line(args, message, tmp_path, capsys):
     assert main(["scan", "gen", "--preset", "int8", "--d-inner", "2", "--d-state", "4", *args,

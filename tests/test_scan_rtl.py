@@ -2,7 +2,8 @@
 
 Three builds cover the structure: D_inner = 1 with P < N (every step reads the state the step
 before it wrote: the read-modify-write hazard at its tightest), D_inner greater than the latency
-with P = N (one (token, channel) per clock), and Mamba-2 on the int16 preset. Inputs are drawn like
+with P = N (one (token, channel) per clock, every product built for an 18 x 18 DSP block), and
+Mamba-2 on the int16 preset. Inputs are drawn like
 a Mamba layer; several sequences are joined by ``first``; stalls are random on every stream. A
 saturating stimulus drives the state and the output past both ends of their ranges.
 """
@@ -16,7 +17,8 @@ from nlihw.sim.scan import bench as sb
 
 POINTS = {
     "int8-d1-p1": ("int8", dict(d_inner=1, d_state=4, lanes=1)),
-    "int8-d34-p4": ("int8", dict(d_inner=34, d_state=4, lanes=4)),
+    # every product built for an 18 x 18 DSP: split, fabric alone (an 8-bit operand), or one block
+    "int8-d34-p4": ("int8", dict(d_inner=34, d_state=4, lanes=4, multipliers="18x18/8")),
     "int16-mamba2-p2": ("int16", dict(d_inner=4, d_state=4, lanes=2, mode="mamba2", headdim=2)),
 }
 _built = {}

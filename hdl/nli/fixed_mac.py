@@ -22,6 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.formats import Rounding
+from nlihw.hdl.common.product import multiply
 from .float_round import FloatRound
 from .micro_bin import CLS_HIGH, CLS_LOW, CLS_NAN
 
@@ -99,7 +100,7 @@ class FixedMAC(wiring.Component):
         y0_r = Signal(shape)
         prod = Signal(signed(db + T))
         with m.If(self.en):
-            m.d.sync += [y0_r.eq(y0), prod.eq(t0 * diff)]
+            m.d.sync += [y0_r.eq(y0), prod.eq(multiply(t0, diff, self.params.multipliers))]
         side = carry(side, 1)
 
         # stage 2: the exact sum

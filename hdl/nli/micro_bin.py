@@ -16,6 +16,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.hdl.common.product import multiply
 from nlihw.luts.layout import MicroStep, clog2
 from .comparator_tree import _select
 
@@ -84,9 +85,9 @@ class MicroBin(wiring.Component):
                                 for k in range(1 << len(self.index))]
                     m.d.sync += mul_a.eq(_select([_select(row, func) for row in by_index], self.index))
             dx, i_next, cls_next, func = dx_a, i_a, cls_a, f_a
-            prod_next = dx * mul_a if use_mul else dx << T
+            prod_next = multiply(dx, mul_a, p.multipliers) if use_mul else dx << T
         elif use_mul:
-            prod_next = dx * per_interval(self._mul, func, i)
+            prod_next = multiply(dx, per_interval(self._mul, func, i), p.multipliers)
         else:
             prod_next = dx << T
         with m.If(self.en):

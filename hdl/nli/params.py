@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from nlihw.errors import ParamsError
 from nlihw.luts.layout import TableLayout, clog2
 from nlihw.luts.table import NLITable
+from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import is_keyword
 
@@ -67,6 +68,8 @@ class NLIEngineParams:
     latency and changes no value. None: exactly the base pipeline.
     ``table_ports``: read ports per copy of the table memories; lanes share copies, ``table_ports``
     lanes each (2: a true dual-port block RAM serves two lanes). Values never change.
+    ``multipliers``: how the micro-bin and interpolation products are built (``Multipliers`` or
+    its spec: ``infer``, or the target's DSP operand widths such as ``18x18``). Values never change.
     """
     tables: tuple[NLITable, ...]
     arch: str = "parallel"
@@ -75,9 +78,11 @@ class NLIEngineParams:
     top_name: str = "nli_engine"
     pipeline: "Pipeline | str | int | list | None" = None
     table_ports: int = 1
+    multipliers: "Multipliers | str | None" = None
 
     def __post_init__(self):
         object.__setattr__(self, "pipeline", ENGINE_PIPELINE.parse(self.pipeline))
+        object.__setattr__(self, "multipliers", Multipliers.parse(self.multipliers))
         tables = tuple(self.tables) if not isinstance(self.tables, NLITable) else (self.tables,)
         object.__setattr__(self, "tables", tables)
         if not tables:
@@ -310,13 +315,16 @@ class NLIEngineParams:
             d["pipeline"] = self.pipeline.to_list()
         if self.table_ports != 1:          # likewise
             d["table_ports"] = self.table_ports
+        if self.multipliers.dsp is not None:
+            d["multipliers"] = str(self.multipliers)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "NLIEngineParams":
         tables = tuple(NLITable.from_dict(t, source=f"tables[{k}]") for k, t in enumerate(d["tables"]))
         return cls(tables=tables, arch=d["arch"], lanes=d["lanes"], storage=d["storage"],
-                   top_name=d["top_name"], pipeline=d.get("pipeline"), table_ports=d.get("table_ports", 1))
+                   top_name=d["top_name"], pipeline=d.get("pipeline"), table_ports=d.get("table_ports", 1),
+                   multipliers=d.get("multipliers"))
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True,

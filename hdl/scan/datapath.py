@@ -52,7 +52,7 @@ def engine_params(p: ScanParams, which: str) -> NLIEngineParams:
     lanes = p.exp_lanes if which == "exp" else 1
     return NLIEngineParams((getattr(p, which),), arch="parallel", lanes=lanes, storage="rom",
                            top_name=f"{p.top_name}_{which}", pipeline=p.engine_pipeline,
-                           table_ports=min(2, lanes))
+                           table_ports=min(2, lanes), multipliers=p.multipliers)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ class DotReduce(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
         r2 = self.i.payload
         fields = ("k", "last", "d", "u", "z", "flag")
-        ch = [product(m, f"ch{k}", r2.C[k], r2.h[k], dp.ch_shape) for k in range(p.lanes)]
+        ch = [product(m, f"ch{k}", r2.C[k], r2.h[k], dp.ch_shape, p.multipliers) for k in range(p.lanes)]
         d_v, d_side = self.i.valid, {f: getattr(r2, f) for f in fields}
         if "dot_mult" in p.pipeline:
             v = Signal(name="dot_valid")

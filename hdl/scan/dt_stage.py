@@ -59,8 +59,8 @@ class DtStage(wiring.Component):
                 m.d.sync += [v.eq(x_valid), dt_r.eq(x_dt), side_r.eq(x_side)]
                 m.d.sync += [a_r[k].eq(x_a[k]) for k in range(lanes)]
             x_valid, x_dt, x_side, x_a = v, dt_r, side_r, a_r
-        w_prods = [product(m, f"dtA{k}", x_dt, x_a[k], dp.dta_shape) for k in range(lanes)]
-        dtu_prod = product(m, "dtu", x_dt, x_side.u, dp.dtu_prod_shape)
+        w_prods = [product(m, f"dtA{k}", x_dt, x_a[k], dp.dta_shape, p.multipliers) for k in range(lanes)]
+        dtu_prod = product(m, "dtu", x_dt, x_side.u, dp.dtu_prod_shape, p.multipliers)
         if "dta_mult" in pl:
             v, side_r = Signal(name="dtm_valid"), Signal(sb1, name="dtm_side")
             w_r = [Signal(q.shape(), name=f"dtm_dtA{k}") for k, q in enumerate(w_prods)]

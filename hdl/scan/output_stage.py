@@ -6,6 +6,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from nlihw.hdl.common.product import multiply
 from .config_port import read_bus
 from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, output_layout
 from .params import ScanParams
@@ -68,7 +69,7 @@ class OutputStage(wiring.Component):
                 m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, x_d, x_u))]
             x_valid, x_acc, x_flag, x_g, x_d, x_u = regs
         du_prod = Signal(dp.du_shape)
-        m.d.comb += du_prod.eq(x_d * x_u)
+        m.d.comb += du_prod.eq(multiply(x_d, x_u, p.multipliers))
         if "du_mult" in pl:
             regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape), Signal(du_prod.shape())]
             with m.If(adv_o):
@@ -80,7 +81,7 @@ class OutputStage(wiring.Component):
         ov3, f3 = ov2, f2
         if p.gate:
             prod = Signal(dp.out_prod_shape)
-            m.d.comb += prod.eq(yd2 * g2)
+            m.d.comb += prod.eq(multiply(yd2, g2, p.multipliers))
         else:
             prod = yd2                       # no product: out_mult only delays
         if "out_mult" in pl:                 # the product registered before rounding

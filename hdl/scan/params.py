@@ -16,6 +16,7 @@ from nlihw.errors import ParamsError
 from nlihw.formats import Q, Rounding, parse_format, parse_rounding, require_fixed
 from nlihw.luts.layout import clog2
 from nlihw.luts.table import NLITable
+from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import is_keyword
 
@@ -50,6 +51,9 @@ class ScanParams:
     ``engine_pipeline``: those of its three NLI engines (``ENGINE_PIPELINE``, the same spec forms).
     Both change the latency, never a value. ``da_mult_fmt`` (unsigned, the exp table output's
     integer bits, fewer fraction bits): dA is rounded to it once, so that dA * h fits one DSP.
+    ``multipliers``: how every product (the engines' too) is built: ``infer`` (``a * b``) or the
+    target's DSP operand widths (``18x18`` for ECP5: one MULT18 a product, the rest in the
+    fabric; ``/F``: products with an operand of at most F bits all in the fabric). Never a value.
     """
     d_inner: int
     d_state: int
@@ -74,12 +78,14 @@ class ScanParams:
     pipeline: "Pipeline | str | int | list | None" = None
     engine_pipeline: "Pipeline | str | int | list | None" = None
     da_mult_fmt: "Q | str | None" = None   # dA rounded to this for dA * h (None: the exp table's)
+    multipliers: "Multipliers | str | None" = None
 
     def __post_init__(self):
         from nlihw.hdl.nli.params import ENGINE_PIPELINE
         set_ = object.__setattr__
         set_(self, "pipeline", PIPELINE.parse(self.pipeline))
         set_(self, "engine_pipeline", ENGINE_PIPELINE.parse(self.engine_pipeline))
+        set_(self, "multipliers", Multipliers.parse(self.multipliers))
         try:
             for f in FORMAT_FIELDS:
                 set_(self, f, require_fixed(parse_format(getattr(self, f)), f"the scan unit's {f}"))
@@ -246,6 +252,8 @@ class ScanParams:
             d["pipeline"] = self.pipeline.to_list()
         if self.engine_pipeline.depth:
             d["engine_pipeline"] = self.engine_pipeline.to_list()
+        if self.multipliers.dsp is not None:
+            d["multipliers"] = str(self.multipliers)
         return d
 
     @classmethod

@@ -6,6 +6,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from nlihw.hdl.common.product import multiply
 from .datapath import ScanDatapath
 from .params import ScanParams
 
@@ -42,7 +43,7 @@ class StateLane(wiring.Component):
         if "state_in" in pl:
             h, da, dbu = stage("sin", h, da, dbu)
         prod = Signal(dp.dah_shape, name="dAh")
-        m.d.comb += prod.eq(da * h)
+        m.d.comb += prod.eq(multiply(da, h, p.multipliers))
         if "state_mult" in pl:
             prod, dbu = stage("smul", prod, dbu)
         total = round_shift(prod, dp.dah_shift, p.rounding) + dbu

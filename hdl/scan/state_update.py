@@ -53,7 +53,7 @@ class StateUpdate(wiring.Component):
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
                        "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS,
                        "C": data.ArrayLayout(shape_of(p.c_fmt), P)}
-        dbu_prods = [product(m, f"dBu{k}", s2.dtu, s2.B[k], dp.dbu_shape) for k in range(P)]
+        dbu_prods = [product(m, f"dBu{k}", s2.dtu, s2.B[k], dp.dbu_shape, p.multipliers) for k in range(P)]
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),

@@ -17,6 +17,7 @@ from nlihw.synth.liberty import read_bytes as read_liberty_bytes
 _NO_VERIFY = "nlihw.no_verify"      # click context meta key set by --no-verify
 _PIPELINE = "nlihw.pipeline"        # ... and by --pipeline
 _TABLE_PORTS = "nlihw.table_ports"  # ... and by --table-ports
+_MULTIPLIERS = "nlihw.multipliers"  # ... and by --multipliers
 TIMING_OPTIONS = "nlihw.timing"     # ... and by --target-mhz, --latency, --target, --speed, --liberty
 TIMING_NOTE = "nlihw.timing_note"   # what params_from_options chose, for the command to print
 TIMING_GOAL = "nlihw.timing_goal"   # ... and for the manifest
@@ -33,6 +34,10 @@ def _remember_pipeline(ctx, param, value):
 
 def _remember_table_ports(ctx, param, value):
     ctx.meta[_TABLE_PORTS] = value
+
+
+def _remember_multipliers(ctx, param, value):
+    ctx.meta[_MULTIPLIERS] = value
 
 
 def _remember_timing(ctx, param, value):
@@ -53,6 +58,12 @@ def engine_options(f):
                      expose_value=False, callback=_remember_table_ports,
                      help="Read ports per copy of the table memories: 2 lets two lanes share one "
                           "true dual-port block RAM (halves the copies; rom only)."),
+        click.option("--multipliers", default="infer", show_default=True, metavar="SPEC",
+                     expose_value=False, callback=_remember_multipliers,
+                     help="How products are built: infer (a * b; the synthesis tool maps them), or the target's DSP "
+                          "operand widths (ecp5 = 18x18, xcup = 27x18, or AxB): each product one DSP multiply, "
+                          "the high bits' partial products in the fabric; AxB/F: products with an operand of "
+                          "at most F bits all in the fabric. Values never change."),
         click.option("--top", "top_name", default="nli_engine", show_default=True,
                      help="Verilog top module name."),
         # not passed to the command function (keeps its signature); params_from_options reads it
@@ -105,7 +116,8 @@ def params_from_options(tables, arch, lanes, storage, top_name, verify: bool | N
             raise ParamsError(f"--table {path} and --table {tables[0]} differ in "
                               f"{layout_difference(t.layout, loaded[0].layout)}; {SHARED_LAYOUT}")
     p = NLIEngineParams(loaded, arch=arch, lanes=lanes, storage=storage, top_name=top_name,
-                        pipeline=pipeline, table_ports=meta.get(_TABLE_PORTS, 1))
+                        pipeline=pipeline, table_ports=meta.get(_TABLE_PORTS, 1),
+                        multipliers=meta.get(_MULTIPLIERS))
     timing = meta.get(TIMING_OPTIONS, {})
     if timing.get("target_mhz") is not None or timing.get("latency") is not None:
         p, note, goal = apply_timing(p, pipeline is not None, timing.get("target_mhz"),

@@ -57,10 +57,15 @@ def scan_options(f):
                      help="Register points of the unit's three NLI engines (softplus, exp, SiLU), "
                           "as 'nlihw gen --pipeline': none, all, a depth 0.."
                           f"{len(ENGINE_PIPELINE.points)} or point names."),
+        click.option("--multipliers", default="infer", show_default=True, metavar="SPEC",
+                     help="How products are built: infer (a * b; the synthesis tool maps them), or the target's DSP "
+                          "operand widths (ecp5 = 18x18, xcup = 27x18, or AxB): each product one DSP multiply, "
+                          "the high bits' partial products in the fabric; AxB/F: products with an operand of "
+                          "at most F bits all in the fabric. Values never change."),
         click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="A params file (nlihw scan calibrate -o): its formats, "
                      "tables, sizes, mode, gate and rounding replace the preset's; only --lanes, "
-                     "--top and the pipelines may be given with it."),
+                     "--top, the pipelines and --multipliers may be given with it."),
     ]):
         f = opt(f)
     return f
@@ -72,7 +77,7 @@ FILE_FIXED = {"preset_name": "--preset", "d_inner": "--d-inner", "d_state": "--d
               "rounding": "--rounding", "formats": "--format", "tables": "--table"}
 
 
-def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline):
+def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline, multipliers):
     from click.core import ParameterSource
     from nlihw.hdl.scan.params_file import load_params
     ctx = click.get_current_context(silent=True)
@@ -82,14 +87,15 @@ def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline):
                 raise ParamsError(f"{flag} cannot be given with --params (the params file sets it)")
     p = load_params(path)
     return p.replace(lanes=p.lanes if lanes is None else lanes, top_name=top_name,
-                     pipeline=pipeline, engine_pipeline=engine_pipeline)
+                     pipeline=pipeline, engine_pipeline=engine_pipeline, multipliers=multipliers)
 
 
 def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_gate, rounding,
                         formats, tables, top_name, pipeline="none", engine_pipeline="none",
-                        params_file=None):
+                        params_file=None, multipliers="infer"):
     if params_file is not None:
-        return _params_from_file(params_file, lanes, top_name, pipeline, engine_pipeline)
+        return _params_from_file(params_file, lanes, top_name, pipeline, engine_pipeline,
+                                 multipliers)
     over = {}
     for item in formats:
         key, sep, value = item.partition("=")
@@ -108,7 +114,8 @@ def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_
         headdim = d_inner if mode == "mamba2" else 1
     return preset(preset_name, d_inner=d_inner, d_state=d_state, lanes=lanes, mode=mode,
                   headdim=headdim, gate=not no_gate, rounding=rounding, top_name=top_name,
-                  pipeline=pipeline, engine_pipeline=engine_pipeline, **over)
+                  pipeline=pipeline, engine_pipeline=engine_pipeline, multipliers=multipliers,
+                  **over)
 
 
 @click.group("scan")
@@ -137,7 +144,7 @@ def gen(outdir, testbench, **opts):
     paths = generate(p, outdir, testbench=verilog_testbench.testbench(p) if testbench else None)
     click.echo(f"{p.top_name}: {p.mode}, d_inner {p.d_inner}, d_state {p.d_state}, {p.lanes} lane(s) "
                f"({p.steps} clock(s) per (token, channel)), latency {latency(p)} cycles, "
-               f"pipeline {p.pipeline}, engine pipeline {p.engine_pipeline}")
+               f"pipeline {p.pipeline}, engine pipeline {p.engine_pipeline}, multipliers {p.multipliers}")
     if not hazard_free(p):
         click.echo(f"note: d_inner x N/P = {p.d_inner * p.steps} is less than the state loop's "
                    f"{loop_depth(p)} stages: the unit waits for its own state updates (fewer "
