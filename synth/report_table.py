@@ -36,7 +36,7 @@ def _row(rep: dict) -> list[str]:
         mem = f"{f['ramb36']} RAMB36, {f['ramb18']} RAMB18, {f['lutram']} LUTRAM"
         return [logic, _n(f["ff"]), f"{f['dsp48e2']} DSP48E2", mem, "-"]
     timing = fmax_text(f)
-    if tgt == "ecp5":
+    if tgt.startswith("ecp5"):
         return [f"{_n(f['lut4'])} LUT4", _n(f["ff"]), f"{f['mult18']} MULT18", f"{f['ebr']} EBR", timing]
     if tgt == "ice40":
         return [f"{_n(f['lut4'])} LUT4", _n(f["ff"]), f"{f['mac16']} MAC16",

@@ -35,7 +35,7 @@ def test_every_goal_at_its_limit_is_met():
     assert len(rows) == 11 and len({r[0] for r in rows}) == 11
     assert [r[3] for r in rows] == ["met"] * 11, rows
     measured = {r[0]: r[2] for r in rows}
-    assert measured["int16 P=1 on LFE5U-25F"] == "3 MULT18, 4,000 LUT4, latency 61: 125.0 MHz [120.0..130.0]"
+    assert measured["int16 P=1 on LFE5U-25F"] == "3 MULT18, 4,000 LUT4 (multipliers infer), latency 61: 125.0 MHz [120.0..130.0]"
     assert measured["throughput"] == "0.995 at P=16 (0.251 at P=4, 0.063 at P=1)"
 
 
@@ -86,7 +86,8 @@ def test_unmeasured_parts_say_so():
         assert rows[config] == ("not measured", "n/a"), config
     # the 85F's resources from the 25F mapping: within the goal, its clock not measured
     assert rows["int16 P=16 on LFE5UM-85F"] == (
-        "119 MULT18, 20,000 LUT4, latency 61: Fmax not measured (no ecp5-85k target)",
+        "119 MULT18, 20,000 LUT4 (multipliers infer), latency 61: Fmax not measured (no ecp5-85k "
+            "target)",
         "n/a (resources within the goal; Fmax not measured)")
     assert verdicts(figures(throughput={16: math.nan}))["throughput"] == "MISSED: nan per clock at P=16"
 

@@ -529,6 +529,18 @@ def test_fmax_is_the_median_of_three_seeds(designs, shared_cache, tmp_path, fake
     assert "muladd8 ecp5 -6: Fmax per seed: 1: 120.0, 2: 80.5, 3: 101.2 MHz (median 101.2)" in text
 
 
+def test_the_85k_target_places_on_the_lfe5um_85f(designs, shared_cache, tmp_path, fake_nextpnr):
+    """ecp5-85k: the ECP5 mapping (same MULT18 and register packing), nextpnr on the 85F."""
+    v, top = designs[8]
+    rep = driver.run_synth(v, top, "ecp5-85k", cache_dir=shared_cache, report_dir=tmp_path)
+    assert rep["device"] == "Lattice LFE5UM-85F-6BG381C" and rep["figures"]["mult18"] == 1
+    assert rep["figures"]["fmax_mhz"] == 101.25 and (tmp_path / "ecp5-85k.json").is_file()
+    for args in fake_nextpnr:
+        assert "--um-85k" in args and args[args.index("--package") + 1] == "CABGA381", args
+        assert "--25k" not in args
+    assert rep["flow"]["netlist_pass"]["registered_inputs"] == 1
+
+
 def test_each_seed_is_cached_on_its_own(designs, shared_cache, tmp_path, fake_nextpnr):
     v, top = designs[8]
     driver.run_synth(v, top, "ecp5", cache_dir=shared_cache, report_dir=tmp_path / "a")

@@ -43,6 +43,9 @@ P16_MULT18, P16_DSP48E2, P16_GE, P16_MINUTES = 128, 112, 250_000, 10.0
 THROUGHPUT_MIN = 0.995       # results per clock at P = N (the measured run includes its fill)
 FASTEST = dict(pipeline="all", engine_pipeline="all")    # every register point (best Fmax)
 ECP5_85K = "ecp5-85k"        # the 85F place-and-route target, when synth/targets.py has one
+# products on ECP5 (hdl/common/multipliers.py): P = 4 one MULT18 each and the exp interpolation
+# (an 11-bit t) in the fabric, to fit the 25F's 28; P = 16 one MULT18 each; P = 1 as inferred
+MULTIPLIERS = {4: "18x18/12", 16: "18x18", 1: "infer"}
 TABLES = ("accuracy", "throughput", "pipeline", "targets")      # published (section_output)
 
 
@@ -153,7 +156,7 @@ def _synth(console, work: Path, p, target: str, **kw) -> dict:
     rep = run_synth(v, p.top_name, target, params={"lanes": p.lanes, "pipeline": str(p.pipeline),
                                                    "engine_pipeline": str(p.engine_pipeline)},
                     progress=lambda msg: console.print(f"  {p.top_name}: {msg}"), **kw)
-    rep["latency"] = _latency(d, p)
+    rep["latency"], rep["multipliers"] = _latency(d, p), str(p.multipliers)
     return rep
 
 
@@ -167,7 +170,7 @@ def synthesis(console, work: Path) -> dict:
         p = preset("int16", d_inner=D_INNER, d_state=N, lanes=P, top_name=f"scan_p{P}")
         for target in ("generic-sram", "xcup", "ecp5"):
             reports[f"P{P}/{target}"] = _synth(console, work, p, target,
-                                               **({"seeds": SEEDS} if target == "ecp5" else {}))
+                                               **({"seeds": SEEDS} if target.startswith("ecp5") else {}))
     console.print(format_table(list(reports.values())))
     return reports
 
@@ -220,7 +223,7 @@ def fpga_targets(console, work: Path) -> dict:
         if QUICK and P == 16:
             continue
         p = preset("int16", d_inner=D_INNER, d_state=N, lanes=P, top_name=f"scan_p{P}_fast",
-                   **FASTEST)
+                   multipliers=MULTIPLIERS[P], **FASTEST)
         have = target in SYNTH_TARGETS
         out[f"P{P}/{target}"] = _synth(console, work, p, target if have else "ecp5",
                                        seeds=SEEDS if have else (1,))
@@ -274,6 +277,7 @@ def _fpga(rep: "dict | None") -> "dict | None":
     note = ((rep.get("flow") or {}).get("pnr") or {}).get("note")
     keys = ("mult18", "lut4", "ebr", "fmax_mhz", "fmax_min_mhz", "fmax_max_mhz")
     return {k: f.get(k) for k in keys} | {"latency": rep.get("latency"), "note": note,
+                                          "multipliers": rep.get("multipliers", "infer"),
                                           "path": critical_path(rep),
                                           "measured_on": rep.get("measured_on", rep["target"])}
 
@@ -325,7 +329,8 @@ def fpga_row(config: str, goal: str, f: "dict | None", *, caps: dict, mhz: float
     if f is None:
         return config, goal, "not measured", "n/a"
     pnr = f["measured_on"] == device
-    measured = (f"{f['mult18']} MULT18, {f['lut4']:,} LUT4, latency {f['latency']}: "
+    measured = (f"{f['mult18']} MULT18, {f['lut4']:,} LUT4 (multipliers {f.get('multipliers', 'infer')}), "
+                f"latency {f['latency']}: "
                 + (_fmax(f) if pnr else f"Fmax not measured (no {device} target)"))
     names = {"mult18": "MULT18", "lut4": "LUT4", "ebr": "EBR"}
     misses = [_over(f["mult18"], mult18, "MULT18") if mult18 is not None else ""]

@@ -126,7 +126,8 @@ def find_design(directory: Path, top: str | None) -> tuple[Path, str, dict | Non
                    "kept as an SRAM macro (bits reported, area not counted: for designs with "
                    "large state memories such as the scan unit); xcup: Xilinx UltraScale+ "
                    "LUT/FF/CARRY/DSP48E2/BRAM/LUTRAM; ecp5: Lattice ECP5-25F LUT4/FF/MULT18/EBR and "
-                   "nextpnr Fmax; ice40: iCE40UP5K LUT4/FF/MAC16/RAM4K and nextpnr Fmax.")
+                   "nextpnr Fmax; ecp5-85k: the same on the LFE5UM-85F (CABGA381); ice40: iCE40UP5K "
+                   "LUT4/FF/MAC16/RAM4K and nextpnr Fmax.")
 @click.option("--liberty", type=click.Path(dir_okay=False, path_type=Path),
               help="Map the generic target to this liberty file instead; area is then in the "
                    "library's units (um^2 for a real standard-cell library). With NLDM delay "
