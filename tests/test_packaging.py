@@ -1,15 +1,14 @@
 """The distribution: a built wheel holds every module and data file under the nlihw namespace and
-the license, declares ranges (the exact pins live in constraints.txt), and an installed wheel runs
-the CLI and its help examples from outside the checkout.
+the license, declares ranges (the exact pins live in constraints.txt), and the wheel installed
+with only its base dependencies runs the CLI and its help examples (gen, sim) from outside the
+checkout and refuses sweep in one line naming its extra.
 """
 import hashlib
-import os
+import json
 import re
-import shlex
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tomllib
 import zipfile
 from email.parser import Parser
@@ -23,6 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+import wheel_install
 from constraints_pins import constraints_text, project_requirements
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +60,30 @@ def wheel(tmp_path_factory) -> Path:
     return whl
 
 
+EXTRA_MODULES = ("dask", "distributed", "pyarrow", "matplotlib")     # explore + plot extras
+SWEEP_REFUSAL = ("error: nlihw sweep needs the 'explore' extra: pip install 'nlihw[explore]' (not "
+                 "installed: dask, distributed, pyarrow)")
+PROBE = """
+import importlib.util, json, sys
+from importlib.metadata import distributions
+import nlihw, nlihw.cli, nlihw.commands.simulate, nlihw.sim.nli.engine_cocotb as bench
+print(json.dumps({"files": [m.__file__ for m in (nlihw, nlihw.cli, nlihw.commands.simulate, bench)],
+                  "path": [p for p in sys.path if p],
+                  "dists": [d.metadata["Name"] for d in distributions()],
+                  "extras": [m for m in %r if importlib.util.find_spec(m) is not None]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def base_install(wheel, tmp_path_factory):
+    """(venv, closure, work): the wheel in a fresh venv with only its base dependencies, and an
+    empty working directory outside the checkout."""
+    venv = tmp_path_factory.mktemp("base") / "venv"
+    closure = wheel_install.venv_with_base_install(wheel, venv)
+    work = tmp_path_factory.mktemp("work")
+    return venv, closure, work
+
+
 def test_wheel_holds_every_module_and_data_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     files = {n for n in names if ".dist-info/" not in n}
@@ -76,30 +100,12 @@ def test_wheel_holds_every_module_and_data_file(wheel):
     assert b"nlihw = nlihw.cli:main" in entry
 
 
-def _venv_with_wheel(tmp_path, wheel) -> Path:
-    """A fresh venv outside the checkout: the wheel installed without dependencies, which come
-    from this interpreter's site-packages through a .pth file (the editable install's finder is
-    not activated there, so nlihw can only come from the wheel)."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                        "install", "--no-deps", "--no-index", "--quiet", str(wheel)],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return venv
-
-
 def _run(venv, cwd, *args, timeout=300):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([str(venv / "bin" / "nlihw"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return wheel_install.run_nlihw(venv, cwd, *args, timeout=timeout)
 
 
-def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
-    venv = _venv_with_wheel(tmp_path, wheel)
+def test_installed_wheel_runs_outside_the_checkout(base_install, tmp_path):
+    venv, _, _ = base_install
     work = tmp_path / "work"
     work.mkdir()
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import nlihw.sim.nli.stream_tb as m; print(m.__file__)"],
@@ -233,20 +239,7 @@ def test_version_flags():
 def help_examples() -> list[tuple[str, list[str]]]:
     """(command path, argv) of every 'nlihw ...' example line in the commands' help texts."""
     from nlihw.cli import cli
-    ctx = click.Context(cli)
-    found = []
-
-    def walk(cmd, path):
-        for line in (cmd.help or "").splitlines():
-            line = re.sub(r"^\s*Examples?:\s*", "", line).strip()
-            if line.startswith("nlihw "):
-                line = re.split(r";|\s{2,}\(", line)[0]
-                found.append((" ".join(path), shlex.split(line)[1:]))
-        if isinstance(cmd, click.Group):
-            for n in cmd.list_commands(ctx):
-                walk(cmd.get_command(ctx, n), [*path, n])
-    walk(cli, [])
-    return found
+    return wheel_install.help_examples(cli)
 
 
 CHECKOUT_DIRS = ("luts/", "explore/", "hdl/", "sim/", "synth/", "nlihw/", "tests/", "docs/")
@@ -276,6 +269,56 @@ def test_help_examples_are_found():
 def test_help_example_parses_and_names_no_checkout_path(where, argv):
     _parse(argv)
     assert not [a for a in argv if a.startswith(CHECKOUT_DIRS)], f"{where}: checkout path in {argv}"
+
+
+# ---- a wheel with its base dependencies only (offline: see tests/wheel_install.py) -------------
+
+def test_base_install_has_no_extra_and_runs_nlihw_from_the_wheel(base_install):
+    venv, closure, work = base_install
+    pulled = sorted(closure.keys() & set(EXTRA_MODULES))
+    assert not pulled, f"the base dependencies pull in {pulled}"
+    probe = json.loads(wheel_install.run_python(venv, work, PROBE % (EXTRA_MODULES,)))
+    assert probe["extras"] == [], probe["extras"]
+    assert {canonicalize_name(d) for d in probe["dists"]} == {"nlihw", *closure}, probe["dists"]
+    for f in probe["files"]:         # installed by pip from the wheel, not linked to the checkout
+        assert Path(f).resolve().is_relative_to(venv.resolve()), f
+    assert not [p for p in probe["path"] if Path(p).resolve().is_relative_to(ROOT)], probe["path"]
+    r = wheel_install.pip(venv, "check")
+    assert r.returncode == 0, r.stdout + r.stderr         # every declared requirement is there
+
+
+def test_base_install_runs_the_gen_and_sim_help_examples(base_install, tmp_path):
+    """The first help example of gen, sim and tables path, run from an unrelated directory; sim
+    verilates afresh (an empty build cache) the Verilog the installed package emits."""
+    venv, _, work = base_install
+    examples = wheel_install.installed_help_examples(venv, work)
+    first = {where: next((argv for w, argv in examples if w == where), None)
+             for where in ("gen", "sim", "tables path")}
+    assert None not in first.values(), first
+    cache = tmp_path / "cache"
+    env = {"NLIHW_CACHE": str(cache)}
+    r = wheel_install.run_nlihw(venv, work, *first["tables path"], env=env)
+    assert r.returncode == 0 and Path(r.stdout.strip()).resolve().is_relative_to(venv.resolve()), \
+        r.stdout + r.stderr
+    argv = first["gen"]
+    r = wheel_install.run_nlihw(venv, work, *argv, env=env)
+    assert r.returncode == 0, (argv, r.stderr[-3000:])
+    assert list((work / argv[argv.index("-o") + 1]).glob("*.v")), r.stdout
+    r = wheel_install.run_nlihw(venv, work, *first["sim"], env=env)
+    assert r.returncode == 0 and re.match(r"PASS: [1-9]\d* beats", r.stdout), \
+        (first["sim"], r.stdout[-2000:], r.stderr[-3000:])
+    assert list((cache / "sim").glob("*/.nlihw-built")), "sim did not build in its own cache"
+
+
+def test_base_install_refuses_sweep_naming_its_extra(base_install):
+    venv, _, work = base_install
+    sweeps = [argv for where, argv in wheel_install.installed_help_examples(venv, work)
+              if where == "sweep"]
+    assert sweeps
+    for argv in sweeps:
+        r = wheel_install.run_nlihw(venv, work, *argv)
+        assert r.returncode == 2 and r.stderr.splitlines() == [SWEEP_REFUSAL], (argv, r.stderr)
+        assert r.stdout == "" and not (work / argv[argv.index("-o") + 1]).exists()
 
 
 # ---- a wheel installed with its dependencies from the index, pinned by constraints.txt ---------
