@@ -172,26 +172,31 @@ def _lane_sim(p, vectors):
 
 @pytest.mark.parametrize("pipeline", ["none", ["state_mult"], ["state_in", "state_add"], "all"])
 def test_state_lane_random(pipeline):
-    """h = sat(r(dA * h) + dBu) on full-range random operands (about half saturate)."""
+    """h = sat(r(dA * h) + sat(r(dtu * B))) on full-range random operands (many saturate), dtu * B
+    entering exact: dBu_shift = 18 + 4 - 18 = 4 bits for int8 (dtu s6.18, B s4.4, state s6.18)."""
     p = preset("int8", d_inner=2, d_state=4, pipeline=pipeline)
     rng = np.random.default_rng(SEED)
     n = 200
-    vec = [tuple(map(int, v)) for v in zip(_raw(rng, p.state_fmt, n), _raw(rng, p.da_fmt, n),
-                                           _raw(rng, p.state_fmt, n))]
-    vec += [(p.state_fmt.max_raw, p.da_fmt.max_raw, p.state_fmt.max_raw),
-            (p.state_fmt.min_raw, p.da_fmt.max_raw, p.state_fmt.min_raw), (3, 1 << 14, 0), (1, 1 << 14, 0)]
+    dbu = _raw(rng, p.dtu_fmt, n).astype(object) * _raw(rng, p.b_fmt, n).astype(object)
+    vec = [tuple(map(int, v)) for v in zip(_raw(rng, p.state_fmt, n), _raw(rng, p.da_fmt, n), dbu)]
+    big = p.dtu_fmt.max_raw * p.b_fmt.min_raw                    # dBu far below the state format
+    vec += [(p.state_fmt.max_raw, p.da_fmt.max_raw, -big), (p.state_fmt.min_raw, p.da_fmt.max_raw, big),
+            (3, 1 << 14, 0), (1, 1 << 14, 0), (0, 0, 24), (0, 0, 8), (0, 0, -8)]
+    lo, hi = p.state_fmt.min_raw, p.state_fmt.max_raw
     want = []
-    for h, da, dbu in vec:
-        raw = _rne(int(da) * int(h), 15) + int(dbu)                 # da_fmt u1.15
-        want.append((min(max(raw, p.state_fmt.min_raw), p.state_fmt.max_raw),
-                     int(not p.state_fmt.min_raw <= raw <= p.state_fmt.max_raw)))
+    for h, da, e in vec:
+        d = _rne(e, 4)
+        dsat = min(max(d, lo), hi)
+        raw = _rne(int(da) * int(h), 15) + dsat                      # da_fmt u1.15
+        want.append((min(max(raw, lo), hi), int(d != dsat or not lo <= raw <= hi)))
+    assert want[-3:] == [(2, 0), (0, 0), (0, 0)]                     # 24/16 -> 2 (tie to even), 8/16 -> 0
     for j, h_new, ovf in _lane_sim(p, vec):
         assert (h_new, ovf) == want[j], f"vector {j}: {vec[j]}"
     assert 20 < sum(o for _, o in want) < len(want) - 20              # both paths exercised
 
 
 def test_state_lane_golden_recurrence():
-    """The lane steps the golden model's h through a run: h[l] from h[l-1], dA[l], dBu[l]."""
+    """The lane steps the golden model's h through a run: h[l] from h[l-1], dA[l] and dtu * B."""
     p = preset("int16", d_inner=2, d_state=4)
     _, run, res = golden_run(p, T=8)
     st = res.stages
@@ -200,7 +205,7 @@ def test_state_lane_golden_recurrence():
         for d in range(p.d_inner):
             for n in range(p.d_state):
                 h_prev = 0 if run.first[l, d] else st["h"][l - 1, d, n]
-                vec.append((int(h_prev), int(st["dA"][l, d, n]), int(st["dBu"][l, d, n])))
+                vec.append((int(h_prev), int(st["dA"][l, d, n]), int(st["dtu"][l, d]) * int(run.B[l, n])))
                 want.append(int(st["h"][l, d, n]))
     assert all(h == want[j] for j, h, _ in _lane_sim(p, vec))
 

@@ -1,6 +1,6 @@
 """The scan unit's parameter memories (``ConfigPort``) in the Amaranth simulator: every read is
-synchronous (block RAM), so a configuration read answers exactly two cycles after acceptance (one
-to read, one to select and register the word), a datapath read returns its word one cycle later
+synchronous (block RAM), so a configuration read answers exactly three cycles after acceptance
+(one to read, one to register the memories' words, one to select and register the word), a datapath read returns its word one cycle later
 and holds it while ``en`` is low, and the front waits one cycle after a command (and after reset)
 while the datapath's reads are reissued. Expected values are the words written, drawn at random
 here."""
@@ -86,7 +86,7 @@ def test_read_back_two_cycles_after_acceptance(name):
     regions = p.config_regions()
     want = [writes[a][2] & ((1 << regions[writes[a][0]][2].width) - 1) for a in order]
     assert got == want
-    assert delays == [2] * len(order) and config_read_latency(p) == 2
+    assert delays == [3] * len(order) and config_read_latency(p) == 3
 
 
 @pytest.mark.parametrize("name", list(SHAPES))

@@ -36,8 +36,8 @@ class ConfigPort(wiring.Component):
     Commands:
 
     - ``cfg`` (in) ``{addr, data, write}``; accepted only while the unit is drained (no channel in
-      flight, ``front_idle``); a read answers on ``rdata`` (out) two cycles after acceptance (the
-      memories' synchronous read, then the word selected and registered).
+      flight, ``front_idle``); a read answers on ``rdata`` (out) three cycles after acceptance (the
+      memories' synchronous read, their words registered, then the word selected and registered).
     - ``waiting`` (out): a command is waiting; the front stops at its next channel boundary.
     - ``busy`` (out): the memories' addresses are the command's (registered ``cfg.valid`` while
       idle), and one cycle more (also after reset) while the datapath's reads are reissued; the
@@ -100,10 +100,11 @@ class ConfigPort(wiring.Component):
         # cfg_mode implies the unit is still idle: the command was waiting when it was idle last
         # cycle, so the front (held at the channel boundary) issued nothing, and issues nothing
         # in cfg_mode; ready thus needs no path from the datapath's counters
-        m.d.comb += self.cfg.ready.eq(cfg_mode & ~rd_pending & ~self.rdata.valid)
+        rd_words = Signal()             # the read words registered, to be selected
+        m.d.comb += self.cfg.ready.eq(cfg_mode & ~rd_pending & ~rd_words & ~self.rdata.valid)
         accept = Signal()
         m.d.comb += accept.eq(self.cfg.valid & self.cfg.ready)
-        return cfg_mode, accept, rd_pending
+        return cfg_mode, accept, rd_pending, rd_words
 
     def elaborate(self, platform):
         m = Module()
@@ -111,7 +112,7 @@ class ConfigPort(wiring.Component):
         P = p.lanes
         lane_bits = clog2(P)
         (a_wr, a_rd), (d_wr, d_rd), (b_wr, b_rd), (s_wr, s_rd) = self._memories(m)
-        cfg_mode, accept, rd_pending = self._control(m)
+        cfg_mode, accept, rd_pending, rd_words = self._control(m)
         rd_sel = Signal(range(5))
         rd_lane = Signal(max(1, lane_bits))
         caddr, cdata = self.cfg.payload.addr, self.cfg.payload.data
@@ -148,26 +149,33 @@ class ConfigPort(wiring.Component):
                          w.addr.eq(Mux(cfg_mode, s_word_of, st.wr_addr)),
                          w.data.eq(Mux(cfg_mode, cdata, st.wr_data[k]))]
 
-        # read back: every memory is read at acceptance; the word selected a cycle later
+        # read back: every memory is read at acceptance; its words registered a cycle later (no
+        # logic behind a block RAM's clock-to-output), the word selected the cycle after
         with m.If(accept & ~self.cfg.payload.write):
             m.d.sync += [rd_pending.eq(1), rd_lane.eq(Mux(hit["A"], a_lane_of, s_lane_of)),
                          rd_sel.eq(Mux(hit["A"], 0, Mux(hit["D"], 1, Mux(hit["bias"], 2, Mux(hit["state"], 3, 4)))))]
+        a_w, s_w = ([Signal.like(r.data, name=f"rb_{n}{k}") for k, r in enumerate(rds)]
+                    for n, rds in (("a", a_rd), ("s", s_rd)))
+        d_w, b_w = Signal.like(d_rd[0].data, name="rb_d"), Signal.like(b_rd[0].data, name="rb_b")
         with m.If(rd_pending):
+            m.d.sync += [rd_pending.eq(0), rd_words.eq(1), d_w.eq(d_rd[0].data), b_w.eq(b_rd[0].data)]
+            m.d.sync += [w.eq(r.data) for w, r in zip(a_w + s_w, a_rd + s_rd)]
+        with m.If(rd_words):
             lane_word = {0: Signal(p.a_fmt.width), 3: Signal(p.state_fmt.width)}
-            for sel, rds in ((0, a_rd), (3, s_rd)):
-                m.d.comb += lane_word[sel].eq(rds[0].data)
-                for k in range(1, len(rds)):
+            for sel, words in ((0, a_w), (3, s_w)):
+                m.d.comb += lane_word[sel].eq(words[0])
+                for k in range(1, len(words)):
                     with m.If(rd_lane == k):
-                        m.d.comb += lane_word[sel].eq(rds[k].data)
+                        m.d.comb += lane_word[sel].eq(words[k])
             word = Signal(p.config_data_bits)
             with m.Switch(rd_sel):
-                for sel, v in ((0, lane_word[0]), (1, d_rd[0].data.as_unsigned()),
-                               (2, b_rd[0].data.as_unsigned()), (3, lane_word[3])):
+                for sel, v in ((0, lane_word[0]), (1, d_w.as_unsigned()),
+                               (2, b_w.as_unsigned()), (3, lane_word[3])):
                     with m.Case(sel):
                         m.d.comb += word.eq(v)
                 with m.Default():                     # outside every region: reads as 0
                     m.d.comb += word.eq(0)
-            m.d.sync += [rd_pending.eq(0), self.rdata.valid.eq(1), self.rdata.payload.eq(word)]
+            m.d.sync += [rd_words.eq(0), self.rdata.valid.eq(1), self.rdata.payload.eq(word)]
         with m.Elif(self.rdata.ready):
             m.d.sync += self.rdata.valid.eq(0)
         return m

@@ -24,7 +24,8 @@ class OutputStage(wiring.Component):
       of every item's flag bits (``overflow`` also of every saturation here).
 
     Three register stages (y and D*u; y + D*u; out), advancing with ``~o.valid | o.ready``;
-    ``du_in`` (D, u), ``du_mult`` (D*u) and ``out_mult`` (yd * g) each add one.
+    ``du_in`` (D, u), ``du_mult`` (D*u), ``out_mult`` (yd * g) and ``out_round`` (its rounding,
+    before the saturation) each add one.
     """
 
     def __init__(self, params: ScanParams):
@@ -89,7 +90,13 @@ class OutputStage(wiring.Component):
             with m.If(adv_o):
                 m.d.sync += [prod3.eq(prod), ov3.eq(ov2), f3.eq(f2)]
             prod = prod3
-        out_sat, out_ovf = saturate(round_shift(prod, dp.out_shift, rnd), p.out_fmt)
+        rounded = round_shift(prod, dp.out_shift, rnd)
+        if "out_round" in pl:                # rounded, registered before the saturation
+            r4, ov4, f4 = Signal(rounded.shape()), Signal(), Signal(FLAG_BITS)
+            with m.If(adv_o):
+                m.d.sync += [r4.eq(rounded), ov4.eq(ov3), f4.eq(f3)]
+            rounded, ov3, f3 = r4, ov4, f4
+        out_sat, out_ovf = saturate(rounded, p.out_fmt)
         sticky, f_out = Signal(FLAG_BITS), Signal(FLAG_BITS)
         m.d.comb += f_out.eq(sticky | f3 | out_ovf)
         with m.If(adv_o):

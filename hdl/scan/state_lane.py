@@ -1,4 +1,4 @@
-"""StateLane: one lane of the state recurrence h = sat(r(dA * h) + dBu) (step 7)."""
+"""StateLane: one lane of the state recurrence h = sat(r(dA * h) + sat(r(dtu * B))) (steps 6, 7)."""
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
@@ -15,8 +15,9 @@ class StateLane(wiring.Component):
     """The arithmetic of one state lane; valid bits and side bands are the caller's.
 
     - ``h`` (in, state_fmt): the state read (0 for a sequence's first item), ``dA`` (in, dam_fmt),
-      ``dBu`` (in, state_fmt, already rounded and saturated).
-    - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): that saturation happened.
+      ``dBu`` (in): the exact product dtu * B, rounded and saturated to state_fmt here, after
+      ``state_in`` (beside the dA * h multiply, not between a register and the lane's input).
+    - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): either saturation happened.
     - ``en`` (in): advance the optional registers ``state_in`` (the inputs), ``state_mult`` (the
       product, dBu) and ``state_add`` (the unsaturated sum); without them the lane is combinational.
     """
@@ -24,7 +25,8 @@ class StateLane(wiring.Component):
     def __init__(self, params: ScanParams):
         self.params = p = params
         state = shape_of(p.state_fmt)
-        super().__init__({"en": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)), "dBu": In(state),
+        super().__init__({"en": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)),
+                          "dBu": In(ScanDatapath(p).dbu_shape),
                           "h_new": Out(state), "ovf": Out(1)})
 
     def elaborate(self, platform):
@@ -42,13 +44,14 @@ class StateLane(wiring.Component):
         h, da, dbu = self.h, self.dA, self.dBu
         if "state_in" in pl:
             h, da, dbu = stage("sin", h, da, dbu)
+        dbu, dbu_ovf = saturate(round_shift(dbu, dp.dbu_shift, p.rounding), p.state_fmt)
         prod = Signal(dp.dah_shape, name="dAh")
         m.d.comb += prod.eq(multiply(da, h, p.multipliers))
         if "state_mult" in pl:
-            prod, dbu = stage("smul", prod, dbu)
+            prod, dbu, dbu_ovf = stage("smul", prod, dbu, dbu_ovf)
         total = round_shift(prod, dp.dah_shift, p.rounding) + dbu
         if "state_add" in pl:
-            (total,) = stage("sadd", total)
+            total, dbu_ovf = stage("sadd", total, dbu_ovf)
         h_new, ovf = saturate(total, p.state_fmt)
-        m.d.comb += [self.h_new.eq(h_new), self.ovf.eq(ovf)]
+        m.d.comb += [self.h_new.eq(h_new), self.ovf.eq(ovf | dbu_ovf)]
         return m

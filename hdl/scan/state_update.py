@@ -24,8 +24,8 @@ class StateUpdate(wiring.Component):
       saturated.
 
     Every register advances with ``o.ready`` (the section stalls as one). The first register
-    holds dA rounded to dam_fmt and dBu = dtu * B unrounded (rounded and saturated beside the
-    state read, off the loop's path); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the
+    holds dA rounded to dam_fmt and dBu = dtu * B unrounded (each lane rounds and saturates it
+    after its ``state_in`` register, beside the dA * h multiply); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the
     loop. When a word is read again before its update is written (not ``hazard_free``), ``i``
     waits (a bubble).
     """
@@ -69,12 +69,10 @@ class StateUpdate(wiring.Component):
         for k in range(P):
             m.submodules[f"lane{k}"] = lane = StateLane(p)
             lanes.append(lane)
-            dbu, ovf = saturate(round_shift(r1.dBu[k], dp.dbu_shift, p.rounding), p.state_fmt)
             h_old = Signal(shape_of(p.state_fmt), name=f"h_old{k}")
             m.d.comb += [h_old.eq(Mux(r1.first, 0, self.state.data[k])), lane.en.eq(adv_s),
                          lane.h.eq(h_old), lane.dA.eq(r1.dA[k if p.exp_lanes > 1 else 0]),
-                         lane.dBu.eq(dbu)]
-            flag = flag | ovf
+                         lane.dBu.eq(r1.dBu[k])]
         # the valid bit and the side band beside the lanes' optional registers
         loop = [(v1, r1.addr)]                     # (valid, state word) of each loop stage
         cur_v, side = v1, {f: getattr(r1, f) for f in side_layout}

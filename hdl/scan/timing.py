@@ -17,7 +17,7 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
          "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult", "skid_dot")}
     if p.gate:
         d["silu"] = engine_params(p, "silu").latency
-    d["output"] = 3 + pl.cycles_through("du_in", "du_mult", "out_mult")
+    d["output"] = 3 + pl.cycles_through("du_in", "du_mult", "out_mult", "out_round")
     return d
 
 
@@ -31,9 +31,10 @@ def latency(p: ScanParams) -> int:
 
 def config_read_latency(p: ScanParams) -> int:
     """Cycles from a configuration read's acceptance on ``cfg`` to ``rdata.valid``: one for the
-    memories' synchronous read, one to select the word and register it. After every command
-    (and after reset) the front waits one cycle more while its bias read is reissued."""
-    return 2
+    memories' synchronous read, one to register their words (nothing between a block RAM's output
+    and a flip-flop), one to select the word and register it. After every command (and after
+    reset) the front waits one cycle more while its bias read is reissued."""
+    return 3
 
 
 def loop_depth(p: ScanParams) -> int:
