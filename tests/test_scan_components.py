@@ -153,7 +153,8 @@ def _lane_sim(p, vectors):
         while n < len(vectors) + delay:
             en = rng.random() < 0.7
             ctx.set(dut.en, en)
-            h, da, dbu = vectors[min(n, len(vectors) - 1)]
+            h, da, dbu, *first = vectors[min(n, len(vectors) - 1)]
+            ctx.set(dut.first, first[0] if first else 0)
             ctx.set(dut.h, h)
             ctx.set(dut.dA, da)
             ctx.set(dut.dBu, dbu)
@@ -182,14 +183,17 @@ def test_state_lane_random(pipeline):
     big = p.dtu_fmt.max_raw * p.b_fmt.min_raw                    # dBu far below the state format
     vec += [(p.state_fmt.max_raw, p.da_fmt.max_raw, -big), (p.state_fmt.min_raw, p.da_fmt.max_raw, big),
             (3, 1 << 14, 0), (1, 1 << 14, 0), (0, 0, 24), (0, 0, 8), (0, 0, -8)]
+    # a sequence's first item: the state read is taken as 0 (h = 0 + sat(r(dtu * B)))
+    vec += [(h, da, e, 1) for h, da, e in vec[:40]]
     lo, hi = p.state_fmt.min_raw, p.state_fmt.max_raw
     want = []
-    for h, da, e in vec:
+    for h, da, e, *first in vec:
+        h = 0 if first else h
         d = _rne(e, 4)
         dsat = min(max(d, lo), hi)
         raw = _rne(int(da) * int(h), 15) + dsat                      # da_fmt u1.15
         want.append((min(max(raw, lo), hi), int(d != dsat or not lo <= raw <= hi)))
-    assert want[-3:] == [(2, 0), (0, 0), (0, 0)]                     # 24/16 -> 2 (tie to even), 8/16 -> 0
+    assert want[-43:-40] == [(2, 0), (0, 0), (0, 0)]                 # 24/16 -> 2 (tie to even), 8/16 -> 0
     for j, h_new, ovf in _lane_sim(p, vec):
         assert (h_new, ovf) == want[j], f"vector {j}: {vec[j]}"
     assert 20 < sum(o for _, o in want) < len(want) - 20              # both paths exercised

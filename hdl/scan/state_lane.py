@@ -1,7 +1,7 @@
 """StateLane: one lane of the state recurrence h = sat(r(dA * h) + sat(r(dtu * B))) (steps 6, 7)."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,7 +14,9 @@ from .params import ScanParams
 class StateLane(wiring.Component):
     """The arithmetic of one state lane; valid bits and side bands are the caller's.
 
-    - ``h`` (in, state_fmt): the state read (0 for a sequence's first item), ``dA`` (in, dam_fmt),
+    - ``h`` (in, state_fmt): the state read, taken as 0 when ``first`` (in: a sequence's first
+      item; with ``state_in`` the register's synchronous reset, so nothing sits between the state
+      memory's output and that register), ``dA`` (in, dam_fmt),
       ``dBu`` (in): the exact product dtu * B, rounded and saturated to state_fmt here, after
       ``state_in`` (beside the dA * h multiply, not between a register and the lane's input).
     - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): either saturation happened.
@@ -25,7 +27,7 @@ class StateLane(wiring.Component):
     def __init__(self, params: ScanParams):
         self.params = p = params
         state = shape_of(p.state_fmt)
-        super().__init__({"en": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)),
+        super().__init__({"en": In(1), "first": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)),
                           "dBu": In(ScanDatapath(p).dbu_shape),
                           "h_new": Out(state), "ovf": Out(1)})
 
@@ -43,7 +45,14 @@ class StateLane(wiring.Component):
 
         h, da, dbu = self.h, self.dA, self.dBu
         if "state_in" in pl:
-            h, da, dbu = stage("sin", h, da, dbu)
+            h_r = Signal.like(h, name="sin_h")
+            with m.If(self.en & self.first):
+                m.d.sync += h_r.eq(0)
+            with m.Elif(self.en):
+                m.d.sync += h_r.eq(h)
+            h, (da, dbu) = h_r, stage("sin", da, dbu)
+        else:
+            h = Mux(self.first, 0, h)
         dbu, dbu_ovf = saturate(round_shift(dbu, dp.dbu_shift, p.rounding), p.state_fmt)
         prod = Signal(dp.dah_shape, name="dAh")
         m.d.comb += prod.eq(multiply(da, h, p.multipliers))

@@ -1,7 +1,7 @@
 """StateUpdate: the state memories' read-modify-write around P state lanes (steps 6 and 7)."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -69,9 +69,8 @@ class StateUpdate(wiring.Component):
         for k in range(P):
             m.submodules[f"lane{k}"] = lane = StateLane(p)
             lanes.append(lane)
-            h_old = Signal(shape_of(p.state_fmt), name=f"h_old{k}")
-            m.d.comb += [h_old.eq(Mux(r1.first, 0, self.state.data[k])), lane.en.eq(adv_s),
-                         lane.h.eq(h_old), lane.dA.eq(r1.dA[k if p.exp_lanes > 1 else 0]),
+            m.d.comb += [lane.first.eq(r1.first), lane.en.eq(adv_s),
+                         lane.h.eq(self.state.data[k]), lane.dA.eq(r1.dA[k if p.exp_lanes > 1 else 0]),
                          lane.dBu.eq(r1.dBu[k])]
         # the valid bit and the side band beside the lanes' optional registers
         loop = [(v1, r1.addr)]                     # (valid, state word) of each loop stage
