@@ -9,6 +9,7 @@ from nlihw.cli import main
 from nlihw.errors import ParamsError
 from nlihw.hdl.scan.generate import manifest
 from nlihw.hdl.scan.params import PIPELINE, ScanParams, preset
+from nlihw.hdl.scan.timing import needs_forwarding
 from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
 from nlihw.sim.common.runner import first_failure
 from nlihw.sim.scan import bench as sb
@@ -113,6 +114,17 @@ def test_hazard_free_when_the_loop_fits(d_inner, d_state, lanes, spec, free):
     """Same word read again after d_inner * N/P items; the loop holds 1 + (state points) of them."""
     p = preset("int8", d_inner=d_inner, d_state=d_state, lanes=lanes, pipeline=spec)
     assert hazard_free(p) is free
+
+
+@pytest.mark.parametrize("d_inner,d_state,lanes,spec,forward", [
+    (1, 4, 4, "none", True), (2, 4, 4, "none", False), (1, 4, 1, "all", True),
+    (2, 4, 1, "all", False), (1, 4, 4, "state_in", True), (64, 16, 16, "all", False),
+])
+def test_state_ports_forward_only_where_a_read_can_meet_its_write(d_inner, d_state, lanes, spec, forward):
+    """d_inner * N/P items between two reads of a word against the loop's 1 + (state points)
+    stages: only when the items do not outnumber the stages can a read meet the word's write."""
+    p = preset("int8", d_inner=d_inner, d_state=d_state, lanes=lanes, pipeline=spec)
+    assert needs_forwarding(p) is forward
 
 
 def test_engine_points_add_their_cycles():

@@ -10,7 +10,7 @@ from nlihw.hdl.common.fixed_point import shape_of
 from nlihw.luts.layout import clog2
 from .datapath import ScanDatapath, cfg_layout
 from .params import ScanParams
-from .timing import latency
+from .timing import latency, needs_forwarding
 
 
 def read_bus(depth: int, shape) -> wiring.Signature:
@@ -46,7 +46,8 @@ class ConfigPort(wiring.Component):
 
     Datapath ports (``read_bus``: synchronous reads, one cycle; the command's addresses while
     ``busy``): ``a_rd`` (one word per exp lane), ``bias_rd``, ``d_rd``; ``state`` (``state_bus``:
-    per lane, the read forwards a write to the same word). Every memory has one synchronous read
+    per lane; the read forwards a write to the same word in the same cycle only where that can
+    happen, ``needs_forwarding``: a mux behind the block RAM's output otherwise). Every memory has one synchronous read
     port and one write port, so A, D and delta_bias map to block RAM.
     """
 
@@ -74,13 +75,13 @@ class ConfigPort(wiring.Component):
                 "bias": [memory.Memory(shape=shape_of(p.delta_fmt), depth=max(2, p.bias_count), init=[])],
                 "state": [memory.Memory(shape=shape_of(p.state_fmt), depth=dp.state_words, init=[])
                           for _ in range(p.lanes)]}
-        ports = {}
+        ports, forward = {}, needs_forwarding(p)
         for name, lst in mems.items():
             wr, rd = [], []
             for k, mem in enumerate(lst):
                 m.submodules[f"{name}_mem{k}" if name in ("a", "state") else f"{name}_mem"] = mem
                 wr.append(mem.write_port())
-                rd.append(mem.read_port(transparent_for=(wr[-1],) if name == "state" else ()))
+                rd.append(mem.read_port(transparent_for=(wr[-1],) if name == "state" and forward else ()))
             ports[name] = (wr, rd)
         return ports["a"], ports["d"], ports["bias"], ports["state"]
 

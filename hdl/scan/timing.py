@@ -42,6 +42,15 @@ def loop_depth(p: ScanParams) -> int:
     return 1 + p.pipeline.cycles_through(*STATE_LOOP)
 
 
+def needs_forwarding(p: ScanParams) -> bool:
+    """Whether a state word can be read in the cycle its update is written, so the state memories'
+    read ports must forward the write (transparent ports: a mux behind the block RAM's output).
+    Reads of a word are ``d_inner * steps`` items apart and its write comes ``loop_depth``
+    advances after its read, so with more items than that between reads the write always lands
+    first and the ports need not forward."""
+    return p.d_inner * p.steps <= loop_depth(p)
+
+
 def hazard_free(p: ScanParams) -> bool:
     """Whether every state read comes after the write it depends on without waiting.
 
