@@ -45,12 +45,14 @@ class StateLane(wiring.Component):
 
         h, da, dbu = self.h, self.dA, self.dBu
         if "state_in" in pl:
-            h_r = Signal.like(h, name="sin_h")
+            # h and dA share the reset (h * 0 = 0 * dA): the multiplier's input registers, which
+            # a DSP block takes in whole only when they have one enable and one reset
+            h_r, da_r = Signal.like(h, name="sin_h"), Signal.like(da, name="sin_da")
             with m.If(self.en & self.first):
-                m.d.sync += h_r.eq(0)
+                m.d.sync += [h_r.eq(0), da_r.eq(0)]
             with m.Elif(self.en):
-                m.d.sync += h_r.eq(h)
-            h, (da, dbu) = h_r, stage("sin", da, dbu)
+                m.d.sync += [h_r.eq(h), da_r.eq(da)]
+            h, da, (dbu,) = h_r, da_r, stage("sin", dbu)
         else:
             h = Mux(self.first, 0, h)
         dbu, dbu_ovf = saturate(round_shift(dbu, dp.dbu_shift, p.rounding), p.state_fmt)
