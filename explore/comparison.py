@@ -90,16 +90,13 @@ def plan(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=No
 
 def _plan(func, in_fmt, out_fmt, max_err_lsb, domain, grid, progress) -> Plan:
     from nlihw.luts import baselines
-    from nlihw.luts.fitter import make_problem, smallest_m
+    from nlihw.luts.fitter import make_problem
     from nlihw.luts.layout import TableLayout
     nli = []
     for K in (1,) + NLI_KS:
         for step in MICRO_STEPS:
-            lay = TableLayout(in_fmt, out_fmt, 2, K, step)
-            if progress:
-                progress(f"NLI K={K} {step}: smallest M for {max_err_lsb} LSB")
-            M = smallest_m(make_problem(func, lay, domain), max_err_lsb * lay.out_fmt.lsb, grid,
-                           M_MAX[_arch_key(K)])
+            M = baselines.smallest_nli_m(func, in_fmt, out_fmt, max_err_lsb, K, step, domain, grid,
+                                         M_MAX[_arch_key(K)], progress)
             if M is not None:
                 nli.append((K, step, M))
     if progress:

@@ -15,7 +15,7 @@ import numpy as np
 from nlihw.errors import ParamsError
 from nlihw.sim.nli.reference import table_errors
 from .fit_settings import default_rel_floor
-from .fitter import fit, make_problem, smallest_m
+from .fitter import make_problem, smallest_m
 from .functions import get_function
 from .layout import TableLayout
 from .reference_values import stored_codes
@@ -78,32 +78,19 @@ class Choice:
     max_err_lsb: float
     stored_values: int
 
-    @property
-    def label(self) -> str:
-        lay = self.table.layout
-        if self.architecture == "uniform_pwl":
-            return f"uniform PWL, {lay.M - 1} segments"
-        if self.architecture == "full_lut":
-            return f"full LUT, {lay.n_values} entries"
-        return f"NLI M={lay.M} K={lay.K} {lay.micro_step.value}"
-
 
 def _err(t: NLITable) -> float:
     return t.meta["errors"]["max_abs_lsb"]
 
 
-def smallest_nli(func, in_fmt, out_fmt, max_err_lsb: float, K: int, domain=None, grid=None,
-                 m_max: int = 1024, progress=None, micro_step: str = "mul") -> Choice | None:
-    """Fewest macro cutpoints M (for this K and micro step) whose optimal table meets the bound."""
+def smallest_nli_m(func, in_fmt, out_fmt, max_err_lsb: float, K: int, micro_step: str = "mul",
+                   domain=None, grid=None, m_max: int = 1024, progress=None) -> int | None:
+    """Fewest macro cutpoints M (for this K and micro step) whose optimal table meets the bound,
+    or None up to ``m_max``."""
     lay = TableLayout(in_fmt, out_fmt, 2, K, micro_step)
-    p = make_problem(func, lay, domain)
     if progress:
         progress(f"NLI K={K} {micro_step}: smallest M for {max_err_lsb} LSB")
-    M = smallest_m(p, max_err_lsb * lay.out_fmt.lsb, grid, m_max)
-    if M is None:
-        return None
-    t = fit(func, TableLayout(in_fmt, out_fmt, M, K, micro_step), grid=grid, domain=domain).table
-    return Choice("nli_k1" if K == 1 else "nli", t, _err(t), t.layout.n_values)
+    return smallest_m(make_problem(func, lay, domain), max_err_lsb * lay.out_fmt.lsb, grid, m_max)
 
 
 def smallest_uniform(func, in_fmt, out_fmt, max_err_lsb: float, domain=None) -> Choice | None:

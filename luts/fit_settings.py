@@ -13,6 +13,14 @@ from .tails import Tail, default_tails
 
 FITTER_VERSION = 2      # 2: least-squares tie-break among max-abs optima, rel_floor, exact ties
 
+ALL_CODES_CANDIDATES = 4096  # every code is a candidate up to 4,096 (12-bit domains) ...
+DEFAULT_GRID = 1024          # ... else this many, evenly spaced
+# Target wall time of one compiled error-matrix call (a row block), so that Ctrl-C and progress
+# get through. A float block also builds its intervals' stored values in numpy first, a cost per
+# block; its 0.25 s is the value the float fit times (docs/float_tables.md) were measured with.
+FIXED_BLOCK_SECONDS = 0.2
+FLOAT_BLOCK_SECONDS = 0.25
+
 
 def default_rel_floor(out_fmt) -> float:
     """Mean-relative floor: the paper's 2^-14, or one output LSB of a fixed-point output when that

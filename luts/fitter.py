@@ -26,8 +26,9 @@ import mpmath
 import numpy as np
 
 from nlihw.errors import FunctionError, ParamsError
-from nlihw.formats import Q
+from nlihw.formats import Q, rounding_code
 from . import segment_error as se
+from .fit_metrics import FIXED_METRICS, METRIC_CODE, check_metric
 from .functions import Function, get_function
 from .layout import MicroStep, TableLayout
 from .table import NLITable
@@ -35,13 +36,11 @@ from .tails import Tail, tail_gain, tail_offset
 from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors
 from .reference_values import stored_codes
 from . import float_fit
-# FitResult, FITTER_VERSION, MAX_GRID, check_grid and dp_smallest_m are also read from here by callers
-from .fit_settings import FITTER_VERSION, FitResult, resolve_rel_floor, resolve_tails  # noqa: F401
+# DEFAULT_GRID, FitResult, FITTER_VERSION, MAX_GRID, check_grid and dp_smallest_m are also read from
+# here by callers
+from .fit_settings import (ALL_CODES_CANDIDATES, DEFAULT_GRID, FITTER_VERSION,  # noqa: F401
+                           FIXED_BLOCK_SECONDS, FitResult, resolve_rel_floor, resolve_tails)
 from .placement_dp import MAX_GRID, bellman, check_grid, dp_optimum, dp_smallest_m  # noqa: F401
-
-ALL_CODES_CANDIDATES = 4096  # every code is a candidate up to 12-bit domains
-DEFAULT_GRID = 1024
-BLOCK_SECONDS = 0.2          # target wall time of one compiled error-matrix call
 
 
 @dataclass(frozen=True)
@@ -147,14 +146,14 @@ def _kernel_args(p: FitProblem):
     lay = p.layout
     return (p.xs, p.fx, p.vq, np.int64(p.lo), np.int64(lay.K), np.int64(lay.t_bits),
             np.int64(lay.mul_bits), lay.micro_step is MicroStep.POW2,
-            np.int64(se.ROUNDING_CODE[lay.rounding.value]), np.int64(lay.out_fmt.min_raw),
+            np.int64(rounding_code(lay.rounding)), np.int64(lay.out_fmt.min_raw),
             np.int64(lay.out_fmt.max_raw), lay.out_fmt.lsb)
 
 
 def _floor(p: FitProblem, metric: str) -> np.ndarray:
     lay = p.layout
     return se.code_floor(p.fx, np.int64(lay.out_fmt.min_raw), np.int64(lay.out_fmt.max_raw),
-                         lay.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
+                         lay.out_fmt.lsb, np.int64(METRIC_CODE[metric]), p.rel_floor)
 
 
 def _slack(p: FitProblem, metric: str, bound: float, floor: np.ndarray) -> float:
@@ -170,9 +169,9 @@ def _slack(p: FitProblem, metric: str, bound: float, floor: np.ndarray) -> float
 def _fill(p: FitProblem, cand: np.ndarray, metric: str, kbound: float, floor: np.ndarray,
           gate: np.ndarray | None = None, gate_limit: float = np.inf,
           progress: Callable[[str], None] | None = None, label: str = "") -> np.ndarray:
-    """The error matrix, row block by row block (each compiled call ~BLOCK_SECONDS)."""
+    """The error matrix, row block by row block (each compiled call ~FIXED_BLOCK_SECONDS)."""
     xs, fx, vq, lo, K, tb, mb, pow2, mode, omin, omax, lsb = _kernel_args(p)
-    mcode = np.int64(se.METRIC_CODE[metric])
+    mcode = np.int64(METRIC_CODE[metric])
     idx = np.searchsorted(xs, cand, side="left").astype(np.int64)
     N = cand.shape[0]
     E = np.full((N, N), np.inf)
@@ -187,7 +186,7 @@ def _fill(p: FitProblem, cand: np.ndarray, metric: str, kbound: float, floor: np
         dt = time.perf_counter() - t0
         row = stop
         # later rows hold shorter intervals (cheaper): grow the block, at most 4x per step
-        rows = max(1, min(4 * rows, int(rows * BLOCK_SECONDS / max(dt, 1e-6))))
+        rows = max(1, min(4 * rows, int(rows * FIXED_BLOCK_SECONDS / max(dt, 1e-6))))
         if progress:
             progress(f"{label}error matrix: {row:,}/{N:,} rows")
     return E
@@ -218,7 +217,7 @@ def clamp_errors(p: FitProblem, cand: np.ndarray, metric: str) -> tuple[np.ndarr
     return se.tail_errors(idx, tail_gain(tl, lay, p.xs), tail_offsets(p, tl, cand),
                           tail_gain(th, lay, p.xs), tail_offsets(p, th, cand), p.fx,
                           np.int64(lay.out_fmt.min_raw), np.int64(lay.out_fmt.max_raw),
-                          lay.out_fmt.lsb, np.int64(se.METRIC_CODE[metric]), p.rel_floor)
+                          lay.out_fmt.lsb, np.int64(METRIC_CODE[metric]), p.rel_floor)
 
 
 def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prune: bool = True,
@@ -228,8 +227,7 @@ def place_cutpoints(p: FitProblem, metric: str, grid: int | None = None, *, prun
     For max-abs the placement is, among all that reach the optimal max error, the one with the
     least total squared error (stats: "max_abs" and "sse" / "mse" of the chosen placement).
     """
-    if metric not in se.METRICS:
-        raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(se.METRICS)}")
+    check_metric(metric, FIXED_METRICS)
     check_grid(grid)
     cand = candidate_grid(p, grid)
     if cand.shape[0] < p.layout.M:

@@ -20,9 +20,12 @@ import mpmath
 import numpy as np
 
 from nlihw.errors import FunctionError, ParamsError
+from nlihw.formats import rounding_code
 from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors, ulp_at
 from . import float_segment_error as fse
-from .fit_settings import FITTER_VERSION, FitResult, resolve_rel_floor, resolve_tails
+from .fit_metrics import METRIC_CODE, MINMAX, check_metric
+from .fit_settings import (ALL_CODES_CANDIDATES, DEFAULT_GRID, FITTER_VERSION, FLOAT_BLOCK_SECONDS,
+                           FitResult, resolve_rel_floor, resolve_tails)
 from .float_domains import check_position, check_reach, derive_domain, derives, saturated
 from .functions import Function, get_function
 from .placement_dp import bellman, check_grid, dp_optimum
@@ -32,9 +35,6 @@ from .table import NLITable
 from .tails import (Tail, TailMode, linear_fixed_gain, scaled_input, convert, linear_offsets,
                     tail_offset)
 
-ALL_CODES_CANDIDATES = 4096
-DEFAULT_GRID = 1024
-BLOCK_SECONDS = 0.25
 MAX_BLOCK_VALUES = 1 << 22        # stored values precomputed per row block (32 MiB of int64)
 
 
@@ -290,7 +290,7 @@ def _floor(p: FloatProblem, metric: str) -> np.ndarray:
 def _slack(metric: str, bound: float, floor: np.ndarray) -> float:
     if not np.isfinite(bound):
         return float(bound)
-    if metric in fse.MINMAX:
+    if metric in MINMAX:
         return bound * (1 + 1e-9) + 1e-300
     return (bound - float(floor.sum())) * (1 + 1e-6) + 1e-9 * bound
 
@@ -301,9 +301,8 @@ def _fmt_args(lay: TableLayout):
         kbase, p2 = fse.pow2_table(fout)
         return (True, np.int64(fout.man_bits), np.int64(1 - fout.bias), float(fout.max),
                 np.int64(kbase), p2, np.int64(0), np.int64(0), 1.0, np.int64(0))
-    from .segment_error import ROUNDING_CODE
     return (False, np.int64(0), np.int64(0), 0.0, np.int64(0), np.zeros(1), np.int64(fout.min_raw),
-            np.int64(fout.max_raw), fout.lsb, np.int64(ROUNDING_CODE[lay.rounding.value]))
+            np.int64(fout.max_raw), fout.lsb, np.int64(rounding_code(lay.rounding)))
 
 
 def error_matrix(p: FloatProblem, cand: np.ndarray, metric: str, bound: float = np.inf,
@@ -311,7 +310,7 @@ def error_matrix(p: FloatProblem, cand: np.ndarray, metric: str, bound: float = 
                  progress: Callable[[str], None] | None = None, label: str = "") -> np.ndarray:
     """Interval errors E[p, q] of [cand[p], cand[q]); with a finite ``bound`` (an achievable
     objective) pruned exactly; with ``gate`` only where gate <= gate_limit. Row blocks of about
-    BLOCK_SECONDS: stored values in numpy, errors in numba."""
+    FLOAT_BLOCK_SECONDS: stored values in numpy, errors in numba."""
     lay = p.layout
     floor = _floor(p, metric)
     w = _weights(p, metric)
@@ -321,11 +320,11 @@ def error_matrix(p: FloatProblem, cand: np.ndarray, metric: str, bound: float = 
     N = cand.shape[0]
     max_len = np.int64(1) << np.int64(lay.dx_bits)
     E = np.full((N, N), np.inf)
-    mcode = np.int64(fse.METRIC_CODE[metric])
+    mcode = np.int64(METRIC_CODE[metric])
     fargs = _fmt_args(lay)
     K1 = lay.K + 1
     # prefix pruning (sum metrics, a finite bound, no gate): see float_segment_error.error_rows
-    if metric not in fse.MINMAX and np.isfinite(kbound) and gate is None:
+    if metric not in MINMAX and np.isfinite(kbound) and gate is None:
         D = np.full((lay.M - 1, N), np.inf)
         D[0] = tail_errors(p, cand, metric)[0]
         fpre = np.concatenate([[0.0], np.cumsum(floor)])[idx]
@@ -355,7 +354,7 @@ def error_matrix(p: FloatProblem, cand: np.ndarray, metric: str, bound: float = 
                        max_len, *fargs, mcode, float(kbound), D, fpre)
         dt = time.perf_counter() - t0
         row = stop
-        grow = int(rows * BLOCK_SECONDS / max(dt, 1e-6))
+        grow = int(rows * FLOAT_BLOCK_SECONDS / max(dt, 1e-6))
         rows = max(1, min(4 * rows, grow, MAX_BLOCK_VALUES // max(1, N * K1)))
         if progress:
             progress(f"{label}error matrix: {row:,}/{N:,} rows")
@@ -384,7 +383,7 @@ def tail_errors(p: FloatProblem, cand: np.ndarray, metric: str) -> tuple[np.ndar
             y = fout.to_real(convert(lay, p.xs)) if t.mode is TailMode.IDENTITY else np.zeros(p.xs.shape)
         args += [np.int64(mode), y, c]
     q = _fmt_args(lay)[1:9]             # the output format's rounding, as the interval kernel's
-    return fse.tail_errors(idx, *args, p.fx, _weights(p, metric), np.int64(fse.METRIC_CODE[metric]), *q)
+    return fse.tail_errors(idx, *args, p.fx, _weights(p, metric), np.int64(METRIC_CODE[metric]), *q)
 
 
 def pair_errors(p: FloatProblem, cand: np.ndarray, pairs: np.ndarray, metric: str) -> np.ndarray:
@@ -397,7 +396,7 @@ def pair_errors(p: FloatProblem, cand: np.ndarray, pairs: np.ndarray, metric: st
     floor, w = _floor(p, metric), _weights(p, metric)
     max_len = np.int64(1) << np.int64(lay.dx_bits)
     fargs = _fmt_args(lay)
-    mcode = np.int64(fse.METRIC_CODE[metric])
+    mcode = np.int64(METRIC_CODE[metric])
     return np.array([fse.interval_error(cpos[i], cpos[j] - cpos[i], V[k], EX[k], p.xpos, p.fx,
                                         floor, w, idx[i], idx[j], np.int64(lay.K),
                                         np.int64(lay.t_bits), np.int64(lay.mul_bits), max_len,
@@ -409,7 +408,7 @@ def _local_search(p: FloatProblem, cand: np.ndarray, path: list[int], metric: st
                   left: np.ndarray, right: np.ndarray, reach: int = 8, passes: int = 3) -> float:
     """An achievable objective near a coarse optimum: move one cutpoint at a time to the best of
     the candidates within ``reach`` of it (a heuristic; it only tightens the pruning bound)."""
-    minmax = metric in fse.MINMAX
+    minmax = metric in MINMAX
     comb = max if minmax else (lambda u, v: u + v)
     path = list(path)
     M = len(path)
@@ -442,7 +441,7 @@ def _local_search(p: FloatProblem, cand: np.ndarray, path: list[int], metric: st
 def _coarse_bound(p: FloatProblem, cand: np.ndarray, metric: str, progress) -> float:
     """Achievable objective: the optimum on nested sub-grids (every 4th candidate), each pruned
     by the one below it, then improved by a local search on the full grid."""
-    M, minmax = p.layout.M, metric in fse.MINMAX
+    M, minmax = p.layout.M, metric in MINMAX
     levels = [cand]
     while levels[-1].shape[0] // 4 >= max(2 * M, 16):
         c = levels[-1]
@@ -469,8 +468,7 @@ def place_cutpoints(p: FloatProblem, metric: str, grid: int | None = None, *, pr
     """Globally optimal cutpoints over the candidate grid: (codes, objective, stats). For the max
     metrics, the least total squared error among all placements reaching the optimum (the
     fixed-point fitter's DP, ``fitter.dp_optimum``, on this problem's kernels)."""
-    if metric not in fse.METRICS:
-        raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(fse.METRICS)}")
+    check_metric(metric)
     check_grid(grid)
     cand = candidate_grid(p, grid)
     if cand.shape[0] < p.layout.M:
@@ -478,7 +476,7 @@ def place_cutpoints(p: FloatProblem, metric: str, grid: int | None = None, *, pr
     stats = {"candidates": int(cand.shape[0])}
     bound = _coarse_bound(p, cand, metric, progress) if prune else np.inf
     try:
-        path, best, more = dp_optimum(p, cand, metric, metric in fse.MINMAX, bound, error_matrix,
+        path, best, more = dp_optimum(p, cand, metric, metric in MINMAX, bound, error_matrix,
                                       tail_errors, progress)
     except ParamsError as e:        # no chain of M cutpoints with every interval short enough
         if "no feasible placement" not in str(e):
@@ -526,8 +524,7 @@ def fit(func, layout: TableLayout, *, metric: str | None = None, grid: int | Non
     if refine:
         raise ParamsError("--refine supports fixed-point formats only")
     metric = default_metric(layout) if metric is None else metric
-    if metric not in fse.METRICS:
-        raise ParamsError(f"unknown metric {metric!r}; choose one of {', '.join(fse.METRICS)}")
+    check_metric(metric)
     t0 = time.perf_counter()
     p = make_problem(func, layout, domain, rel_floor, tails)
     cut, objective, stats = place_cutpoints(p, metric, grid, progress=progress)
@@ -537,7 +534,7 @@ def fit(func, layout: TableLayout, *, metric: str | None = None, grid: int | Non
             "refined": False, "sampled_eval": bool(p.sampled), "rel_floor": repr(p.rel_floor),
             "errors": table_errors(table, p.xs, rel_floor=p.rel_floor),
             "errors_all_codes": all_codes_errors(table, p.rel_floor)}
-    if metric in fse.MINMAX:
+    if metric in MINMAX:
         key = metric.replace("-", "_")
         meta["placement"] = {key: stats[key], "mse": stats["mse"],
                              "tie_break": f"least mse among the {metric} optima"}

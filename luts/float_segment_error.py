@@ -14,11 +14,10 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
 
+from nlihw.formats import NEAREST_EVEN_CODE
+# METRICS is also read from here by callers
+from .fit_metrics import MAX_ABS, MAX_ULP, MEAN_REL, METRICS, MSE  # noqa: F401
 from .segment_error import STRIDE, _round_shift, scale
-
-METRICS = ("max-abs", "mean-rel", "mse", "max-ulp")
-METRIC_CODE = {m: i for i, m in enumerate(METRICS)}
-MINMAX = ("max-abs", "max-ulp")
 
 
 POW2_BASE_MARGIN = 40          # pow2 table starts this far below the smallest subnormal exponent
@@ -45,11 +44,7 @@ def fp_round_acc(acc, e0, man_bits, emin, maxv, kbase, p2):
     if s <= 0:
         y = a * p2[e0 - kbase]
     else:
-        fl = a >> s
-        rem = a - (fl << s)
-        half = np.int64(1) << (s - 1)
-        q = fl + 1 if (rem > half or (rem == half and (fl & 1) == 1)) else fl
-        y = q * p2[k - kbase]
+        y = _round_shift(a, s, NEAREST_EVEN_CODE) * p2[k - kbase]
     if y > maxv:
         y = maxv
     return y if acc > 0 else -y
@@ -60,9 +55,9 @@ def code_error(y, fx, metric, w):
     """Error of output y at f = fx; ``w`` the code's weight: 1/max(|f|, floor) for mean-rel,
     1/ulp for max-ulp."""
     d = abs(y - fx)
-    if metric == 1 or metric == 3:
+    if metric == MEAN_REL or metric == MAX_ULP:
         return d * w
-    if metric == 2:
+    if metric == MSE:
         return d * d
     return d
 
@@ -108,7 +103,7 @@ def interval_error(ca, L, vals, E, xpos, fx, floor, w, start, stop, K, t_bits, m
     mask = (np.int64(1) << t_bits) - 1
     total = 0.0
     excess = 0.0
-    minmax = metric == 0 or metric == 3
+    minmax = metric == MAX_ABS or metric == MAX_ULP
     for phase in range(STRIDE):
         for n in range(start + phase, stop, STRIDE):
             y = output(xpos[n] - ca, mul, shift, mask, vals, E, t_bits, out_float, man_bits,
@@ -201,7 +196,7 @@ def tail_errors(idx, mode_lo, y_lo, c_lo, mode_hi, y_hi, c_hi, fx, w, metric, ma
     candidate p on. Max or sum by metric."""
     N = idx.shape[0]
     n_x = fx.shape[0]
-    minmax = metric == 0 or metric == 3
+    minmax = metric == MAX_ABS or metric == MAX_ULP
     left = np.zeros(N)
     right = np.zeros(N)
     for p in range(N):

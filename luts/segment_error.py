@@ -9,32 +9,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-METRICS = ("max-abs", "mean-rel", "mse")
-METRIC_CODE = {m: i for i, m in enumerate(METRICS)}
+from nlihw.formats import round_shift_code
+from .fit_metrics import MAX_ABS, MEAN_REL, MSE
+
 STRIDE = 16
-ROUNDING_CODE = {"nearest-even": 0, "nearest-away": 1, "toward-zero": 2, "floor": 3}
 
-
-@njit(cache=True, inline="always")
-def _round_shift(v, s, mode):
-    fl = v >> s
-    rem = v - (fl << s)
-    half = np.int64(1) << (s - 1)
-    if mode == 3:
-        return fl
-    if mode == 2:
-        return fl + 1 if (v < 0 and rem != 0) else fl
-    if mode == 1:
-        return fl + 1 if (rem > half or (rem == half and v >= 0)) else fl
-    return fl + 1 if (rem > half or (rem == half and (fl & 1) == 1)) else fl
+# The rounding rule of nlihw.formats, compiled. numba's cache watches only the file of each cached
+# kernel: after editing that rule or the codes of fit_metrics, delete luts/__pycache__/*.nb[ic].
+_round_shift = njit(inline="always")(round_shift_code)
 
 
 @njit(cache=True, inline="always")
 def _code_error(y, fx, lsb, metric, tau):
     d = abs(y * lsb - fx)
-    if metric == 1:
+    if metric == MEAN_REL:
         return d / max(abs(fx), tau)
-    if metric == 2:
+    if metric == MSE:
         return d * d
     return d
 
@@ -92,7 +82,7 @@ def interval_error(a, b, xs, fx, floor, vq, lo, K, t_bits, mul_bits, pow2, mode,
             y = _round_shift((y0 << t_bits) + t * (y1 - y0), t_bits, mode)
             y = min(max(y, out_min), out_max)
             e = _code_error(y, fx[n], lsb, metric, tau)
-            if metric == 0:
+            if metric == MAX_ABS:
                 if e > total:
                     total = e
                     if total > bound:
@@ -152,12 +142,12 @@ def tail_errors(idx, g_lo, b_lo, g_hi, b_hi, fx, out_min, out_max, lsb, metric, 
         for n in range(0, idx[p]):
             y = min(max(g_lo[n] + b_lo[p], out_min), out_max)
             e = _code_error(y, fx[n], lsb, metric, tau)
-            tl = max(tl, e) if metric == 0 else tl + e
+            tl = max(tl, e) if metric == MAX_ABS else tl + e
         tr = 0.0
         for n in range(idx[p], n_x):
             y = min(max(g_hi[n] + b_hi[p], out_min), out_max)
             e = _code_error(y, fx[n], lsb, metric, tau)
-            tr = max(tr, e) if metric == 0 else tr + e
+            tr = max(tr, e) if metric == MAX_ABS else tr + e
         left[p] = tl
         right[p] = tr
     return left, right
@@ -175,11 +165,11 @@ def clamp_errors(cand, idx, xs, fx, vq, lo, K, lsb, metric, tau):
         tl = 0.0
         for n in range(0, idx[p]):
             e = _code_error(y, fx[n], lsb, metric, tau)
-            tl = max(tl, e) if metric == 0 else tl + e
+            tl = max(tl, e) if metric == MAX_ABS else tl + e
         tr = 0.0
         for n in range(idx[p], n_x):
             e = _code_error(y, fx[n], lsb, metric, tau)
-            tr = max(tr, e) if metric == 0 else tr + e
+            tr = max(tr, e) if metric == MAX_ABS else tr + e
         left[p] = tl
         right[p] = tr
     return left, right

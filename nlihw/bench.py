@@ -32,13 +32,7 @@ def main(argv=None) -> int:
     for name, module in SECTIONS:
         if argv and name not in argv:
             continue
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name == module:
-                console.print(f"[yellow]{name}: no benchmark yet[/yellow]")
-                continue
-            raise
+        mod = importlib.import_module(module)
         console.rule(f"{name} benchmark")
         commit, t0 = section_output.measured_commit(), time.perf_counter()
         with section_output.collect() as tables:

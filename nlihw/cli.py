@@ -56,7 +56,7 @@ class LazyGroup(click.Group):
     """Imports a command's module only when it runs (keeps ``nlihw --help`` fast)."""
 
     def list_commands(self, ctx):
-        return [name for name in COMMANDS if self._load(name) is not None]
+        return list(COMMANDS)
 
     def get_command(self, ctx, name):
         return self._load(name)
@@ -65,12 +65,7 @@ class LazyGroup(click.Group):
     def _load(name):
         if name not in COMMANDS:
             return None
-        try:
-            mod = importlib.import_module(f"nlihw.commands.{COMMANDS[name]}")
-        except ModuleNotFoundError as e:
-            if e.name == f"nlihw.commands.{COMMANDS[name]}":
-                return None          # command not built yet
-            raise
+        mod = importlib.import_module(f"nlihw.commands.{COMMANDS[name]}")
         return _needing_extras(mod.command, name)
 
 

@@ -40,27 +40,45 @@ def parse_rounding(value: "str | Rounding") -> Rounding:
                           f"{', '.join(r.value for r in Rounding)}") from None
 
 
+# Integer codes of the roundings for compiled (numba) kernels, which take plain ints, not the enum.
+ROUNDING_CODE: "dict[str, int]" = {Rounding.NEAREST_EVEN.value: 0, Rounding.NEAREST_AWAY.value: 1,
+                                   Rounding.TOWARD_ZERO.value: 2, Rounding.FLOOR.value: 3}
+NEAREST_EVEN_CODE, NEAREST_AWAY_CODE, TOWARD_ZERO_CODE, FLOOR_CODE = (
+    ROUNDING_CODE[r.value] for r in (Rounding.NEAREST_EVEN, Rounding.NEAREST_AWAY,
+                                     Rounding.TOWARD_ZERO, Rounding.FLOOR))
+
+
+def rounding_code(rounding: "Rounding | str") -> int:
+    """The integer code of a rounding (``ROUNDING_CODE``), as the compiled kernels take it."""
+    return ROUNDING_CODE[parse_rounding(rounding).value]
+
+
+def round_shift_code(v, s, mode):
+    """The one rounding rule: signed integers ``v`` / 2**s (``s >= 1``) rounded by rounding code
+    ``mode``. Plain operators only, so numpy (arrays, here) and numba (scalars: luts/segment_error)
+    run this same text."""
+    fl = v >> s                              # floor division by 2**s
+    rem = v - (fl << s)                      # 0 <= rem < 2**s
+    half = np.int64(1) << (s - 1)
+    if mode == FLOOR_CODE:
+        return fl
+    if mode == TOWARD_ZERO_CODE:
+        return fl + ((v < 0) & (rem != 0))
+    if mode == NEAREST_AWAY_CODE:
+        return fl + ((rem > half) | ((rem == half) & (v >= 0)))
+    return fl + ((rem > half) | ((rem == half) & ((fl & 1) == 1)))     # nearest-even
+
+
 def shift_round(value, shift: int, rounding: "Rounding | str") -> np.ndarray:
     """Divide integers by 2**shift with one rounding; exact for any int64 input (the hardware rule).
 
-    This is the single definition of rounding used by the golden model, the fitter and ``Q``.
+    The rounding used by the golden model, the fitter and ``Q`` (see ``round_shift_code``).
     """
-    rounding = parse_rounding(rounding)
+    mode = rounding_code(rounding)
     v = np.asarray(value, dtype=np.int64)
     if shift <= 0:
         return v << np.int64(-shift)
-    s = np.int64(shift)
-    fl = v >> s                              # floor division by 2**shift
-    rem = v - (fl << s)                      # 0 <= rem < 2**shift
-    half = np.int64(1) << (s - 1)
-    if rounding is Rounding.FLOOR:
-        return fl
-    if rounding is Rounding.TOWARD_ZERO:
-        return fl + ((v < 0) & (rem != 0))
-    if rounding is Rounding.NEAREST_AWAY:
-        return fl + ((rem > half) | ((rem == half) & (v >= 0)))
-    # nearest-even
-    return fl + ((rem > half) | ((rem == half) & ((fl & 1) == 1)))
+    return round_shift_code(v, np.int64(shift), mode)
 
 
 @runtime_checkable
@@ -221,17 +239,7 @@ def _round_shift(v: np.ndarray, s: np.ndarray, rounding: Rounding) -> np.ndarray
     Shifts are clamped to 62: for |v| < 2**61 a larger shift gives the same floor and the same
     comparison of the remainder with half, so the result is unchanged (and int64 shifts stay legal).
     """
-    s = np.minimum(s, 62)
-    fl = v >> s
-    rem = v - (fl << s)                    # 0 <= rem < 2**s
-    half = np.int64(1) << (s - 1)
-    if rounding is Rounding.FLOOR:
-        return fl
-    if rounding is Rounding.TOWARD_ZERO:
-        return fl + ((v < 0) & (rem != 0))
-    if rounding is Rounding.NEAREST_AWAY:
-        return fl + ((rem > half) | ((rem == half) & (v >= 0)))
-    return fl + ((rem > half) | ((rem == half) & ((fl & 1) == 1)))
+    return round_shift_code(v, np.minimum(s, 62), rounding_code(rounding))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,16 @@
-"""Reserved words of Verilog and SystemVerilog: a generated module name must not be one of them.
+"""Reserved words of Verilog and SystemVerilog, and the one check of a generated module's name: a
+plain identifier that is not one of them.
 
 ``KEYWORDS`` is IEEE 1800-2017 Annex B (every SystemVerilog keyword, which includes all of
 IEEE 1364-2005 Verilog's); keywords are case-sensitive, so ``Module`` is a legal name.
 """
 from __future__ import annotations
+
+import re
+
+from nlihw.errors import ParamsError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 KEYWORDS = frozenset("""
 accept_on alias always always_comb always_ff always_latch and assert assign assume automatic
@@ -42,3 +49,16 @@ xnor xor
 
 def is_keyword(name: str) -> bool:
     return name in KEYWORDS
+
+
+def check_module_name(name, what: str = "top_name") -> str:
+    """``name`` if it is a plain Verilog identifier and not a keyword, else a one-line
+    ``ParamsError`` naming ``what`` (the parameter)."""
+    shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ParamsError(f"{what} must be a Verilog identifier (a letter or _, then letters, "
+                          f"digits or _), got {shown}")
+    if is_keyword(name):
+        raise ParamsError(f"{what} {shown} is a Verilog/SystemVerilog keyword; choose a module "
+                          f"name that is not a keyword (e.g. {name}_top)")
+    return name

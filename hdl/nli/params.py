@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
 from nlihw.errors import ParamsError
@@ -11,11 +10,10 @@ from nlihw.luts.layout import TableLayout, clog2
 from nlihw.luts.table import NLITable
 from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.pipeline import Pipeline
-from nlihw.hdl.common.verilog_names import is_keyword
+from nlihw.hdl.common.verilog_names import check_module_name
 
 ARCHS = ("parallel", "binary", "uniform", "direct")
 STORAGES = ("rom", "ram")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The engine's optional register points (parallel and binary architectures), in datapath order;
 # each adds one cycle and changes no value:
 #   search_compare  the comparator results (binary: the last stage's) registered before the
@@ -110,11 +108,7 @@ class NLIEngineParams:
             raise ParamsError(f"pipeline {self.pipeline}: register points apply to arch 'parallel' "
                               f"and 'binary' only, got arch {self.arch!r} (a baseline); use "
                               f"pipeline 'none'")
-        if not isinstance(self.top_name, str) or not _IDENT.fullmatch(self.top_name):
-            raise ParamsError(f"top_name must be a Verilog identifier, got {self.top_name!r}")
-        if is_keyword(self.top_name):
-            raise ParamsError(f"top_name {self.top_name!r} is a Verilog/SystemVerilog keyword; "
-                              f"choose another module name (e.g. {self.top_name}_nli)")
+        check_module_name(self.top_name)
 
     def _check_arch(self, tables):
         lay = tables[0].layout

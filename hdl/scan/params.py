@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
 from nlihw.errors import ParamsError
@@ -18,7 +17,7 @@ from nlihw.luts.layout import clog2
 from nlihw.luts.table import NLITable
 from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.pipeline import Pipeline
-from nlihw.hdl.common.verilog_names import is_keyword
+from nlihw.hdl.common.verilog_names import check_module_name
 
 MODES = ("mamba1", "mamba2")
 # The unit's optional register points (in the components of hdl/scan/), in datapath order; each
@@ -127,10 +126,7 @@ class ScanParams:
         for f in ("state_fmt", "y_fmt", "out_fmt", "dtu_fmt"):
             if not getattr(self, f).signed:
                 raise ParamsError(f"{f} must be signed, got {getattr(self, f)}")
-        if not (isinstance(self.top_name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.top_name)
-                and not is_keyword(self.top_name)):
-            raise ParamsError(f"top_name must be a Verilog identifier that is not a keyword, got "
-                              f"{self.top_name!r}")
+        check_module_name(self.top_name)
 
     def _check_da_mult(self):
         if self.da_mult_fmt is None:

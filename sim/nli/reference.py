@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nlihw.luts.fit_metrics import METRIC_KEY  # noqa: F401  (the fitting metrics' keys here)
 from nlihw.luts.functions import get_function
 from nlihw.luts.table import NLITable
 from .golden import nli_eval
@@ -128,5 +129,3 @@ def table_errors(table: NLITable, xs: np.ndarray | None = None,
     out_lsb = 1.0 if lay.out_float else lay.out_fmt.lsb
     return error_summary(y, f, xs, 1.0, out_lsb, rel_floor, x_real=x_real, out_fmt=lay.out_fmt)
 
-
-METRIC_KEY = {"max-abs": "max_abs", "mean-rel": "mean_rel", "mse": "mse", "max-ulp": "max_ulp"}
