@@ -23,12 +23,13 @@ from typing import Callable
 import numpy as np
 
 from nlihw.errors import NlihwError, ParamsError
+from nlihw.luts.fit_metrics import METRIC_KEY as FIT_METRIC_KEY
 
 ARCHS = ("nli", "nn_lut_paper", "nn_lut", "exponent_pwl", "full_lut")
 NAMES = {"nli": "NLI", "nn_lut_paper": "NN-LUT, the paper's size", "nn_lut": "NN-LUT (NLI K=1)",
          "exponent_pwl": "exponent-indexed PWL", "full_lut": "full LUT"}
 NN_LUT_PAPER_M = 257          # the paper's NN-LUT / RI-LUT baselines: 256 comparators
-METRIC_KEY = {"mean-rel": "mean_rel", "max-ulp": "max_ulp"}
+METRIC_KEY = {m: FIT_METRIC_KEY[m] for m in ("mean-rel", "max-ulp")}
 PAPER_LAYOUT = (11, 32)
 NLI_KS = (32, 8)
 M_MAX = {"nli": 257, "nn_lut": 2048}

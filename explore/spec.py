@@ -295,7 +295,7 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
     from nlihw.errors import ParamsError
     from nlihw.luts.functions import get_function
     from nlihw.luts.layout import TableLayout
-    from nlihw.luts.float_segment_error import METRICS     # fixed point and float (max-ulp)
+    from nlihw.luts.fit_metrics import METRICS             # fixed point and float (max-ulp)
     from nlihw.formats import parse_format
     from nlihw.luts.fitter import MAX_GRID
 

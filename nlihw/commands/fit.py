@@ -10,12 +10,13 @@ import click
 from nlihw import verbosity
 from nlihw.atomic import OutputSet, check_destination, OutputError
 from nlihw.errors import ParamsError
+from nlihw.formats import Rounding
 from nlihw.extras import require
 from nlihw.luts.fitter import DEFAULT_GRID, MAX_GRID, check_grid, fit
 from nlihw.luts.float_domains import RULE, derives
 from nlihw.luts.functions import get_function
 from nlihw.luts.layout import TableLayout
-from nlihw.luts.float_segment_error import METRICS
+from nlihw.luts.fit_metrics import METRICS
 from .table import print_summary
 
 
@@ -83,7 +84,7 @@ def check_outputs(named: dict[str, Path | None]) -> None:
               help="Micro-bin index by per-interval multiplier, or by shift (intervals K*2^s codes).")
 @click.option("--t-bits", type=int, default=12, show_default=True, help="Fraction bits of t.")
 @click.option("--mul-bits", type=int, default=18, show_default=True, help="Multiplier mantissa width.")
-@click.option("--rounding", type=click.Choice(["nearest-even", "nearest-away", "toward-zero", "floor"]),
+@click.option("--rounding", type=click.Choice([r.value for r in Rounding]),
               default="nearest-even", show_default=True, help="Rounding of the interpolation result.")
 @click.option("--domain", help="Real input range LO:HI to fit; a float input is fitted on every "
               "finite code inside it. Default: a float input and a built-in function: the "
