@@ -14,9 +14,9 @@ from .params import ScanParams
 class StateLane(wiring.Component):
     """The arithmetic of one state lane; valid bits and side bands are the caller's.
 
-    - ``h`` (in, state_fmt): the state read, taken as 0 when ``first`` (in: a sequence's first
-      item; with ``state_in`` the register's synchronous reset, so nothing sits between the state
-      memory's output and that register), ``dA`` (in, dam_fmt),
+    - ``h`` (in, state_fmt): the state read; ``first`` (in): a sequence's first item, whose h is
+      taken as 0 (by zeroing dA: the state read goes to the multiplier untouched), ``dA`` (in,
+      dam_fmt),
       ``dBu`` (in): the exact product dtu * B, rounded and saturated to state_fmt here, after
       ``state_in`` (beside the dA * h multiply, not between a register and the lane's input).
     - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): either saturation happened.
@@ -43,18 +43,11 @@ class StateLane(wiring.Component):
                 m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
             return regs
 
-        h, da, dbu = self.h, self.dA, self.dBu
+        # a sequence's first item: dA = 0 instead of h = 0 (the same dA * h), so that nothing
+        # sits between the state memory's output and the multiplier's input register
+        h, da, dbu = self.h, Mux(self.first, 0, self.dA), self.dBu
         if "state_in" in pl:
-            # h and dA share the reset (h * 0 = 0 * dA): the multiplier's input registers, which
-            # a DSP block takes in whole only when they have one enable and one reset
-            h_r, da_r = Signal.like(h, name="sin_h"), Signal.like(da, name="sin_da")
-            with m.If(self.en & self.first):
-                m.d.sync += [h_r.eq(0), da_r.eq(0)]
-            with m.Elif(self.en):
-                m.d.sync += [h_r.eq(h), da_r.eq(da)]
-            h, da, (dbu,) = h_r, da_r, stage("sin", dbu)
-        else:
-            h = Mux(self.first, 0, h)
+            h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(round_shift(dbu, dp.dbu_shift, p.rounding), p.state_fmt)
         prod = Signal(dp.dah_shape, name="dAh")
         m.d.comb += prod.eq(multiply(da, h, p.multipliers))
