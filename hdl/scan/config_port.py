@@ -130,18 +130,21 @@ class ConfigPort(wiring.Component):
         s_word_of = idx["state"] >> lane_bits
         wr_en = accept & self.cfg.payload.write
         for k, w in enumerate(a_wr):
-            m.d.comb += [w.addr.eq(a_word_of), w.data.eq(cdata), w.en.eq(wr_en & hit["A"] & (a_lane_of == k))]
-        m.d.comb += [d_wr[0].addr.eq(idx["D"]), d_wr[0].data.eq(cdata), d_wr[0].en.eq(wr_en & hit["D"]),
-                     b_wr[0].addr.eq(idx["bias"]), b_wr[0].data.eq(cdata), b_wr[0].en.eq(wr_en & hit["bias"])]
+            m.d.comb += [w.data.eq(cdata), w.en.eq(wr_en & hit["A"] & (a_lane_of == k))]
+        m.d.comb += [d_wr[0].data.eq(cdata), d_wr[0].en.eq(wr_en & hit["D"]),
+                     b_wr[0].data.eq(cdata), b_wr[0].en.eq(wr_en & hit["bias"])]
 
-        # the datapath's reads, the command's addresses (every port enabled) in cfg_mode
-        def share(r, cfg_addr, bus, data):
+        # the datapath's reads, the command's addresses (every port enabled) in cfg_mode. A, D and
+        # bias are written in cfg_mode only, so their write port takes the read port's address:
+        # one read-write port of the block RAM, whose read-before-write needs no fabric logic (a
+        # separate write port would have yosys emulate the collision with a mux behind the RAM)
+        def share(r, w, cfg_addr, bus, data):
             m.d.comb += [r.addr.eq(Mux(cfg_mode, cfg_addr, bus.addr)), r.en.eq(cfg_mode | bus.en),
-                         data.eq(r.data), bus.reissue.eq(self.busy)]
-        for k, r in enumerate(a_rd):
-            share(r, a_word_of, self.a_rd, self.a_rd.data[k])
-        share(b_rd[0], idx["bias"], self.bias_rd, self.bias_rd.data)
-        share(d_rd[0], idx["D"], self.d_rd, self.d_rd.data)
+                         w.addr.eq(r.addr), data.eq(r.data), bus.reissue.eq(self.busy)]
+        for k, (r, w) in enumerate(zip(a_rd, a_wr)):
+            share(r, w, a_word_of, self.a_rd, self.a_rd.data[k])
+        share(b_rd[0], b_wr[0], idx["bias"], self.bias_rd, self.bias_rd.data)
+        share(d_rd[0], d_wr[0], idx["D"], self.d_rd, self.d_rd.data)
         st = self.state
         for k, (r, w) in enumerate(zip(s_rd, s_wr)):
             m.d.comb += [r.addr.eq(Mux(cfg_mode, s_word_of, st.addr)), r.en.eq(st.en | cfg_mode),
