@@ -132,33 +132,15 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     ``hierarchy`` (generic targets): one of ``HIERARCHY_MODES``; the report's ``flow.hierarchical``
     says which flow ran, ``flow.modules`` the instances, cells and own area of each module.
     """
-    if target not in TARGETS:
-        raise ParamsError(f"unknown synthesis target {target!r}; choose from {', '.join(TARGETS)}")
-    t = TARGETS[target]
-    grade = t.speed(speed)
-    seeds = _check_seeds(t, seeds)
-    check_top(top)
-    _check_hierarchy(t, hierarchy)
-    verilog = Path(verilog)
-    if liberty is not None and not t.uses_liberty:
-        raise ParamsError(f"--liberty applies to the generic targets only, not {target!r}")
-    check_outputs(verilog, target, report_dir=report_dir, speed=grade, seeds=seeds)
+    t, grade, seeds, verilog = _check_args(verilog, top, target, liberty, report_dir, speed, seeds,
+                                           hierarchy)
     design, lib, lib_bytes = _read_inputs(t, verilog, liberty, params)
 
     script = t.script_text()
     versions = {tool: tools.version(tool) for tool in ["yosys"] + ([t.pnr.tool] if t.pnr else [])}
     design_sha = hashlib.sha256(design).hexdigest()
     lib_sha = hashlib.sha256(lib_bytes).hexdigest() if lib is not None else None
-    # the yosys stage: for the place-and-route targets it also keeps the timing harness netlist,
-    # which each seed's nextpnr run (an entry of its own) reads
-    key = cache.key_of({
-        "schema": CACHE_SCHEMA, "target": target, "top": top, "design": design_sha,
-        "script": script, "liberty": lib_sha, "tools": {"yosys": versions["yosys"]},
-        "pnr": None, "harness": HARNESS_VERSION if t.pnr else None,
-        **({"netlist_pass": t.netlist_pass.version} if t.netlist_pass else {}),
-        **({"hierarchy": hierarchy, "hier_scripts": list(t.hier_texts()) if hierarchy != "flat" else None,
-            "dedupe": DEDUPE_VERSION if hierarchy != "flat" else None} if t.hier_script else {}),
-    })
+    key = _yosys_key(t, top, design_sha, script, lib_sha, versions["yosys"], hierarchy)
     root = Path(cache_dir) if cache_dir is not None else cache.default_root()
 
     t0 = time.perf_counter()
@@ -168,15 +150,9 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     else:
         result, entry = _yosys_stage(t, root, key, (verilog.name, design, top),
                                      (lib, lib_bytes), script, progress, hierarchy)
-    runs, cached = [], hit is not None
-    if t.pnr is not None and result["harness"]["note"] is None:
-        for seed in seeds:
-            run_result, run_entry, run_cached = _pnr_seed(t, root, entry, result["harness"], seed,
-                                                          grade, versions[t.pnr.tool], progress)
-            runs.append((seed, run_result, run_entry))
-            cached = cached and run_cached
-            if run_result["note"] and _DOES_NOT_FIT in run_result["note"]:
-                break            # packing does not depend on the seed: the others would not fit either
+    runs, runs_cached = _pnr_seeds(t, root, entry, result, seeds, grade,
+                                   versions[t.pnr.tool] if t.pnr else None, progress)
+    cached = hit is not None and runs_cached
     seconds = time.perf_counter() - t0
 
     stem = report_name(target, grade)
@@ -184,15 +160,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
     outputs = OutputSet()
     logs = _keep_logs(outputs, out, stem, result, entry, runs)
     shipped = lib is not None and lib_bytes == SHIPPED_LIBERTY.read_bytes()
-    figures = dict(result["figures"])
-    if t.uses_liberty:
-        figures["area_unit"] = GE_UNIT if shipped else LIBERTY_UNIT
-        if shipped:
-            figures["gate_equivalents"] = figures["area"]
-    pnr = None
-    if t.pnr is not None:
-        pnr = _pnr_summary(t, grade, seeds, result["harness"], [r for _, r, _ in runs])
-        figures.update({k: pnr[k] for k in ("fmax_mhz", "fmax_min_mhz", "fmax_max_mhz")})
+    figures, pnr = _figures(t, grade, seeds, result, runs, shipped)
     report = {
         "schema": REPORT_SCHEMA, "target": target, "top": top,
         "device": (t.device_name(grade) if not t.uses_liberty or shipped
@@ -218,6 +186,67 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
                      "logs": {k: str(out / v) for k, v in logs.items()}}
     return report
 
+
+def _check_args(verilog, top, target, liberty, report_dir, speed, seeds, hierarchy):
+    """(target, speed grade, seeds, verilog path) of ``run_synth``'s arguments; refuses (one
+    line) a bad argument or an output that is not a regular file before anything is read or run."""
+    if target not in TARGETS:
+        raise ParamsError(f"unknown synthesis target {target!r}; choose from {', '.join(TARGETS)}")
+    t = TARGETS[target]
+    grade = t.speed(speed)
+    seeds = _check_seeds(t, seeds)
+    check_top(top)
+    _check_hierarchy(t, hierarchy)
+    verilog = Path(verilog)
+    if liberty is not None and not t.uses_liberty:
+        raise ParamsError(f"--liberty applies to the generic targets only, not {target!r}")
+    check_outputs(verilog, target, report_dir=report_dir, speed=grade, seeds=seeds)
+    return t, grade, seeds, verilog
+
+
+def _yosys_key(t: Target, top: str, design_sha: str, script: str, lib_sha, yosys_version,
+               hierarchy: str) -> str:
+    """Cache key of the yosys stage: for the place-and-route targets it also keeps the timing
+    harness netlist, which each seed's nextpnr run (an entry of its own) reads."""
+    return cache.key_of({
+        "schema": CACHE_SCHEMA, "target": t.name, "top": top, "design": design_sha,
+        "script": script, "liberty": lib_sha, "tools": {"yosys": yosys_version},
+        "pnr": None, "harness": HARNESS_VERSION if t.pnr else None,
+        **({"netlist_pass": t.netlist_pass.version} if t.netlist_pass else {}),
+        **({"hierarchy": hierarchy, "hier_scripts": list(t.hier_texts()) if hierarchy != "flat" else None,
+            "dedupe": DEDUPE_VERSION if hierarchy != "flat" else None} if t.hier_script else {}),
+    })
+
+
+def _pnr_seeds(t: Target, root: Path, entry: Path, result: dict, seeds, grade, pnr_version,
+               progress) -> tuple[list, bool]:
+    """The nextpnr run of each seed (place-and-route targets, when the yosys stage built the
+    harness): ([(seed, result, cache entry)], every run cached)."""
+    runs, cached = [], True
+    if t.pnr is None or result["harness"]["note"] is not None:
+        return runs, cached
+    for seed in seeds:
+        run_result, run_entry, run_cached = _pnr_seed(t, root, entry, result["harness"], seed, grade,
+                                                      pnr_version, progress)
+        runs.append((seed, run_result, run_entry))
+        cached = cached and run_cached
+        if run_result["note"] and _DOES_NOT_FIT in run_result["note"]:
+            break            # packing does not depend on the seed: the others would not fit either
+    return runs, cached
+
+
+def _figures(t: Target, grade, seeds, result: dict, runs, shipped: bool) -> tuple[dict, dict | None]:
+    """The report's ``figures`` (the area unit; the median Fmax of the seeds) and ``flow.pnr``."""
+    figures = dict(result["figures"])
+    if t.uses_liberty:
+        figures["area_unit"] = GE_UNIT if shipped else LIBERTY_UNIT
+        if shipped:
+            figures["gate_equivalents"] = figures["area"]
+    pnr = None
+    if t.pnr is not None:
+        pnr = _pnr_summary(t, grade, seeds, result["harness"], [r for _, r, _ in runs])
+        figures.update({k: pnr[k] for k in ("fmax_mhz", "fmax_min_mhz", "fmax_max_mhz")})
+    return figures, pnr
 
 def _read_inputs(t: Target, verilog: Path, liberty, params) -> tuple[bytes, Path | None, bytes]:
     """(design bytes, liberty path or None, liberty bytes): regular files only, size-limited;

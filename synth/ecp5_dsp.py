@@ -62,129 +62,161 @@ def _control(cell: dict):
     return conn["CLK"][0], ce, conn.get("LSR", ["0"])[0]
 
 
+class _Nets:
+    """The cells of one module, each bit's driver and loads, and the flip-flops absorbed so far."""
+
+    def __init__(self, mod: dict):
+        self.cells = mod["cells"]
+        self.driver: dict = {}                 # bit -> (cell, port)
+        self.loads: dict = {}                  # bit -> [(cell or "$port", port)]
+        self.dead: set[str] = set()            # absorbed flip-flops, deleted at the end
+        for name, c in self.cells.items():
+            dirs = c.get("port_directions", {})
+            for port, bits in c["connections"].items():
+                for b in bits:
+                    if isinstance(b, str):
+                        continue
+                    if dirs.get(port) == "output":
+                        self.driver[b] = (name, port)
+                    else:
+                        self.loads.setdefault(b, []).append((name, port))
+        for pname, p in mod.get("ports", {}).items():
+            for b in p["bits"]:
+                if isinstance(b, int) and p["direction"] != "input":
+                    self.loads.setdefault(b, []).append(("$port", pname))
+
+    def ff_driver(self, bit):
+        """The live flip-flop whose Q drives ``bit``, else None."""
+        d = self.driver.get(bit)
+        if d is None or d[1] != "Q" or self.cells[d[0]]["type"] != _FF or d[0] in self.dead:
+            return None
+        return d[0]
+
+    def sole_ff_load(self, ld):
+        """The live flip-flop whose DI is the only load in ``ld`` (a bit's loads), else None."""
+        if len(ld) != 1 or ld[0][1] != "DI" or self.cells.get(ld[0][0], {}).get("type") != _FF \
+                or ld[0][0] in self.dead:
+            return None
+        return ld[0][0]
+
+
 def pack_dsp_registers(netlist: dict, top: str) -> PackStats:
     """Absorb the registers around every MULT18X18D of module ``top`` of a yosys JSON netlist (in
     place); returns what was absorbed."""
-    mod = netlist["modules"][top]
-    cells = mod["cells"]
-    driver: dict = {}
-    loads: dict = {}
-    for name, c in cells.items():
-        dirs = c.get("port_directions", {})
-        for port, bits in c["connections"].items():
-            for b in bits:
-                if isinstance(b, str):
-                    continue
-                if dirs.get(port) == "output":
-                    driver[b] = (name, port)
-                else:
-                    loads.setdefault(b, []).append((name, port))
-    for pname, p in mod.get("ports", {}).items():
-        for b in p["bits"]:
-            if isinstance(b, int) and p["direction"] != "input":
-                loads.setdefault(b, []).append(("$port", pname))
-
+    nets = _Nets(netlist["modules"][top])
+    cells = nets.cells
     stats = dict(blocks=0, inputs=0, outputs=0, flip_flops=0, bram_ports=0)
-    dead: set[str] = set()
     for name in sorted(c for c, v in cells.items() if v["type"] == _DSP):
-        dsp = cells[name]
-        conn = dsp["connections"]
         stats["blocks"] += 1
-        if any(_param(dsp, f"REG_{r}_CLK", "NONE") != "NONE"
-               for r in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT")):
-            continue                                      # registered already
-
-        def input_group(g):
-            """{pin: ff name} of port g when all of it can be absorbed, else None."""
-            out = {}
-            for i in range(18):
-                bits = conn.get(f"{g}{i}")
-                if not bits:
-                    continue
-                b = bits[0]
-                if isinstance(b, str):
-                    if b not in ("0", "x"):
-                        return None
-                    continue
-                d = driver.get(b)
-                if d is None or d[1] != "Q" or cells[d[0]]["type"] != _FF or d[0] in dead:
-                    return None
-                out[f"{g}{i}"] = d[0]
-            return out
-
-        def output_group():
-            out = {}
-            for i in range(36):
-                bits = conn.get(f"P{i}")
-                if not bits or isinstance(bits[0], str):
-                    continue
-                ld = loads.get(bits[0], [])
-                if not ld:
-                    continue
-                if len(ld) != 1 or ld[0][1] != "DI" or cells.get(ld[0][0], {}).get("type") != _FF \
-                        or ld[0][0] in dead:
-                    return None
-                out[f"P{i}"] = ld[0][0]
-            return out or None
-
-        groups = {}
-        a, b = input_group("A"), input_group("B")
-        if a is not None and b is not None and (a or b):
-            groups["INPUTA"], groups["INPUTB"] = a, b
-        o = output_group()
-        if o is not None:
-            groups["OUTPUT"] = o
-        # one control set per block (CLK0, CE0, RST0): every absorbed FF must share it
-        ctrl = {_control(cells[ff]) for g in groups.values() for ff in g.values()}
-        if not groups or len(ctrl) != 1 or None in ctrl:
-            continue
-        clk, ce, rst = ctrl.pop()
-        for reg, pins in groups.items():
-            for pin, ff in pins.items():
-                fc = cells[ff]["connections"]
-                conn[pin] = list(fc["DI"]) if reg != "OUTPUT" else list(fc["Q"])
-                if reg == "OUTPUT" or all(ld[0] == name for ld in loads.get(fc["Q"][0], [])):
-                    dead.add(ff)          # else the fabric copy stays for its other loads
-            if pins:
-                dsp["parameters"].update({f"REG_{reg}_CLK": "CLK0", f"REG_{reg}_CE": "CE0",
-                                          f"REG_{reg}_RST": "RST0"})
+        groups = _pack_dsp(nets, name)
         stats["inputs"] += "INPUTA" in groups
         stats["outputs"] += "OUTPUT" in groups
-        dsp["parameters"].update({"GSR": "DISABLED", "RESETMODE": "SYNC"})
-        for port, bit in (("CLK0", clk), ("CE0", ce), ("RST0", rst)):
-            conn[port] = [bit]
-            dsp.setdefault("port_directions", {})[port] = "input"
     for name in sorted(c for c, v in cells.items() if v["type"] == _BRAM):
-        ram = cells[name]
-        conn = ram["connections"]
         for x in ("A", "B"):
-            if _param(ram, f"REGMODE_{x}", "NOREG") != "NOREG" or not conn.get(f"CLK{x}") \
-                    or isinstance(conn[f"CLK{x}"][0], str):
-                continue
-            pins = {}
-            for i in range(18):
-                bits = conn.get(f"DO{x}{i}")
-                if not bits or isinstance(bits[0], str) or not loads.get(bits[0]):
-                    continue
-                ld = loads[bits[0]]
-                if len(ld) != 1 or ld[0][1] != "DI" or cells.get(ld[0][0], {}).get("type") != _FF \
-                        or ld[0][0] in dead:
-                    pins = None
-                    break
-                pins[f"DO{x}{i}"] = ld[0][0]
-            ctrl = {_control(cells[ff]) for ff in (pins or {}).values()}
-            if not pins or len(ctrl) != 1 or None in ctrl:
-                continue
-            clk, ce, rst = ctrl.pop()
-            if clk != conn[f"CLK{x}"][0] or rst != "0":
-                continue
-            for pin, ff in pins.items():
-                conn[pin] = list(cells[ff]["connections"]["Q"])
-                dead.add(ff)
-            ram["parameters"][f"REGMODE_{x}"] = "OUTREG"
-            conn[f"OCE{x}"] = [ce]
-            stats["bram_ports"] += 1
-    for ff in dead:
+            stats["bram_ports"] += _pack_bram_port(nets, cells[name], x)
+    for ff in nets.dead:
         del cells[ff]
-    stats["flip_flops"] = len(dead)
+    stats["flip_flops"] = len(nets.dead)
     return PackStats(**stats)
+
+
+def _input_group(nets: _Nets, conn: dict, g: str):
+    """{pin: ff name} of DSP input port g (A or B) when all of it can be absorbed, else None."""
+    out = {}
+    for i in range(18):
+        bits = conn.get(f"{g}{i}")
+        if not bits:
+            continue
+        b = bits[0]
+        if isinstance(b, str):
+            if b not in ("0", "x"):
+                return None
+            continue
+        ff = nets.ff_driver(b)
+        if ff is None:
+            return None
+        out[f"{g}{i}"] = ff
+    return out
+
+
+def _output_group(nets: _Nets, conn: dict):
+    """{pin: ff name} of the used bits of DSP output P when all can be absorbed, else None."""
+    out = {}
+    for i in range(36):
+        bits = conn.get(f"P{i}")
+        if not bits or isinstance(bits[0], str):
+            continue
+        ld = nets.loads.get(bits[0], [])
+        if not ld:
+            continue
+        ff = nets.sole_ff_load(ld)
+        if ff is None:
+            return None
+        out[f"P{i}"] = ff
+    return out or None
+
+
+def _pack_dsp(nets: _Nets, name: str) -> dict:
+    """Absorb the register groups of MULT18X18D ``name`` that qualify; returns them
+    ({"INPUTA"/"INPUTB"/"OUTPUT": {pin: ff}}, empty when none)."""
+    dsp = nets.cells[name]
+    conn = dsp["connections"]
+    if any(_param(dsp, f"REG_{r}_CLK", "NONE") != "NONE"
+           for r in ("INPUTA", "INPUTB", "INPUTC", "PIPELINE", "OUTPUT")):
+        return {}                                         # registered already
+    groups = {}
+    a, b = _input_group(nets, conn, "A"), _input_group(nets, conn, "B")
+    if a is not None and b is not None and (a or b):
+        groups["INPUTA"], groups["INPUTB"] = a, b
+    o = _output_group(nets, conn)
+    if o is not None:
+        groups["OUTPUT"] = o
+    # one control set per block (CLK0, CE0, RST0): every absorbed FF must share it
+    ctrl = {_control(nets.cells[ff]) for g in groups.values() for ff in g.values()}
+    if not groups or len(ctrl) != 1 or None in ctrl:
+        return {}
+    clk, ce, rst = ctrl.pop()
+    for reg, pins in groups.items():
+        for pin, ff in pins.items():
+            fc = nets.cells[ff]["connections"]
+            conn[pin] = list(fc["DI"]) if reg != "OUTPUT" else list(fc["Q"])
+            if reg == "OUTPUT" or all(ld[0] == name for ld in nets.loads.get(fc["Q"][0], [])):
+                nets.dead.add(ff)          # else the fabric copy stays for its other loads
+        if pins:
+            dsp["parameters"].update({f"REG_{reg}_CLK": "CLK0", f"REG_{reg}_CE": "CE0",
+                                      f"REG_{reg}_RST": "RST0"})
+    dsp["parameters"].update({"GSR": "DISABLED", "RESETMODE": "SYNC"})
+    for port, bit in (("CLK0", clk), ("CE0", ce), ("RST0", rst)):
+        conn[port] = [bit]
+        dsp.setdefault("port_directions", {})[port] = "input"
+    return groups
+
+
+def _pack_bram_port(nets: _Nets, ram: dict, x: str) -> bool:
+    """Absorb the data register behind read port ``x`` (A or B) of a DP16KD into its output
+    register (REGMODE OUTREG) when it qualifies; returns whether it did."""
+    conn = ram["connections"]
+    if _param(ram, f"REGMODE_{x}", "NOREG") != "NOREG" or not conn.get(f"CLK{x}") \
+            or isinstance(conn[f"CLK{x}"][0], str):
+        return False
+    pins = {}
+    for i in range(18):
+        bits = conn.get(f"DO{x}{i}")
+        if not bits or isinstance(bits[0], str) or not nets.loads.get(bits[0]):
+            continue
+        ff = nets.sole_ff_load(nets.loads[bits[0]])
+        if ff is None:
+            return False
+        pins[f"DO{x}{i}"] = ff
+    ctrl = {_control(nets.cells[ff]) for ff in pins.values()}
+    if not pins or len(ctrl) != 1 or None in ctrl:
+        return False
+    clk, ce, rst = ctrl.pop()
+    if clk != conn[f"CLK{x}"][0] or rst != "0":
+        return False
+    for pin, ff in pins.items():
+        conn[pin] = list(nets.cells[ff]["connections"]["Q"])
+        nets.dead.add(ff)
+    ram["parameters"][f"REGMODE_{x}"] = "OUTREG"
+    conn[f"OCE{x}"] = [ce]
+    return True

@@ -32,6 +32,11 @@ class ComparatorTree(wiring.Component):
     Float input: ``x`` is the order key (unsigned compare; ``cutpoints`` are the cutpoints' keys)
     and dx is formed on the separate ``pos`` input (the position modulo 2^dx_bits) against
     ``positions[f][j]``, the cutpoints' positions; a fixed-point input is its own key and position.
+
+    Members: ``en``: In(1), advance the registers. ``x``: In(in_fmt shape), the input (float: its
+    order key). ``pos``: In(dx_bits), float input only: the input's position. ``func``:
+    In(func_bits), the function. ``index``: Out(index_bits), I. ``dx``: Out(dx_bits), x - c[I-1].
+    ``func_out``: Out(func_bits), ``func`` delayed to match ``index``.
     """
 
     def __init__(self, params, cutpoints, positions=None):

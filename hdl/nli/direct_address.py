@@ -11,6 +11,15 @@ from .comparator_tree import _select, _shape
 
 
 class DirectAddress(wiring.Component):
+    """The full-LUT table address of ``x``, registered (advances on ``en``).
+
+    Parameters: ``params`` (``NLIEngineParams`` of arch ``direct``).
+
+    Members: ``en``: In(1), advance the register. ``x``: In(in_fmt shape), the input code.
+    ``func``: In(func_bits), the function. ``addr``: Out(clog2(total_values)), the address into
+    the table memories: clip(x - c0, 0, n_values - 1) + func * n_values.
+    """
+
     def __init__(self, params):
         self.params = params
         lay = params.layout

@@ -55,6 +55,17 @@ def write_layout(params: NLIEngineParams) -> data.StructLayout:
 
 
 class NLIEngine(wiring.Component):
+    """The engine of ``params`` (``NLIEngineParams``): one ``i`` beat in, one ``o`` beat out
+    ``params.latency`` cycles later (see the module docstring for the handshake).
+
+    Members:
+
+    - ``i``: In(stream.Signature(input_layout(params))), payload ``{x: lanes x in_width, func}``.
+    - ``o``: Out(stream.Signature(output_layout(params))), payload ``lanes x out_width``.
+    - ``w``: In(stream.Signature(write_layout(params))), ``storage="ram"`` only: ``{addr, data}``
+      writes into the reload address map (always ready).
+    """
+
     def __init__(self, params: NLIEngineParams):
         self.params = params
         ports = {
@@ -135,49 +146,14 @@ class NLIEngine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p, lay = self.params, self.params.layout
-        cut, mul, shift, clamp_lo, clamp_hi = self._config(m)
-
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
-        valid = [Signal(name=f"valid_s{k}") for k in range(p.latency)]
-        with m.If(advance):
-            m.d.sync += valid[0].eq(self.i.valid)
-            m.d.sync += [valid[k].eq(valid[k - 1]) for k in range(1, p.latency)]
-        m.d.comb += self.o.valid.eq(valid[-1])
-
-        func = Signal(p.func_bits)
-        m.d.comb += func.eq(self.i.payload.func)
-        if (1 << p.func_bits) > p.n_funcs:
-            with m.If(self.i.payload.func >= p.n_funcs):
-                m.d.comb += func.eq(p.n_funcs - 1)
-
-        if p.storage == "ram":
-            # value writes: global value address = f * n_values + k for offsets below n_values
-            we = Signal()
-            waddr = Signal(max(1, (p.total_values - 1).bit_length()))
-            off_mask = p.config_stride - 1
-            f_of = self.w.payload.addr >> (p.config_stride.bit_length() - 1)
-            k_of = self.w.payload.addr & off_mask
-            m.d.comb += [we.eq(self.w.valid & (k_of < lay.n_values) & (f_of < p.n_funcs)),
-                         waddr.eq(f_of * lay.n_values + k_of)]
-
-            m.d.comb += self.w.ready.eq(1)
-
-        gain_tails = p.arch != "direct" and any(t.tail_lo.gain or t.tail_hi.gain for t in p.tables)
-
-        def delay(sig, n, name):
-            """``sig`` through ``n`` registers stepped by ``advance``."""
-            for k in range(n):
-                r = Signal.like(sig, name=f"{name}_d{k}")
-                with m.If(advance):
-                    m.d.sync += r.eq(sig)
-                sig = r
-            return sig
-
-        fl_in = lay.in_float
-        func_s = delay(func, 1, "func") if fl_in else func     # beside the float input stage
-        copies = self._tables(m, *((we, waddr) if p.storage == "ram" else ()))
+        p = self.params
+        config = self._config(m)
+        advance = self._valid_chain(m)
+        func = self._func_select(m)
+        writes = self._value_writes(m) if p.storage == "ram" else ()
+        # a float input: func waits beside the FloatInput stage
+        func_s = self._delay(m, advance, func, 1, "func") if p.layout.in_float else func
+        copies = self._tables(m, *writes)
         for lane in range(p.lanes):
             # lane -> (copy, port): table_ports lanes share a copy, one read port each
             st, port = copies[lane // p.table_ports], lane % p.table_ports
@@ -191,43 +167,97 @@ class NLIEngine(wiring.Component):
                 m.submodules[f"address{lane}"] = da
                 m.d.comb += [da.en.eq(advance), da.x.eq(self.i.payload.x[lane]), da.func.eq(func),
                              st.addr[port].eq(da.addr), mac.t.eq(0), mac.cls.eq(0)]
-                continue
-            if p.arch == "uniform":
-                search = ExponentSearch(p) if lay.in_float else UniformSearch(p)
             else:
-                search = ComparatorTree(p, cut, self._cut_pos)
-            mb = MicroBin(p, mul, shift, self._exps)
-            m.submodules[f"search{lane}"] = search
-            m.submodules[f"micro{lane}"] = mb
-            m.d.comb += [
-                search.en.eq(advance), mb.en.eq(advance), search.func.eq(func_s),
-                mb.index.eq(search.index), mb.dx.eq(search.dx), mb.func.eq(search.func_out),
-                st.addr[port].eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
-            ]
-            if fl_in:
-                # float input: key and position in one register stage, the NaN flag beside the search
-                fi = FloatInput(lay)
-                m.submodules[f"float_in{lane}"] = fi
-                m.d.comb += [fi.en.eq(advance), fi.x.eq(self.i.payload.x[lane]),
-                             search.x.eq(fi.key), search.pos.eq(fi.pos),
-                             mb.nan.eq(delay(fi.nan, p.search_latency, f"nan_l{lane}"))]
-            else:
-                m.d.comb += search.x.eq(self.i.payload.x[lane])
-            if lay.out_float:
-                m.d.comb += mac.exp.eq(mb.exp)
-            if gain_tails:
-                # x follows the float input, search and micro-bin stages to meet the class it
-                # belongs to; the tail values then enter the output mux as clamps do
-                tails = TailUnit(p, clamp_lo, clamp_hi)
-                m.submodules[f"tails{lane}"] = tails
-                x_d = delay(self.i.payload.x[lane], fl_in + p.search_latency + p.micro_latency,
-                            f"x_l{lane}")
-                m.d.comb += [tails.x.eq(x_d), tails.func.eq(mb.func_out),
-                             mac.clamp_lo.eq(tails.lo), mac.clamp_hi.eq(tails.hi)]
-            else:
-                m.d.comb += [mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
-                             mac.clamp_hi.eq(_select(clamp_hi, mb.func_out))]
+                self._search_lane(m, lane, advance, func_s, st.addr[port], mac, config)
         return m
+
+    def _valid_chain(self, m):
+        """The ``advance`` signal (``i.ready``) and the valid bits of the ``latency`` stages."""
+        p = self.params
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        valid = [Signal(name=f"valid_s{k}") for k in range(p.latency)]
+        with m.If(advance):
+            m.d.sync += valid[0].eq(self.i.valid)
+            m.d.sync += [valid[k].eq(valid[k - 1]) for k in range(1, p.latency)]
+        m.d.comb += self.o.valid.eq(valid[-1])
+        return advance
+
+    def _func_select(self, m):
+        """The input's ``func``, values past the last table selecting the last table."""
+        p = self.params
+        func = Signal(p.func_bits)
+        m.d.comb += func.eq(self.i.payload.func)
+        if (1 << p.func_bits) > p.n_funcs:
+            with m.If(self.i.payload.func >= p.n_funcs):
+                m.d.comb += func.eq(p.n_funcs - 1)
+        return func
+
+    def _value_writes(self, m):
+        """(write enable, value address) of the ``w`` port's writes into the table values (ram):
+        global value address = f * n_values + k for offsets k below n_values."""
+        p, lay = self.params, self.params.layout
+        we = Signal()
+        waddr = Signal(max(1, (p.total_values - 1).bit_length()))
+        off_mask = p.config_stride - 1
+        f_of = self.w.payload.addr >> (p.config_stride.bit_length() - 1)
+        k_of = self.w.payload.addr & off_mask
+        m.d.comb += [we.eq(self.w.valid & (k_of < lay.n_values) & (f_of < p.n_funcs)),
+                     waddr.eq(f_of * lay.n_values + k_of)]
+        m.d.comb += self.w.ready.eq(1)
+        return we, waddr
+
+    @staticmethod
+    def _delay(m, advance, sig, n, name):
+        """``sig`` through ``n`` registers stepped by ``advance``."""
+        for k in range(n):
+            r = Signal.like(sig, name=f"{name}_d{k}")
+            with m.If(advance):
+                m.d.sync += r.eq(sig)
+            sig = r
+        return sig
+
+    def _search_lane(self, m, lane, advance, func_s, addr, mac, config):
+        """One lane's float input stage, macro-interval search and micro-bin unit, feeding the
+        table address ``addr`` and the MAC's t, class, clamps (or tails) and exponent."""
+        p, lay = self.params, self.params.layout
+        cut, mul, shift, clamp_lo, clamp_hi = config
+        fl_in = lay.in_float
+        if p.arch == "uniform":
+            search = ExponentSearch(p) if lay.in_float else UniformSearch(p)
+        else:
+            search = ComparatorTree(p, cut, self._cut_pos)
+        mb = MicroBin(p, mul, shift, self._exps)
+        m.submodules[f"search{lane}"] = search
+        m.submodules[f"micro{lane}"] = mb
+        m.d.comb += [
+            search.en.eq(advance), mb.en.eq(advance), search.func.eq(func_s),
+            mb.index.eq(search.index), mb.dx.eq(search.dx), mb.func.eq(search.func_out),
+            addr.eq(mb.addr), mac.t.eq(mb.t), mac.cls.eq(mb.cls),
+        ]
+        if fl_in:
+            # float input: key and position in one register stage, the NaN flag beside the search
+            fi = FloatInput(lay)
+            m.submodules[f"float_in{lane}"] = fi
+            m.d.comb += [fi.en.eq(advance), fi.x.eq(self.i.payload.x[lane]),
+                         search.x.eq(fi.key), search.pos.eq(fi.pos),
+                         mb.nan.eq(self._delay(m, advance, fi.nan, p.search_latency, f"nan_l{lane}"))]
+        else:
+            m.d.comb += search.x.eq(self.i.payload.x[lane])
+        if lay.out_float:
+            m.d.comb += mac.exp.eq(mb.exp)
+        if any(t.tail_lo.gain or t.tail_hi.gain for t in p.tables):
+            # x follows the float input, search and micro-bin stages to meet the class it
+            # belongs to; the tail values then enter the output mux as clamps do
+            tails = TailUnit(p, clamp_lo, clamp_hi)
+            m.submodules[f"tails{lane}"] = tails
+            x_d = self._delay(m, advance, self.i.payload.x[lane],
+                              fl_in + p.search_latency + p.micro_latency, f"x_l{lane}")
+            m.d.comb += [tails.x.eq(x_d), tails.func.eq(mb.func_out),
+                         mac.clamp_lo.eq(tails.lo), mac.clamp_hi.eq(tails.hi)]
+        else:
+            m.d.comb += [mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
+                         mac.clamp_hi.eq(_select(clamp_hi, mb.func_out))]
 
     def _tables(self, m, we=None, waddr=None):
         """The copies of the table memories, ``table_ports`` lanes to a copy (ram: every copy

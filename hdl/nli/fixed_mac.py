@@ -36,6 +36,22 @@ def value_shape(layout):
 
 
 class FixedMAC(wiring.Component):
+    """y = the class mux of round(y0 + t (y1 - y0)), saturated; every register advances on ``en``.
+
+    Parameters: ``params`` (``NLIEngineParams``): its layout gives the widths and formats, its
+    ``pipeline`` the optional register points (``table_out``, ``interp_in``, ``round_split``),
+    ``diff_bits`` the width of y1 - y0, ``multipliers`` how the product is built.
+
+    Members:
+
+    - ``en``: In(1), advance every register.
+    - ``y0``, ``y1``: In(value_bits), the interval's end values (fixed: output codes; float: signed
+      block mantissas). ``t``: In(t_bits), the fraction. ``cls``: In(2), the class (``CLS_*``).
+    - ``clamp_lo``, ``clamp_hi``: In(out_width), the outputs of the low and high tails.
+    - ``exp``: In(signed(exp_bits)), the block exponent E (float output only).
+    - ``y``: Out(out_width), the output code (registered; NaN input: canonical NaN or 0).
+    """
+
     def __init__(self, params):
         self.params = params
         lay = params.layout
@@ -52,48 +68,75 @@ class FixedMAC(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lay = self.params.layout
-        fmt, T, w = lay.out_fmt, lay.t_bits, lay.out_fmt.width
-        shape = value_shape(lay)
-        fl_out = lay.out_float
+        lay, pl = self.params.layout, self.params.pipeline
+        y0, t0, diff, side = self._table_stage(m)
+        acc, up_r, side = self._product_sum(m, y0, t0, diff, side)
+        if lay.out_float:
+            sat, side = self._float_round(m, acc, side)
+            nan_code = lay.out_fmt.canonical_nan
+        else:
+            # stage 3: one rounding; saturate
+            sat = self._fixed_round(m, acc, value_shape(lay), "round_split" in pl, up_r)
+            if "round_split" in pl:
+                side = self._carry(m, side, "_s")
+            nan_code = 0
+        (cls_r, _), (lo_r, _), (hi_r, _) = side[:3]
+        out = Mux(cls_r == CLS_LOW, lo_r, Mux(cls_r == CLS_HIGH, hi_r, sat))
+        if lay.in_float:
+            out = Mux(cls_r == CLS_NAN, Const(nan_code, lay.out_fmt.width), out)
+        with m.If(self.en):
+            m.d.sync += self.y.eq(out)
+        return m
+
+    def _carry(self, m, side, stage):
+        """The side band [(value, shape)] through one register (names ``cls``, ``lo``, ``hi``,
+        ``exp`` + ``stage``)."""
+        regs = [Signal(s, name=f"{n}{stage}") for (_, s), n in zip(side, ("cls", "lo", "hi", "exp"))]
+        with m.If(self.en):
+            m.d.sync += [r.eq(v) for r, (v, _) in zip(regs, side)]
+        return [(r, s) for r, (_, s) in zip(regs, side)]
+
+    def _table_stage(self, m):
+        """Stage 0: the table outputs and t registered (after ``table_out``'s wait for the table
+        data); returns (y0, t, y1 - y0, side band)."""
+        lay, pl = self.params.layout, self.params.pipeline
+        T, w, shape = lay.t_bits, lay.out_fmt.width, value_shape(lay)
         # side band that travels beside the data: class, tail values, (float) block exponent
         side_in = [(self.cls, 2), (self.clamp_lo, w), (self.clamp_hi, w)]
-        if fl_out:
+        if lay.out_float:
             side_in.append((self.exp, signed(lay.exp_bits)))
-
-        def carry(side, stage):
-            regs = [Signal(s, name=f"{n}{stage}") for (_, s), n in zip(side, ("cls", "lo", "hi", "exp"))]
-            with m.If(self.en):
-                m.d.sync += [r.eq(v) for r, (v, _) in zip(regs, side)]
-            return [(r, s) for r, (_, s) in zip(regs, side)]
-
-        pl = self.params.pipeline
         t_in = self.t
         if "table_out" in pl:
             # the table data come through TableStorage's output register: wait for them
             t_in = Signal(T, name="t_w")
             with m.If(self.en):
                 m.d.sync += t_in.eq(self.t)
-            side_in = carry(side_in, "_w")
+            side_in = self._carry(m, side_in, "_w")
 
-        # stage 0: table outputs and their side band
         y0, y1 = Signal(shape), Signal(shape)
         t0 = Signal(T)
         with m.If(self.en):
             m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(t_in)]
-        side = carry(side_in, 0)
-
+        side = self._carry(m, side_in, 0)
         db = self.params.diff_bits
         diff = y1 - y0
         if db < lay.diff_bits:
             diff = diff[:db].as_signed()       # adjacent values of these tables differ this little
+        return y0, t0, diff, side
+
+    def _product_sum(self, m, y0, t0, diff, side):
+        """Stages 1 and 2 (after ``interp_in``'s input register): the exact product t (y1 - y0),
+        then the exact sum (y0 << T) + product; returns (sum, round_split's round-up bit or None,
+        side band)."""
+        lay, pl = self.params.layout, self.params.pipeline
+        T, shape, db = lay.t_bits, value_shape(lay), self.params.diff_bits
         if "interp_in" in pl:
             # the product's input register: y1 - y0 and t (y0 beside them)
             y0_a, t_a = Signal(shape, name="y0_a"), Signal(T, name="t_a")
             diff_a = Signal(signed(db), name="diff_a")
             with m.If(self.en):
                 m.d.sync += [y0_a.eq(y0), t_a.eq(t0), diff_a.eq(diff)]
-            side = carry(side, "_a")
+            side = self._carry(m, side, "_a")
             y0, t0, diff = y0_a, t_a, diff_a
 
         # stage 1: product t * (y1 - y0), exact
@@ -101,15 +144,15 @@ class FixedMAC(wiring.Component):
         prod = Signal(signed(db + T))
         with m.If(self.en):
             m.d.sync += [y0_r.eq(y0), prod.eq(multiply(t0, diff, self.params.multipliers))]
-        side = carry(side, 1)
+        side = self._carry(m, side, 1)
 
         # stage 2: the exact sum
         acc = Signal(signed(lay.acc_bits))
         with m.If(self.en):
             m.d.sync += acc.eq((y0_r << T) + prod)
-        side = carry(side, "_r")
+        side = self._carry(m, side, "_r")
         up_r = None
-        if ("round_split" in pl and not fl_out
+        if ("round_split" in pl and not lay.out_float
                 and lay.rounding in (Rounding.NEAREST_EVEN, Rounding.FLOOR)):
             # the round-up bit beside the sum: acc's low T bits are prod's (y0 << T has zeros
             # there) and acc[T] = y0[0] ^ prod[T], so the split rounding stage is one increment
@@ -119,34 +162,23 @@ class FixedMAC(wiring.Component):
                 (rem > half) | ((rem == half) & (y0_r[0] ^ prod[T]))
             with m.If(self.en):
                 m.d.sync += up_r.eq(up)
+        return acc, up_r, side
 
-        if fl_out:
-            # stages 3, 4: normalize (registered inside FloatRound), round; exponent E - T
-            e_lo, e_hi = lay.exp_range
-            split = "round_split" in pl
-            m.submodules.round = rnd = FloatRound(fmt, lay.acc_bits - 1, e_lo - T, e_hi - T,
-                                                  pipelined=True, split_round=split)
-            exp_r = side[3][0]
-            m.d.comb += [rnd.en.eq(self.en), rnd.sign.eq(acc[-1]),
-                         rnd.mag.eq(Mux(acc[-1], -acc, acc)), rnd.exp.eq(exp_r - T)]
-            side = carry(side[:3], "_n")
-            if split:
-                side = carry(side, "_s")
-            sat = rnd.code
-            nan_code = fmt.canonical_nan
-        else:
-            # stage 3: one rounding; saturate
-            sat = self._fixed_round(m, acc, shape, "round_split" in pl, up_r)
-            if "round_split" in pl:
-                side = carry(side, "_s")
-            nan_code = 0
-        (cls_r, _), (lo_r, _), (hi_r, _) = side[:3]
-        out = Mux(cls_r == CLS_LOW, lo_r, Mux(cls_r == CLS_HIGH, hi_r, sat))
-        if lay.in_float:
-            out = Mux(cls_r == CLS_NAN, Const(nan_code, w), out)
-        with m.If(self.en):
-            m.d.sync += self.y.eq(out)
-        return m
+    def _float_round(self, m, acc, side):
+        """Stages 3, 4 of a float output: normalize (registered inside FloatRound), round acc
+        2^(E - T); returns (output code, side band without the exponent)."""
+        lay, T = self.params.layout, self.params.layout.t_bits
+        e_lo, e_hi = lay.exp_range
+        split = "round_split" in self.params.pipeline
+        m.submodules.round = rnd = FloatRound(lay.out_fmt, lay.acc_bits - 1, e_lo - T, e_hi - T,
+                                              pipelined=True, split_round=split)
+        exp_r = side[3][0]
+        m.d.comb += [rnd.en.eq(self.en), rnd.sign.eq(acc[-1]),
+                     rnd.mag.eq(Mux(acc[-1], -acc, acc)), rnd.exp.eq(exp_r - T)]
+        side = self._carry(m, side[:3], "_n")
+        if split:
+            side = self._carry(m, side, "_s")
+        return rnd.code, side
 
     def _fixed_round(self, m, acc, shape, split=False, up_r=None):
         lay = self.params.layout

@@ -21,6 +21,15 @@ def order_key(code, fmt):
 
 
 class FloatInput(wiring.Component):
+    """The float input ``x`` converted for the search, registered (advances on ``en``).
+
+    Parameters: ``layout`` (``TableLayout`` with a float input format).
+
+    Members: ``en``: In(1), advance the register. ``x``: In(in width), the float code.
+    ``key``: Out(in width), its order key (``order_key``). ``pos``: Out(dx_bits), its position
+    floor(x 2^x_frac_bits) mod 2^dx_bits. ``nan``: Out(1), x is a NaN.
+    """
+
     def __init__(self, layout):
         self.layout = layout
         w = layout.in_fmt.width

@@ -21,6 +21,18 @@ from nlihw.formats import FP
 
 
 class FloatRound(wiring.Component):
+    """``code`` = (-1)^sign mag 2^exp rounded to nearest even into ``fmt``, saturating.
+
+    Parameters: ``fmt`` (``FP``), the output format; ``mag_bits``, the width of ``mag``;
+    ``exp_lo``, ``exp_hi``, the range of ``exp``; ``pipelined``: a register between normalize and
+    round (adds the ``en`` port); ``split_round`` (with ``pipelined``): one more before the
+    saturation.
+
+    Members: ``sign``: In(1). ``mag``: In(mag_bits), the magnitude (an integer). ``exp``:
+    In(signed), the binary exponent. ``en``: In(1), advance the registers (``pipelined`` only).
+    ``code``: Out(fmt.width), the rounded code.
+    """
+
     def __init__(self, fmt: FP, mag_bits: int, exp_lo: int, exp_hi: int, pipelined: bool = False,
                  split_round: bool = False):
         self.fmt, self.mag_bits = fmt, mag_bits

@@ -32,7 +32,13 @@ def bank_images(params) -> tuple[list[int], list[int]]:
 class TableStorage(wiring.Component):
     """One copy of the table (two banks) read through ``ports`` read ports, one per lane it serves:
     ``en``, ``addr``, ``y0``, ``y1`` are arrays of ``ports``. Two ports per bank are a true
-    dual-port block RAM (ECP5 DP16KD, Xilinx RAMB18), so two lanes share one copy."""
+    dual-port block RAM (ECP5 DP16KD, Xilinx RAMB18), so two lanes share one copy.
+
+    Members per port: ``en``: In(1), advance the reads. ``addr``: In(clog2(total_values)), the
+    address of y0. ``y0``, ``y1``: Out(value_bits), the values at addr and addr + 1, one read
+    later (two with ``table_out``). storage="ram" adds one write port: ``we``: In(1), ``waddr``:
+    In(address bits), ``wdata``: In(value_bits).
+    """
 
     def __init__(self, params, ports: int = 1):
         self.params = params

@@ -44,6 +44,16 @@ class _Range:
 
 
 class TailUnit(wiring.Component):
+    """The low and high tail outputs of ``x`` for the selected function (combinational).
+
+    Parameters: ``params`` (``NLIEngineParams``: each table's ``tail_lo``, ``tail_hi``);
+    ``b_lo``, ``b_hi``: per function, the offsets b (Values of the output width: constants, or
+    registers with storage="ram").
+
+    Members: ``x``: In(in_fmt shape), the input code. ``func``: In(func_bits), the function.
+    ``lo``, ``hi``: Out(out width), the output codes of the low and the high tail.
+    """
+
     def __init__(self, params, b_lo, b_hi):
         self.params = params
         self._b = (b_lo, b_hi)                      # [func] Values of the output width (bits)

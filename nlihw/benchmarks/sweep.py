@@ -53,27 +53,25 @@ def _timed(spec, results: Path, **kw) -> tuple[float, object]:
 
 
 def _run(console, work: Path) -> dict:
+    figures: dict = {}
+    _throughput(console, work, figures)
+    _cached_rerun(console, work, figures)
+    return figures
+
+
+def _throughput(console, work: Path, figures: dict) -> None:
+    """The synthesis sweep from nothing with -j 1, -j 2 and a Dask LocalCluster of 2 workers:
+    prints and publishes the throughput table, adds each run's figures to ``figures``."""
     # imported here, not at the top: distributed comes with the optional 'explore' extra
     from distributed import LocalCluster
     spec = parse_spec(SYNTH_SPEC)
     n = len(spec.points)
-    figures: dict = {}
     t = Table(title=f"Sweep throughput: {n} points (silu, gelu, s4.12, M 5/9, K 1/8, grid 256; fit, "
                     f"gen, generic synthesis), each run from nothing")
     for col in ("executor", "workers", "points", "failed", "wall (s)", "points/min",
                 "points/min/worker", "speed-up vs -j 1", "target", "stage s/point", "busy %",
                 "load avg"):
         t.add_column(col, justify="left" if col in ("executor", "target") else "right")
-
-    def row(name, workers, seconds, s, results, load):
-        rate = s.computed / seconds * 60
-        rows = read_table(results / "results.csv")
-        stage = sum(sum(r[k] or 0.0 for k in ("fit_s", "gen_s", "verify_s", "synth_s"))
-                    for r in rows) / max(1, len(rows))
-        figures[name] = {"workers": workers, "points": s.computed, "failed": s.failed,
-                         "seconds": seconds, "points_per_min": rate,
-                         "stage_seconds_per_point": stage, "load_avg_1min": load}
-        return rate, stage
 
     runs = [("pool -j 1", 1, {"jobs": 1}), ("pool -j 2", 2, {"jobs": 2}), ("dask LocalCluster", 2, None)]
     base = None
@@ -88,7 +86,7 @@ def _run(console, work: Path) -> dict:
                                  synth_cache=d / "synth")
         else:
             secs, s = _timed(spec, d / "results", synth_cache=d / "synth", **kw)
-        rate, stage = row(name, workers, secs, s, d / "results", load)
+        rate, stage = _record(figures, name, workers, secs, s, d / "results", load)
         busy = stage * s.computed / (secs * workers)
         figures[name]["busy"] = busy
         base = base or rate
@@ -111,7 +109,22 @@ def _run(console, work: Path) -> dict:
                   "compete for the cores (the 1-minute load average at the start counts other "
                   "users' processes too).")
 
-    # cached re-run: 50 fit-only points computed once, then the whole sweep again
+
+def _record(figures: dict, name, workers, seconds, s, results: Path, load) -> tuple[float, float]:
+    """Add one run's figures; returns (points per minute, mean stage seconds per point)."""
+    rate = s.computed / seconds * 60
+    rows = read_table(results / "results.csv")
+    stage = sum(sum(r[k] or 0.0 for k in ("fit_s", "gen_s", "verify_s", "synth_s"))
+                for r in rows) / max(1, len(rows))
+    figures[name] = {"workers": workers, "points": s.computed, "failed": s.failed,
+                     "seconds": seconds, "points_per_min": rate,
+                     "stage_seconds_per_point": stage, "load_avg_1min": load}
+    return rate, stage
+
+
+def _cached_rerun(console, work: Path, figures: dict) -> None:
+    """50 fit-only points computed once, then the whole sweep again, in process and through
+    ``nlihw sweep``: prints and publishes the cached table, adds ``figures["cached_rerun"]``."""
     cspec = parse_spec(CACHED_SPEC)
     d = work / "cached"
     shutil.rmtree(d, ignore_errors=True)
@@ -136,7 +149,6 @@ def _run(console, work: Path) -> dict:
     publish("cached", rich_markdown(c))
     figures["cached_rerun"] = {"points": s2.total, "computed": s2.computed, "seconds": again,
                                "cli_seconds": cli_s, "first_run_seconds": first}
-    return figures
 
 
 if __name__ == "__main__":

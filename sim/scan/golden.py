@@ -101,56 +101,106 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
     rnd = p.rounding
     dp = ScanDatapath(p)                                         # every rounding shift
     r = lambda v, s: shift_round(v, s, rnd)                      # noqa: E731
-    i64 = lambda a: np.asarray(a, dtype=np.int64)                # noqa: E731
-    u, delta, z, B, C = (i64(getattr(run, k)) for k in ("u", "delta", "z", "B", "C"))
+    u, delta, z, B, C = (_i64(getattr(run, k)) for k in ("u", "delta", "z", "B", "C"))
     first = np.asarray(run.first, dtype=bool)
-    T, Dn, N = u.shape[0], p.d_inner, p.d_state
-    flag = np.zeros((T, Dn), dtype=bool)
-    clamped = np.zeros((T, Dn), dtype=bool)
-    events: dict[str, np.ndarray] = {}        # saturation events by step, per beat
-
-    def mark(name, hit):
-        nonlocal flag
-        events[name] = events.get(name, np.zeros((T, Dn), dtype=bool)) | hit
-        flag = flag | hit
-
-    A, Dp, bias = i64(cfg.A), i64(cfg.D), i64(cfg.bias)
+    T, Dn = u.shape[0], p.d_inner
+    ev = _Events((T, Dn))
+    A, Dp, bias = _i64(cfg.A), _i64(cfg.D), _i64(cfg.bias)
 
     # 1-4: dt and dA (per head in Mamba-2, computed from each head's first channel)
-    if p.mode == "mamba1":
-        x_raw = delta + bias[None, :]
-        x = p.delta_fmt.saturate(x_raw)
-        mark("x", x_raw > p.delta_fmt.max_raw)
-        clamped |= x_raw < p.delta_fmt.min_raw
-        dt = nli_eval(p.softplus, x)                                           # (T, D)
-        w_raw = r(dt[:, :, None] * A[None, :, :], dp.w_shift)
-        w = p.w_fmt.saturate(w_raw)
-        mark("w", (w_raw > p.w_fmt.max_raw).any(-1))
-        dA = p.dam_fmt.saturate(r(nli_eval(p.exp, w), dp.da_shift))             # (T, D, N)
-    else:
-        hd = p.headdim
-        x_raw = delta[:, ::hd] + bias[None, :]                                 # (T, H)
-        x = p.delta_fmt.saturate(x_raw)
-        mark("x", np.repeat(x_raw > p.delta_fmt.max_raw, hd, axis=1))
-        clamped |= np.repeat(x_raw < p.delta_fmt.min_raw, hd, axis=1)
-        dt_h = nli_eval(p.softplus, x)
-        w_raw = r(dt_h * A[None, :], dp.w_shift)
-        w = p.w_fmt.saturate(w_raw)
-        mark("w", np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1))
-        dA_h = p.dam_fmt.saturate(r(nli_eval(p.exp, w), dp.da_shift))           # (T, H)
-        dt = np.repeat(dt_h, hd, axis=1)
-        dA = np.broadcast_to(np.repeat(dA_h, hd, axis=1)[:, :, None], (T, Dn, N))
+    step = _dt_mamba1 if p.mode == "mamba1" else _dt_mamba2
+    x, dt, w, dA, clamped = step(p, dp, r, ev, delta, A, bias)
 
     # 5-6: dt*u once per (token, channel), then dt*u*B per state
     dtu_raw = r(dt * u, dp.dtu_shift)
     dtu = p.dtu_fmt.saturate(dtu_raw)
-    mark("dtu", dtu != dtu_raw)
+    ev.mark("dtu", dtu != dtu_raw)
     dBu_raw = r(dtu[:, :, None] * B[:, None, :], dp.dbu_shift)
     dBu = p.state_fmt.saturate(dBu_raw)
-    mark("dBu", (dBu != dBu_raw).any(-1))
+    ev.mark("dBu", (dBu != dBu_raw).any(-1))
 
-    # 7: the recurrence, the only loop (over tokens; vectorized over channels and states)
-    h = np.zeros((Dn, N), dtype=np.int64) if initial_state is None else i64(initial_state).copy()
+    hs, h = _recurrence(p, dp, r, ev, dA, dBu, first, initial_state)
+
+    # 8-10: output
+    acc = np.einsum("ldn,ln->ld", hs, C)                                       # exact
+    y_raw = r(acc, dp.y_shift)
+    y = p.y_fmt.saturate(y_raw)
+    ev.mark("y", y != y_raw)
+    du = r(Dp[None, :] * u, dp.du_shift)
+    yd_raw = y + du
+    yd = p.y_fmt.saturate(yd_raw)
+    ev.mark("yd", yd != yd_raw)
+    if p.gate:
+        g = nli_eval(p.silu, z)
+        out_raw = r(yd * g, dp.out_shift)
+    else:
+        g = np.zeros_like(z)
+        out_raw = r(yd, dp.out_shift)
+    out = p.out_fmt.saturate(out_raw)
+    ev.mark("out", out != out_raw)
+    def sticky_of(f, start):
+        return np.logical_or.accumulate(f.reshape(-1)).reshape(T, Dn) | bool(start)
+    stages = dict(x=x, dt=dt, w=w, dA=dA, dtu=dtu, dBu=dBu, h=hs, acc=acc, y=y, yd=yd, g=g,
+                  flag=ev.flag, clamped=clamped, events=ev.events)
+    return ScanResult(out=out, overflow=sticky_of(ev.flag, sticky),
+                      clamped=sticky_of(clamped, sticky_clamped), state=h, stages=stages)
+
+
+def _i64(a):
+    return np.asarray(a, dtype=np.int64)
+
+
+class _Events:
+    """Saturation events by step, per beat, and their OR (the overflow flag before stickiness)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+        self.flag = np.zeros(shape, dtype=bool)
+        self.events: dict[str, np.ndarray] = {}
+
+    def mark(self, name, hit):
+        self.events[name] = self.events.get(name, np.zeros(self.shape, dtype=bool)) | hit
+        self.flag = self.flag | hit
+
+
+def _dt_mamba1(p, dp, r, ev, delta, A, bias):
+    """Steps 1-4 per channel: (x, dt, w, dA, clamped); dt, clamped (T, D), w, dA (T, D, N)."""
+    x_raw = delta + bias[None, :]
+    x = p.delta_fmt.saturate(x_raw)
+    ev.mark("x", x_raw > p.delta_fmt.max_raw)
+    clamped = x_raw < p.delta_fmt.min_raw
+    dt = nli_eval(p.softplus, x)                                           # (T, D)
+    w_raw = r(dt[:, :, None] * A[None, :, :], dp.w_shift)
+    w = p.w_fmt.saturate(w_raw)
+    ev.mark("w", (w_raw > p.w_fmt.max_raw).any(-1))
+    dA = p.dam_fmt.saturate(r(nli_eval(p.exp, w), dp.da_shift))             # (T, D, N)
+    return x, dt, w, dA, clamped
+
+
+def _dt_mamba2(p, dp, r, ev, delta, A, bias):
+    """Steps 1-4 per head, from each head's first channel: (x, dt, w, dA, clamped); x, w (T, H),
+    dt, clamped (T, D), dA (T, D, N) repeated over each head's channels and the states."""
+    hd = p.headdim
+    T, Dn, N = delta.shape[0], p.d_inner, p.d_state
+    x_raw = delta[:, ::hd] + bias[None, :]                                 # (T, H)
+    x = p.delta_fmt.saturate(x_raw)
+    ev.mark("x", np.repeat(x_raw > p.delta_fmt.max_raw, hd, axis=1))
+    clamped = np.repeat(x_raw < p.delta_fmt.min_raw, hd, axis=1)
+    dt_h = nli_eval(p.softplus, x)
+    w_raw = r(dt_h * A[None, :], dp.w_shift)
+    w = p.w_fmt.saturate(w_raw)
+    ev.mark("w", np.repeat(w_raw > p.w_fmt.max_raw, hd, axis=1))
+    dA_h = p.dam_fmt.saturate(r(nli_eval(p.exp, w), dp.da_shift))           # (T, H)
+    dt = np.repeat(dt_h, hd, axis=1)
+    dA = np.broadcast_to(np.repeat(dA_h, hd, axis=1)[:, :, None], (T, Dn, N))
+    return x, dt, w, dA, clamped
+
+
+def _recurrence(p, dp, r, ev, dA, dBu, first, initial_state):
+    """Step 7, the only loop (over tokens; vectorized over channels and states): every token's
+    state (T, D, N) and the last one."""
+    T, Dn, N = dBu.shape
+    h = np.zeros((Dn, N), dtype=np.int64) if initial_state is None else _i64(initial_state).copy()
     if h.shape != (Dn, N) or not np.all(p.state_fmt.contains(h)):
         raise ParamsError(f"initial_state: expected ({Dn}, {N}) raw codes of {p.state_fmt}")
     hs = np.empty((T, Dn, N), dtype=np.int64)
@@ -161,28 +211,5 @@ def scan_eval(p: ScanParams, cfg: ScanConfig, run: ScanInputsRaw, *,
         h = p.state_fmt.saturate(h_raw)
         h_sat[l] = (h != h_raw).any(-1)
         hs[l] = h
-    mark("h", h_sat)
-
-    # 8-10: output
-    acc = np.einsum("ldn,ln->ld", hs, C)                                       # exact
-    y_raw = r(acc, dp.y_shift)
-    y = p.y_fmt.saturate(y_raw)
-    mark("y", y != y_raw)
-    du = r(Dp[None, :] * u, dp.du_shift)
-    yd_raw = y + du
-    yd = p.y_fmt.saturate(yd_raw)
-    mark("yd", yd != yd_raw)
-    if p.gate:
-        g = nli_eval(p.silu, z)
-        out_raw = r(yd * g, dp.out_shift)
-    else:
-        g = np.zeros_like(z)
-        out_raw = r(yd, dp.out_shift)
-    out = p.out_fmt.saturate(out_raw)
-    mark("out", out != out_raw)
-    def sticky_of(f, start):
-        return np.logical_or.accumulate(f.reshape(-1)).reshape(T, Dn) | bool(start)
-    stages = dict(x=x, dt=dt, w=w, dA=dA, dtu=dtu, dBu=dBu, h=hs, acc=acc, y=y, yd=yd, g=g,
-                  flag=flag, clamped=clamped, events=events)
-    return ScanResult(out=out, overflow=sticky_of(flag, sticky), clamped=sticky_of(clamped, sticky_clamped),
-                      state=h, stages=stages)
+    ev.mark("h", h_sat)
+    return hs, h

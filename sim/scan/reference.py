@@ -73,33 +73,63 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, *,
     Mamba layer calls it. A is meant to be negative (a decay) but its sign is not checked.
     Bad shapes or values raise ParamsError (a ValueError) naming the argument.
     """
+    u, delta, A, B, C, D, z, delta_bias, h, per_group = _checked(
+        u, delta, A, B, C, D, z, delta_bias, initial_state, headdim,
+        delta_softplus=delta_softplus, return_last_state=return_last_state)
+    length = u.shape[-1]
+
+    dt = delta if delta_bias is None else delta + delta_bias[:, None]     # (b, G, L)
+    if delta_softplus:
+        dt = softplus(dt)
+    if A.ndim == 1:
+        # One exp per (token, head); the head's dt and decay are then shared by its channels.
+        decay = np.repeat(np.exp(dt * A[:, None]), per_group, axis=-2)[..., None]  # (.., D, L, 1)
+        dt = np.repeat(dt, per_group, axis=-2)                          # (b, D, L)
+    dtu = dt * u                                                        # (b, D, L)
+    y = np.empty(u.shape)
+    for l in range(length):
+        d_a = decay[..., l, :] if A.ndim == 1 else np.exp(dt[..., :, l, None] * A)  # (b, D, N|1)
+        h = d_a * h + dtu[..., :, l, None] * B[..., None, :, l]         # (b, D, N)
+        y[..., l] = (h * C[..., None, :, l]).sum(axis=-1)               # (b, D)
+    out = y if D is None else y + D[:, None] * u
+    if z is not None:
+        out = out * silu(z)
+    return (out, h) if return_last_state else out
+
+
+def _heads(A, d_inner, headdim):
+    """(groups, channels per group) of A: (D_inner, 1) for Mamba-1, (n_heads, headdim) for Mamba-2."""
+    if A.ndim == 2:
+        if headdim is not None:
+            raise ParamsError("headdim is only for Mamba-2 mode (A of shape (n_heads,))")
+        _check_shape("A", A, [(d_inner, A.shape[1])])
+        return d_inner, 1
+    if A.ndim != 1:
+        raise ParamsError(f"A must have shape (D_inner, N) or (n_heads,), got {A.shape}")
+    n_groups = A.shape[0]
+    if n_groups == 0:
+        raise ParamsError("A must have at least one head")
+    if headdim is None:
+        if d_inner % n_groups:
+            raise ParamsError(f"A has {n_groups} heads, which do not divide D_inner = {d_inner}")
+        headdim = d_inner // n_groups
+    if (isinstance(headdim, bool) or not isinstance(headdim, numbers.Integral)
+            or headdim < 1 or n_groups * headdim != d_inner):
+        raise ParamsError(f"headdim = {headdim!r} with {n_groups} heads in A does not give "
+                          f"D_inner = {d_inner}")
+    return n_groups, int(headdim)
+
+
+def _checked(u, delta, A, B, C, D, z, delta_bias, initial_state, headdim, **flags):
+    """The arguments of ``selective_scan_ref`` as float64 arrays of checked shapes, D per
+    channel and the initial state (zeros if None), plus the channels per group of A."""
     u = _f64("u", u)
     if u.ndim not in (2, 3):
         raise ParamsError(f"u must have shape (D_inner, L) or (batch, D_inner, L), got {u.shape}")
     batch = u.shape[:-2]
     d_inner, length = u.shape[-2:]
-
     A = _f64("A", A)
-    if A.ndim == 2:
-        if headdim is not None:
-            raise ParamsError("headdim is only for Mamba-2 mode (A of shape (n_heads,))")
-        _check_shape("A", A, [(d_inner, A.shape[1])])
-        n_groups, per_group = d_inner, 1
-    elif A.ndim == 1:
-        n_groups = A.shape[0]
-        if n_groups == 0:
-            raise ParamsError("A must have at least one head")
-        if headdim is None:
-            if d_inner % n_groups:
-                raise ParamsError(f"A has {n_groups} heads, which do not divide D_inner = {d_inner}")
-            headdim = d_inner // n_groups
-        if (isinstance(headdim, bool) or not isinstance(headdim, numbers.Integral)
-                or headdim < 1 or n_groups * headdim != d_inner):
-            raise ParamsError(f"headdim = {headdim!r} with {n_groups} heads in A does not give "
-                              f"D_inner = {d_inner}")
-        per_group = int(headdim)
-    else:
-        raise ParamsError(f"A must have shape (D_inner, N) or (n_heads,), got {A.shape}")
+    n_groups, per_group = _heads(A, d_inner, headdim)
 
     B = _f64("B", B)
     if B.ndim != u.ndim:
@@ -126,24 +156,7 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, *,
     else:
         h = _f64("initial_state", initial_state)
         _check_shape("initial_state", h, [batch + (d_inner, n_state)])
-    for name, flag in (("delta_softplus", delta_softplus), ("return_last_state", return_last_state)):
+    for name, flag in flags.items():
         if not isinstance(flag, (bool, np.bool_)):
             raise ParamsError(f"{name} must be a bool, got {flag!r}")
-
-    dt = delta if delta_bias is None else delta + delta_bias[:, None]
-    if delta_softplus:
-        dt = softplus(dt)
-    if A.ndim == 1:
-        # One exp per (token, head); the head's dt and decay are then shared by its channels.
-        decay = np.repeat(np.exp(dt * A[:, None]), per_group, axis=-2)[..., None]  # (.., D, L, 1)
-        dt = np.repeat(dt, per_group, axis=-2)
-    dtu = dt * u
-    y = np.empty(u.shape)
-    for l in range(length):
-        d_a = decay[..., l, :] if A.ndim == 1 else np.exp(dt[..., :, l, None] * A)
-        h = d_a * h + dtu[..., :, l, None] * B[..., None, :, l]
-        y[..., l] = (h * C[..., None, :, l]).sum(axis=-1)
-    out = y if D is None else y + D[:, None] * u
-    if z is not None:
-        out = out * silu(z)
-    return (out, h) if return_last_state else out
+    return u, delta, A, B, C, D, z, delta_bias, h, per_group
