@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from nlihw.errors import NlihwError, ParamsError
 from nlihw.luts.fit_metrics import METRIC_KEY as FIT_METRIC_KEY

@@ -242,7 +242,7 @@ def quantized_f(p: FloatProblem, codes) -> np.ndarray:
     """Output codes of f at input codes (nearest even, saturating; near ties by mpmath): the value a
     clamp tail stores. The sign of zero is f's: a negative f that rounds to 0 gives -0, as the
     interpolation's rounding does (``sim/nli/golden.py``)."""
-    lay, fout = p.layout, p.layout.out_fmt
+    fout = p.layout.out_fmt
     codes = np.asarray(codes, dtype=np.int64)
     xr = p.real(codes)
     with np.errstate(all="ignore"):

@@ -15,8 +15,7 @@ from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros
 
 from nlihw.formats import NEAREST_EVEN_CODE
-# METRICS is also read from here by callers
-from .fit_metrics import MAX_ABS, MAX_ULP, MEAN_REL, METRICS, MSE  # noqa: F401
+from .fit_metrics import MAX_ABS, MAX_ULP, MEAN_REL, MSE
 from .segment_error import STRIDE, _round_shift, scale
 
 

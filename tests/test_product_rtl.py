@@ -4,7 +4,7 @@ strings parse as documented."""
 import itertools
 
 import pytest
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, signed, unsigned
 from amaranth.sim import Simulator
 
 from nlihw.errors import ParamsError

@@ -76,7 +76,7 @@ def test_a_wrong_latency_fails(tmp_path_factory, tmp_path):
     p, sim = built("hazard-all", tmp_path_factory)
     r = sb.run_bench(sim, sb.bench_config(stimulus(p, 6, 4), latency_offset=-1), tmp_path, timeout=300)
     assert r.tests == 1 and r.failures == 1
-    assert first_failure(r.log).startswith(f"beat 0: input accepted in cycle")
+    assert first_failure(r.log).startswith("beat 0: input accepted in cycle")
 
 
 def test_waiting_costs_rate_not_values(tmp_path_factory, tmp_path):

@@ -5,7 +5,7 @@ W = dx_bits), and the NaN flag that travels with the beat to the output mux.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlihw.luts.fit_metrics import METRIC_KEY  # noqa: F401  (the fitting metrics' keys here)
 from nlihw.luts.functions import get_function
 from nlihw.luts.table import NLITable
 from .golden import nli_eval
