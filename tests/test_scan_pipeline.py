@@ -127,6 +127,17 @@ def test_state_ports_forward_only_where_a_read_can_meet_its_write(d_inner, d_sta
     assert needs_forwarding(p) is forward
 
 
+@pytest.mark.parametrize("d_inner,lanes,spec", [(2, 4, "none"), (1, 4, "none"), (1, 1, "all"), (8, 2, "all")])
+def test_state_memories_leave_collisions_undefined_only_where_none_happens(d_inner, lanes, spec):
+    """Without forwarding no read meets its word's write, so the state memories carry yosys'
+    no_rw_check (no collision logic behind the block RAM); with forwarding they must not."""
+    from amaranth.back import verilog
+    from nlihw.hdl.scan.config_port import ConfigPort
+    p = preset("int8", d_inner=d_inner, d_state=4, lanes=lanes, pipeline=spec)
+    text = verilog.convert(ConfigPort(p), name="c", emit_src=False)
+    assert text.count("no_rw_check") == (0 if needs_forwarding(p) else lanes)
+
+
 def test_engine_points_add_their_cycles():
     """The engines' register points: each engine on the path (softplus, exp, SiLU when gated) gets
     them; the state loop does not change."""

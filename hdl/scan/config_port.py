@@ -47,7 +47,9 @@ class ConfigPort(wiring.Component):
     Datapath ports (``read_bus``: synchronous reads, one cycle; the command's addresses while
     ``busy``): ``a_rd`` (one word per exp lane), ``bias_rd``, ``d_rd``; ``state`` (``state_bus``:
     per lane; the read forwards a write to the same word in the same cycle only where that can
-    happen, ``needs_forwarding``: a mux behind the block RAM's output otherwise). Every memory has one synchronous read
+    happen, ``needs_forwarding``; elsewhere no read meets its word's write, and the memories say
+    so to yosys with ``no_rw_check``, which then puts no collision logic behind the block RAM).
+    Every memory has one synchronous read
     port and one write port, so A, D and delta_bias map to block RAM.
     """
 
@@ -73,7 +75,8 @@ class ConfigPort(wiring.Component):
                       for _ in range(p.exp_lanes)],
                 "d": [memory.Memory(shape=shape_of(p.d_fmt), depth=max(2, p.d_inner), init=[])],
                 "bias": [memory.Memory(shape=shape_of(p.delta_fmt), depth=max(2, p.bias_count), init=[])],
-                "state": [memory.Memory(shape=shape_of(p.state_fmt), depth=dp.state_words, init=[])
+                "state": [memory.Memory(shape=shape_of(p.state_fmt), depth=dp.state_words, init=[],
+                                        attrs={} if needs_forwarding(p) else {"no_rw_check": 1})
                           for _ in range(p.lanes)]}
         ports, forward = {}, needs_forwarding(p)
         for name, lst in mems.items():
