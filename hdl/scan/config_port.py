@@ -49,8 +49,8 @@ class ConfigPort(wiring.Component):
     per lane; the read forwards a write to the same word in the same cycle only where that can
     happen, ``needs_forwarding``; elsewhere no read meets its word's write, and the memories say
     so to yosys with ``no_rw_check``, which then puts no collision logic behind the block RAM).
-    Every memory has one synchronous read
-    port and one write port, so A, D and delta_bias map to block RAM.
+    Every memory has one synchronous read port and one write port, so A, D and delta_bias map to
+    block RAM.
     """
 
     def __init__(self, params: ScanParams):

@@ -17,8 +17,8 @@ class StateLane(wiring.Component):
     - ``h`` (in, state_fmt): the state read; ``first`` (in): a sequence's first item, whose h is
       taken as 0 (by zeroing dA: the state read goes to the multiplier untouched), ``dA`` (in,
       dam_fmt),
-      ``dBu`` (in): the exact product dtu * B, rounded and saturated to state_fmt here, after
-      ``state_in`` (beside the dA * h multiply, not between a register and the lane's input).
+      ``dBu`` (in): the exact product dtu * B, rounded to state_fmt's fraction before ``state_in``
+      and saturated after it (beside the dA * h multiply).
     - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): either saturation happened.
     - ``en`` (in): advance the optional registers ``state_in`` (the inputs), ``state_mult`` (the
       product, dBu) and ``state_add`` (the unsaturated sum); without them the lane is combinational.
@@ -45,10 +45,12 @@ class StateLane(wiring.Component):
 
         # a sequence's first item: dA = 0 instead of h = 0 (the same dA * h), so that nothing
         # sits between the state memory's output and the multiplier's input register
-        h, da, dbu = self.h, Mux(self.first, 0, self.dA), self.dBu
+        # dBu rounded before state_in and saturated after it: each carry chain in its own stage
+        h, da = self.h, Mux(self.first, 0, self.dA)
+        dbu = round_shift(self.dBu, dp.dbu_shift, p.rounding)
         if "state_in" in pl:
             h, da, dbu = stage("sin", h, da, dbu)
-        dbu, dbu_ovf = saturate(round_shift(dbu, dp.dbu_shift, p.rounding), p.state_fmt)
+        dbu, dbu_ovf = saturate(dbu, p.state_fmt)
         prod = Signal(dp.dah_shape, name="dAh")
         m.d.comb += prod.eq(multiply(da, h, p.multipliers))
         if "state_mult" in pl:
