@@ -71,14 +71,15 @@ class ConfigPort(wiring.Component):
         """(A, D, bias, state) memories' (write, read) ports, the A and state ones per lane."""
         p = self.params
         dp = ScanDatapath(p)
+        forward = needs_forwarding(p)
         mems = {"a": [memory.Memory(shape=shape_of(p.a_fmt), depth=dp.a_words, init=[])
                       for _ in range(p.exp_lanes)],
                 "d": [memory.Memory(shape=shape_of(p.d_fmt), depth=max(2, p.d_inner), init=[])],
                 "bias": [memory.Memory(shape=shape_of(p.delta_fmt), depth=max(2, p.bias_count), init=[])],
                 "state": [memory.Memory(shape=shape_of(p.state_fmt), depth=dp.state_words, init=[],
-                                        attrs={} if needs_forwarding(p) else {"no_rw_check": 1})
+                                        attrs={} if forward else {"no_rw_check": 1})
                           for _ in range(p.lanes)]}
-        ports, forward = {}, needs_forwarding(p)
+        ports = {}
         for name, lst in mems.items():
             wr, rd = [], []
             for k, mem in enumerate(lst):
