@@ -28,6 +28,7 @@ class TableSpec:
     grid: int = DEFAULT_GRID
     t_bits: int = 12
     mul_bits: int = 18
+    micro_step: str = "mul"
 
     @property
     def filename(self) -> str:
@@ -37,8 +38,8 @@ class TableSpec:
         return f"{self.func}_M{self.M}_K{self.K}.json"
 
     def fit(self) -> NLITable:
-        layout = TableLayout(self.in_fmt, self.out_fmt, self.M, self.K, t_bits=self.t_bits,
-                             mul_bits=self.mul_bits)
+        layout = TableLayout(self.in_fmt, self.out_fmt, self.M, self.K, self.micro_step,
+                             t_bits=self.t_bits, mul_bits=self.mul_bits)
         return fit(self.func, layout, metric=self.metric, grid=self.grid, domain=self.domain).table
 
 

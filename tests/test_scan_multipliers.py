@@ -36,10 +36,10 @@ def _unit(name="int16", **kw):
     return preset(name, d_inner=8, d_state=16, lanes=4, **kw)
 
 
-# By hand, int16 at P = 4: per state lane dt*A, the exp engine's micro-bin multiply and its
-# interpolation, dtu*B, dA*h and C*h (6 x 4 = 24); once: dt*u, D*u, yd*g and the softplus and
-# SiLU engines' two each (7). Inferred, 6 of them are wider than 18 x 18 (dt*A 25 x 16, ...).
-INT16_P4 = 31
+# By hand, int16 at P = 4: per state lane dt*A, the exp engine's interpolation (its micro bin is
+# a shift: a pow2 table), dtu*B, dA*h and C*h (5 x 4 = 20); once: dt*u, D*u, yd*g and the softplus
+# and SiLU engines' two each (7). Inferred, 5 of them are wider than 18 x 18 (dt*A 25 x 16, ...).
+INT16_P4 = 27
 EXP_INTERP_LANES = 4          # t is 11 bits (12 signed): with /12 these four go to the fabric
 
 
@@ -55,14 +55,14 @@ def test_every_multiplier_fits_the_block(spec, block, count):
 
 
 def test_inferred_products_are_left_whole():
-    """By hand: wider than 18 x 18 are per lane dt*A (25 x 16), the exp micro-bin multiply (dx 21
-    bits unsigned x a 17-bit scale: 22 x 18), dtu*B (27 x 16), dA*h (27 x 18), C*h (27 x 16); once
+    """By hand: wider than 18 x 18 are per lane dt*A (25 x 16), dtu*B (27 x 16), dA*h (27 x 18),
+    C*h (27 x 16) (the exp interpolation: t 12 signed bits x the table's widest step, 11); once
     dt*u (25 x 16), yd*g (20 x 18), the softplus and SiLU micro-bin multiplies (16-bit dx x 18-bit
     scale, both unsigned: 17 x 19) and the softplus interpolation (t 13 x a 19-bit step)."""
     muls = multipliers(SelectiveScan(_unit()))
     wide = sorted(tuple(sorted(w, reverse=True)) for w in muls if max(w) > 18)
     assert len(muls) == INT16_P4
-    assert wide == sorted([(25, 16)] * 5 + [(22, 18)] * 4 + [(27, 16)] * 8 + [(27, 18)] * 4
+    assert wide == sorted([(25, 16)] * 5 + [(27, 16)] * 8 + [(27, 18)] * 4
                           + [(20, 18), (19, 17), (19, 17), (19, 13)])
 
 
@@ -75,9 +75,9 @@ def test_the_engines_take_the_units_policy():
     p = _unit(multipliers="18x18/12")
     for which in ("softplus", "exp", "silu"):
         assert str(engine_params(p, which).multipliers) == "18x18/12"
-    e = NLIEngineParams(p.exp, multipliers="18x18")
+    e = NLIEngineParams(p.softplus, multipliers="18x18")
     assert all(max(w) <= 18 for w in multipliers(NLIEngine(e)))
-    assert any(max(w) > 18 for w in multipliers(NLIEngine(NLIEngineParams(p.exp))))
+    assert any(max(w) > 18 for w in multipliers(NLIEngine(NLIEngineParams(p.softplus))))
 
 
 def test_params_round_trip_and_digest():
