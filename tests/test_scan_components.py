@@ -216,7 +216,8 @@ def test_state_lane_golden_recurrence():
 
 # --- dt stage -------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode, pipeline", [("mamba1", "none"), ("mamba1", ["dta_in"]),
-                                            ("mamba1", ["dta_mult"]), ("mamba2", "all")])
+                                            ("mamba1", ["dta_mult"]), ("mamba1", ["dta_round"]),
+                                            ("mamba2", "all")])
 def test_dt_stage(mode, pipeline):
     """w = sat(r(dt * A)) per lane and dtu = sat(r(dt * u)), from the golden run's dt, A and u."""
     p = preset("int8", d_inner=4, d_state=4, lanes=4, mode=mode, headdim=2 if mode == "mamba2" else 1,

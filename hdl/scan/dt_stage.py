@@ -24,7 +24,8 @@ class DtStage(wiring.Component):
     - ``o`` (out): the exp input ``{x: w per lane, side: exp_side}``; side.dtu = dt*u; side.flag
       also when dt*u saturated or dt*A overflowed above w_fmt (below it exp is ~0: not flagged).
 
-    One register stage, and ``dta_in`` (dt, A, side) and ``dta_mult`` (the products) before it.
+    One register stage, and ``dta_in`` (dt, A, side), ``dta_mult`` (the products) and ``dta_round``
+    (the products rounded, before their saturation and the flag) before it.
     """
 
     def __init__(self, params: ScanParams):
@@ -69,12 +70,21 @@ class DtStage(wiring.Component):
                 m.d.sync += [v.eq(x_valid), side_r.eq(x_side), dtu_r.eq(dtu_prod)]
                 m.d.sync += [w_r[k].eq(w_prods[k]) for k in range(lanes)]
             x_valid, x_side, w_prods, dtu_prod = v, side_r, w_r, dtu_r
+        w_round = [round_shift(prod, dp.w_shift, rnd) for prod in w_prods]
+        dtu_round = round_shift(dtu_prod, dp.dtu_shift, rnd)
+        if "dta_round" in pl:
+            v, side_r = Signal(name="dtr_valid"), Signal(sb1, name="dtr_side")
+            w_r = [Signal(q.shape(), name=f"dtr_w{k}") for k, q in enumerate(w_round)]
+            dtu_r = Signal(dtu_round.shape(), name="dtr_dtu")
+            with m.If(adv_e):
+                m.d.sync += [v.eq(x_valid), side_r.eq(x_side), dtu_r.eq(dtu_round)]
+                m.d.sync += [w_r[k].eq(w_round[k]) for k in range(lanes)]
+            x_valid, x_side, w_round, dtu_round = v, side_r, w_r, dtu_r
         w_vals, flag2 = [], x_side.flag
-        for prod in w_prods:
-            rounded = round_shift(prod, dp.w_shift, rnd)
+        for rounded in w_round:
             w_vals.append(saturate(rounded, p.w_fmt)[0])
             flag2 = flag2 | (rounded > p.w_fmt.max_raw)
-        dtu_sat, dtu_ovf = saturate(round_shift(dtu_prod, dp.dtu_shift, rnd), p.dtu_fmt)
+        dtu_sat, dtu_ovf = saturate(dtu_round, p.dtu_fmt)
         flag2 = flag2 | dtu_ovf
         with m.If(adv_e):
             m.d.sync += e_valid.eq(x_valid)

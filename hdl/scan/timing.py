@@ -12,7 +12,7 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
     """Register stages of each part, input transfer to output transfer (the latency adds them)."""
     pl = p.pipeline
     d = {"front": 1 + pl.cycles_through("front_sum"), "softplus": engine_params(p, "softplus").latency,
-         "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult", "skid_exp"),
+         "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult", "dta_round", "skid_exp"),
          "exp": engine_params(p, "exp").latency,
          "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult", "skid_dot")}
     if p.gate:
