@@ -268,9 +268,12 @@ class Comparison:
 
 def compare(func, in_fmt, out_fmt, max_err_lsb, targets=("generic",), results="build/compare",
             domain=None, grid=None, *, jobs=None, scheduler=None, quiet=True, console=None,
-            progress: Callable[[str], None] | None = None) -> Comparison:
+            progress: Callable[[str], None] | None = None,
+            sweep_progress: Callable[[str], None] | None = None,
+            sweep_detail: Callable[[str], None] | None = None) -> Comparison:
     """Plan the candidate points, sweep them into ``results``, select each architecture's
-    cheapest point meeting the bound, sweep the NLI winners on the other targets."""
+    cheapest point meeting the bound, sweep the NLI winners on the other targets.
+    ``sweep_progress`` / ``sweep_detail``: the sweeps' log lines (``run_sweep``'s)."""
     from .results_io import load_results
     from .sweep import run_sweep
     targets = tuple(dict.fromkeys(targets))
@@ -282,7 +285,8 @@ def compare(func, in_fmt, out_fmt, max_err_lsb, targets=("generic",), results="b
     if scheduler:
         check_scheduler(scheduler)          # before plans/ is written
     p = plan(func, in_fmt, out_fmt, max_err_lsb, domain, grid, progress, results)
-    kw = dict(jobs=jobs, scheduler=scheduler, quiet=quiet, console=console)
+    kw = dict(jobs=jobs, scheduler=scheduler, quiet=quiet, console=console, progress=sweep_progress,
+              detail=sweep_detail)
     sweeps = [run_sweep(spec_of(func, in_fmt, out_fmt, p, targets, domain, grid), results, **kw)]
     chosen = select(load_results(results)[1], targets, max_err_lsb)
     winners = {k: (r["K"], r["micro_step"], r["M"]) for k, (r, _) in chosen.items()

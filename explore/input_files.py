@@ -1,12 +1,12 @@
 """The size limits of the files a sweep reads (its spec, results tables, point records, plans),
-read through ``nlihw.regular_files`` (regular files only, checked before they are opened, never
+read through ``nlihw.atomic.read_regular`` (regular files only, checked before they are opened, never
 more than the limit), so hostile input gives one line, not a hang or a gigabyte read."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from nlihw.errors import NlihwError, ParamsError
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 
 MiB = 1 << 20
 MAX_SPEC_BYTES = 4 * MiB         # a real spec is a few KB

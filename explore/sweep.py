@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlihw import verbosity
 from nlihw.atomic import OutputError, atomic_write_text, check_destination
 
 from . import cache
@@ -67,11 +67,16 @@ def check_outputs(results: Path) -> None:
 def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
               scheduler: str | None = None, quiet: bool = False, console=None,
               retry_failed: bool = False, synth_cache: "str | Path | None" = None,
-              spec_text: str | None = None) -> SweepSummary:
-    """Run every point of ``spec`` that RESULTS does not hold yet; write the tables; summarize."""
+              spec_text: str | None = None, progress: "Callable[[str], None] | None" = None,
+              detail: "Callable[[str], None] | None" = None) -> SweepSummary:
+    """Run every point of ``spec`` that RESULTS does not hold yet; write the tables; summarize.
+
+    ``progress`` takes the plain progress lines of a log (default: printed on ``console``),
+    ``detail`` a line per point done (default: none); the CLI passes its verbosity's."""
     from rich.console import Console
     results = Path(results)
     console = console or Console(stderr=True)
+    progress = progress or (lambda msg: console.print(msg, markup=False, highlight=False))
     t0 = time.perf_counter()
     s = SweepSummary(total=len(spec.points))
     check_outputs(results)
@@ -96,7 +101,7 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
         items = [(p.point_id, (p.to_dict(), work, None if synth_cache is None else str(synth_cache)))
                  for p in todo]
         try:
-            _run_points(results, items, by_id, records, s, bar_args=(console, quiet),
+            _run_points(results, items, by_id, records, s, bar_args=(console, quiet, progress, detail),
                         jobs=jobs, scheduler=scheduler)
         except KeyboardInterrupt:
             console.print(f"interrupted: {len(records)} of {s.total} points are stored in "
@@ -111,8 +116,8 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
 
 def _run_points(results, items, by_id, records, s, bar_args, jobs, scheduler):
     """Submit the missing points; store each record the moment it arrives."""
-    console, quiet = bar_args
-    with _Progress(console, quiet, s.total, s.cached) as bar:
+    console, quiet, progress, detail = bar_args
+    with _Progress(console, quiet, s.total, s.cached, progress) as bar:
         for pid, res in run_tasks(run_point, items, jobs=jobs, scheduler=scheduler):
             p = by_id[pid]
             if isinstance(res, BaseException):
@@ -127,7 +132,8 @@ def _run_points(results, items, by_id, records, s, bar_args, jobs, scheduler):
                 s.failures.append((pid, p.label(), res["error"]))
                 console.print(f"failed: {pid} {p.label()}: {res['error']}", markup=False,
                               highlight=False)
-            verbosity.detail(f"done: {pid} {p.label()}: {res['status']}", console)
+            if detail:
+                detail(f"done: {pid} {p.label()}: {res['status']}")
             bar.advance(failed)
 
 
@@ -136,8 +142,8 @@ class _Progress:
     terminal; in a log (the console is not a terminal) a plain line at most every
     ``plain_every_s()`` seconds, and one at the start and at the end."""
 
-    def __init__(self, console, quiet: bool, total: int, done: int):
-        self.quiet, self.total, self.done, self.failed = quiet, total, done, 0
+    def __init__(self, console, quiet: bool, total: int, done: int, line: "Callable[[str], None]"):
+        self.quiet, self.total, self.done, self.failed, self.line = quiet, total, done, 0, line
         self.console = console
         self.progress = None
         self.plain = not quiet and not console.is_terminal
@@ -170,8 +176,8 @@ class _Progress:
         elapsed = time.monotonic() - self.t0
         ran = self.done - self.start_done
         eta = "?" if ran <= 0 else _duration((self.total - self.done) * elapsed / ran)
-        verbosity.progress(f"sweep: {self.done}/{self.total} points done, {self.failed} failed, "
-                           f"{_duration(elapsed)} elapsed, ETA {eta}", self.console)
+        self.line(f"sweep: {self.done}/{self.total} points done, {self.failed} failed, "
+                  f"{_duration(elapsed)} elapsed, ETA {eta}")
         self.shown_at, self.shown = time.monotonic(), (self.done, self.failed)
 
     def __exit__(self, *exc):

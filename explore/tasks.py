@@ -139,9 +139,9 @@ def nli_errors(table) -> dict:
     """Errors of the bit-exact output against float64 f over every code of the table's domain
     (a 65,536-code sample above that), in output LSBs and real units."""
     from nlihw.luts.functions import get_function
-    from nlihw.sim.nli.golden import nli_eval
-    from nlihw.sim.nli.reference import evaluation_codes
-    from nlihw.sim.nli.reference import ulp_at
+    from nlihw.luts.golden import nli_eval
+    from nlihw.luts.table_errors import evaluation_codes
+    from nlihw.luts.table_errors import ulp_at
     lay = table.layout
     xs = evaluation_codes(table)
     with np.errstate(all="ignore"):

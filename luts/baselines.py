@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 
 from nlihw.errors import ParamsError
-from nlihw.sim.nli.reference import table_errors
+from nlihw.luts.table_errors import table_errors
 from .fit_settings import default_rel_floor
 from .fitter import make_problem, smallest_m
 from .functions import get_function

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nlihw.errors import ParamsError
-from nlihw.sim.nli.reference import TAU
+from nlihw.luts.table_errors import TAU
 from .table import NLITable
 from .tails import Tail, default_tails
 

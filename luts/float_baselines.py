@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from nlihw.errors import ParamsError
-from nlihw.sim.nli.reference import error_summary, evaluation_codes, table_errors
+from nlihw.luts.table_errors import error_summary, evaluation_codes, table_errors
 from .fit_settings import default_rel_floor
 from .float_fit import build_table, make_problem
 from .functions import get_function

@@ -21,7 +21,7 @@ import numpy as np
 
 from nlihw.errors import FunctionError, ParamsError
 from nlihw.formats import rounding_code
-from nlihw.sim.nli.reference import TAU, evaluation_codes, table_errors, ulp_at
+from nlihw.luts.table_errors import TAU, evaluation_codes, table_errors, ulp_at
 from . import float_segment_error as fse
 from .fit_metrics import METRIC_CODE, MINMAX, check_metric
 from .fit_settings import (ALL_CODES_CANDIDATES, DEFAULT_GRID, FITTER_VERSION, FLOAT_BLOCK_SECONDS,
@@ -241,7 +241,7 @@ def interval_values(p: FloatProblem, ca: np.ndarray, L: np.ndarray) -> tuple[np.
 def quantized_f(p: FloatProblem, codes) -> np.ndarray:
     """Output codes of f at input codes (nearest even, saturating; near ties by mpmath): the value a
     clamp tail stores. The sign of zero is f's: a negative f that rounds to 0 gives -0, as the
-    interpolation's rounding does (``sim/nli/golden.py``)."""
+    interpolation's rounding does (``luts/golden.py``)."""
     fout = p.layout.out_fmt
     codes = np.asarray(codes, dtype=np.int64)
     xr = p.real(codes)

@@ -1,6 +1,6 @@
 """Compiled (numba) interval errors of the hardware's output when a side is floating point.
 
-Re-states the float datapath of the golden model (sim/nli/golden.py) for speed: inputs are taken
+Re-states the float datapath of the golden model (luts/golden.py) for speed: inputs are taken
 at their internal positions P(x) = floor(x 2^F), interval lengths in internal units give mul/shift,
 the K+1 stored values of an interval (block-float mantissas and one exponent for a float output,
 output codes for a fixed output) come precomputed per candidate interval, and the result is rounded

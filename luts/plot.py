@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 import numpy as np
 
-from nlihw.sim.nli.golden import nli_eval
-from nlihw.sim.nli.reference import evaluation_codes
+from nlihw.luts.golden import nli_eval
+from nlihw.luts.table_errors import evaluation_codes
 from .functions import get_function
 from .table import NLITable
 

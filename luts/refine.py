@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from nlihw.formats import shift_round
-from nlihw.sim.nli.golden import nli_stages
+from nlihw.luts.golden import nli_stages
 from .table import NLITable
 from .tails import tail_output
 

@@ -1,6 +1,6 @@
 """Compiled (numba) error of the hardware's own output over candidate macro intervals.
 
-This re-states the golden model's datapath (sim/nli/golden.py) for speed; tests check the two agree
+This re-states the golden model's datapath (luts/golden.py) for speed; tests check the two agree
 code for code. An interval's error depends only on its two end cutpoints, which is what makes the
 Bellman DP over cutpoints exact.
 """

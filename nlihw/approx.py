@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 
 
 class Approx:

@@ -1,4 +1,5 @@
-"""Safe output files: all of a command's outputs appear together or none do.
+"""Safe files: all of a command's outputs appear together or none do, and inputs are read from
+regular files only, within a size limit (``read_regular``).
 
 Every file is written to a temporary file beside its destination, fsynced, given the mode a plain
 ``open()`` would give it under the user's umask, and renamed into place only after every output of
@@ -9,6 +10,11 @@ to one of those) are refused instead of being replaced. A symlink to a regular f
 one) is replaced by the new file: the rename replaces the link itself and never writes through it,
 so the file it pointed to is left as it was. Lock files (``open_lock_file``) are stricter: a
 symlink there is refused.
+
+Reading: a FIFO would hang a plain ``read()``, ``/dev/zero`` never ends and a directory fails late;
+so ``read_regular`` checks the path from its ``stat`` before it is opened, opens it non-blocking (a
+FIFO swapped in meanwhile cannot hang), checks again from the open file, and reads no further
+than the limit. A symlink to a regular file is read (reading through a link changes nothing).
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import NlihwError
+from .errors import NlihwError, ParamsError
 
 
 class OutputError(NlihwError):
@@ -302,3 +308,38 @@ def atomic_write_bytes(path: "str | Path", data: bytes) -> Path:
 
 def atomic_write_text(path: "str | Path", text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
+
+
+# --- reading input files -------------------------------------------------------------------
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def read_regular(path: "str | Path", what: str, limit: int, follow_symlinks: bool = True) -> bytes:
+    """The bytes of ``path``, the ``what`` (e.g. "manifest") of a command; at most ``limit``.
+    ``follow_symlinks=False`` refuses a symlink too (files in a cache the program wrote itself).
+
+    Anything else is a ``ParamsError`` of one line naming the path and the ``what``."""
+    path = Path(path)
+
+    def check(st):
+        if not stat.S_ISREG(st.st_mode):
+            raise ParamsError(f"{path}: the {what} is {file_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise ParamsError(f"{path}: the {what} is larger than {_size(limit)}, the limit "
+                              f"({st.st_size} bytes)")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        check(os.stat(path) if follow_symlinks else os.lstat(path))
+        fd = os.open(path, flags if follow_symlinks else flags | os.O_NOFOLLOW)
+    except OSError as e:
+        raise ParamsError(f"{path}: cannot read the {what} ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            check(os.fstat(fd))
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise ParamsError(f"{path}: cannot read the {what} ({e.strerror})") from None
+    if len(data) > limit:
+        raise ParamsError(f"{path}: the {what} is larger than {_size(limit)}, the limit")
+    return data

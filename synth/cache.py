@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nlihw.atomic import OutputError
 from nlihw.errors import ParamsError
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 
 RESULT = "result.json"
 MAX_FILE = 1 << 30           # a cached log or result larger than this is damaged

@@ -31,7 +31,7 @@ from typing import Callable
 from nlihw.atomic import OutputSet, check_destination
 from nlihw.errors import ParamsError, ToolError
 from nlihw.hdl.common.verilog_names import is_keyword
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 from . import cache, module_dedupe, sta, tools
 from .liberty import Library, parse as parse_liberty, read_bytes as read_liberty
 from .harness import HARNESS_TOP, HARNESS_VERSION, HarnessError, harness_verilog, ports_of

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlihw.errors import ParamsError
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 
 __all__ = ["Table", "Arc", "Pin", "Cell", "Library", "parse", "load", "read_bytes",
            "MAX_BYTES", "MAX_DEPTH"]
@@ -548,7 +548,7 @@ def parse(text: str, where: str = "<liberty>") -> Library:
 def read_bytes(path: "str | Path", limit: int | None = None) -> bytes:
     """The bytes of the liberty file ``path``: a regular file of at most ``limit`` (default
     ``MAX_BYTES``) bytes; a FIFO, a device or a directory is refused from its stat before it is
-    opened (``nlihw.regular_files``). Any refusal is a one-line ``ParamsError``."""
+    opened (``nlihw.atomic.read_regular``). Any refusal is a one-line ``ParamsError``."""
     return read_regular(path, "liberty file", MAX_BYTES if limit is None else limit)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from nlihw.approx import Approx, approx
 from nlihw.luts.default_tables import shipped_table
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -6,7 +6,7 @@ from nlihw.errors import ParamsError
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts import baselines, fitter
 from nlihw.luts.layout import TableLayout
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 
 
 def test_smallest_m_matches_a_scan_of_fits():
@@ -31,7 +31,7 @@ def test_uniform_segments_are_the_top_bits():
     t = baselines.uniform_table("silu", "s4.8", "s4.8", 7)
     assert t.cutpoints[0] == -2048 and t.cutpoints[-1] == 2048 and len(t.cutpoints) == 33
     xs = np.array([-2048, -1921, 100, 2047])
-    st = __import__("nlihw.sim.nli.golden", fromlist=["nli_stages"]).nli_stages(t, xs)
+    st = __import__("nlihw.luts.golden", fromlist=["nli_stages"]).nli_stages(t, xs)
     assert st["index"].tolist() == [1, 1, 17, 32]   # (x + 2048) >> 7, plus one
 
 

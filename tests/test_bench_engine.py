@@ -6,7 +6,7 @@ from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.sim.nli import engine_bench as eb
 from nlihw.sim.nli.engine_model import pack_output
-from nlihw.sim.nli.golden import nli_eval, nli_stages
+from nlihw.luts.golden import nli_eval, nli_stages
 from nlihw.sim.common.lint import lint
 from engine_points import POINTS, params, reload_table, check_bench
 

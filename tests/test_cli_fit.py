@@ -40,7 +40,7 @@ def test_float_fit_with_linear_tails_and_table_show(tmp_path, capsys):
     """fp8 silu with linear tails: the table stores them, the golden model follows them past the
     cutpoints (y = x + b on the right, b = f(c) - c rounded), table show states the rounding."""
     import numpy as np
-    from nlihw.sim.nli.golden import nli_eval
+    from nlihw.luts.golden import nli_eval
     out = tmp_path / "silu8.json"
     assert main(["fit", "--func", "silu", "--in", "fp8e4m3", "--out", "fp8e4m3", "--domain", "-4:4",
                  "--tail-lo", "linear:-4", "--tail-hi", "linear", "-M", "4", "-K", "2",
@@ -103,7 +103,7 @@ def test_fit_rel_floor_is_used_and_recorded(tmp_path, capsys):
     t = NLITable.load(out)
     assert t.meta["rel_floor"] == "0.25"
     import numpy as np
-    from nlihw.sim.nli.golden import nli_eval
+    from nlihw.luts.golden import nli_eval
     xs = np.arange(-128, 128)
     f = np.tanh(xs / 32)
     d = np.abs(nli_eval(t, xs) / 128 - f)

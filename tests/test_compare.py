@@ -136,7 +136,7 @@ def test_compare_small_format(tmp_path, monkeypatch, capsys):
     # optimal fit with one cutpoint fewer, its error measured here over every input code)
     from nlihw.luts.fitter import fit
     from nlihw.luts.layout import TableLayout
-    from nlihw.sim.nli.golden import nli_eval
+    from nlihw.luts.golden import nli_eval
     cands = [r for r in csv.DictReader(open(d / "results.csv", newline=""))
              if r["arch"] == "parallel"]
     assert {(int(r["K"]), r["micro_step"]) for r in cands} == \

@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 from nlihw.errors import ParamsError
 from nlihw.hdl.nli.exponent_search import ExponentSearch, segments
 from nlihw.luts.float_baselines import exponent_pwl_table
-from nlihw.sim.nli.golden import nli_stages
+from nlihw.luts.golden import nli_stages
 
 
 def stub(table):

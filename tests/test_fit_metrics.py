@@ -12,7 +12,7 @@ from nlihw.luts import fitter, float_fit
 from nlihw.luts import float_segment_error as fse
 from nlihw.luts import segment_error as se
 from nlihw.luts.layout import TableLayout
-from nlihw.sim.nli import reference
+from nlihw.luts import table_errors as reference
 
 fixed_error = njit(se._code_error.py_func)
 float_error = njit(fse.code_error.py_func)

@@ -12,8 +12,8 @@ from nlihw.errors import FunctionError, ParamsError
 from nlihw.luts import fitter
 from nlihw.luts.functions import Function
 from nlihw.luts.layout import TableLayout
-from nlihw.sim.nli.golden import nli_eval
-from nlihw.sim.nli.reference import table_errors
+from nlihw.luts.golden import nli_eval
+from nlihw.luts.table_errors import table_errors
 
 ROUNDINGS = ("nearest-even", "nearest-away", "toward-zero", "floor")
 METRICS = ("max-abs", "mean-rel", "mse")

@@ -9,7 +9,7 @@ import pytest
 
 from nlihw.formats import FP
 from nlihw.luts.float_baselines import exponent_pwl_table, full_lut_figures
-from nlihw.sim.nli.golden import nli_stages
+from nlihw.luts.golden import nli_stages
 from test_float_golden import E4M3, decode, encoder
 
 E4M3_FMT = FP(4, 3, True)

@@ -12,7 +12,7 @@ from nlihw.errors import ParamsError
 from nlihw.luts.default_tables import shipped_table
 from nlihw.luts.fitter import fit
 from nlihw.luts.layout import TableLayout
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from test_float_golden import decode
 
 SPEC = {"fp8e4m3": (4, 3, True), "fp8e5m2": (5, 2, False), "fp16": (5, 10, False),

@@ -15,7 +15,7 @@ from nlihw.formats import FP, fp16
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.sim.nli import engine_bench as eb
 from engine_points import check_bench
-from nlihw.sim.nli.golden import nli_stages
+from nlihw.luts.golden import nli_stages
 from nlihw.sim.nli.random_tables import random_table
 from nlihw.sim.common.lint import lint
 

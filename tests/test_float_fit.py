@@ -14,7 +14,7 @@ from nlihw.luts import float_fit as ff
 from nlihw.luts import float_segment_error as fse
 from nlihw.luts.fitter import fit
 from nlihw.luts.layout import TableLayout
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from test_float_golden import decode
 
 MATH_F = {

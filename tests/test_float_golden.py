@@ -1,4 +1,4 @@
-"""The float datapath of the golden model (sim/nli/golden.py) against an independent re-statement
+"""The float datapath of the golden model (luts/golden.py) against an independent re-statement
 in plain Python fractions: own fp8 / fp16 decoders, brute-force nearest-even encoders, exact
 interval search, floor positions and block-float interpolation.
 """
@@ -16,7 +16,7 @@ from nlihw.errors import ParamsError, TableError
 from nlihw.formats import FP, Q
 from nlihw.luts.layout import TableLayout
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 
 
 # --- an independent model of the formats --------------------------------------------------------
@@ -253,7 +253,7 @@ def test_float_table_json_round_trip():
 
 
 def test_ulp_at_known_values():
-    from nlihw.sim.nli.reference import ulp_at
+    from nlihw.luts.table_errors import ulp_at
     f16 = FP(5, 10)
     got = ulp_at(f16, np.array([1.0, 0.75, -1.5, 1e-6, 0.0, 65504.0, 2.0 ** -14]))
     assert list(got) == [2.0 ** -10, 2.0 ** -11, 2.0 ** -10, 2.0 ** -24, 2.0 ** -24, 32.0, 2.0 ** -24]
@@ -263,7 +263,7 @@ def test_ulp_at_known_values():
 def test_float_table_errors_against_direct_float64():
     """table_errors of an fp8 table: every finite domain code, errors from plain float64 math."""
     import math
-    from nlihw.sim.nli.reference import table_errors
+    from nlihw.luts.table_errors import table_errors
     table = random_fp8_table(random.Random(5), K=2, tails=("zero", "identity"))
     err = table_errors(table, rel_floor=2.0 ** -14)
     lo, hi = table.domain

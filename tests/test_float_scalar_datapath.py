@@ -1,4 +1,4 @@
-"""The float datapath (README "The floating-point datapath", ``sim/nli/golden.py``) restated one
+"""The float datapath (README "The floating-point datapath", ``luts/golden.py``) restated one
 code at a time: codes decoded with ``struct`` into exact ``Fraction``s, the interval found by
 comparing values, dx on floor(x 2^F), the interpolation in exact fractions, one rounding to nearest
 even into the output code by integer arithmetic. Nothing from ``nlihw.formats``, ``luts.tails`` or
@@ -19,7 +19,7 @@ import pytest
 
 from nlihw.luts.default_tables import shipped_dir
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from test_golden import ref_scale           # (mul, shift) from their definition, plain integers
 
 # (exponent bits, mantissa bits, canonical NaN) of the two formats, stated here

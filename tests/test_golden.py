@@ -7,7 +7,7 @@ import pytest
 
 from nlihw.luts.layout import TableLayout, interval_scale
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.golden import nli_eval, nli_stages
+from nlihw.luts.golden import nli_eval, nli_stages
 from test_formats import ref_round
 
 

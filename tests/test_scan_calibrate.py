@@ -218,7 +218,7 @@ def test_refitted_silu_table_fits_its_formats():
     """The int8 SiLU table refitted for heavy-tailed z: input wide enough for max |z| (+1 bit of
     headroom), and within 1 output LSB of float64 SiLU on every code (checked against
     reference.silu, not the fitter)."""
-    from nlihw.sim.nli.golden import nli_eval
+    from nlihw.luts.golden import nli_eval
     from nlihw.sim.scan.reference import silu
     x = heavy_tailed_inputs(16, 16, 512, np.random.default_rng(11))
     p = calibrate(x, "int8").params

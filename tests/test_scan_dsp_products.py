@@ -11,7 +11,7 @@ import pytest
 from nlihw.errors import ParamsError
 from nlihw.hdl.scan.datapath import ScanDatapath
 from nlihw.hdl.scan.params import ScanParams, preset
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from nlihw.sim.scan import stimulus
 from nlihw.sim.scan.accuracy import path_rows, quantize_inputs
 from nlihw.sim.scan.golden import scan_eval

@@ -8,7 +8,7 @@ import pytest
 
 from nlihw.errors import ParamsError
 from nlihw.hdl.scan.params import preset
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from nlihw.sim.scan.golden import ScanConfig, ScanInputsRaw, scan_eval
 
 

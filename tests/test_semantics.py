@@ -12,9 +12,9 @@ from nlihw.luts.default_tables import shipped_dir
 from nlihw.luts.fitter import fit
 from nlihw.luts.layout import TableLayout
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli import reference
-from nlihw.sim.nli.golden import nli_eval
-from nlihw.sim.nli.reference import table_errors
+from nlihw.luts import table_errors as reference
+from nlihw.luts.golden import nli_eval
+from nlihw.luts.table_errors import table_errors
 
 
 # --- max_abs_lsb and rms_lsb of a float output ----------------------------------------------------

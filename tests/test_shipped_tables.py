@@ -18,8 +18,8 @@ import pytest
 from nlihw.luts.default_tables import DEFAULT_SPECS, FLOAT_SPECS, SHIPPED_SPECS, shipped_dir
 from nlihw.luts.scan_tables import SPECS as SCAN_SPECS, scan_tables_dir
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.golden import nli_eval
-from nlihw.sim.nli.reference import table_errors
+from nlihw.luts.golden import nli_eval
+from nlihw.luts.table_errors import table_errors
 from test_golden import ref_scale           # (mul, shift) from their definition, plain integers
 
 # refitted in the fast suite (each a few seconds); all 24 in make test-all

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nlihw.explore.tasks import nli_errors, table_bits
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from test_float_golden import E4M3, decode, random_fp8_table
 
 

@@ -15,7 +15,7 @@ import pytest
 from nlihw.luts.fitter import fit
 from nlihw.luts.layout import TableLayout
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 
 TABLES = Path(__file__).resolve().parents[1] / "luts" / "tables"
 mpmath.mp.dps = 60

@@ -82,7 +82,7 @@ def test_float_clamp_tail_keeps_the_sign_of_a_negative_zero():
     import math
     import numpy as np
     from nlihw.luts import float_fit
-    from nlihw.sim.nli.golden import nli_eval
+    from nlihw.luts.golden import nli_eval
     lay = TableLayout("fp16", "fp16", 4, 2)
     p = float_fit.make_problem("silu", lay, (-30.0, 4.0), tails=("clamp", "zero"))
     c = np.array([0xCF80, 0xC000, 0x0000, 0x4400], dtype=np.int64)   # -30, -2, 0, 4

@@ -13,7 +13,7 @@ import pytest
 
 from nlihw.hdl.nli.generate import generate
 from nlihw.sim.nli import verilog_testbench as vtb
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from nlihw.toolchain import setup_verilator_env
 from sv_tools import corrupt, run
 from engine_points import params

@@ -1,4 +1,4 @@
-"""NLIEngine: the NLI datapath of the golden model (sim/nli/golden.py) as a streaming component.
+"""NLIEngine: the NLI datapath of the golden model (luts/golden.py) as a streaming component.
 
 Interface (``lib.stream``, initiation interval 1, full back-pressure):
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nlihw.atomic import OutputSet
 from nlihw.errors import ParamsError
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 from .params import ScanParams
 
 KIND = "nlihw.scan.params"

@@ -93,7 +93,9 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
     with verbosity.status(err, "choosing design points ...", prefix="compare: ") as update:
         plan(func, in_fmt, out_fmt, max_err, dom, grid, update, work)
     c = compare(func, in_fmt, out_fmt, max_err, targets, work, dom, grid, jobs=jobs,
-                scheduler=scheduler, quiet=verbosity.quiet(), console=err)
+                scheduler=scheduler, quiet=verbosity.quiet(), console=err,
+                sweep_progress=lambda msg: verbosity.progress(msg, err),
+                sweep_detail=lambda msg: verbosity.detail(msg, err))
     if all(r.max_err_lsb is None for r in c.rows):
         why = "; ".join(f"{NAMES[r.architecture]}: {r.note}" for r in c.rows if r.note)
         raise NotMetError(f"no design of any architecture meets max error <= {max_err:g} LSB "

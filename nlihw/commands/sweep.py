@@ -124,7 +124,9 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
         return
     summary = run_sweep(s, results, jobs=jobs, scheduler=scheduler,
                         quiet=quiet or verbosity.quiet(), console=err,
-                        retry_failed=retry_failed, spec_text=text)
+                        retry_failed=retry_failed, spec_text=text,
+                        progress=lambda msg: verbosity.progress(msg, err),
+                        detail=lambda msg: verbosity.detail(msg, err))
     click.echo(f"sweep: {summary.total} points ({summary.computed} computed, {summary.cached} cached, "
                f"{summary.failed} failed) in {summary.seconds:.1f} s -> "
                + ", ".join(str(p) for p in summary.tables))

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from nlihw import verbosity
 from nlihw.errors import ParamsError
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 from nlihw.synth.driver import MAX_SEEDS, check_outputs, check_top, format_table, run_synth
 from nlihw.synth.targets import TARGETS
 

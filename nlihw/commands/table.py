@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nlihw.luts.table import NLITable
-from nlihw.sim.nli.reference import domain_code_count
+from nlihw.luts.table_errors import domain_code_count
 from .table_names import resolve_table
 
 

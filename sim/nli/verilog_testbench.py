@@ -4,7 +4,7 @@ with no Python at run time.
 
 Vectors: every input code when the input format has at most ``EXHAUSTIVE_BITS`` bits (spread over
 the lanes, a random function per beat, as the cocotb bench), else ``SAMPLE_BEATS`` random beats
-(seed ``seed``). Expected outputs are ``engine_eval`` (sim/nli/golden.py) packed as the payload.
+(seed ``seed``). Expected outputs are ``engine_eval`` (luts/golden.py) packed as the payload.
 
 Phases, in order (each checks every output, in order, against its vector):
 
@@ -157,7 +157,7 @@ _HEADER = """\
 // Run it in the directory that holds the vector files (or override the *_FILE parameters).
 // Optional plusarg +seed=N changes the LFSR gap and back-pressure patterns.
 //
-// Vectors (golden model sim/nli/golden.py): {WHAT}.
+// Vectors (golden model luts/golden.py): {WHAT}.
 // Functions: {FUNCS}. Payloads: {LAYOUT}.
 // Phases: latency (exact latency {LATENCY}, II 1), random (LFSR gaps and back-pressure),
 // reset (reset with beats in flight, then the stream restarts), reload (storage=ram only).

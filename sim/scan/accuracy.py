@@ -18,7 +18,7 @@ import numpy as np
 from nlihw.formats import Q
 from nlihw.hdl.scan.params import ScanParams
 from nlihw.luts.functions import get_function
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 from .golden import ScanConfig, ScanInputsRaw, scan_eval
 from .reference import selective_scan_ref
 from .stimulus import ScanInputs

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nlihw.errors import ParamsError
-from nlihw.regular_files import read_regular
+from nlihw.atomic import read_regular
 from .reference import selective_scan_ref
 from .stimulus import ScanInputs
 

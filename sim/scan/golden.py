@@ -33,7 +33,7 @@ from nlihw.errors import ParamsError
 from nlihw.formats import shift_round
 from nlihw.hdl.scan.datapath import ScanDatapath
 from nlihw.hdl.scan.params import ScanParams
-from nlihw.sim.nli.golden import nli_eval
+from nlihw.luts.golden import nli_eval
 
 
 @dataclass(frozen=True)

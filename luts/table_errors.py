@@ -1,4 +1,5 @@
-"""Float64 references: the real approximation error of a table's hardware output."""
+"""A table's real error: its hardware output (the golden model) against float64 math, over every
+code of its domain or a sample."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""Bit-exact golden model of the NLI datapath: integer-only numpy, the specification of the RTL.
+"""Bit-exact golden model of the NLI datapath: integer-only numpy, the specification of the RTL and
+of what the fitter optimizes (hence in ``luts/``, below the fitter, the RTL and the benches).
 
 For a raw input code x (a value of ``layout.in_fmt``), with W = in width, T = ``t_bits``:
 
