@@ -66,5 +66,8 @@ def saturate(v: Value, fmt: Q) -> tuple[Value, Value]:
     return out, hi | lo
 
 
-def shape_of(fmt: Q):
+def shape_of(fmt):
+    """Shape of a raw code on a wire: the fixed-point value, or a float's unsigned bit pattern."""
+    if getattr(fmt, "is_float", False):
+        return unsigned(fmt.width)
     return signed(fmt.width) if fmt.signed else unsigned(fmt.width)

@@ -14,15 +14,8 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-
-
-def _select(values, index):
-    """Mux ``values`` by ``index``; the table is padded to 2**len(index) with its last entry, so every
-    index code is covered (an index past the end selects the last entry)."""
-    if len(values) == 1:
-        return values[0]
-    values = list(values) + [values[-1]] * ((1 << len(index)) - len(values))
-    return Array(values)[index]
+from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.mux_table import select
 
 
 class ComparatorTree(wiring.Component):
@@ -45,7 +38,7 @@ class ComparatorTree(wiring.Component):
         lay = params.layout
         self._float = lay.in_float
         self._pos = positions if self._float else cutpoints
-        self._x_shape = _shape(lay.in_fmt)
+        self._x_shape = shape_of(lay.in_fmt)
         ports = {
             "en": In(1),
             "x": In(self._x_shape),
@@ -59,7 +52,7 @@ class ComparatorTree(wiring.Component):
         super().__init__(ports)
 
     def _pos_of(self, func, j):
-        return _select([c[j] for c in self._pos], func)
+        return select([c[j] for c in self._pos], func)
 
     @property
     def _pos_shape(self):
@@ -74,7 +67,7 @@ class ComparatorTree(wiring.Component):
         return m
 
     def _cut_of(self, func, j):
-        return _select([c[j] for c in self._cut], func)
+        return select([c[j] for c in self._cut], func)
 
     def _split(self, m, name, sigs, point="search_compare"):
         """Registers (advancing on ``en``) of ``sigs`` when ``point`` is on, else ``sigs``."""
@@ -129,8 +122,8 @@ class ComparatorTree(wiring.Component):
                 valid.append(Const(int(k < M), 1))
                 thresholds.append([c[k] if k < M else c[M - 1] for c in self._cut])
             sel = part[b + 1:] if d > 0 else Const(0, 1)
-            thr = Array([_select(t, func) for t in thresholds])[sel] if n_prefix > 1 \
-                else _select(thresholds[0], func)
+            thr = Array([select(t, func) for t in thresholds])[sel] if n_prefix > 1 \
+                else select(thresholds[0], func)
             ok = Array(valid)[sel] if n_prefix > 1 else valid[0]
             ge = Signal(name=f"ge_s{d}")
             m.d.comb += ge.eq(ok & (x >= thr))
@@ -142,7 +135,7 @@ class ComparatorTree(wiring.Component):
                     nxt, x_pos, func = self._split(m, "cmp_r", [nxt, x_pos, func])
                     x, pos = (x_pos, None) if pos is None else (x, x_pos)
                 base = Signal(self._pos_shape, name="base")
-                m.d.comb += base.eq(_select([self._pos_of(func, min(max(k - 1, 0), M - 1))
+                m.d.comb += base.eq(select([self._pos_of(func, min(max(k - 1, 0), M - 1))
                                              for k in range(1 << D)], nxt))
                 x_pos = x if pos is None else pos
                 nxt, base, x_pos, func = self._split(m, "base_r", [nxt, base, x_pos, func], "search_base")
@@ -173,11 +166,3 @@ def _or_tree(terms):
         terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
                  for i in range(0, len(terms), 2)]
     return terms[0]
-
-
-def _shape(fmt):
-    """Shape of a raw code on a wire: the fixed-point value, or a float's unsigned bit pattern."""
-    from amaranth.hdl import signed
-    if fmt.is_float:
-        return unsigned(fmt.width)
-    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)

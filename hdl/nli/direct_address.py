@@ -7,7 +7,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.luts.layout import clog2
-from .comparator_tree import _select, _shape
+from nlihw.hdl.common.mux_table import select
+from nlihw.hdl.common.fixed_point import shape_of
 
 
 class DirectAddress(wiring.Component):
@@ -24,7 +25,7 @@ class DirectAddress(wiring.Component):
         self.params = params
         lay = params.layout
         super().__init__({
-            "en": In(1), "x": In(_shape(lay.in_fmt)), "func": In(params.func_bits),
+            "en": In(1), "x": In(shape_of(lay.in_fmt)), "func": In(params.func_bits),
             "addr": Out(max(1, clog2(params.total_values))),
         })
 
@@ -32,7 +33,7 @@ class DirectAddress(wiring.Component):
         m = Module()
         p, lay = self.params, self.params.layout
         W = lay.in_fmt.width
-        c0 = _select([t.cutpoints[0] for t in p.tables], self.func) if p.n_funcs > 1 else p.tables[0].cutpoints[0]
+        c0 = select([t.cutpoints[0] for t in p.tables], self.func) if p.n_funcs > 1 else p.tables[0].cutpoints[0]
         off = Signal(range(-(1 << W), 1 << W))
         m.d.comb += off.eq(self.x - c0)
         n = lay.n_values

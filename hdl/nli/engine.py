@@ -29,7 +29,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.luts.layout import MicroStep
-from .comparator_tree import ComparatorTree, _select, _shape
+from nlihw.hdl.common.mux_table import select
+from nlihw.hdl.common.fixed_point import shape_of
+from .comparator_tree import ComparatorTree
 from .direct_address import DirectAddress
 from .fixed_mac import FixedMAC
 from .exponent_search import ExponentSearch
@@ -106,7 +108,7 @@ class NLIEngine(wiring.Component):
                              for f, t in enumerate(p.tables)]
             extra["positions"] = self._cut_pos
         else:
-            codes = cut = [[value(c, _shape(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
+            codes = cut = [[value(c, shape_of(fin), f"cut_f{f}_{j}") for j, c in enumerate(t.cutpoints)]
                            for f, t in enumerate(p.tables)] if p.arch in ("parallel", "binary") else None
         if lay.out_float:
             # float output: the block exponent of each interval
@@ -256,8 +258,8 @@ class NLIEngine(wiring.Component):
             m.d.comb += [tails.x.eq(x_d), tails.func.eq(mb.func_out),
                          mac.clamp_lo.eq(tails.lo), mac.clamp_hi.eq(tails.hi)]
         else:
-            m.d.comb += [mac.clamp_lo.eq(_select(clamp_lo, mb.func_out)),
-                         mac.clamp_hi.eq(_select(clamp_hi, mb.func_out))]
+            m.d.comb += [mac.clamp_lo.eq(select(clamp_lo, mb.func_out)),
+                         mac.clamp_hi.eq(select(clamp_hi, mb.func_out))]
 
     def _tables(self, m, we=None, waddr=None):
         """The copies of the table memories, ``table_ports`` lanes to a copy (ram: every copy

@@ -23,7 +23,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.errors import ParamsError
-from .comparator_tree import _select
+from nlihw.hdl.common.mux_table import select
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class ExponentSearch(wiring.Component):
 
         def per_func(field):
             vals = [getattr(s, field) for s in self._seg]
-            return _select(vals, self.func) if len(vals) > 1 else vals[0]
+            return select(vals, self.func) if len(vals) > 1 else vals[0]
 
         mask = (1 << r) - 1
         # x >= 0: #{aligned p in [pa, pb]: p <= q} = clip((q >> r) - (pa >> r) + 1, 0, n_pos)

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.product import multiply
 from nlihw.luts.layout import MicroStep, clog2
-from .comparator_tree import _select
+from nlihw.hdl.common.mux_table import select
 
 CLS_INSIDE, CLS_LOW, CLS_HIGH, CLS_NAN = 0, 1, 2, 3
 
@@ -55,7 +55,7 @@ class MicroBin(wiring.Component):
         m.d.comb += i.eq(Mux((self.index == 0) | (self.index >= M), 0, self.index - 1))
 
         def per_interval(table, sel_func, sel_i):
-            return _select([_select([tab[k] for tab in table], sel_func) for k in range(n_int)], sel_i)
+            return select([select([tab[k] for tab in table], sel_func) for k in range(n_int)], sel_i)
 
         # stage 1: product
         prod = Signal(lay.product_bits)
@@ -83,7 +83,7 @@ class MicroBin(wiring.Component):
                     # index 0 and M pick any entry, dx is 0 there
                     by_index = [[tab[min(max(k - 1, 0), n_int - 1)] for tab in self._mul]
                                 for k in range(1 << len(self.index))]
-                    m.d.sync += mul_a.eq(_select([_select(row, func) for row in by_index], self.index))
+                    m.d.sync += mul_a.eq(select([select(row, func) for row in by_index], self.index))
             dx, i_next, cls_next, func = dx_a, i_a, cls_a, f_a
             prod_next = multiply(dx, mul_a, p.multipliers) if use_mul else dx << T
         elif use_mul:

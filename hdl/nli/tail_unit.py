@@ -22,7 +22,8 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate
 from nlihw.luts.tails import TailMode
-from .comparator_tree import _select, _shape
+from nlihw.hdl.common.mux_table import select
+from nlihw.hdl.common.fixed_point import shape_of
 from .float_round import FloatRound
 from .float_sum import FloatSum
 from .float_to_fixed import FloatToFixed, float_fields, is_inf
@@ -59,7 +60,7 @@ class TailUnit(wiring.Component):
         self._b = (b_lo, b_hi)                      # [func] Values of the output width (bits)
         lay = params.layout
         super().__init__({
-            "x": In(_shape(lay.in_fmt)),
+            "x": In(shape_of(lay.in_fmt)),
             "func": In(params.func_bits),
             "lo": Out(lay.out_fmt.width),
             "hi": Out(lay.out_fmt.width),
@@ -98,13 +99,13 @@ class TailUnit(wiring.Component):
                                   ("hi", self.hi, [t.tail_hi for t in p.tables])):
             b_all = self._b[side == "hi"]
             b_side = Signal(fout.width, name=f"offset_{side}")
-            m.d.comb += b_side.eq(_select(b_all, self.func))
+            m.d.comb += b_side.eq(select(b_all, self.func))
             outs = []
             for f, tail in enumerate(tails):
                 y = Signal(fout.width, name=f"tail_{side}_f{f}")
                 m.d.comb += y.eq(output(tail, b_all[f], b_side))
                 outs.append(y)
-            m.d.comb += port.eq(_select(outs, self.func))
+            m.d.comb += port.eq(select(outs, self.func))
         return m
 
     def _linear(self, m, shift, b):

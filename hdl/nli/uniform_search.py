@@ -6,7 +6,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .comparator_tree import _select, _shape
+from nlihw.hdl.common.mux_table import select
+from nlihw.hdl.common.fixed_point import shape_of
 
 
 def segment_log2(table) -> int:
@@ -20,7 +21,7 @@ class UniformSearch(wiring.Component):
         self.params = params
         lay = params.layout
         super().__init__({
-            "en": In(1), "x": In(_shape(lay.in_fmt)), "func": In(params.func_bits),
+            "en": In(1), "x": In(shape_of(lay.in_fmt)), "func": In(params.func_bits),
             "index": Out(lay.index_bits), "dx": Out(lay.dx_bits), "func_out": Out(params.func_bits),
         })
 
@@ -28,8 +29,8 @@ class UniformSearch(wiring.Component):
         m = Module()
         p, lay = self.params, self.params.layout
         fin, W = lay.in_fmt, lay.in_fmt.width
-        c0 = _select([t.cutpoints[0] for t in p.tables], self.func) if p.n_funcs > 1 else p.tables[0].cutpoints[0]
-        seg = _select([segment_log2(t) for t in p.tables], self.func) if p.n_funcs > 1 else segment_log2(p.tables[0])
+        c0 = select([t.cutpoints[0] for t in p.tables], self.func) if p.n_funcs > 1 else p.tables[0].cutpoints[0]
+        seg = select([segment_log2(t) for t in p.tables], self.func) if p.n_funcs > 1 else segment_log2(p.tables[0])
         off = Signal(W + 1)
         m.d.comb += off.eq(self.x - c0)
         low = self.x < c0
@@ -37,9 +38,9 @@ class UniformSearch(wiring.Component):
         if all(c > fin.max_raw for c in tops):
             high = 0                                    # the last segment ends past the format
         else:
-            top = _select([min(c, fin.max_raw) for c in tops], self.func) if p.n_funcs > 1 else tops[0]
+            top = select([min(c, fin.max_raw) for c in tops], self.func) if p.n_funcs > 1 else tops[0]
             past = [c > fin.max_raw for c in tops]
-            beyond = _select(past, self.func) if p.n_funcs > 1 else past[0]
+            beyond = select(past, self.func) if p.n_funcs > 1 else past[0]
             high = ~beyond & (self.x >= top)
         index = Mux(low, 0, Mux(high, lay.M, (off >> seg) + 1))
         mask = (1 << W) - 1
