@@ -289,7 +289,8 @@ def test_dot_reduce(pipeline):
 
 # --- output stage ---------------------------------------------------------------------------
 @pytest.mark.parametrize("gate, pipeline", [(True, "none"), (True, ["du_in", "out_mult"]),
-                                            (False, ["du_mult", "out_mult"]), (False, "none")])
+                                            (False, ["du_mult", "out_mult"]), (False, "none"),
+                                            (True, ["du_in", "du_mult", "out_round"])])
 def test_output_stage(gate, pipeline):
     """out and the sticky overflow from the golden acc, g, D and u (the flags before y fed in)."""
     p = preset("int8", d_inner=4, d_state=4, gate=gate, pipeline=pipeline)

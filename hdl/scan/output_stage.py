@@ -59,16 +59,20 @@ class OutputStage(wiring.Component):
         f1, f2 = Signal(FLAG_BITS), Signal(FLAG_BITS)
         yd2 = Signal(shape_of(p.y_fmt))
         # du_in registers D and u before the D*u multiply, du_mult the product
-        # before its rounding; both ahead of stage 1. y = C . h is rounded before them and
-        # saturated after (with neither, both happen in stage 1)
-        y_rnd = round_shift(o_in.acc, dp.y_shift, rnd)
-        x_valid, x_acc, x_flag, x_g, x_d, x_u = self.i.valid, y_rnd, o_in.flag, g_in, self.d_rd.data, o_in.u
+        # before its rounding; both ahead of stage 1. y = C . h is rounded before the first of them
+        # (between them, beside the multiply, when both are enabled) and saturated after (with
+        # neither, both happen in stage 1)
+        late = "du_in" in pl and "du_mult" in pl
+        x_acc = o_in.acc if late else round_shift(o_in.acc, dp.y_shift, rnd)
+        x_valid, x_flag, x_g, x_d, x_u = self.i.valid, o_in.flag, g_in, self.d_rd.data, o_in.u
         if "du_in" in pl:
             regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape), Signal(shape_of(p.d_fmt)),
                     Signal(shape_of(p.u_fmt))]
             with m.If(adv_o):
                 m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, x_d, x_u))]
             x_valid, x_acc, x_flag, x_g, x_d, x_u = regs
+        if late:
+            x_acc = round_shift(x_acc, dp.y_shift, rnd)
         du_prod = Signal(dp.du_shape)
         m.d.comb += du_prod.eq(multiply(x_d, x_u, p.multipliers))
         if "du_mult" in pl:
