@@ -15,10 +15,7 @@ port (A, B, or the used bits of P) comes from (goes to) a TRELLIS_FF (an input f
 other loads stays in the fabric as well, a duplicate; an output flip-flop is fed by P alone), the
 flip-flops share clock, clock enable and synchronous reset (reset value 0, reset
 over enable, as the DSP's RST with RESETMODE SYNC) and the port's constant bits are 0. A and B are
-absorbed together or not at all (nextpnr times a block with one registered input as unregistered),
-and not when an input flip-flop is fed by a DP16KD's data output: the block RAM's 5.6 ns
-clock-to-output (grade 6, no output register) and the route to the DSP would then be one path,
-while a fabric flip-flop can sit beside the RAM (the block's inputs then take it unregistered).
+absorbed together or not at all (nextpnr times a block with one registered input as unregistered).
 A DP16KD port's data register is absorbed when every used DO bit of the port feeds exactly one
 TRELLIS_FF on the port's clock with no reset (the block's RST would clear its read latch too) and
 one enable (which becomes OCE).
@@ -138,9 +135,6 @@ def _input_group(nets: _Nets, conn: dict, g: str):
         ff = nets.ff_driver(b)
         if ff is None:
             return None
-        src = nets.driver.get(nets.cells[ff]["connections"]["DI"][0])
-        if src is not None and nets.cells[src[0]]["type"] == _BRAM:
-            return None                                   # a block RAM's read: stays in the fabric
         out[f"{g}{i}"] = ff
     return out
 

@@ -35,21 +35,6 @@ module t(input clk, input rst, input en, input [9:0] addr, output [15:0] q);
 endmodule
 """
 
-# A read from block RAM registered before a multiply (ar) and, on another enable, for another
-# reader (cr): two loads, as the scan unit's A memory (the datapath and the read-back)
-RAM_MUL = """
-module t(input clk, input en, input [9:0] addr, input [11:0] b, output reg [27:0] p,
-         output reg [15:0] cr);
-  reg [15:0] mem [0:1023];
-  reg [15:0] d, ar; reg [11:0] br;
-  integer i;
-  initial for (i = 0; i < 1024; i = i + 1) mem[i] = i * 7;
-  always @(posedge clk) if (en) d <= mem[addr];
-  always @(posedge clk) if (en) begin ar <= d; br <= b; p <= ar * br; end
-  always @(posedge clk) cr <= d;
-endmodule
-"""
-
 
 def mapped(tmp_path: Path, verilog: str) -> dict:
     (tmp_path / "t.v").write_text(verilog)
@@ -126,21 +111,3 @@ def test_block_ram_output_register(tmp_path, reset, packed):
         outs = {b for i in range(18) for b in ram["connections"].get(f"DO{x}{i}", [])}
         assert {b for b in port_bits(n, "q") if isinstance(b, int)} <= outs
         assert not isinstance(ram["connections"][f"OCE{x}"][0], str)
-
-
-def test_a_block_ram_read_stays_before_the_multiplier(tmp_path):
-    """The register between a DP16KD's data output and a MULT18X18D input stays in the fabric
-    (the RAM's clock-to-output would otherwise reach the DSP in the same cycle): neither input is
-    registered in the block, the product register is, and the fabric register still feeds A."""
-    n = mapped(tmp_path, RAM_MUL)
-    (ram,) = cells_of(n, "DP16KD")
-    st = pack_dsp_registers(n, "t")
-    assert (st.inputs, st.outputs, st.bram_ports) == (0, 1, 0)
-    (dsp,) = cells_of(n, "MULT18X18D")
-    assert "REG_INPUTA_CLK" not in dsp["parameters"] and "REG_INPUTB_CLK" not in dsp["parameters"]
-    ffs = {name: c for name, c in n["modules"]["t"]["cells"].items() if c["type"] == "TRELLIS_FF"}
-    q_of = {c["connections"]["Q"][0]: c for c in ffs.values()}
-    dos = {b for x in "AB" for i in range(18) for b in ram["connections"].get(f"DO{x}{i}", [])}
-    fed = [q_of[b] for i in range(18) for b in dsp["connections"].get(f"A{i}", []) + dsp["connections"].get(f"B{i}", [])
-           if b in q_of and q_of[b]["connections"]["DI"][0] in dos]
-    assert len(fed) == 13          # ar in the fabric (7 * 1023 < 2**13: the top 3 bits are constant 0)
