@@ -8,7 +8,7 @@ multiplier of a kind once and counts it per instance (the scan unit's per-lane p
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,43 +26,95 @@ def _signed_high(v: Value, lo: int) -> Value:
     return high.as_signed() if v.shape().signed else high
 
 
-def fabric_product(small: Value, big: Value) -> Value:
-    """small * big as a balanced tree of shifted partial products, one row per bit of ``small``
-    (its top row subtracted when signed): no multiplier for a tool to put in a DSP block."""
+def _extend(m: Module, v: Value, width: int) -> Value:
+    """``v`` sign- or zero-extended (as its shape says) or cut to ``width`` bits, unsigned: its
+    value modulo 2**width. ``v`` is first a signal of ``m`` (one net for its sign bit's copies)."""
+    v = Value.cast(v)
+    if len(v) >= width:
+        return v[:width]
+    if not isinstance(v, Signal):
+        sig = Signal(v.shape(), name="ext")
+        m.d.comb += sig.eq(v)
+        v = sig
+    fill = v[-1].replicate(width - len(v)) if v.shape().signed else Const(0, width - len(v))
+    return Cat(v, fill)
+
+
+def _partial_rows(m: Module, small: Value, big: Value, shift: int, width: int) -> list[Value]:
+    """small * big << shift as rows modulo 2**width: one shifted copy of ``big`` per bit of
+    ``small``, its top row negated (~row + 1) when ``small`` is signed."""
     n = len(small)
-    rows = [Mux(small[i], big, 0) << i for i in range(n)]
-    negative = rows.pop() if small.shape().signed else None
-    while len(rows) > 1:
-        rows = [rows[k] + rows[k + 1] if k + 1 < len(rows) else rows[k]
-                for k in range(0, len(rows), 2)]
-    total = rows[0] if rows else 0
-    return total - negative if negative is not None else total
+    rows = [_extend(m, Mux(small[i], big, 0), width - shift - i) << (shift + i) for i in range(n)
+            if shift + i < width]
+    if small.shape().signed and shift + n - 1 < width:
+        rows[-1] = _extend(m, ~rows[-1], width)           # -row = ~row + 1
+        rows.append(Const(1, width))
+    return [_extend(m, r, width) for r in rows]
 
 
-def multiply(a: Value, b: Value, mult: Multipliers) -> Value:
-    """The exact product a * b built as ``mult`` says."""
+def _carry_save(m: Module, rows: list[Value], width: int) -> list[Value]:
+    """Reduce ``rows`` to at most two with the same sum modulo 2**width, by 3:2 compressors (each
+    bit one full adder: logic levels instead of a carry chain per pair of rows). Every row is a
+    signal of ``m``, so each is one net however many gates read it."""
+    def net(v):
+        sig = Signal(width, name="csa")
+        m.d.comb += sig.eq(v)
+        return sig
+    rows = [net(r) for r in rows]
+    while len(rows) > 2:
+        out = []
+        full = len(rows) - len(rows) % 3
+        for k in range(0, full, 3):
+            a, b, c = rows[k:k + 3]
+            out += [net(a ^ b ^ c), net(((a & b) | (a & c) | (b & c)) << 1)]
+        rows = out + rows[full:]
+    return rows
+
+
+def _sum(m: Module, early: list[Value], late: list[Value], width: int) -> Value:
+    """The sum of the rows modulo 2**width as a signed value: the ``early`` rows compressed first,
+    the ``late`` ones (a DSP block's product) joined at the end, one carry-propagate add."""
+    rows = _carry_save(m, list(early), width)
+    for v in late:
+        rows = _carry_save(m, rows + [_extend(m, v, width)], width)
+    total = rows[0] if len(rows) == 1 else rows[0] + rows[1]
+    return total[:width].as_signed()
+
+
+def fabric_product(m: Module, small: Value, big: Value) -> Value:
+    """small * big from shifted partial products (one row per bit of ``small``, its top row
+    subtracted when signed) in a carry-save tree and one final add, built in ``m``: no multiplier
+    for a tool to put in a DSP block."""
+    width = signed_width(small.shape()) + signed_width(big.shape())
+    return _sum(m, _partial_rows(m, small, big, 0, width), [], width)
+
+
+def multiply(m: Module, a: Value, b: Value, mult: Multipliers) -> Value:
+    """The exact product a * b built as ``mult`` says (its adder tree, if any, in ``m``)."""
     a, b = Value.cast(a), Value.cast(b)
     if mult.dsp is None:
         return a * b
     wide, narrow = (a, b) if signed_width(a.shape()) >= signed_width(b.shape()) else (b, a)
     ww, wn = signed_width(wide.shape()), signed_width(narrow.shape())
     if wn <= mult.fabric_bits:
-        return fabric_product(narrow, wide)
+        return fabric_product(m, narrow, wide)
     port_a, port_b = mult.dsp
     if ww <= port_a and wn <= port_b:
         return wide * narrow
     # wide = wide_hi * 2^la + wide_lo with wide_lo unsigned (A-1 bits: a signed A-bit input);
-    # likewise narrow when it exceeds B. The block multiplies the low parts.
+    # likewise narrow when it exceeds B. The block multiplies the low parts; the high parts'
+    # partial products are compressed while it does, and its product joins them last.
+    width = ww + wn
     la = port_a - 1 if ww > port_a else None
     lb = port_b - 1 if wn > port_b else None
     wide_lo = wide[:la] if la is not None else wide
     narrow_lo = narrow[:lb] if lb is not None else narrow
-    total = wide_lo * narrow_lo
+    rows = []
     if la is not None:
-        total = total + (fabric_product(_signed_high(wide, la), narrow) << la)
+        rows += _partial_rows(m, _signed_high(wide, la), narrow, la, width)
     if lb is not None:
-        total = total + (fabric_product(_signed_high(narrow, lb), wide_lo) << lb)
-    return total
+        rows += _partial_rows(m, _signed_high(narrow, lb), wide_lo, lb, width)
+    return _sum(m, rows, [wide_lo * narrow_lo], width)
 
 
 class Product(wiring.Component):
@@ -76,7 +128,7 @@ class Product(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.p.eq(multiply(self.a, self.b, self._mult))
+        m.d.comb += self.p.eq(multiply(m, self.a, self.b, self._mult))
         return m
 
 

@@ -143,7 +143,7 @@ class FixedMAC(wiring.Component):
         y0_r = Signal(shape)
         prod = Signal(signed(db + T))
         with m.If(self.en):
-            m.d.sync += [y0_r.eq(y0), prod.eq(multiply(t0, diff, self.params.multipliers))]
+            m.d.sync += [y0_r.eq(y0), prod.eq(multiply(m, t0, diff, self.params.multipliers))]
         side = self._carry(m, side, 1)
 
         # stage 2: the exact sum

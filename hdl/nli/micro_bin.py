@@ -85,9 +85,9 @@ class MicroBin(wiring.Component):
                                 for k in range(1 << len(self.index))]
                     m.d.sync += mul_a.eq(select([select(row, func) for row in by_index], self.index))
             dx, i_next, cls_next, func = dx_a, i_a, cls_a, f_a
-            prod_next = multiply(dx, mul_a, p.multipliers) if use_mul else dx << T
+            prod_next = multiply(m, dx, mul_a, p.multipliers) if use_mul else dx << T
         elif use_mul:
-            prod_next = multiply(dx, per_interval(self._mul, func, i), p.multipliers)
+            prod_next = multiply(m, dx, per_interval(self._mul, func, i), p.multipliers)
         else:
             prod_next = dx << T
         with m.If(self.en):

@@ -74,7 +74,7 @@ class OutputStage(wiring.Component):
         if late:
             x_acc = round_shift(x_acc, dp.y_shift, rnd)
         du_prod = Signal(dp.du_shape)
-        m.d.comb += du_prod.eq(multiply(x_d, x_u, p.multipliers))
+        m.d.comb += du_prod.eq(multiply(m, x_d, x_u, p.multipliers))
         if "du_mult" in pl:
             regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape), Signal(du_prod.shape())]
             with m.If(adv_o):
@@ -86,7 +86,7 @@ class OutputStage(wiring.Component):
         ov3, f3 = ov2, f2
         if p.gate:
             prod = Signal(dp.out_prod_shape)
-            m.d.comb += prod.eq(multiply(yd2, g2, p.multipliers))
+            m.d.comb += prod.eq(multiply(m, yd2, g2, p.multipliers))
         else:
             prod = yd2                       # no product: out_mult only delays
         if "out_mult" in pl:                 # the product registered before rounding

@@ -52,7 +52,7 @@ class StateLane(wiring.Component):
             h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(dbu, p.state_fmt)
         prod = Signal(dp.dah_shape, name="dAh")
-        m.d.comb += prod.eq(multiply(da, h, p.multipliers))
+        m.d.comb += prod.eq(multiply(m, da, h, p.multipliers))
         if "state_mult" in pl:
             prod, dbu, dbu_ovf = stage("smul", prod, dbu, dbu_ovf)
         total = round_shift(prod, dp.dah_shift, p.rounding) + dbu
