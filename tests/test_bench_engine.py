@@ -10,16 +10,12 @@ from nlihw.luts.golden import nli_eval, nli_stages
 from nlihw.sim.common.lint import lint
 from engine_points import POINTS, params, reload_table, check_bench
 
-_built = {}
-
-
-def built(name, tmp_path_factory):
-    """Generate and verilate a design point once per session."""
-    if name not in _built:
+def built(name, build_once):
+    """A design point generated and verilated once per session: (params, simulator, its dir)."""
+    def make(outdir):
         p = params(name) if name in POINTS else name_16bit(name)
-        outdir = tmp_path_factory.mktemp(name)
-        _built[name] = (p, eb.build_engine(p, outdir), outdir)
-    return _built[name]
+        return p, eb.build_engine(p, outdir), outdir
+    return build_once(name, make)
 
 
 def name_16bit(name):
@@ -41,30 +37,30 @@ def check(p, sim, cfg, tmp_path, test="test_stream"):
 
 
 @pytest.mark.parametrize("name", marked(POINTS))
-def test_every_code_exact_latency(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_every_code_exact_latency(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.exhaustive_inputs(p)
     check(p, sim, eb.bench_config(p, x, func), tmp_path)
 
 
 @pytest.mark.parametrize("name", marked(POINTS))
-def test_random_back_pressure(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_random_back_pressure(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.random_inputs(p, 3000, seed=5)
     check(p, sim, eb.bench_config(p, x, func, in_stall=0.5, out_stall=0.5, seed=11), tmp_path)
 
 
 @pytest.mark.parametrize("name", marked(["s8-M9-K8-binary-ram-2func", "s12-M17-K32-parallel-4lane-pow2"]))
-def test_reset_midstream(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_reset_midstream(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.random_inputs(p, 400, seed=3)
     check(p, sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path,
           "test_reset_midstream")
 
 
 @pytest.mark.parametrize("name", [n for n in POINTS if POINTS[n][3] == "ram"])
-def test_ram_reload(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_ram_reload(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     new = reload_table(name)
     x, func = eb.exhaustive_inputs(p)
     cfg = eb.bench_config(p, x, func, out_stall=0.3, reload=(p.n_funcs - 1, new))
@@ -73,16 +69,16 @@ def test_ram_reload(name, tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("name", marked(POINTS))
-def test_lint_clean_with_only_the_listed_waivers(name, tmp_path_factory):
-    p, _, outdir = built(name, tmp_path_factory)
+def test_lint_clean_with_only_the_listed_waivers(name, build_once):
+    p, _, outdir = built(name, build_once)
     assert lint(outdir / f"{p.top_name}.v", p.top_name) == []
     assert lint(outdir / f"{p.top_name}.sv", p.top_name) == []
 
 
-def test_three_tables_func_past_the_end_selects_the_last(tmp_path_factory, tmp_path):
+def test_three_tables_func_past_the_end_selects_the_last(build_once, tmp_path):
     """func 0..3 on a three-table engine: 3 (past the end) gives the last table's outputs."""
     name = "s8-M9-K8-parallel-3func-tozero"
-    p, sim, _ = built(name, tmp_path_factory)
+    p, sim, _ = built(name, build_once)
     assert p.n_funcs == 3 and p.func_bits == 2
     codes = p.layout.in_fmt.codes()
     x = np.concatenate([codes] * 4).reshape(-1, 1)
@@ -118,8 +114,8 @@ def test_every_rounding_mode_sees_negative_ties_and_remainders(rounding):
 
 # binary: a build of its own; the fast suite runs binary exhaustively on the s12 configurations
 @pytest.mark.parametrize("arch", ["parallel", pytest.param("binary", marks=pytest.mark.slow)])
-def test_16bit_every_code(arch, tmp_path_factory, tmp_path):
-    p, sim, _ = built(f"s16-silu-M11-K32-{arch}", tmp_path_factory)
+def test_16bit_every_code(arch, build_once, tmp_path):
+    p, sim, _ = built(f"s16-silu-M11-K32-{arch}", build_once)
     x, func = eb.exhaustive_inputs(p)
     assert len(x) == 65536
     check(p, sim, eb.bench_config(p, x, func), tmp_path)
@@ -127,9 +123,9 @@ def test_16bit_every_code(arch, tmp_path_factory, tmp_path):
 
 @pytest.mark.parametrize("breakage", [{"corrupt_beat": 17}, {"latency_offset": 1},
                                       {"latency_offset": -1}])
-def test_the_bench_detects_errors(breakage, tmp_path_factory, tmp_path):
+def test_the_bench_detects_errors(breakage, build_once, tmp_path):
     """A wrong expected value or a one-cycle latency error must fail the bench, naming the beat."""
-    p, sim, _ = built("s8-M9-K8-binary-ram-2func", tmp_path_factory)
+    p, sim, _ = built("s8-M9-K8-binary-ram-2func", build_once)
     x, func = eb.exhaustive_inputs(p)
     r = eb.run_bench(sim, eb.bench_config(p, x, func, **breakage), tmp_path)
     assert (r.tests, r.failures) == (1, 1)
@@ -139,7 +135,7 @@ def test_the_bench_detects_errors(breakage, tmp_path_factory, tmp_path):
 
 
 @pytest.mark.slow
-def test_100k_beats_heavy_back_pressure(tmp_path_factory, tmp_path):
-    p, sim, _ = built("u8-M33-K1-binary-4lane-floor", tmp_path_factory)
+def test_100k_beats_heavy_back_pressure(build_once, tmp_path):
+    p, sim, _ = built("u8-M33-K1-binary-4lane-floor", build_once)
     x, func = eb.random_inputs(p, 100_000, seed=9)
     check(p, sim, eb.bench_config(p, x, func, in_stall=0.6, out_stall=0.6, seed=2), tmp_path)

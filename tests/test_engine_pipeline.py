@@ -154,16 +154,12 @@ def test_all_points_fp8_binary_amaranth():
 
 
 # --- (b) the emitted Verilog on Verilator ----------------------------------------------------------
-_built = {}
-
-
-def built(key, make, tmp_path_factory):
-    """Generate and verilate one engine once per session."""
-    if key not in _built:
+def built(key, make, build_once):
+    """One engine (``make()``'s params) generated and verilated once per session."""
+    def build(outdir):
         p = make()
-        outdir = tmp_path_factory.mktemp(key.replace(",", "_"))
-        _built[key] = (p, eb.build_engine(p, outdir), outdir)
-    return _built[key]
+        return p, eb.build_engine(p, outdir), outdir
+    return build_once(key, build)
 
 
 def run_both(p, sim, tmp_path, x, func, seed=11):
@@ -175,13 +171,13 @@ def run_both(p, sim, tmp_path, x, func, seed=11):
           tmp_path / "stalled")
 
 
-def silu_all(tmp_path_factory):
-    return built("silu-parallel-all", lambda: silu(pipeline="all"), tmp_path_factory)
+def silu_all(build_once):
+    return built("silu-parallel-all", lambda: silu(pipeline="all"), build_once)
 
 
-def test_all_points_every_code(tmp_path_factory, tmp_path):
+def test_all_points_every_code(build_once, tmp_path):
     """Every code, no stalls: exact latency 14 on every beat, II 1."""
-    p, sim, _ = silu_all(tmp_path_factory)
+    p, sim, _ = silu_all(build_once)
     assert p.latency == 14
     x, func = eb.exhaustive_inputs(p)
     assert len(x) == 65536
@@ -192,15 +188,15 @@ def test_all_points_every_code(tmp_path_factory, tmp_path):
 
 @pytest.mark.parametrize("beats", [pytest.param(None, marks=pytest.mark.slow, id="every-code"),
                                    pytest.param(6000, id="6000")])
-def test_all_points_back_pressure(beats, tmp_path_factory, tmp_path):
+def test_all_points_back_pressure(beats, build_once, tmp_path):
     """Random idles and back-pressure: random beats (fast suite), every code (slow)."""
-    p, sim, _ = silu_all(tmp_path_factory)
+    p, sim, _ = silu_all(build_once)
     x, func = eb.exhaustive_inputs(p) if beats is None else eb.random_inputs(p, beats, seed=2)
     check_bench(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=11), tmp_path)
 
 
-def test_all_points_reset_midstream_and_lint(tmp_path_factory, tmp_path):
-    p, sim, outdir = silu_all(tmp_path_factory)
+def test_all_points_reset_midstream_and_lint(build_once, tmp_path):
+    p, sim, outdir = silu_all(build_once)
     x, func = eb.random_inputs(p, 400, seed=3)
     check_bench(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path,
           "test_reset_midstream")
@@ -209,9 +205,9 @@ def test_all_points_reset_midstream_and_lint(tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("offset", [1, pytest.param(-1, marks=pytest.mark.slow)])
-def test_a_latency_off_by_one_fails(offset, tmp_path_factory, tmp_path):
+def test_a_latency_off_by_one_fails(offset, build_once, tmp_path):
     """The bench's expectation one cycle off the pipelined engine's latency must fail it."""
-    p, sim, _ = silu_all(tmp_path_factory)
+    p, sim, _ = silu_all(build_once)
     x, func = eb.random_inputs(p, 200, seed=4)
     r = eb.run_bench(sim, eb.bench_config(p, x, func, latency_offset=offset), tmp_path)
     assert (r.tests, r.failures) == (1, 1) and "latency" in eb.first_failure(r.log)
@@ -219,17 +215,17 @@ def test_a_latency_off_by_one_fails(offset, tmp_path_factory, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
-def test_each_point_alone(point, tmp_path_factory, tmp_path):
-    p, sim, _ = built(f"silu-parallel-{point}", lambda: silu(pipeline=point), tmp_path_factory)
+def test_each_point_alone(point, build_once, tmp_path):
+    p, sim, _ = built(f"silu-parallel-{point}", lambda: silu(pipeline=point), build_once)
     assert p.pipeline.enabled == (point,) and p.latency == 8
     x, func = eb.random_inputs(p, 4000, seed=POINTS.index(point))
     run_both(p, sim, tmp_path, x, func)
 
 
 @pytest.mark.slow
-def test_all_points_binary(tmp_path_factory, tmp_path):
+def test_all_points_binary(build_once, tmp_path):
     p, sim, _ = built("silu-binary-all", lambda: silu(arch="binary", pipeline="all"),
-                      tmp_path_factory)
+                      build_once)
     assert p.latency == 17
     x, func = eb.exhaustive_inputs(p)
     check_bench(sim, eb.bench_config(p, x, func), tmp_path / "exact")
@@ -238,25 +234,25 @@ def test_all_points_binary(tmp_path_factory, tmp_path):
 
 
 @pytest.mark.slow
-def test_all_points_fp16(tmp_path_factory, tmp_path):
-    p, sim, _ = built("fp16-parallel-all", lambda: fp16(pipeline="all"), tmp_path_factory)
+def test_all_points_fp16(build_once, tmp_path):
+    p, sim, _ = built("fp16-parallel-all", lambda: fp16(pipeline="all"), build_once)
     assert p.latency == 16
     x, func = eb.random_inputs(p, 4000, seed=7)
     run_both(p, sim, tmp_path, x, func)
 
 
 @pytest.mark.slow
-def test_all_points_two_lanes(tmp_path_factory, tmp_path):
+def test_all_points_two_lanes(build_once, tmp_path):
     p, sim, _ = built("silu-parallel-2lane-all", lambda: silu(lanes=2, pipeline="all"),
-                      tmp_path_factory)
+                      build_once)
     x, func = eb.random_inputs(p, 3000, seed=8)
     run_both(p, sim, tmp_path, x, func)
 
 
 @pytest.mark.slow
-def test_all_points_ram_reload(tmp_path_factory, tmp_path):
+def test_all_points_ram_reload(build_once, tmp_path):
     p, sim, _ = built("silu-parallel-ram-all", lambda: silu(storage="ram", pipeline="all"),
-                      tmp_path_factory)
+                      build_once)
     x, func = eb.random_inputs(p, 2000, seed=9)
     run_both(p, sim, tmp_path, x, func)
     new = shipped_table("gelu_M11_K32")

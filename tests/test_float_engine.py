@@ -57,15 +57,12 @@ def reload_table(p: NLIEngineParams, seed: int = 99):
                         tails=(str(last.tail_lo), str(last.tail_hi)), function="reloaded")
 
 
-_built = {}
-
-
-def built(name, tmp_path_factory):
-    if name not in _built:
+def built(name, build_once):
+    """A float configuration generated and verilated once per session."""
+    def make(outdir):
         p = make_params(name)
-        outdir = tmp_path_factory.mktemp(name.replace(".", "_"))
-        _built[name] = (p, eb.build_engine(p, outdir), outdir)
-    return _built[name]
+        return p, eb.build_engine(p, outdir), outdir
+    return build_once(name, make)
 
 
 def marked(names):
@@ -73,8 +70,8 @@ def marked(names):
 
 
 @pytest.mark.parametrize("name", marked(CONFIGS))
-def test_every_bit_pattern_exact_latency(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_every_bit_pattern_exact_latency(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.exhaustive_inputs(p)
     fin = p.layout.in_fmt
     assert x.size >= 1 << fin.width and len(np.unique(x)) == (1 << fin.width if fin.is_float
@@ -86,16 +83,16 @@ def test_every_bit_pattern_exact_latency(name, tmp_path_factory, tmp_path):
 
 @pytest.mark.parametrize("name", marked(["fp16-fp16-binary-2func", "fp8e5m2-fp8e5m2-parallel-2lane",
                                          "fp16-s4.12-binary", "s4.12-fp16-parallel"]))
-def test_random_back_pressure(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_random_back_pressure(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.exhaustive_inputs(p, seed=3)
     perm = np.random.default_rng(4).permutation(len(x))
     x, func = x[perm][:20000], func[perm][:20000]
     check_bench(sim, eb.bench_config(p, x, func, in_stall=0.4, out_stall=0.5, seed=9), tmp_path)
 
 
-def test_reset_midstream_and_power_up(tmp_path_factory, tmp_path):
-    p, sim, _ = built("fp16-fp16-parallel", tmp_path_factory)
+def test_reset_midstream_and_power_up(build_once, tmp_path):
+    p, sim, _ = built("fp16-fp16-parallel", build_once)
     x, func = eb.random_inputs(p, 400, seed=5)
     check_bench(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path / "reset",
           "test_reset_midstream")
@@ -103,10 +100,10 @@ def test_reset_midstream_and_power_up(tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("breakage", [{"corrupt_beat": 0x3C00}, {"latency_offset": 1}])
-def test_the_float_bench_detects_errors(breakage, tmp_path_factory, tmp_path):
+def test_the_float_bench_detects_errors(breakage, build_once, tmp_path):
     """A wrong expected code (beat 0x3c00: the input 1.0) or a latency off by one fails the
     bench, and the message names the beat, its input, expected and actual codes in hex."""
-    p, sim, _ = built("fp16-fp16-parallel", tmp_path_factory)
+    p, sim, _ = built("fp16-fp16-parallel", build_once)
     x, func = eb.exhaustive_inputs(p)
     x, func = x[:0x3C40], func[:0x3C40]
     cfg = eb.bench_config(p, x, func, **breakage)
@@ -125,11 +122,11 @@ def test_the_float_bench_detects_errors(breakage, tmp_path_factory, tmp_path):
 
 
 @pytest.mark.slow
-def test_ram_reload_every_code(tmp_path_factory, tmp_path):
+def test_ram_reload_every_code(build_once, tmp_path):
     """Run-time reload of a float engine: values (block mantissas), cutpoint codes, positions,
     scales, block exponents and clamps through the w stream; then every bit pattern follows the
     new table."""
-    p, sim, _ = built("fp16-fp16-binary-ram", tmp_path_factory)
+    p, sim, _ = built("fp16-fp16-binary-ram", build_once)
     new = reload_table(p)
     x, func = eb.exhaustive_inputs(p)
     cfg = eb.bench_config(p, x, func, out_stall=0.2, reload=(p.n_funcs - 1, new))

@@ -36,20 +36,16 @@ def engine(kind: str, pipeline: str) -> NLIEngineParams:
     return NLIEngineParams((t,), pipeline=pipeline)
 
 
-_built: dict = {}
-
-
-def built(name, tmp_path_factory):
+def built(name, build_once):
     """(params, simulator, netlist text) of a design point's netlist, once per session."""
-    if name not in _built:
+    def make(d):
         kind, target, pipeline = DESIGNS[name]
         p = engine(kind, pipeline)
         v = emit_verilog(p)
-        d = tmp_path_factory.mktemp(name)
         text = gate_sim.netlist_verilog(v, p.top_name, target, timeout=600)
         f = gate_sim.write_sim_verilog(v, p.top_name, target, d / f"{p.top_name}.v", timeout=600)
-        _built[name] = (p, runner.build(f, p.top_name, timeout=900), text)
-    return _built[name]
+        return p, runner.build(f, p.top_name, timeout=900), text
+    return build_once(name, make)
 
 
 def inputs(p: NLIEngineParams, beats: int, seed: int):
@@ -58,32 +54,32 @@ def inputs(p: NLIEngineParams, beats: int, seed: int):
 
 
 @pytest.mark.parametrize("name", marked(DESIGNS))
-def test_every_code_exact_latency(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_every_code_exact_latency(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = inputs(p, 4000, seed=1)
     check_bench(sim, eb.bench_config(p, x, func), tmp_path)
 
 
 @pytest.mark.parametrize("name", marked(DESIGNS))
-def test_random_back_pressure(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_random_back_pressure(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.random_inputs(p, 2000, seed=5)
     check_bench(sim, eb.bench_config(p, x, func, in_stall=0.5, out_stall=0.5, seed=11), tmp_path)
 
 
 @pytest.mark.parametrize("name", marked(DESIGNS))
-def test_reset_midstream(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_reset_midstream(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     x, func = eb.random_inputs(p, 400, seed=3)
     check_bench(sim, eb.bench_config(p, x, func, in_stall=0.2, out_stall=0.3), tmp_path,
                 "test_reset_midstream")
 
 
 @pytest.mark.parametrize("name", marked([n for n in DESIGNS if DESIGNS[n][1] == "ecp5"]))
-def test_the_simulated_netlist_is_the_packed_one(name, tmp_path_factory):
+def test_the_simulated_netlist_is_the_packed_one(name, build_once):
     """The ECP5 netlist simulated has registered MULT18X18D blocks (and DP16KD output registers
     where the engine has block RAM): the pass' work is what runs."""
-    _, _, text = built(name, tmp_path_factory)
+    _, _, text = built(name, build_once)
     if DESIGNS[name][2] == "all":
         assert text.count('.REG_OUTPUT_CLK("CLK0")') == text.count("MULT18X18D #(") == 2
         assert text.count('.REG_INPUTA_CLK("CLK0")') == 2
@@ -92,9 +88,9 @@ def test_the_simulated_netlist_is_the_packed_one(name, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_a_bench_failure_on_the_netlist_names_the_beat(tmp_path_factory, tmp_path):
+def test_a_bench_failure_on_the_netlist_names_the_beat(build_once, tmp_path):
     """The netlist bench can fail: a corrupted expectation is reported."""
-    p, sim, _ = built("s8-ecp5-all", tmp_path_factory)
+    p, sim, _ = built("s8-ecp5-all", build_once)
     x, func = eb.exhaustive_inputs(p)
     r = eb.run_bench(sim, eb.bench_config(p, x, func, corrupt_beat=9), tmp_path)
     assert (r.tests, r.failures) == (1, 1) and "beat 9:" in eb.first_failure(r.log)

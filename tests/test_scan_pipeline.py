@@ -28,15 +28,13 @@ SLOW_POINTS = {
                                         gate=False, pipeline="all")),
     "hazard-state-mult": ("int8", dict(d_inner=1, d_state=4, lanes=2, pipeline="state_mult,out_mult")),
 }
-_built = {}
-
-
-def built(name, tmp_path_factory):
-    if name not in _built:
+def built(name, build_once):
+    """A pipelined scan unit generated and verilated once per session: (params, simulator)."""
+    def make(outdir):
         pre, kw = {**POINTS, **SLOW_POINTS}[name]
         p = preset(pre, **kw)
-        _built[name] = (p, sb.build_scan(p, tmp_path_factory.mktemp(name)))
-    return _built[name]
+        return p, sb.build_scan(p, outdir)
+    return build_once(name, make)
 
 
 def check(sim, cfg, tmp_path, test="test_stream"):
@@ -50,8 +48,8 @@ def stimulus(p, tokens, seed):
     return sb.draw(p, tokens, seed=seed, starts=(0, tokens // 2 + 1))
 
 
-def bench_all(name, tmp_path_factory, tmp_path):
-    p, sim = built(name, tmp_path_factory)
+def bench_all(name, build_once, tmp_path):
+    p, sim = built(name, build_once)
     check(sim, sb.bench_config(stimulus(p, 24, 4)), tmp_path / "exact")             # latency, values
     check(sim, sb.bench_config(stimulus(p, 24, 7), stall=0.5, seed=3), tmp_path / "stall")
     check(sim, sb.chunked_config(stimulus(p, 10, 9), 4, stall=0.3), tmp_path / "chunk", "test_chunked")
@@ -65,31 +63,31 @@ def bench_all(name, tmp_path_factory, tmp_path):
 # tight-all (a build of its own) runs in `make test-all`; hazard-all keeps every point in the fast suite
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "tight-all" else n
                                   for n in POINTS])
-def test_bench_passes(name, tmp_path_factory, tmp_path):
-    p, sim = bench_all(name, tmp_path_factory, tmp_path)
+def test_bench_passes(name, build_once, tmp_path):
+    p, sim = bench_all(name, build_once, tmp_path)
     assert hazard_free(p) == (name != "hazard-all")
     check(sim, sb.bench_config(stimulus(p, 8, 5), stall=0.3), tmp_path / "reset", "test_reset_midrun")
 
 
-def test_a_wrong_latency_fails(tmp_path_factory, tmp_path):
+def test_a_wrong_latency_fails(build_once, tmp_path):
     """The first beat's latency is still checked exactly where later beats may wait."""
-    p, sim = built("hazard-all", tmp_path_factory)
+    p, sim = built("hazard-all", build_once)
     r = sb.run_bench(sim, sb.bench_config(stimulus(p, 6, 4), latency_offset=-1), tmp_path, timeout=300)
     assert r.tests == 1 and r.failures == 1
     assert first_failure(r.log).startswith("beat 0: input accepted in cycle")
 
 
-def test_waiting_costs_rate_not_values(tmp_path_factory, tmp_path):
+def test_waiting_costs_rate_not_values(build_once, tmp_path):
     """With one state word and a 4-stage loop, a (token, channel) leaves every 4 clocks."""
-    p, sim = built("hazard-all", tmp_path_factory)
+    p, sim = built("hazard-all", build_once)
     r = check(sim, sb.bench_config(stimulus(p, 40, 2)), tmp_path)
     assert "(0.25" in r.log.read_text()                           # 40 outputs in ~160 cycles
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SLOW_POINTS))
-def test_bench_passes_at_every_depth(name, tmp_path_factory, tmp_path):
-    bench_all(name, tmp_path_factory, tmp_path)
+def test_bench_passes_at_every_depth(name, build_once, tmp_path):
+    bench_all(name, build_once, tmp_path)
 
 
 # --- without simulation -------------------------------------------------------------------------

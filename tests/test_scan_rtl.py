@@ -21,16 +21,13 @@ POINTS = {
     "int8-d34-p4": ("int8", dict(d_inner=34, d_state=4, lanes=4, multipliers="18x18/8")),
     "int16-mamba2-p2": ("int16", dict(d_inner=4, d_state=4, lanes=2, mode="mamba2", headdim=2)),
 }
-_built = {}
-
-
-def built(name, tmp_path_factory):
-    if name not in _built:
+def built(name, build_once):
+    """A configuration generated and verilated once per session: (params, simulator, its dir)."""
+    def make(out):
         pre, kw = POINTS[name]
         p = preset(pre, **kw)
-        out = tmp_path_factory.mktemp(name)
-        _built[name] = (p, sb.build_scan(p, out), out)
-    return _built[name]
+        return p, sb.build_scan(p, out), out
+    return build_once(name, make)
 
 
 def stimulus(p, tokens=12, seed=4):
@@ -45,9 +42,9 @@ def check(sim, cfg, tmp_path, test="test_stream"):
 
 
 @pytest.mark.parametrize("name", list(POINTS))
-def test_exact_latency_and_rate(name, tmp_path_factory, tmp_path):
+def test_exact_latency_and_rate(name, build_once, tmp_path):
     """Unstalled: every output exactly ``latency`` cycles after its input, a beat every N/P clocks."""
-    p, sim, _ = built(name, tmp_path_factory)
+    p, sim, _ = built(name, build_once)
     s = stimulus(p, tokens=40 if p.d_inner == 1 else 6)
     r = check(sim, sb.bench_config(s), tmp_path)
     if p.lanes == p.d_state and p.d_inner > latency(p):
@@ -55,24 +52,24 @@ def test_exact_latency_and_rate(name, tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(POINTS))
-def test_random_stalls_on_every_stream(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_random_stalls_on_every_stream(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     check(sim, sb.bench_config(stimulus(p, 10 if p.d_inner > 1 else 60, seed=7), stall=0.5, seed=3),
           tmp_path)
 
 
 @pytest.mark.parametrize("name", list(POINTS))
-def test_chunked_save_restore_equals_unchunked(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_chunked_save_restore_equals_unchunked(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     s = stimulus(p, 10, seed=9)
     check(sim, sb.chunked_config(s, 4, stall=0.3), tmp_path, "test_chunked")
 
 
 @pytest.mark.parametrize("name", list(POINTS))
-def test_saturating_state_and_output(name, tmp_path_factory, tmp_path):
+def test_saturating_state_and_output(name, build_once, tmp_path):
     """Inputs that drive the state to both ends of its range and the output past its own: the
     state written back, the output and the sticky flag must all match the golden model."""
-    p, sim, _ = built(name, tmp_path_factory)
+    p, sim, _ = built(name, build_once)
     s = sb.draw(p, 24 if p.d_inner <= 4 else 10, seed=11, saturating=True)
     events, h = s.result.stages["events"], s.result.stages["h"]
     # the stimulus must keep saturating: the state sum itself (not only dBu), at both ends, and out
@@ -83,21 +80,21 @@ def test_saturating_state_and_output(name, tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["int8-d1-p1", "int16-mamba2-p2"])
-def test_configuration_reads_back(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_configuration_reads_back(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     check(sim, sb.readback_config(stimulus(p, 4)), tmp_path, "test_readback")
 
 
 @pytest.mark.parametrize("name", ["int8-d1-p1", "int8-d34-p4"])
-def test_reset_in_the_middle_of_a_run(name, tmp_path_factory, tmp_path):
-    p, sim, _ = built(name, tmp_path_factory)
+def test_reset_in_the_middle_of_a_run(name, build_once, tmp_path):
+    p, sim, _ = built(name, build_once)
     check(sim, sb.bench_config(stimulus(p, 8, seed=5), stall=0.3), tmp_path, "test_reset_midrun")
 
 
 @pytest.mark.parametrize("fault", ["value", "latency"])
-def test_the_bench_catches_faults(fault, tmp_path_factory, tmp_path):
+def test_the_bench_catches_faults(fault, build_once, tmp_path):
     """A corrupted expected output or a latency off by one must fail, naming the beat in hex."""
-    p, sim, _ = built("int8-d1-p1", tmp_path_factory)
+    p, sim, _ = built("int8-d1-p1", build_once)
     s = stimulus(p, 6)
     cfg = sb.bench_config(s, corrupt_beat=3) if fault == "value" else sb.bench_config(s, latency_offset=1)
     r = sb.run_bench(sim, cfg, tmp_path, timeout=300)
@@ -110,7 +107,7 @@ def test_the_bench_catches_faults(fault, tmp_path_factory, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(POINTS))
-def test_lint_clean(name, tmp_path_factory):
-    p, _, out = built(name, tmp_path_factory)
+def test_lint_clean(name, build_once):
+    p, _, out = built(name, build_once)
     assert lint(out / f"{p.top_name}.v", p.top_name) == []
     assert lint(out / f"{p.top_name}.sv", p.top_name) == []
