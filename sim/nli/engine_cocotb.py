@@ -8,7 +8,8 @@ import os
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from nlihw.sim.nli.stream_tb import StreamTB, compare, random_pauses
+from nlihw.sim.common.streams import random_pauses
+from nlihw.sim.nli.stream_tb import StreamTB, compare
 
 
 def load_config() -> dict:

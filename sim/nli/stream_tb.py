@@ -1,18 +1,16 @@
-"""Stream testbench (cocotbext-axi style): clock, a source on ``i__*``, a sink on ``o__*``, pause
-generators for idles and back-pressure, and a record of every transfer with its cycle number.
-
-Pause generators are iterables consumed once per cycle; a truthy value means "idle this cycle"
-(the source offers nothing new, the sink deasserts ready). A beat once offered is held until it is
-taken (stream rule 2), so a source pause only starts between beats.
+"""The engine's stream testbench: its clock, a ``Source`` on ``i__*`` and a ``Sink`` on ``o__*``
+(``sim/common/streams.py``, the sources and sinks the scan bench uses too, with their pause
+generators), reset, and runs that return every transfer with its cycle number; ``compare`` is the
+scoreboard that names the first failing beat in hex.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import RisingEdge
 
-from nlihw.sim.common.streams import no_pauses, random_pauses  # noqa: F401  (shared pause patterns)
+from nlihw.sim.common.streams import Cycles, Sink, Source
 
 
 @dataclass
@@ -22,19 +20,27 @@ class Transfers:
 
 
 class StreamTB:
+    """``in_pause`` / ``out_pause``: pause generators of the source and the sink."""
+
     def __init__(self, dut, in_pause=None, out_pause=None, period_ns: int = 10):
         self.dut = dut
-        self.in_pause = iter(in_pause if in_pause is not None else no_pauses())
-        self.out_pause = iter(out_pause if out_pause is not None else no_pauses())
-        self.cycle = 0
-        self.log = Transfers()
         Clock(dut.clk, period_ns, unit="ns").start()
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
+        self.cycles = Cycles(dut.clk)
+        self.source = Source(dut, "i", self.cycles, in_pause)
+        self.sink = Sink(dut, "o", self.cycles, out_pause)
+
+    @property
+    def cycle(self) -> int:
+        return self.cycles.now
+
+    @property
+    def log(self) -> Transfers:
+        """Every transfer so far, in and out."""
+        return Transfers(self.source.sent, self.sink.got)
 
     async def reset(self, cycles: int = 2):
+        self.source.stop()
         self.dut.rst.value = 1
-        self.dut.i__valid.value = 0
         for _ in range(cycles):
             await RisingEdge(self.dut.clk)
         self.dut.rst.value = 0
@@ -44,34 +50,22 @@ class StreamTB:
                   stop=None) -> Transfers:
         """Offer ``payloads`` in order and collect outputs until ``expect_outputs`` arrived.
 
-        ``stop(tb)``, if given, is checked every cycle and ends the run early when true.
-        """
-        dut, k, holding = self.dut, 0, False
-        start_in, start_out = len(self.log.inputs), len(self.log.outputs)
-        while len(self.log.outputs) - start_out < expect_outputs:
+        ``stop(tb)``, if given, is checked every cycle and ends the run early when true (what was
+        not yet accepted is dropped)."""
+        start_in, start_out, start = len(self.source.sent), len(self.sink.got), self.cycles.now
+        self.source.send(payloads)
+        while len(self.sink.got) - start_out < expect_outputs:
             if stop is not None and stop(self):
                 break
-            if not holding:
-                holding = k < len(payloads) and not next(self.in_pause)
-            dut.i__valid.value = int(holding)
-            if holding:
-                dut.i__payload.value = payloads[k]
-            dut.o__ready.value = 0 if next(self.out_pause) else 1
-            await ReadOnly()
-            if int(dut.i__valid.value) and int(dut.i__ready.value):
-                self.log.inputs.append((self.cycle, payloads[k]))
-                k += 1
-                holding = False
-            if int(dut.o__valid.value) and int(dut.o__ready.value):
-                self.log.outputs.append((self.cycle, int(dut.o__payload.value)))
-            await RisingEdge(dut.clk)
-            self.cycle += 1
-            if self.cycle > max_cycles:
-                raise AssertionError(f"timeout after {max_cycles} cycles: {k}/{len(payloads)} beats "
-                                     f"accepted, {len(self.log.outputs) - start_out}/{expect_outputs} "
+            await RisingEdge(self.dut.clk)
+            if self.cycles.now - start > max_cycles:
+                raise AssertionError(f"timeout after {max_cycles} cycles: "
+                                     f"{len(self.source.sent) - start_in}/{len(payloads)} beats "
+                                     f"accepted, {len(self.sink.got) - start_out}/{expect_outputs} "
                                      f"outputs")
-        dut.i__valid.value = 0
-        return Transfers(self.log.inputs[start_in:], self.log.outputs[start_out:])
+        self.source.stop()
+        return Transfers(self.source.sent[start_in:], self.sink.got[start_out:start_out + expect_outputs]
+                         if stop is None else self.sink.got[start_out:])
 
 
 def compare(got: list[int], expected: list[int], inputs: list[int], width_in: int, width_out: int,
