@@ -63,23 +63,11 @@ class DtStage(wiring.Component):
         w_prods = [product(m, f"dtA{k}", x_dt, x_a[k], dp.dta_shape, p.multipliers) for k in range(lanes)]
         dtu_prod = product(m, "dtu", x_dt, x_side.u, dp.dtu_prod_shape, p.multipliers)
         if "dta_mult" in pl:
-            v, side_r = Signal(name="dtm_valid"), Signal(sb1, name="dtm_side")
-            w_r = [Signal(q.shape(), name=f"dtm_dtA{k}") for k, q in enumerate(w_prods)]
-            dtu_r = Signal(dtu_prod.shape(), name="dtm_dtu")
-            with m.If(adv_e):
-                m.d.sync += [v.eq(x_valid), side_r.eq(x_side), dtu_r.eq(dtu_prod)]
-                m.d.sync += [w_r[k].eq(w_prods[k]) for k in range(lanes)]
-            x_valid, x_side, w_prods, dtu_prod = v, side_r, w_r, dtu_r
+            x_valid, x_side, w_prods, dtu_prod = _register(m, "dtm", adv_e, x_valid, x_side, w_prods, dtu_prod)
         w_round = [round_shift(prod, dp.w_shift, rnd) for prod in w_prods]
         dtu_round = round_shift(dtu_prod, dp.dtu_shift, rnd)
         if "dta_round" in pl:
-            v, side_r = Signal(name="dtr_valid"), Signal(sb1, name="dtr_side")
-            w_r = [Signal(q.shape(), name=f"dtr_w{k}") for k, q in enumerate(w_round)]
-            dtu_r = Signal(dtu_round.shape(), name="dtr_dtu")
-            with m.If(adv_e):
-                m.d.sync += [v.eq(x_valid), side_r.eq(x_side), dtu_r.eq(dtu_round)]
-                m.d.sync += [w_r[k].eq(w_round[k]) for k in range(lanes)]
-            x_valid, x_side, w_round, dtu_round = v, side_r, w_r, dtu_r
+            x_valid, x_side, w_round, dtu_round = _register(m, "dtr", adv_e, x_valid, x_side, w_round, dtu_round)
         w_vals, flag2 = [], x_side.flag
         for rounded in w_round:
             w_vals.append(saturate(rounded, p.w_fmt)[0])
@@ -111,3 +99,15 @@ class DtStage(wiring.Component):
                      self.a_rd.en.eq(self.a_rd.reissue | take)]
         with m.If(take):
             m.d.sync += a_cur.eq(succ)
+
+
+def _register(m: Module, prefix: str, en, valid, side, ws: list, dtu):
+    """One register stage of the dt stage, advancing with ``en``: the item's valid, side band, its
+    dt*A values (one per exp lane) and dt*u; the registered (valid, side, ws, dtu)."""
+    v, side_r = Signal(name=f"{prefix}_valid"), Signal.like(side, name=f"{prefix}_side")
+    ws_r = [Signal(w.shape(), name=f"{prefix}_dtA{k}") for k, w in enumerate(ws)]
+    dtu_r = Signal(dtu.shape(), name=f"{prefix}_dtu")
+    with m.If(en):
+        m.d.sync += [v.eq(valid), side_r.eq(side), dtu_r.eq(dtu)]
+        m.d.sync += [r.eq(w) for r, w in zip(ws_r, ws)]
+    return v, side_r, ws_r, dtu_r
