@@ -137,7 +137,7 @@ def _engine_tables(out: Path):
 def _engine(out: Path, step: Step) -> list[Design]:
     """Generate and verify the 3-function engine unpipelined and with the register points the
     ECP5 delay model chooses for ``ENGINE_GOAL_MHZ``: every 16-bit code with random stalls."""
-    from nlihw.commands.engine_options import apply_timing
+    from nlihw.synth.timing_closure import apply_timing
     from nlihw.hdl.nli.params import NLIEngineParams
     tables = _engine_tables(out / "tables")
     p = NLIEngineParams(tables, top_name="nli_engine")

@@ -136,7 +136,7 @@ def test_clock_summary_fails_without_a_report(tmp_path):
 def test_engine_pipelined_variant_is_the_timing_choice(tmp_path, monkeypatch):
     """The pipelined engine is what ``nlihw gen --target-mhz 150 --target ecp5`` builds: the
     register points ``apply_timing`` chooses (small tables here, so the fits take a moment)."""
-    from nlihw.commands.engine_options import apply_timing
+    from nlihw.synth.timing_closure import apply_timing
     from nlihw.hdl.nli.params import NLIEngineParams
     monkeypatch.setattr(flow, "ENGINE_LAYOUT", dict(in_fmt="s3.5", out_fmt="s3.5", M=4, K=2))
     monkeypatch.setattr(flow, "ENGINE_FUNCS", {"silu": None, "exp": (-4.0, 1.0)})
