@@ -16,7 +16,7 @@ Latency: ``params.latency`` cycles from an input transfer to its output transfer
 The format objects decide the datapath: a float input puts its conversion stage (``FloatInput``:
 order key, position, NaN flag) before the search, which then compares keys and forms dx on
 positions; a float output stores block mantissas and exponents and rounds into the format
-(``FixedMAC`` with ``FloatRound``). A fixed-point side is built exactly as before.
+(``InterpolationMAC`` with ``FloatRound``). A fixed-point side is built exactly as before.
 
 ``params.pipeline`` enables optional register points (see ``ENGINE_PIPELINE`` in params.py) inside
 the search, micro-bin, storage and MAC units; each adds one cycle to the latency and the side band
@@ -33,7 +33,7 @@ from nlihw.hdl.common.mux_table import select
 from nlihw.hdl.common.fixed_point import shape_of
 from .comparator_tree import ComparatorTree
 from .direct_address import DirectAddress
-from .fixed_mac import FixedMAC
+from .interpolation_mac import InterpolationMAC
 from .exponent_search import ExponentSearch
 from .float_input import FloatInput, order_key
 from .micro_bin import MicroBin
@@ -159,7 +159,7 @@ class NLIEngine(wiring.Component):
         for lane in range(p.lanes):
             # lane -> (copy, port): table_ports lanes share a copy, one read port each
             st, port = copies[lane // p.table_ports], lane % p.table_ports
-            mac = FixedMAC(p)
+            mac = InterpolationMAC(p)
             m.submodules[f"mac{lane}"] = mac
             m.d.comb += [st.en[port].eq(advance), mac.en.eq(advance), mac.y0.eq(st.y0[port]),
                          mac.y1.eq(st.y1[port]), self.o.payload[lane].eq(mac.y)]

@@ -1,5 +1,5 @@
-"""Interpolation y = y0 + t (y1 - y0) in fixed point: exact product, one rounding, saturation, then
-the class mux (inside / low tail / high tail / NaN input). Four register stages: the table outputs
+"""Interpolation y = y0 + t (y1 - y0) in fixed-point arithmetic, for a fixed or a float output:
+exact product, one rounding, saturation, then the class mux (inside / low tail / high tail / NaN input). Four register stages: the table outputs
 (the block RAM output register), the product t (y1 - y0), the exact sum (y0 << T) + product, and
 the rounded, saturated, class-selected result.
 
@@ -35,7 +35,7 @@ def value_shape(layout):
     return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
 
 
-class FixedMAC(wiring.Component):
+class InterpolationMAC(wiring.Component):
     """y = the class mux of round(y0 + t (y1 - y0)), saturated; every register advances on ``en``.
 
     Parameters: ``params`` (``NLIEngineParams``): its layout gives the widths and formats, its
