@@ -1,7 +1,7 @@
 """Interpolation y = y0 + t (y1 - y0) in fixed-point arithmetic, for a fixed or a float output:
-exact product, one rounding, saturation, then the class mux (inside / low tail / high tail / NaN input). Four register stages: the table outputs
-(the block RAM output register), the product t (y1 - y0), the exact sum (y0 << T) + product, and
-the rounded, saturated, class-selected result.
+exact product, one rounding, saturation, then the class mux (inside / low tail / high tail / NaN
+input). Four register stages: the table outputs (the block RAM output register), the product
+t (y1 - y0), the exact sum (y0 << T) + product, and the rounded, saturated, class-selected result.
 
 Float output: y0, y1 are ``value_bits``-bit signed mantissas of the interval's block exponent E
 (input ``exp``, carried beside them); the exact sum acc is rounded once into the output format as
