@@ -68,6 +68,6 @@ def saturate(v: Value, fmt: Q) -> tuple[Value, Value]:
 
 def shape_of(fmt):
     """Shape of a raw code on a wire: the fixed-point value, or a float's unsigned bit pattern."""
-    if getattr(fmt, "is_float", False):
+    if fmt.is_float:
         return unsigned(fmt.width)
     return signed(fmt.width) if fmt.signed else unsigned(fmt.width)

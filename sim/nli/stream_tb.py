@@ -64,8 +64,7 @@ class StreamTB:
                                      f"accepted, {len(self.sink.got) - start_out}/{expect_outputs} "
                                      f"outputs")
         self.source.stop()
-        return Transfers(self.source.sent[start_in:], self.sink.got[start_out:start_out + expect_outputs]
-                         if stop is None else self.sink.got[start_out:])
+        return Transfers(self.source.sent[start_in:], self.sink.got[start_out:start_out + expect_outputs])
 
 
 def compare(got: list[int], expected: list[int], inputs: list[int], width_in: int, width_out: int,
