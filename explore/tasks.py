@@ -173,7 +173,7 @@ def _verify_nli(params, verilog: Path, run: Path, work: Path) -> str:
     """Every input code (a random sample above 16 bits) through the emitted Verilog on
     Verilator, compared beat by beat with the golden model."""
     from nlihw.sim.common import runner
-    from nlihw.sim.nli import engine_bench as eb
+    from nlihw.sim.nli import bench as eb
     sim = runner.build(verilog, params.top_name, build_root=sim_build_root(work))
     if params.in_width <= 16:
         x, func = eb.exhaustive_inputs(params)

@@ -18,7 +18,7 @@ from .fit_settings import default_rel_floor
 from .fitter import make_problem, smallest_m
 from .functions import get_function
 from .layout import TableLayout
-from .reference_values import stored_codes
+from .stored_values import stored_codes
 from .table import NLITable
 
 

@@ -34,7 +34,7 @@ from .layout import MicroStep, TableLayout
 from .table import NLITable
 from .tails import Tail, tail_gain, tail_offset
 from nlihw.luts.table_errors import TAU, evaluation_codes, table_errors
-from .reference_values import stored_codes
+from .stored_values import stored_codes
 from . import float_fit
 # DEFAULT_GRID, FitResult, FITTER_VERSION, MAX_GRID, check_grid and dp_smallest_m are also read from
 # here by callers

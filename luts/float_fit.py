@@ -30,7 +30,7 @@ from .float_domains import check_position, check_reach, derive_domain, derives, 
 from .functions import Function, get_function
 from .placement_dp import bellman, check_grid, dp_optimum
 from .layout import MAX_POSITION, MicroStep, TableLayout
-from .reference_values import DIGITS, MARGIN, TIE
+from .stored_values import DIGITS, MARGIN, TIE
 from .table import NLITable
 from .tails import (Tail, TailMode, linear_fixed_gain, scaled_input, convert, linear_offsets,
                     tail_offset)
@@ -175,7 +175,7 @@ def _exact_x(layout: TableLayout, ca: int, L: int, j: int):
 def _round_exact(fn: Function, f: np.ndarray, s: np.ndarray, x_exact: Callable) -> np.ndarray:
     """rint(f 2^s) (nearest even) as int64. A float64 value within MARGIN of a tie but not on it
     is decided by f's mpmath form at 60 digits (machine-independent, as
-    reference_values.stored_codes); a float64 value exactly on a tie goes to even: those are
+    stored_values.stored_codes); a float64 value exactly on a tie goes to even: those are
     structural (silu(x) = x in float64 for x > 37, x/2 near 0), the same on every libm, and
     thousands per fit (mpmath for each would cost more than the fit)."""
     scaled = np.ldexp(f, s)

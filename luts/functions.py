@@ -1,7 +1,7 @@
 """Registry of the nonlinear functions the fitter knows, each with its natural domain.
 
 Every registered function is float64 numpy, vectorized, and has an mpmath twin used to decide the
-rare stored values whose float64 value lies on a rounding boundary (see ``reference_values``). User
+rare stored values whose float64 value lies on a rounding boundary (see ``stored_values``). User
 functions are accepted as ``module:function``; they are probed once on a small array and every
 call is checked (shape, real dtype), so a bad one gives one ``FunctionError`` naming it (a
 ``SystemExit`` from user code too; ``KeyboardInterrupt`` still interrupts). Loading one imports

@@ -156,7 +156,7 @@ def _engine(out: Path, step: Step) -> list[Design]:
 
 def _verify_engine(p, out: Path):
     """(Verilog, log, beats) of one engine verified on every input code."""
-    from nlihw.sim.nli import engine_bench as eb
+    from nlihw.sim.nli import bench as eb
     sim = eb.build_engine(p, out / "rtl")
     x, func = eb.exhaustive_inputs(p, seed=1)
     r = eb.run_bench(sim, eb.bench_config(p, x, func, in_stall=0.3, out_stall=0.3), out / "sim")

@@ -64,7 +64,7 @@ def baseline_params(kind, func="silu", fin="s4.4", fout="s4.4", seg_log2=4, lane
 
 def check_bench(sim, cfg, workdir, test="test_stream"):
     """Run one cocotb engine bench and assert that it ran and passed (naming the failing beat)."""
-    from nlihw.sim.nli import engine_bench as eb
+    from nlihw.sim.nli import bench as eb
     r = eb.run_bench(sim, cfg, workdir, test)
     assert r.tests == 1, f"the cocotb test did not run (see {r.log})"
     assert r.failures == 0, f"bench failed: {eb.first_failure(r.log)} (log {r.log})"

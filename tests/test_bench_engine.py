@@ -4,7 +4,7 @@ import pytest
 
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from nlihw.sim.nli.engine_model import pack_output
 from nlihw.luts.golden import nli_eval, nli_stages
 from nlihw.sim.common.lint import lint

@@ -38,12 +38,12 @@ def one_line_error(capsys) -> str:
 @pytest.fixture
 def no_build(monkeypatch):
     """Every Verilator build and scan stimulus fails the test: validation must come first."""
-    from nlihw.sim.nli import engine_bench
-    from nlihw.sim.scan import bench, stimulus
+    from nlihw.sim.nli import bench as nli_bench
+    from nlihw.sim.scan import bench as scan_bench, stimulus
 
     def built(*a, **k):
         raise AssertionError("work started before the options were validated")
-    for mod, name in ((engine_bench, "build_engine"), (bench, "build_scan"), (stimulus, "mamba_inputs")):
+    for mod, name in ((nli_bench, "build_engine"), (scan_bench, "build_scan"), (stimulus, "mamba_inputs")):
         monkeypatch.setattr(mod, name, built)
 
 

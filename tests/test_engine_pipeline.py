@@ -23,7 +23,7 @@ from nlihw.errors import ParamsError
 from nlihw.hdl.nli.params import ENGINE_PIPELINE, NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.sim.common.lint import lint
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from engine_points import check_bench
 from nlihw.sim.nli.random_tables import random_table
 

@@ -96,7 +96,7 @@ def test_amaranth_engine_every_fp8_code():
 def test_verilator_every_fp16_code(lead, tmp_path):
     """The emitted Verilog of an fp16 exponent-indexed PWL (fp16 SiLU on [-150, 150]) on every
     one of the 65,536 bit patterns against the golden model, with exact latency."""
-    from nlihw.sim.nli import engine_bench as eb
+    from nlihw.sim.nli import bench as eb
     p = exp_pwl_params("fp16", lead, (-150.0, 150.0))
     sim = eb.build_engine(p, tmp_path / "rtl")
     x, func = eb.exhaustive_inputs(p)

@@ -13,7 +13,7 @@ import pytest
 from nlihw.errors import ParamsError
 from nlihw.formats import FP, fp16
 from nlihw.hdl.nli.params import NLIEngineParams
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from engine_points import check_bench
 from nlihw.luts.golden import nli_stages
 from nlihw.sim.nli.random_tables import random_table

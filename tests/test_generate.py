@@ -16,7 +16,7 @@ from nlihw.hdl.nli import generate as gen_mod
 from nlihw.hdl.nli.generate import generate
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_dir
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from engine_points import params, table
 
 SILU = ("silu", "s3.5", "s2.6", 9, 8)

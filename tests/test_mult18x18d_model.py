@@ -11,7 +11,7 @@ from importlib import resources
 import pytest
 
 from nlihw.sim.common import runner
-from nlihw.sim.netlist import gate_sim
+from nlihw.synth import gate_netlist
 from nlihw.sim.netlist.trace import run_trace
 
 pytestmark = pytest.mark.timeout(600)
@@ -146,8 +146,8 @@ def mul_traces(tmp_path_factory):
     traces, texts = {}, {}
     for pack in (True, False):
         d = tmp_path_factory.mktemp(f"mul_pack{int(pack)}")
-        texts[pack] = gate_sim.netlist_verilog(MUL, "t", "ecp5", pack=pack, timeout=300)
-        f = gate_sim.write_sim_verilog(MUL, "t", "ecp5", d / "t.v", pack=pack, timeout=300)
+        texts[pack] = gate_netlist.netlist_verilog(MUL, "t", "ecp5", pack=pack, timeout=300)
+        f = gate_netlist.write_sim_verilog(MUL, "t", "ecp5", d / "t.v", pack=pack, timeout=300)
         sim = runner.build(f, "t", timeout=300)
         traces[pack] = run_trace(sim, steps, ["p", "q"], d / "run")
     return steps, traces, texts

@@ -1,6 +1,6 @@
 """The netlists whose figures the reports give, simulated against the golden model: the ECP5
 netlist after DSP / block-RAM register packing (synth/ecp5_dsp.py) and the generic target's netlist
-of nand2_ge.lib cells, with the engine benches of the RTL (sim/nli/engine_cocotb.py) unchanged."""
+of nand2_ge.lib cells, with the engine benches of the RTL (sim/nli/bench_cocotb.py) unchanged."""
 from __future__ import annotations
 
 import pytest
@@ -9,8 +9,8 @@ from nlihw.hdl.nli.generate import emit_verilog
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.sim.common import runner
-from nlihw.sim.netlist import gate_sim
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.synth import gate_netlist
+from nlihw.sim.nli import bench as eb
 from engine_points import check_bench, table
 
 pytestmark = pytest.mark.timeout(1200)
@@ -42,8 +42,8 @@ def built(name, build_once):
         kind, target, pipeline = DESIGNS[name]
         p = engine(kind, pipeline)
         v = emit_verilog(p)
-        text = gate_sim.netlist_verilog(v, p.top_name, target, timeout=600)
-        f = gate_sim.write_sim_verilog(v, p.top_name, target, d / f"{p.top_name}.v", timeout=600)
+        text = gate_netlist.netlist_verilog(v, p.top_name, target, timeout=600)
+        f = gate_netlist.write_sim_verilog(v, p.top_name, target, d / f"{p.top_name}.v", timeout=600)
         return p, runner.build(f, p.top_name, timeout=900), text
     return build_once(name, make)
 
@@ -99,7 +99,7 @@ def test_a_bench_failure_on_the_netlist_names_the_beat(build_once, tmp_path):
 def test_unsupported_target_is_a_params_error():
     from nlihw.errors import ParamsError
     with pytest.raises(ParamsError, match="xcup"):
-        gate_sim.netlist_verilog("module t; endmodule", "t", "xcup")
+        gate_netlist.netlist_verilog("module t; endmodule", "t", "xcup")
 
 
 ROM = """
@@ -139,9 +139,9 @@ def test_block_ram_output_register_simulated(pack, tmp_path):
     steps = [{"en": int(rng.random() < 0.7), "en2": int(rng.random() < 0.6),
               "addr": rng.randrange(1024)} for _ in range(500)]
     want = rom_model(steps)
-    text = gate_sim.netlist_verilog(ROM, "r", "ecp5", pack=pack, timeout=300)
+    text = gate_netlist.netlist_verilog(ROM, "r", "ecp5", pack=pack, timeout=300)
     assert text.count("DP16KD #(") == 1 and (text.count('.REGMODE_A("OUTREG")') == 1) is pack
-    f = gate_sim.write_sim_verilog(ROM, "r", "ecp5", tmp_path / "r.v", pack=pack, timeout=300)
+    f = gate_netlist.write_sim_verilog(ROM, "r", "ecp5", tmp_path / "r.v", pack=pack, timeout=300)
     got = run_trace(runner.build(f, "r", timeout=600), steps, ["q"], tmp_path / "run")
     assert len({w[0] for w in want}) > 200
     bad = next((k for k, (g, w) in enumerate(zip(got, want)) if g != w), None)

@@ -66,7 +66,7 @@ SWEEP_REFUSAL = ("error: nlihw sweep needs the 'explore' extra: pip install 'nli
 PROBE = """
 import importlib.util, json, sys
 from importlib.metadata import distributions
-import nlihw, nlihw.cli, nlihw.commands.simulate, nlihw.sim.nli.engine_cocotb as bench
+import nlihw, nlihw.cli, nlihw.commands.simulate, nlihw.sim.nli.bench_cocotb as bench
 print(json.dumps({"files": [m.__file__ for m in (nlihw, nlihw.cli, nlihw.commands.simulate, bench)],
                   "path": [p for p in sys.path if p],
                   "dists": [d.metadata["Name"] for d in distributions()],
@@ -91,7 +91,7 @@ def test_wheel_holds_every_module_and_data_file(wheel):
     assert not missing, f"left out of the wheel: {sorted(missing)}"
     top = {n.split("/")[0] for n in names}
     assert top == {"nlihw", wheel.name.split("-py3")[0] + ".dist-info"}, top   # no bare sim/synth
-    for required in ("nlihw/commands/fit.py", "nlihw/sim/nli/engine_cocotb.py",
+    for required in ("nlihw/commands/fit.py", "nlihw/sim/nli/bench_cocotb.py",
                      "nlihw/luts/tables/silu_M11_K32.json", "nlihw/synth/nand2_ge.lib",
                      "nlihw/hdl/common/lint_waivers.vlt", "nlihw/explore/examples/small.toml",
                      "nlihw/explore/sweep.py", "nlihw/flow.py"):

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from nlihw.hdl.nli.generate import generate
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from nlihw.sim.common.lint import lint
 from engine_points import POINTS, params
 

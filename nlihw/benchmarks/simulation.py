@@ -17,7 +17,7 @@ from nlihw.benchmarks.section_output import publish, rich_markdown
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.default_tables import shipped_table
 from nlihw.hdl.nli.generate import generate
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from nlihw.sim.common import runner
 from nlihw.sim.nli.random_tables import random_table
 

@@ -12,7 +12,7 @@ from nlihw import verbosity
 from nlihw.errors import ParamsError
 from nlihw.host_tools import require_host_tools
 from nlihw.sim.common import runner
-from nlihw.sim.nli import engine_bench as eb
+from nlihw.sim.nli import bench as eb
 from .engine_options import TIMING_NOTE, engine_options, params_from_options
 from .table_names import resolve_tables
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from nlihw.hdl.common.deliverables import Testbench
 from nlihw.sim.common import sv_testbench as sv
-from .engine_bench import exhaustive_inputs
+from .bench import exhaustive_inputs
 from .engine_model import engine_eval, pack_input, pack_output
 
 EXHAUSTIVE_BITS = 16

@@ -11,7 +11,7 @@ from nlihw.formats import Q
 from nlihw.luts import fitter
 from nlihw.luts.functions import REGISTRY, Function
 from nlihw.luts.layout import TableLayout
-from nlihw.luts.reference_values import near_boundary, stored_codes
+from nlihw.luts.stored_values import near_boundary, stored_codes
 
 FMT = Q(3, 6, True)                      # LSB 1/64; boundary between codes 6 and 7 at 6.5/64
 B = 6.5 / 64

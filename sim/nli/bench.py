@@ -14,7 +14,7 @@ from nlihw.sim.common import runner
 from nlihw.sim.common.runner import first_failure  # noqa: F401  (benches and CLI report it)
 from .engine_model import engine_eval, pack_input, pack_output
 
-TEST_MODULE = "nlihw.sim.nli.engine_cocotb"
+TEST_MODULE = "nlihw.sim.nli.bench_cocotb"
 
 
 @dataclass
