@@ -7,12 +7,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import re
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
 from nlihw.atomic import atomic_write_text, open_lock_file
 from nlihw.errors import NlihwError
-
 from .input_files import MAX_RECORD_BYTES, read_input
 from .results import COLUMNS
 
@@ -63,8 +64,6 @@ def read_point(results: Path, point_id: str) -> dict | None:
 def remove_stale_temporaries(results: Path, work: str = "cache") -> int:
     """Delete temporary files and task scratch directories left by a killed sweep (only ever
     called under the lock)."""
-    import re
-    import shutil
     n = 0
     d = Path(results) / POINTS_DIR
     if d.is_dir():

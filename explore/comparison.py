@@ -18,12 +18,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nlihw.errors import ParamsError
+from rich.table import Table
+from rich.text import Text
 
+from nlihw.atomic import atomic_write_text
+from nlihw.errors import ParamsError
+from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.luts import baselines
+from nlihw.luts.fitter import FITTER_VERSION, make_problem
+from nlihw.luts.layout import TableLayout
 from . import cache
 from .executor import check_scheduler
+from .input_files import MAX_PLAN_BYTES, read_input
+from .points import _dist
 from .query import ranked
+from .results_io import load_results
 from .spec import FULL_LUT_SYNTH_LIMIT, NLI_KEYS, parse_spec
+from .sweep import run_sweep
 from .tasks import AREA_KEY
 
 ARCHS = ("nli_k1", "nli", "uniform_pwl", "full_lut")
@@ -56,8 +67,6 @@ class Plan:
 
 
 def _plan_key(func, in_fmt, out_fmt, max_err_lsb, domain, grid) -> str:
-    from nlihw.luts.fitter import FITTER_VERSION
-    from .points import _dist
     return hashlib.sha256(json.dumps(
         [PLAN_VERSION, func, in_fmt, out_fmt, repr(float(max_err_lsb)),
          None if domain is None else [repr(float(d)) for d in domain], grid, NLI_KS, MICRO_STEPS,
@@ -70,7 +79,6 @@ def plan(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=No
     path = None if results is None else Path(results) / PLANS_DIR / \
         f"{_plan_key(func, in_fmt, out_fmt, max_err_lsb, domain, grid)}.json"
     if path is not None and path.is_file():
-        from .input_files import MAX_PLAN_BYTES, read_input
         try:
             d = json.loads(read_input(path, MAX_PLAN_BYTES, "compare plan"))
             return Plan(tuple((int(K), str(s), int(M)) for K, s, M in d["nli"]),
@@ -80,7 +88,6 @@ def plan(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=No
             pass                    # unreadable: plan again and replace it
     p = _plan(func, in_fmt, out_fmt, max_err_lsb, domain, grid, progress)
     if path is not None:
-        from nlihw.atomic import atomic_write_text
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps({"nli": [list(c) for c in p.nli], "uniform_M": p.uniform_M,
                                             "full_lut_codes": p.full_lut_codes,
@@ -89,9 +96,6 @@ def plan(func, in_fmt, out_fmt, max_err_lsb, domain=None, grid=None, progress=No
 
 
 def _plan(func, in_fmt, out_fmt, max_err_lsb, domain, grid, progress) -> Plan:
-    from nlihw.luts import baselines
-    from nlihw.luts.fitter import make_problem
-    from nlihw.luts.layout import TableLayout
     nli = []
     for K in (1,) + NLI_KS:
         for step in MICRO_STEPS:
@@ -219,7 +223,6 @@ def _same_config(a: dict, b: dict) -> bool:
 
 
 def _rows(results: Path, table: list[dict], chosen: dict, targets) -> list[Row]:
-    from nlihw.hdl.nli.params import NLIEngineParams
     out = []
     for key in ARCHS:
         best, note = chosen[key]
@@ -242,8 +245,6 @@ def _rows(results: Path, table: list[dict], chosen: dict, targets) -> list[Row]:
 
 def _full_lut_unsynthesized(row: Row, func, in_fmt, out_fmt, bound, domain) -> None:
     """A full LUT no requested target can hold: its figures without synthesis (as before)."""
-    from nlihw.hdl.nli.params import NLIEngineParams
-    from nlihw.luts import baselines
     c = baselines.smallest_full_lut(func, in_fmt, out_fmt, bound, domain)
     if c is None:
         return
@@ -274,8 +275,6 @@ def compare(func, in_fmt, out_fmt, max_err_lsb, targets=("generic",), results="b
     """Plan the candidate points, sweep them into ``results``, select each architecture's
     cheapest point meeting the bound, sweep the NLI winners on the other targets.
     ``sweep_progress`` / ``sweep_detail``: the sweeps' log lines (``run_sweep``'s)."""
-    from .results_io import load_results
-    from .sweep import run_sweep
     targets = tuple(dict.fromkeys(targets))
     for t in targets:
         if t not in TARGETS:
@@ -355,8 +354,6 @@ def summary(rows: list[Row], targets) -> tuple[list[str], list[list[str]]]:
 
 def summary_table(rows: list[Row], targets, title: str):
     """The side-by-side comparison as a rich table (CLI and benchmark)."""
-    from rich.table import Table
-    from rich.text import Text
     head, lines = summary(rows, targets)
     t = Table(title=Text(title))
     for h in head:

@@ -7,18 +7,24 @@ cancelled and running ones stopped (SIGTERM, so their tools are killed too, then
 """
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import re
+import select
 import signal
+import socket
+import threading
 import time
 import uuid
-from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import forkserver
 from typing import Callable, Iterable, Iterator
 
-from nlihw.errors import NlihwError
+from nlihw.errors import NlihwError, ParamsError
 
 CONNECT_TIMEOUT = 10.0       # seconds to reach a Dask scheduler (TCP connect, then its answer)
 PARENT_POLL = 0.5            # seconds between checks that the main process lives (no pidfd)
@@ -44,7 +50,6 @@ def run_tasks(fn: Callable, items: Iterable[tuple[str, tuple]], *, jobs: int | N
               scheduler: str | None = None) -> Iterator[tuple[str, object]]:
     """(key, fn(*args) or WorkerLost) for every (key, args) in ``items``, in completion order."""
     if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
-        from nlihw.errors import ParamsError
         raise ParamsError(f"jobs must be >= 1, got {jobs!r}")
     items = list(items)
     if not items:
@@ -65,8 +70,6 @@ def _start_forkserver() -> None:
     """Start the fork server with SIGINT ignored (inherited through exec, and by the workers until
     _worker_init), so a Ctrl-C while it imports PRELOAD prints no traceback: the sweep's own
     exit ends it."""
-    import threading
-    from multiprocessing import forkserver
     if threading.current_thread() is not threading.main_thread():
         forkserver.ensure_running()
         return
@@ -85,7 +88,6 @@ def _starting_workers():
     """Workers start (ProcessPoolExecutor.submit waits for the fork server, which may still be
     importing PRELOAD): a Ctrl-C meanwhile stops the fork server at once, so no worker is left
     half-started (it would print a traceback after the sweep ended), then interrupts."""
-    import threading
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -123,7 +125,6 @@ def _worker_init(main_pid: int) -> None:
         raise KeyboardInterrupt
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    import threading
     threading.Thread(target=_watch_parent, args=(main_pid,), daemon=True,
                      name="nlihw-parent-watch").start()
 
@@ -135,7 +136,6 @@ def _watch_parent(main_pid: int) -> None:
     except (AttributeError, OSError):
         fd = None
     if fd is not None:
-        import select
         select.select([fd], [], [])
     else:
         while True:
@@ -224,10 +224,6 @@ def check_scheduler(address: str, timeout: float | None = None) -> None:
     """Raise a one-line SchedulerError unless a Dask scheduler answers at ``address`` within
     ``timeout`` seconds (a TCP connect, then Dask's handshake and an identity call, each bounded:
     distributed's own connect waits forever on a port that accepts and says nothing)."""
-    import asyncio
-    import re
-    import socket
-    import threading
     timeout = CONNECT_TIMEOUT if timeout is None else timeout
     m = re.fullmatch(r"(tcp|tls)://([^\s/:]+):(\d{1,5})/?", address)
     if m is None:

@@ -20,9 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-
+from nlihw.atomic import atomic_write_text
 from nlihw.errors import NlihwError, ParamsError
+from nlihw.formats import parse_format
+from nlihw.hdl.nli.generate import generate
+from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.fit_metrics import METRIC_KEY as FIT_METRIC_KEY
+from nlihw.luts.fitter import FITTER_VERSION, check_grid, dp_smallest_m
+from nlihw.luts.float_baselines import code_lut_table, exponent_pwl_table, full_lut_figures
+from nlihw.luts.float_fit import candidate_grid, error_matrix, fit, make_problem, tail_errors
+from nlihw.luts.layout import TableLayout
+from nlihw.luts.table import NLITable
+from nlihw.synth.driver import run_synth
+from .spec import FULL_LUT_SYNTH_LIMIT
 
 ARCHS = ("nli", "nn_lut_paper", "nn_lut", "exponent_pwl", "full_lut")
 NAMES = {"nli": "NLI", "nn_lut_paper": "NN-LUT, the paper's size", "nn_lut": "NN-LUT (NLI K=1)",
@@ -66,8 +76,6 @@ def smallest_m(p, metric: str, limit: float, grid: int | None = None,
                m_max: int = 1024) -> int | None:
     """Fewest cutpoints whose optimal table (over the candidate grid) meets ``limit`` (mean-rel as
     a mean, max-ulp as a max), or None up to ``m_max``: the fitter's ``dp_smallest_m``."""
-    from nlihw.luts.fitter import check_grid, dp_smallest_m
-    from nlihw.luts.float_fit import candidate_grid, error_matrix, tail_errors
     check_grid(grid)
     minmax = metric == "max-ulp"
     total = limit if minmax else limit * p.xs.shape[0]
@@ -76,14 +84,11 @@ def smallest_m(p, metric: str, limit: float, grid: int | None = None,
 
 
 def _key(*parts) -> str:
-    from nlihw.luts.fitter import FITTER_VERSION
     return hashlib.sha256(json.dumps([VERSION, FITTER_VERSION, *parts], sort_keys=True)
                           .encode()).hexdigest()[:16]
 
 
 def _cached_table(work: Path, key: str, make: Callable):
-    from nlihw.atomic import atomic_write_text
-    from nlihw.luts.table import NLITable
     path = work / "tables" / f"{key}.json"
     if path.is_file():
         try:
@@ -100,8 +105,6 @@ def _cached_table(work: Path, key: str, make: Callable):
 def size_nli(func, fin, fout, K: int, metric: str, limit: float, domain=None, grid=None,
              m_max: int = 257, progress=None):
     """The optimal NLI table with the fewest M meeting the bound (fit with ``metric``), or None."""
-    from nlihw.luts.float_fit import fit, make_problem
-    from nlihw.luts.layout import TableLayout
     if progress:
         progress(f"K={K}: fewest M for {metric} <= {limit:.4g}")
     M = smallest_m(make_problem(func, TableLayout(fin, fout, 2, K), domain), metric, limit, grid,
@@ -115,8 +118,6 @@ def size_nli(func, fin, fout, K: int, metric: str, limit: float, domain=None, gr
 
 def size_exponent_pwl(func, fin, fout, metric: str, limit: float, domain=None, progress=None):
     """The exponent-indexed PWL with the fewest leading mantissa bits meeting the bound, or None."""
-    from nlihw.formats import parse_format
-    from nlihw.luts.float_baselines import exponent_pwl_table
     for lead in range(parse_format(fin).man_bits + 1):
         if progress:
             progress(f"exponent-indexed PWL: {lead} leading bits")
@@ -130,8 +131,6 @@ def plan(func, fin, fout, metric: str, limit: float | None, work: Path, domain=N
          progress=None) -> tuple[float, dict]:
     """(the bound, arch -> table or None): the reference NLI at the paper's layout when no
     ``limit`` is given, then each architecture sized to the bound."""
-    from nlihw.luts.float_fit import fit
-    from nlihw.luts.layout import TableLayout
     if metric not in METRIC_KEY:
         raise ParamsError(f"the float comparison bounds mean-rel or max-ulp, got {metric!r}")
     dom = None if domain is None else [float(d) for d in domain]
@@ -172,8 +171,6 @@ def plan(func, fin, fout, metric: str, limit: float | None, work: Path, domain=N
 
 def _fit_or_none(func, fin, fout, M, K, metric, grid, domain, progress):
     """An optimal fit, or None when the format or domain holds too few codes for M."""
-    from nlihw.luts.float_fit import fit
-    from nlihw.luts.layout import TableLayout
     if progress:
         progress(f"K={K}: fitting M={M}")
     try:
@@ -190,8 +187,6 @@ def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None,
     ``storage="ram"`` makes the NLI and NN-LUT engines reloadable (cutpoints, scales and exponents
     in registers, values in RAM: the paper's programmable units); the exponent-indexed PWL has no
     cutpoints to load and keeps its values in ROM."""
-    from nlihw.hdl.nli.params import NLIEngineParams
-    from nlihw.luts.float_baselines import code_lut_table, full_lut_figures
     rows = []
     for key in ("nli", "nn_lut_paper", "nn_lut", "exponent_pwl"):
         t = tables.get(key)
@@ -225,7 +220,6 @@ def rows_of(func, fin, fout, metric, limit, tables: dict, domain=None,
 def full_lut_targets(row: FloatRow, targets) -> tuple:
     """A full LUT larger than FULL_LUT_SYNTH_LIMIT entries is synthesized for xcup (block RAM)
     only: as logic or LUT RAM it is its size, nothing to learn from a day of ABC."""
-    from .spec import FULL_LUT_SYNTH_LIMIT
     if row.params.layout.n_values > FULL_LUT_SYNTH_LIMIT:
         return tuple(t for t in targets if t == "xcup")
     return tuple(targets)
@@ -233,8 +227,6 @@ def full_lut_targets(row: FloatRow, targets) -> tuple:
 
 def synthesize(rows: list[FloatRow], targets, work: Path, progress=None) -> None:
     """Generate and synthesize every row that has engine params, on every target (cached)."""
-    from nlihw.hdl.nli.generate import generate
-    from nlihw.synth.driver import run_synth
     for r in rows:
         if r.params is None:
             continue

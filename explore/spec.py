@@ -40,12 +40,20 @@ full LUT too large for the target) are refused.
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from nlihw.errors import NlihwError, ParamsError
-
+from nlihw.formats import parse_format
+from nlihw.hdl.nli.params import ENGINE_PIPELINE
+from nlihw.hdl.scan.params import PIPELINE, PRESETS
+from nlihw.luts.fit_metrics import METRICS
+from nlihw.luts.fitter import MAX_GRID
+from nlihw.luts.functions import get_function
+from nlihw.luts.layout import TableLayout
+from nlihw.synth.targets import TARGETS
 from .input_files import MAX_SPEC_BYTES, InputFileError, read_input_text
 from .points import STAGES, Point
 
@@ -263,7 +271,6 @@ def _check_int(name, k, vals, lo, hi, none_ok=False):
 
 
 def _check_formats(name, k, vals):
-    from nlihw.formats import parse_format
     for x in vals:
         _check_str(name, k, [x])
         try:
@@ -273,7 +280,6 @@ def _check_formats(name, k, vals):
 
 
 def _check_targets(name, b, stages):
-    from nlihw.synth.targets import TARGETS
     _check_str(name, "target", b["target"], tuple(TARGETS))
     if "synth" in stages and not b["target"]:
         raise SpecError(f"{name}.target: missing (the synth stage needs a target: "
@@ -292,12 +298,6 @@ def _check_size(name, b):
 
 
 def _nli_points(name: str, b: dict, stages) -> list[Point]:
-    from nlihw.errors import ParamsError
-    from nlihw.luts.functions import get_function
-    from nlihw.luts.layout import TableLayout
-    from nlihw.luts.fit_metrics import METRICS             # fixed point and float (max-ulp)
-    from nlihw.formats import parse_format
-    from nlihw.luts.fitter import MAX_GRID
 
     _check_str(name, "func", b["func"])
     for f in b["func"]:
@@ -322,7 +322,6 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
     _check_targets(name, b, stages)
     _check_size(name, b)
     targets = b["target"] or ("",)
-    from nlihw.hdl.nli.params import ENGINE_PIPELINE
     pipes = _pipelines(name, b["pipeline"], ENGINE_PIPELINE)
 
     out = []
@@ -363,7 +362,6 @@ def _nli_points(name: str, b: dict, stages) -> list[Point]:
 
 def _check_domain(name: str, text: str) -> str:
     """"" or "LO:HI" with finite LO < HI, normalized to the exact reprs of the two floats."""
-    import math
     if text == "":
         return ""
     try:
@@ -376,7 +374,6 @@ def _check_domain(name: str, text: str) -> str:
 
 
 def _scan_points(name: str, b: dict, stages) -> list[Point]:
-    from nlihw.hdl.scan.params import PRESETS
     _check_str(name, "preset", b["preset"], tuple(PRESETS))
     _check_int(name, "d_state", b["d_state"], 1, 256)
     for n in b["d_state"]:
@@ -388,8 +385,6 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
     _check_int(name, "tokens", b["tokens"], 1, 1 << 16)
     _check_targets(name, b, stages)
     _check_size(name, b)
-    from nlihw.hdl.scan.params import PIPELINE
-    from nlihw.hdl.nli.params import ENGINE_PIPELINE
     pipes = _pipelines(name, b["pipeline"], PIPELINE)
     epipes = _pipelines(name, b["engine_pipeline"], ENGINE_PIPELINE, "engine_pipeline")
     out = []

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from nlihw.atomic import OutputError, atomic_write_text, check_destination
-
 from . import cache
 from .executor import WorkerLost, check_scheduler, run_tasks
 from .points import Point
-from .results import CSV_NAME, PARQUET_NAME, write_tables
+from .results import COLUMNS, CSV_NAME, PARQUET_NAME, row_template, write_tables
 from .spec import Spec
 from .tasks import run_point
 
@@ -38,7 +41,6 @@ class SweepSummary:
 
 def lost_record(p: Point, err: BaseException) -> dict:
     """The record of a point whose worker died: failed, and marked not to be trusted on re-runs."""
-    from .results import COLUMNS, row_template
     row = row_template(p)
     row.update(status="failed", error=f"{type(err).__name__}: {err}")
     return {**{c: row[c] for c in COLUMNS}, "params": None, "reports": {}, "transient": True}
@@ -73,7 +75,6 @@ def run_sweep(spec: Spec, results: "str | Path", *, jobs: int | None = None,
 
     ``progress`` takes the plain progress lines of a log (default: printed on ``console``),
     ``detail`` a line per point done (default: none); the CLI passes its verbosity's."""
-    from rich.console import Console
     results = Path(results)
     console = console or Console(stderr=True)
     progress = progress or (lambda msg: console.print(msg, markup=False, highlight=False))
@@ -153,8 +154,6 @@ class _Progress:
         if self.plain:
             self._line()
         elif not self.quiet:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
             self.progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("{task.fields[failed]} failed"),
                                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

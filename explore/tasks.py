@@ -19,7 +19,28 @@ from pathlib import Path
 
 import numpy as np
 
-from .points import Point
+from nlihw.atomic import atomic_write_text
+from nlihw.errors import ParamsError
+from nlihw.hdl.nli.generate import generate as generate_engine
+from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.hdl.scan.generate import generate as generate_scan
+from nlihw.hdl.scan.params import preset
+from nlihw.hdl.scan.unit import latency
+from nlihw.luts import baselines
+from nlihw.luts.fitter import FITTER_VERSION, fit, make_problem
+from nlihw.luts.functions import get_function
+from nlihw.luts.golden import nli_eval
+from nlihw.luts.layout import TableLayout
+from nlihw.luts.table import NLITable
+from nlihw.luts.table_errors import evaluation_codes, ulp_at
+from nlihw.sim.common import runner
+from nlihw.sim.nli import bench as eb
+from nlihw.sim.scan import bench as sb
+from nlihw.sim.scan.accuracy import quantize_inputs, reference_out
+from nlihw.sim.scan.golden import scan_eval
+from nlihw.sim.scan.stimulus import mamba_inputs
+from nlihw.synth.driver import run_synth
+from .points import Point, _dist
 from .results import COLUMNS, row_template
 
 TOP = {"nli": "nli_engine", "scan": "selective_scan"}
@@ -58,7 +79,6 @@ def one_line(e: BaseException) -> str:
 
 # --- NLI engines and baselines ------------------------------------------------------------------
 def _nli(p: Point, row: dict, record: dict, work: Path, tmp: Path, synth_cache):
-    from nlihw.hdl.nli.params import NLIEngineParams
     t0 = time.perf_counter()
     table, cached = _table(p, work / "fit")
     row["fit_s"] = 0.0 if cached else time.perf_counter() - t0
@@ -70,9 +90,8 @@ def _nli(p: Point, row: dict, record: dict, work: Path, tmp: Path, synth_cache):
     row["latency"] = params.latency
     if "gen" not in p.stages:
         return
-    from nlihw.hdl.nli.generate import generate
     t0 = time.perf_counter()
-    paths = generate(params, tmp / "rtl")
+    paths = generate_engine(params, tmp / "rtl")
     row["gen_s"] = time.perf_counter() - t0
     if "verify" in p.stages:
         t0 = time.perf_counter()
@@ -84,10 +103,6 @@ def _nli(p: Point, row: dict, record: dict, work: Path, tmp: Path, synth_cache):
 
 def _table(p: Point, cache: Path):
     """The point's table, from the fit cache when an intact copy is there."""
-    from nlihw.luts.fitter import FITTER_VERSION
-    from nlihw.luts.table import NLITable
-    from nlihw.atomic import atomic_write_text
-    from .points import _dist
     rule = p.key_dict()["point"].get("default_domain")        # a float input's derived domain
     key = hashlib.sha256(json.dumps(
         [p.func, p.in_fmt, p.out_fmt, p.M, p.K, p.micro_step, p.arch in ("uniform", "direct") and p.arch,
@@ -107,9 +122,6 @@ def _table(p: Point, cache: Path):
 
 def make_table(p: Point):
     """Fit (parallel, binary) or build (uniform PWL with at most M cutpoints, full LUT) the table."""
-    from nlihw.luts import baselines
-    from nlihw.luts.fitter import fit
-    from nlihw.luts.layout import TableLayout
     dom = p.domain_range()
     if p.arch == "direct":
         return baselines.full_lut_table(p.func, p.in_fmt, p.out_fmt, dom)
@@ -121,9 +133,6 @@ def make_table(p: Point):
 
 def uniform_segment_log2(p: Point) -> int:
     """The smallest 2^s-code segments whose aligned uniform PWL table has at most M cutpoints."""
-    from nlihw.errors import ParamsError
-    from nlihw.luts.fitter import make_problem
-    from nlihw.luts.layout import TableLayout
     prob = make_problem(p.func, TableLayout(p.in_fmt, p.out_fmt, 2, 1), p.domain_range())
     fin = prob.layout.in_fmt
     for s in range(0, fin.width + 1):
@@ -138,10 +147,6 @@ def uniform_segment_log2(p: Point) -> int:
 def nli_errors(table) -> dict:
     """Errors of the bit-exact output against float64 f over every code of the table's domain
     (a 65,536-code sample above that), in output LSBs and real units."""
-    from nlihw.luts.functions import get_function
-    from nlihw.luts.golden import nli_eval
-    from nlihw.luts.table_errors import evaluation_codes
-    from nlihw.luts.table_errors import ulp_at
     lay = table.layout
     xs = evaluation_codes(table)
     with np.errstate(all="ignore"):
@@ -172,8 +177,6 @@ def sim_build_root(work: Path) -> "Path | None":
 def _verify_nli(params, verilog: Path, run: Path, work: Path) -> str:
     """Every input code (a random sample above 16 bits) through the emitted Verilog on
     Verilator, compared beat by beat with the golden model."""
-    from nlihw.sim.common import runner
-    from nlihw.sim.nli import bench as eb
     sim = runner.build(verilog, params.top_name, build_root=sim_build_root(work))
     if params.in_width <= 16:
         x, func = eb.exhaustive_inputs(params)
@@ -209,7 +212,6 @@ def synth_figures(target: str, figures: dict) -> dict:
 
 
 def _synth(p: Point, row, record, verilog: Path, top: str, tmp: Path, synth_cache):
-    from nlihw.synth.driver import run_synth
     t0 = time.perf_counter()
     rep = run_synth(verilog, top, p.target, cache_dir=synth_cache, report_dir=tmp / "synth")
     run = rep.pop("run", {})
@@ -220,7 +222,6 @@ def _synth(p: Point, row, record, verilog: Path, top: str, tmp: Path, synth_cach
 
 # --- selective-scan unit ------------------------------------------------------------------------
 def scan_params(p: Point):
-    from nlihw.hdl.scan.params import preset
     return preset(p.preset, d_inner=p.d_inner, d_state=p.d_state, lanes=p.P, top_name=TOP["scan"],
                   pipeline=p.pipeline or None, engine_pipeline=p.engine_pipeline or None)
 
@@ -228,9 +229,6 @@ def scan_params(p: Point):
 def scan_errors(params, tokens: int) -> dict:
     """Bit-exact golden output against float64 selective_scan_ref on Mamba-like inputs (the first
     row of ``error_budget``): max error in LSBs and real units, relative RMS error."""
-    from nlihw.sim.scan.accuracy import quantize_inputs, reference_out
-    from nlihw.sim.scan.golden import scan_eval
-    from nlihw.sim.scan.stimulus import mamba_inputs
     x = mamba_inputs(params.d_inner, params.d_state, tokens, np.random.default_rng(SCAN_SEED))
     cfg, run = quantize_inputs(params, x)
     y = params.out_fmt.to_real(scan_eval(params, cfg, run).out)
@@ -250,17 +248,13 @@ def _scan(p: Point, row, record, work: Path, tmp: Path, synth_cache):
     row["table_bits"] = sum(table_bits(getattr(params, f), "parallel")
                             for f in ("softplus", "exp", "silu"))
     row["fit_s"] = time.perf_counter() - t0
-    from nlihw.hdl.scan.unit import latency
     row["latency"] = latency(params)
     if "gen" not in p.stages:
         return
-    from nlihw.hdl.scan.generate import generate
     t0 = time.perf_counter()
-    paths = generate(params, tmp / "rtl")
+    paths = generate_scan(params, tmp / "rtl")
     row["gen_s"] = time.perf_counter() - t0
     if "verify" in p.stages:
-        from nlihw.sim.scan import bench as sb
-        from nlihw.sim.common import runner
         t0 = time.perf_counter()
         built = runner.build(paths["verilog"], params.top_name, build_root=sim_build_root(work))
         s = sb.draw(params, min(p.tokens, 16), seed=SCAN_SEED)

@@ -7,12 +7,14 @@ search for each architecture's cheapest configuration that meets a max-error bou
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import mpmath
 import numpy as np
 
 from nlihw.errors import ParamsError
+from nlihw.formats import parse_format
 from nlihw.luts.table_errors import table_errors
 from .fit_settings import default_rel_floor
 from .fitter import make_problem, smallest_m
@@ -64,7 +66,6 @@ def full_lut_table(func: str, in_fmt, out_fmt, domain=None) -> NLITable:
 
 
 def _with_errors(t: NLITable, meta: dict) -> NLITable:
-    import dataclasses
     floor = default_rel_floor(t.layout.out_fmt)
     return dataclasses.replace(t, meta={**meta, "rel_floor": repr(floor),
                                         "errors": table_errors(t, rel_floor=floor)})
@@ -95,7 +96,6 @@ def smallest_nli_m(func, in_fmt, out_fmt, max_err_lsb: float, K: int, micro_step
 
 def smallest_uniform(func, in_fmt, out_fmt, max_err_lsb: float, domain=None) -> Choice | None:
     """Largest segment (fewest segments) that meets the bound."""
-    from nlihw.formats import parse_format
     w = parse_format(in_fmt).width
     for s in range(w, -1, -1):
         t = uniform_table(func, in_fmt, out_fmt, s, domain)

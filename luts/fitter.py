@@ -27,20 +27,20 @@ import numpy as np
 
 from nlihw.errors import FunctionError, ParamsError
 from nlihw.formats import Q, rounding_code
-from . import segment_error as se
-from .fit_metrics import FIXED_METRICS, METRIC_CODE, check_metric
-from .functions import Function, get_function
-from .layout import MicroStep, TableLayout
-from .table import NLITable
-from .tails import Tail, tail_gain, tail_offset
 from nlihw.luts.table_errors import TAU, evaluation_codes, table_errors
-from .stored_values import stored_codes
-from . import float_fit
+from . import float_fit, segment_error as se
+from .fit_metrics import FIXED_METRICS, METRIC_CODE, check_metric
 # DEFAULT_GRID, FitResult, FITTER_VERSION, MAX_GRID, check_grid and dp_smallest_m are also read from
 # here by callers
 from .fit_settings import (ALL_CODES_CANDIDATES, DEFAULT_GRID, FITTER_VERSION,  # noqa: F401
                            FIXED_BLOCK_SECONDS, FitResult, resolve_rel_floor, resolve_tails)
+from .functions import Function, get_function
+from .layout import MicroStep, TableLayout
 from .placement_dp import MAX_GRID, bellman, check_grid, dp_optimum, dp_smallest_m  # noqa: F401
+from .refine import refine_values
+from .stored_values import stored_codes
+from .table import NLITable
+from .tails import Tail, tail_gain, tail_offset
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,6 @@ def fit(func: "str | Function", layout: TableLayout, *, metric: str | None = Non
     ``metric`` defaults to max-abs, or mean-rel for a float output. Layouts with a float side are
     fitted by ``float_fit`` (same DP on float codes).
     """
-    from .refine import refine_values
     if layout.in_float or layout.out_float:
         return float_fit.fit(func, layout, metric=metric, grid=grid, domain=domain, refine=refine,
                              rel_floor=rel_floor, tails=tails, progress=progress)

@@ -17,9 +17,12 @@ benches serve them too):
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from nlihw.errors import ParamsError
+from nlihw.formats import Q, parse_format
 from nlihw.luts.table_errors import error_summary, evaluation_codes, table_errors
 from .fit_settings import default_rel_floor
 from .float_fit import build_table, make_problem
@@ -55,7 +58,6 @@ def exponent_pwl_table(func: str, in_fmt, out_fmt, lead_bits: int,
                        domain: tuple[float, float] | None = None) -> NLITable:
     """The exponent-indexed PWL of ``func`` on ``domain`` (default: the function's) as an NLI
     table (K = 1, tails as the fitter's defaults), with its errors in meta."""
-    import dataclasses
     probe = make_problem(func, TableLayout(in_fmt, out_fmt, 2, 1), domain)
     cut = exponent_pwl_cutpoints(probe.layout, probe.domain, lead_bits)
     if cut.shape[0] < 2:
@@ -87,7 +89,6 @@ def code_lut_table(func: str, in_fmt, out_fmt) -> NLITable:
     """The full LUT of ``func`` as a table over raw codes: entry x holds the output code of f at
     input code x, rounded to nearest even (saturating); NaN codes hold the canonical NaN (0 for a
     fixed output), +-Inf hold f at the largest finite value of that sign."""
-    from nlihw.formats import Q, parse_format
     fin, fout = parse_format(in_fmt), parse_format(out_fmt)
     if fin.width > 16:
         raise ParamsError(f"a full LUT of {fin} would hold 2^{fin.width} entries; 16 bits at most")

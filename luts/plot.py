@@ -5,6 +5,7 @@ Returns the PNG bytes; the caller writes them (with the command's other outputs,
 from __future__ import annotations
 
 import io
+
 import numpy as np
 
 from nlihw.luts.golden import nli_eval
@@ -14,6 +15,7 @@ from .table import NLITable
 
 
 def plot_png(table: NLITable) -> bytes:
+    # imported here, not at the top: matplotlib comes with the optional 'plot' extra
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

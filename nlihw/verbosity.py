@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from rich.console import Console
+
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 
 _level = NORMAL
@@ -63,7 +65,6 @@ def debug() -> bool:
 def plain() -> bool:
     """Whether progress is shown as plain lines: stderr is not a terminal (a CI log, a pipe).
     Decided as rich decides whether a spinner or bar can animate, so exactly one of the two shows."""
-    from rich.console import Console
     return not Console(stderr=True).is_terminal
 
 

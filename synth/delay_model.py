@@ -24,6 +24,7 @@ from importlib import resources
 import numpy as np
 
 from nlihw.errors import ParamsError
+from .targets import TARGETS
 
 PRIMITIVES = ("reg", "lut", "carry", "chain", "mult", "mem", "mult_r", "mem_r", "mem_in")
 DELAYS_FILE = "delays.json"
@@ -76,7 +77,6 @@ def load_all() -> dict[str, TargetDelays]:
 
 def load(target: str, speed: int | None = None) -> TargetDelays:
     """The model of ``target`` at ``speed`` (default: the target's default grade)."""
-    from .targets import TARGETS
     if target not in TARGETS:
         raise ParamsError(f"unknown target {target!r}")
     t = TARGETS[target]

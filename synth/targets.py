@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Callable
 
 from nlihw.errors import ParamsError
+from .ecp5_dsp import pack_dsp_registers
 
 
 def _sum(cells: dict[str, int], names) -> int:
@@ -125,7 +126,6 @@ class NetlistPass:
 
 
 def _ecp5_dsp(netlist: dict, top: str):
-    from .ecp5_dsp import pack_dsp_registers
     return pack_dsp_registers(netlist, top)
 
 

@@ -16,9 +16,10 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.hdl.common.mux_table import select
 from nlihw.hdl.common.product import multiply
 from nlihw.luts.layout import MicroStep, clog2
-from nlihw.hdl.common.mux_table import select
+from .exponent_search import segments
 
 CLS_INSIDE, CLS_LOW, CLS_HIGH, CLS_NAN = 0, 1, 2, 3
 
@@ -96,7 +97,6 @@ class MicroBin(wiring.Component):
         # stage 2: shift, split, address
         u = Signal(lay.u_bits)
         if exp_pwl:
-            from .exponent_search import segments
             m.d.comb += u.eq(prod >> segments(p.tables[0]).r)
         else:
             m.d.comb += u.eq(prod >> per_interval(self._shift, f_r, i_r))

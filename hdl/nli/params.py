@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass
 
 from nlihw.errors import ParamsError
-from nlihw.luts.layout import TableLayout, clog2
-from nlihw.luts.table import NLITable
 from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import check_module_name
+from nlihw.luts.layout import TableLayout, clog2
+from nlihw.luts.table import NLITable
+from .exponent_search import segments
 
 ARCHS = ("parallel", "binary", "uniform", "direct")
 STORAGES = ("rom", "ram")
@@ -117,7 +118,6 @@ class NLIEngineParams:
             fmts = f"{lay.in_fmt} -> {lay.out_fmt}"
             if self.arch == "uniform" and lay.in_float:
                 # the exponent-indexed PWL: segments are the codes' top bits (exponent_search.py)
-                from .exponent_search import segments
                 if self.storage != "rom":
                     raise ParamsError("arch 'uniform' (a baseline) supports storage='rom' only")
                 if len({segments(t).r for t in tables}) != 1:

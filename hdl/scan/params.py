@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nlihw.errors import ParamsError
 from nlihw.formats import Q, Rounding, parse_format, parse_rounding, require_fixed
-from nlihw.luts.layout import clog2
-from nlihw.luts.table import NLITable
 from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.pipeline import Pipeline
 from nlihw.hdl.common.verilog_names import check_module_name
+from nlihw.hdl.nli.params import ENGINE_PIPELINE
+from nlihw.luts.layout import clog2
+from nlihw.luts.scan_tables import scan_table
+from nlihw.luts.table import NLITable
 
 MODES = ("mamba1", "mamba2")
 # The unit's optional register points (in the components of hdl/scan/), in datapath order; each
@@ -81,7 +83,6 @@ class ScanParams:
     multipliers: "Multipliers | str | None" = None
 
     def __post_init__(self):
-        from nlihw.hdl.nli.params import ENGINE_PIPELINE
         set_ = object.__setattr__
         set_(self, "pipeline", PIPELINE.parse(self.pipeline))
         set_(self, "engine_pipeline", ENGINE_PIPELINE.parse(self.engine_pipeline))
@@ -271,7 +272,6 @@ class ScanParams:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def replace(self, **changes) -> "ScanParams":
-        from dataclasses import replace
         return replace(self, **changes)
 
 
@@ -293,7 +293,6 @@ def preset(name: str, *, d_inner: int = 64, d_state: int = 16, lanes: int | None
            mode: str = "mamba1", headdim: int = 1, **overrides) -> ScanParams:
     """ScanParams of a named preset with the shipped tables; ``lanes`` defaults to d_state.
     ``overrides`` replace formats and tables (``exp=NLITable``)."""
-    from nlihw.luts.scan_tables import scan_table
     if name not in PRESETS:
         raise ParamsError(f"unknown scan preset {name!r}; choose one of {', '.join(PRESETS)}")
     kw = {f: scan_table(name, f) for f in ("softplus", "exp", "silu") if f not in overrides}

@@ -11,6 +11,7 @@ a 1,024-point grid against the pruned DP on the same grid and on the largest gri
 from __future__ import annotations
 
 import time
+import time as _t
 
 from rich.table import Table
 
@@ -46,7 +47,6 @@ FLOAT_TARGET_S = 60.0       # fp16 silu M=11 K=32 [-150, 150] mean-rel, one core
 
 def run_float(console) -> dict:
     """Fit seconds (wall and CPU of this process) per float table; the target row is marked."""
-    import time as _t
     figures = {}
     t = Table(title="Float fit time and error, every finite code of the domain, one core "
                     "(target: fp16 silu M=11 K=32 [-150, 150] mean-rel < 60 s; paper: 610 s on "

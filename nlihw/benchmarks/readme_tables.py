@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nlihw.atomic import atomic_write_text
+from nlihw.bench import SECTIONS
 from nlihw.benchmarks.section_output import RESULTS_DIR, stamp
 from nlihw.errors import NlihwError
 
@@ -87,7 +88,7 @@ def module_tables(module: str) -> tuple[str, ...]:
 def declared_tables(sections=None) -> dict[str, tuple[str, ...]]:
     """Section name -> the table names it declares, for every section of ``nlihw.bench``."""
     if sections is None:
-        from nlihw.bench import SECTIONS as sections
+        sections = SECTIONS
     return {name: module_tables(module) for name, module in sections}
 
 

@@ -12,6 +12,7 @@ seed, the P = 16 targets and the pipeline table skipped (their rows say "not mea
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,10 +25,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from nlihw.benchmarks.section_output import markdown_table, publish, rich_markdown
-from nlihw.hdl.scan.params import preset
+from nlihw.hdl.scan.generate import generate
+from nlihw.hdl.scan.params import PIPELINE, preset
+from nlihw.hdl.scan.unit import loop_depth
+from nlihw.sim.scan import bench as sb
 from nlihw.sim.scan.accuracy import budget_table, error_budget, path_rows, path_table, quantize_inputs
+from nlihw.sim.scan.calibrate import calibrate
 from nlihw.sim.scan.golden import scan_eval
 from nlihw.sim.scan.stimulus import heavy_tailed_inputs, mamba_inputs
+from nlihw.synth.driver import format_table, run_synth
+from nlihw.synth.report_table import fmax_text
+from nlihw.synth.targets import TARGETS as SYNTH_TARGETS
 
 TARGETS = {"int16": 0.0025, "int8": 0.08}
 QUICK = os.environ.get("NLIHW_BENCH_SCAN_QUICK") == "1"
@@ -92,7 +100,6 @@ def families() -> dict:
 def floor_accuracy(console) -> dict:
     """Full output and scan path alone against their own I/O floor, per preset and family, and
     the int16 formats ``scan calibrate`` chooses for the heavy-tailed family."""
-    from nlihw.sim.scan.calibrate import calibrate
     figures, xs = {}, families()
     for name in TARGETS:
         for fam, x in xs.items():
@@ -120,7 +127,6 @@ def golden_speed(console) -> dict:
 
 def throughput(console, work: Path) -> dict:
     """(token, channel) results per clock with no stalls, measured on the emitted Verilog."""
-    from nlihw.sim.scan import bench as sb
     t = Table(title="Throughput on Verilator (int8, N=16, D_inner=8, 32 tokens, no stalls)")
     for col in ("lanes P", "clocks per (token, channel)", "latency", "measured results/clock",
                 "target", "build + run (s)"):
@@ -143,15 +149,12 @@ def throughput(console, work: Path) -> dict:
 
 def _latency(outdir: Path, p) -> int:
     """The unit's latency as its generated manifest states it."""
-    import json
     return json.loads((outdir / f"{p.top_name}.manifest.json").read_text())["latency"]
 
 
 def _synth(console, work: Path, p, target: str, **kw) -> dict:
     """``p`` generated under ``work`` and synthesized on ``target`` (cached by content); the
     report, with ``latency`` from the manifest."""
-    from nlihw.hdl.scan.generate import generate
-    from nlihw.synth.driver import run_synth
     d = work / f"{p.top_name}_{p.digest()[:12]}"
     v = generate(p, d)["verilog"]
     rep = run_synth(v, p.top_name, target, params={"lanes": p.lanes, "pipeline": str(p.pipeline),
@@ -165,7 +168,6 @@ def synthesis(console, work: Path) -> dict:
     """int16 at P in {1, 4, 16} on generic-sram (logic in gate equivalents, the state memories as
     SRAM macros: mapping them to gates takes ABC in WebAssembly hours), xcup and ecp5; reports
     by ``P<lanes>/<target>``."""
-    from nlihw.synth.driver import format_table
     reports = {}
     for P in ((1, 4) if QUICK else (1, 4, 16)):
         p = preset("int16", d_inner=D_INNER, d_state=N, lanes=P, top_name=f"scan_p{P}")
@@ -184,9 +186,6 @@ FMAX_TARGET_MHZ = 100.0
 
 def pipeline_table(console, work: Path) -> dict:
     """Depth vs latency vs ECP5 Fmax vs area for int16, D_inner = 64, N = 16, P = 1."""
-    from nlihw.hdl.scan.params import PIPELINE
-    from nlihw.hdl.scan.unit import loop_depth
-    from nlihw.synth.report_table import fmax_text
     full = os.environ.get("NLIHW_BENCH_FULL") == "1"
     depths = [str(n) for n in range(len(PIPELINE.points) + 1)] if full else PIPELINE_DEPTHS
     t = Table(title=escape(f"Scan unit pipeline (int16, D_inner={D_INNER}, N={N}, P=1) on ECP5 "
@@ -218,7 +217,6 @@ def fpga_targets(console, work: Path) -> dict:
     """The issue's ECP5 configurations with every register point (the fastest): P = 4 and P = 1
     on the LFE5U-25F, P = 16 on the 85F (``ECP5_85K`` when that target exists; else its resources
     from the 25F mapping, which does not depend on the device, and no Fmax)."""
-    from nlihw.synth.targets import TARGETS as SYNTH_TARGETS
     out = {}
     for P, target in ((4, "ecp5"), (1, "ecp5"), (16, ECP5_85K)):
         if QUICK and P == 16:

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from nlihw.atomic import atomic_write_text
 from nlihw.benchmarks.section_output import markdown_table, publish, rich_markdown
-from nlihw.hdl.nli.params import ENGINE_PIPELINE
+from nlihw.hdl.nli.params import ENGINE_PIPELINE, NLIEngineParams
 from nlihw.hdl.nli.stage_delays import choose_pipeline, predict
+from nlihw.luts.default_tables import shipped_table
 from nlihw.synth.calibrate_delays import depth_params, measure
 from nlihw.synth.delay_model import load
 from nlihw.synth.report_table import fmax_text
@@ -26,8 +27,6 @@ TABLES = ("depths", "goals", "validation")          # published (section_output)
 def validation_params():
     """Engines the models were not calibrated on: binary search, K=8 with gelu, an fp16 engine;
     each at no and at every register point."""
-    from nlihw.hdl.nli.params import NLIEngineParams
-    from nlihw.luts.default_tables import shipped_table
     out = []
     for label, table, arch in (("silu M11 K32 binary", "silu_M11_K32", "binary"),
                                ("gelu M11 K8", "gelu_M11_K8", "parallel"),

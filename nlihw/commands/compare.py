@@ -13,11 +13,14 @@ from nlihw import verbosity
 from nlihw.atomic import OutputSet
 from nlihw.errors import ParamsError
 from nlihw.exit_codes import NotMetError
-from nlihw.explore.executor import check_scheduler
+from nlihw.explore import float_comparison as fc
 from nlihw.explore.comparison import NAMES, TARGETS, check_domain, compare, plan, summary, summary_table
+from nlihw.explore.executor import check_scheduler
+from nlihw.formats import parse_format
 from nlihw.luts.fitter import MAX_GRID, check_grid
-from .fit import check_outputs, parse_domain
+from nlihw.luts.float_baselines import exponent_pwl_table
 from .executor_options import check_executor, executor_options
+from .fit import check_outputs, parse_domain
 
 
 @click.command("compare")
@@ -66,7 +69,6 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
     Examples: nlihw compare --func silu --in s4.12 --out s4.12 --max-err 2 --target generic --target ecp5;
     nlihw compare --func silu --in fp16 --out fp16 --domain -150:150 --target generic --target ecp5
     """
-    from nlihw.formats import parse_format
     if parse_format(in_fmt).is_float or parse_format(out_fmt).is_float:
         return _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric,
                               storage, domain, grid, targets, outdir)
@@ -123,8 +125,6 @@ def command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, stora
 def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric, storage,
                    domain, grid, targets, outdir):
     """The float comparison (explore/float_comparison.py)."""
-    from nlihw.explore import float_comparison as fc
-    from nlihw.formats import parse_format
     if max_err is not None:
         raise ParamsError("--max-err (LSB) bounds a fixed-point comparison; with a float side use "
                           "--max-mean-rel or --max-ulp")
@@ -176,7 +176,6 @@ def _float_command(func, in_fmt, out_fmt, max_err, max_mean_rel, max_ulp, metric
 def _check_met(rows, func, in_fmt, out_fmt, metric, limit, dom, work) -> None:
     """Raise NotMetError (exit 3) when no float design meets ``metric <= limit``, naming the least
     error each architecture reached (before any synthesis: nothing is worth synthesizing)."""
-    from nlihw.explore import float_comparison as fc
     key = fc.METRIC_KEY[metric]
     got = {r.architecture: r.errors.get(key) for r in rows}
     if any(e is not None and e <= limit * (1 + 1e-6) for e in got.values()):
@@ -208,8 +207,6 @@ def _check_met(rows, func, in_fmt, out_fmt, metric, limit, dom, work) -> None:
 def _least_exponent_pwl(func, in_fmt, out_fmt, key: str, dom) -> tuple[float, int]:
     """(the least error, its leading mantissa bits) over every exponent-indexed PWL the sizing
     tried (a table each: cheap, unlike an NLI fit at its largest M)."""
-    from nlihw.formats import parse_format
-    from nlihw.luts.float_baselines import exponent_pwl_table
     tried = [(exponent_pwl_table(func, in_fmt, out_fmt, lead, dom).meta["errors"][key], lead)
              for lead in range(parse_format(in_fmt).man_bits + 1)]
     return min(tried)

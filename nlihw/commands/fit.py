@@ -8,15 +8,16 @@ from pathlib import Path
 import click
 
 from nlihw import verbosity
-from nlihw.atomic import OutputSet, check_destination, OutputError
+from nlihw.atomic import OutputError, OutputSet, check_destination
 from nlihw.errors import ParamsError
-from nlihw.formats import Rounding
 from nlihw.extras import require
+from nlihw.formats import Rounding
+from nlihw.luts.fit_metrics import METRICS
 from nlihw.luts.fitter import DEFAULT_GRID, MAX_GRID, check_grid, fit
 from nlihw.luts.float_domains import RULE, derives
 from nlihw.luts.functions import get_function
 from nlihw.luts.layout import TableLayout
-from nlihw.luts.fit_metrics import METRICS
+from nlihw.luts.plot import plot_png
 from .table import print_summary
 
 
@@ -150,7 +151,6 @@ def command(func, in_fmt, out_fmt, M, K, metric, micro_step, t_bits, mul_bits, r
     if hex_path:
         outs.add_text(hex_path, "\n".join(table.hex_lines()) + "\n", "--hex")
     if plot:
-        from nlihw.luts.plot import plot_png
         outs.add_bytes(plot, plot_png(table), "--plot")
     outs.commit()
     print_summary(table)

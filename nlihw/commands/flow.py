@@ -7,6 +7,7 @@ import click
 from rich.console import Console
 
 from nlihw.errors import ParamsError
+from nlihw.flow import run_flow, summary
 from .output_dir import check_writable_dir
 
 
@@ -37,7 +38,6 @@ def command(out: Path, jobs: int | None, scan_gates: bool):
       nlihw flow
       nlihw flow -o build -j 2 --scan-gates
     """
-    from nlihw.flow import run_flow, summary
     if jobs is not None and jobs < 1:
         raise ParamsError(f"--jobs must be >= 1, got {jobs}")
     check_writable_dir(out)

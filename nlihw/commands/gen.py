@@ -10,6 +10,7 @@ from nlihw.hdl.common.deliverables import check_vlnv
 from nlihw.hdl.nli.generate import generate
 from nlihw.sim.nli import verilog_testbench
 from .engine_options import TIMING_GOAL, TIMING_NOTE, TIMING_OPTIONS, engine_options, params_from_options
+from .table import error_line
 from .table_names import resolve_tables
 
 
@@ -61,7 +62,6 @@ def command(tables, arch, lanes, storage, top_name, outdir, testbench, vlnv):
 
 def _details(p, paths: dict) -> None:
     """-v: each table with its layout and errors, the params, every file written with its size."""
-    from .table import error_line
     for i, t in enumerate(p.tables):
         lay = t.layout
         verbosity.detail(f"gen: table {i} {t.function}: {lay.in_fmt} -> {lay.out_fmt}, M={lay.M} "

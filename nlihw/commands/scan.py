@@ -7,14 +7,27 @@ import tempfile
 from pathlib import Path
 
 import click
+import numpy as np
+from click.core import ParameterSource
 from rich.console import Console
 
+from nlihw.atomic import OutputSet, check_destination
 from nlihw.errors import ParamsError
-from nlihw.host_tools import require_host_tools
-from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
+from nlihw.hdl.scan.generate import generate
+from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
+from nlihw.hdl.scan.params_file import load_params, save_params
+from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
+from nlihw.host_tools import require_host_tools
+from nlihw.luts.default_tables import build_defaults, check_jobs, compare_with_shipped, comparison_report
+from nlihw.luts.scan_tables import SPECS, scan_tables_dir
 from nlihw.luts.table import NLITable
 from nlihw.sim.common import runner
+from nlihw.sim.common.runner import first_failure
+from nlihw.sim.scan import bench as sb, stimulus, verilog_testbench
+from nlihw.sim.scan.accuracy import budget_table, clipped_inputs, error_budget, path_rows, path_table
+from nlihw.sim.scan.activations import load_activations
+from nlihw.sim.scan.calibrate import calibrate
 from .output_dir import check_writable_dir
 from .table_names import resolve_table
 
@@ -78,8 +91,6 @@ FILE_FIXED = {"preset_name": "--preset", "d_inner": "--d-inner", "d_state": "--d
 
 
 def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline, multipliers):
-    from click.core import ParameterSource
-    from nlihw.hdl.scan.params_file import load_params
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         for name, flag in FILE_FIXED.items():
@@ -136,9 +147,6 @@ def gen(outdir, testbench, **opts):
 
     Example: nlihw scan gen --preset int16 --d-inner 64 --d-state 16 --lanes 16 -o build/scan
     """
-    from nlihw.hdl.scan.generate import generate
-    from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
-    from nlihw.sim.scan import verilog_testbench
     p = params_from_options(**opts)
     click.echo(f"generating {p.top_name} (this elaborates {p.exp_lanes + 2} NLI engines) ...", err=True)
     paths = generate(p, outdir, testbench=verilog_testbench.testbench(p) if testbench else None)
@@ -171,7 +179,6 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
     """Verify the emitted Verilog on Verilator against the golden model: Mamba-like inputs,
     several sequences, random stalls on every stream. Exit 0 on PASS, 1 on FAIL, 2 on bad input.
     """
-    from nlihw.sim.scan import bench as sb
     if not 0 <= stall < 1:
         raise ParamsError(f"--stall must be in [0, 1), got {stall}")
     if not 1 <= sequences <= tokens:
@@ -198,7 +205,6 @@ def sim(tokens, sequences, stall, seed, waves, workdir, **opts):
         if waves:
             click.echo(f"waves: {built.wave_file(work / 'run')}")
         if not ok:
-            from nlihw.sim.common.runner import first_failure
             click.echo(f"first failure: {first_failure(r.log)}", err=True)
             raise SystemExit(1)
     finally:
@@ -211,14 +217,11 @@ INPUT_FAMILIES = ("bench", "heavy-tailed")
 
 def scan_inputs(p, inputs: str, tokens: int, seed: int):
     """The inputs of ``scan error``: a generated family, or a model's activations (.npz)."""
-    import numpy as np
-    from nlihw.sim.scan import stimulus
     hd = p.headdim if p.mode == "mamba2" else None
     if inputs in INPUT_FAMILIES:
         draw = stimulus.mamba_inputs if inputs == "bench" else stimulus.heavy_tailed_inputs
         return draw(p.d_inner, p.d_state, tokens, np.random.default_rng(seed), mode=p.mode,
                     headdim=hd)
-    from nlihw.sim.scan.activations import load_activations
     if not inputs.endswith(".npz") and not Path(inputs).exists():
         raise ParamsError(f"--inputs must be {', '.join(INPUT_FAMILIES)} or an .npz file, got {inputs!r}")
     x = load_activations(inputs)
@@ -245,8 +248,6 @@ def check_states(tokens: int, p, source: str = "") -> None:
 
 def print_error_report(p, x, title: str, budget: bool = True):
     """The full output beside the scan path alone (D = 0), then the full output's error budget."""
-    from nlihw.sim.scan.accuracy import (budget_table, clipped_inputs, error_budget, path_rows,
-                                         path_table)
     con = Console(width=140)
     rows = path_rows(p, x)
     con.print(path_table(rows, f"{title}: golden model (bit-exact RTL) vs float64 reference"))
@@ -320,10 +321,6 @@ def calibrate_(activations, preset_name, max_saturation, headroom, refit, lanes,
 
     Example: nlihw scan calibrate --activations layer3.npz --preset int16 -o layer3.params.json
     """
-    from nlihw.atomic import OutputSet, check_destination
-    from nlihw.hdl.scan.params_file import save_params
-    from nlihw.sim.scan.activations import load_activations
-    from nlihw.sim.scan.calibrate import calibrate
     check_destination(output)
     x = load_activations(activations)
     check_states(x.u.size // x.u.shape[-2], preset(preset_name, d_inner=x.u.shape[-2],
@@ -370,9 +367,6 @@ def calibrate_(activations, preset_name, max_saturation, headroom, refit, lanes,
 def tables_(out, jobs):
     """Refit the presets' softplus, exp and SiLU tables and compare them with the shipped ones
     (identical hardware and identical files, reported separately)."""
-    import tempfile
-    from nlihw.luts.default_tables import build_defaults, check_jobs, compare_with_shipped, comparison_report
-    from nlihw.luts.scan_tables import SPECS, scan_tables_dir
     check_jobs(jobs)
     check_writable_dir(out)
     shipped = scan_tables_dir()

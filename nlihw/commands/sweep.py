@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 
+from nlihw import verbosity
 from nlihw.errors import ParamsError
+from nlihw.explore import cache
 from nlihw.explore.examples import resolve_spec
 from nlihw.explore.spec import SCALAR_ONLY, SpecError, load_spec_text, parse_spec
+from nlihw.explore.sweep import cached_record, run_sweep
 from .executor_options import check_executor, executor_options
 
 # option -> (block, key, type)
@@ -99,10 +103,6 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
 
     Example: nlihw sweep --func silu,gelu -M 5,9,17 -K 1,8 --stages fit,gen,synth --target generic -o build/sweep
     """
-    from rich.console import Console
-    from nlihw import verbosity
-    from nlihw.explore import cache
-    from nlihw.explore.sweep import cached_record, run_sweep
     check_executor(jobs, scheduler)
     over = overrides_from(ranges)
     if spec is not None:

