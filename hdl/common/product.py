@@ -119,7 +119,12 @@ def multiply(m: Module, a: Value, b: Value, mult: Multipliers) -> Value:
 
 class Product(wiring.Component):
     """``p`` = ``a`` * ``b``, combinational, built as ``mult`` says; ``p``'s shape is the caller's
-    (wide enough: exact)."""
+    (wide enough: exact).
+
+    Parameters: ``a_shape``, ``b_shape``, ``p_shape``: the operands' and the product's shapes;
+    ``mult`` (``Multipliers``): ``infer`` or the target's DSP operand widths.
+    Members: ``a``: In(a_shape). ``b``: In(b_shape). ``p``: Out(p_shape).
+    """
 
     def __init__(self, a_shape, b_shape, p_shape, mult: Multipliers | None = None):
         a, b, p = Shape.cast(a_shape), Shape.cast(b_shape), Shape.cast(p_shape)

@@ -25,6 +25,20 @@ CLS_INSIDE, CLS_LOW, CLS_HIGH, CLS_NAN = 0, 1, 2, 3
 
 
 class MicroBin(wiring.Component):
+    """One lane's micro-bin address and fraction (the module docstring gives the arithmetic).
+
+    Parameters: ``params`` (``NLIEngineParams``); ``mul``, ``shift``: per function, per interval,
+    the micro-bin multiplier and shift (Values); ``exponents``: likewise the block exponent of a
+    float output's interval (else None).
+
+    Members: ``en``: In(1), advance the registers. ``index``: In, the macro interval (0: below the
+    first cutpoint, M: beyond the last). ``dx``: In, the offset in the interval. ``func``: In, the
+    function selected. ``nan``: In(1), a NaN input (float input only). ``addr``: Out, the address of
+    y0, combinational (it feeds the memories' address register). ``t``: Out, the interpolation
+    fraction; ``cls``: Out(2), inside / low tail / high tail / NaN; ``func_out``: Out; ``exp``: Out,
+    the interval's block exponent (float output only): all four registered with the address.
+    """
+
     def __init__(self, params, mul, shift, exponents=None):
         self.params = params
         self._mul, self._shift = mul, shift          # [func][interval] Values

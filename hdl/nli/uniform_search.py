@@ -15,7 +15,12 @@ def segment_log2(table) -> int:
 
 
 class UniformSearch(wiring.Component):
-    """Same ports and one register stage, like ComparatorTree, for tables of equal 2^p-code intervals."""
+    """The macro interval of ``x`` for tables of equal 2^p-code intervals: the top bits are the index.
+
+    Same members and one register stage as ``ComparatorTree``: ``en``: In(1), advance. ``x``: In,
+    the input code; ``func``: In, the function. ``index``: Out, the interval (0..M); ``dx``: Out, the
+    offset in it; ``func_out``: Out, ``func`` registered beside them.
+    """
 
     def __init__(self, params):
         self.params = params
