@@ -16,7 +16,7 @@ SCHEMA = [(name, {"str": str, "int": int, "float": float}[kind])
           for name, kind in RESULTS_SCHEMA.items()]
 # types that reports and queries rely on (README, "Design-space exploration")
 KEY_TYPES = {"point_id": str, "design": str, "status": str, "func": str, "M": int, "K": int,
-             "lanes": int, "P": int, "max_err_lsb": float, "rms_err": float, "area": float,
+             "lanes": int, "d_state": int, "max_err_lsb": float, "rms_err": float, "area": float,
              "latency": int, "table_bits": int}
 
 
