@@ -39,7 +39,7 @@ class Point:
     K: int | None = None
     micro_step: str = ""
     arch: str = ""
-    lanes: int | None = None
+    lanes: int | None = None           # engine lanes; the scan unit's state lanes P
     storage: str = ""
     metric: str = ""
     grid: int | None = None            # fitter candidate cutpoints (None: the fitter's default)
@@ -48,7 +48,6 @@ class Point:
     preset: str = ""
     d_inner: int | None = None
     d_state: int | None = None
-    P: int | None = None
     tokens: int | None = None          # sequence length of the error measurement
     engine_pipeline: str = ""          # its NLI engines' register points ("": none)
     # both
@@ -76,6 +75,8 @@ class Point:
 
     def key_dict(self) -> dict:
         d = self.to_dict()
+        # the scan unit's lanes were the field P: points keep the ids they had
+        d["P"], d["lanes"] = (d["lanes"], None) if self.design == "scan" else (None, d["lanes"])
         if not d["domain"]:
             del d["domain"]         # points without a domain keep the ids they had before it
             if d.get("in_fmt") and isinstance(parse_format(d["in_fmt"]), FP):
@@ -100,7 +101,7 @@ class Point:
     def label(self) -> str:
         """A short human description (progress lines, failure messages)."""
         if self.design == "scan":
-            s = f"scan {self.preset} N={self.d_state} P={self.P} D={self.d_inner}"
+            s = f"scan {self.preset} N={self.d_state} P={self.lanes} D={self.d_inner}"
         else:
             s = f"{self.func} {self.in_fmt}->{self.out_fmt} {self.arch}"
             if self.arch != "direct":

@@ -72,7 +72,7 @@ def ranked(rows: list[dict], metric: str, bound: float) -> tuple[list[dict], dic
 def describe(row: dict) -> str:
     """A point's parameters in one short phrase (for messages)."""
     if row.get("design") == "scan":
-        return f"scan {row.get('preset')} N={row.get('d_state')} P={row.get('P')}"
+        return f"scan {row.get('preset')} N={row.get('d_state')} P={row.get('lanes')}"
     parts = [row.get("arch") or "?"]
     for k in ("M", "K"):
         if row.get(k) is not None:
@@ -106,8 +106,8 @@ def gen_commands(row: dict, outdir: str = "build/best", settings: dict | None = 
         cmd = f"nlihw scan gen --preset {q(row.get('preset') or 'int16')}"
         if row.get("d_state") is not None:
             cmd += f" --d-state {row['d_state']}"
-        if row.get("P") is not None:
-            cmd += f" --lanes {row['P']}"
+        if row.get("lanes") is not None:
+            cmd += f" --lanes {row['lanes']}"
         return [f"{cmd} -o {q(outdir)}"] + synth
     func = row.get("func") or "?"
     fmts = f"--in {q(row.get('in_fmt') or 's4.12')} --out {q(row.get('out_fmt') or 's4.12')}"

@@ -47,7 +47,7 @@ def arch_label(row: dict) -> str:
     if cls.startswith("NLI"):
         return f"{cls}, {row.get('arch')}"
     if cls == "scan":
-        return f"scan P={row.get('P')}" if row.get("P") is not None else "scan"
+        return f"scan P={row.get('lanes')}" if row.get("lanes") is not None else "scan"
     return cls
 
 
@@ -162,7 +162,7 @@ def figure(group: Group, front: list[dict]):
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         by_label: dict[str, list[dict]] = {}
-        for r in sorted(pts, key=lambda r: (arch_class(r), r.get("arch") or "", r.get("P") or 0)):
+        for r in sorted(pts, key=lambda r: (arch_class(r), r.get("arch") or "", r.get("lanes") or 0)):
             by_label.setdefault(arch_label(r), []).append(r)
         scan_colours = iter(SCAN_COLOURS * len(by_label))
         for label, rs in by_label.items():
@@ -219,7 +219,7 @@ NLI_COLUMNS = [("point", "point_id"), ("architecture", None), ("M", "M"), ("K", 
                ("area", "area"), ("LUT", "lut"), ("FF", "ff"), ("DSP", "dsp"), ("BRAM", "bram"),
                ("Fmax (MHz)", "fmax_mhz"), ("latency", "latency"), ("table bits", "table_bits"),
                ("verified", "verified"), ("status", "status")]
-SCAN_COLUMNS = [("point", "point_id"), ("N", "d_state"), ("P", "P"), ("lanes", "lanes"),
+SCAN_COLUMNS = [("point", "point_id"), ("N", "d_state"), ("lanes", "lanes"),
                 ("storage", "storage"), ("rel. RMS err", "rms_err"), ("max err (LSB)", "max_err_lsb"),
                 ("area", "area"), ("LUT", "lut"), ("FF", "ff"), ("DSP", "dsp"), ("BRAM", "bram"),
                 ("Fmax (MHz)", "fmax_mhz"), ("latency", "latency"), ("table bits", "table_bits"),

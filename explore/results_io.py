@@ -2,7 +2,8 @@
 into row dicts with typed values, refusing missing, corrupt or truncated files with one line.
 
 Missing figures become None (empty CSV cells, Parquet nulls); text columns that are missing in a
-row become "". Columns beyond the schema are kept as read.
+row become "". Columns beyond the schema are kept as read; the column P of older tables (the
+scan unit's state lanes) is read as lanes.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .results import SCHEMA, ResultsError
 COLUMNS: dict[str, type] = {c: {"str": str, "int": int, "float": float}[t] for c, t in SCHEMA.items()}
 # the columns reports and queries rely on; a file without one of them is refused
 REQUIRED = ("point_id", "design", "status", "error", "func", "in_fmt", "out_fmt", "M", "K",
-            "micro_step", "arch", "lanes", "storage", "target", "preset", "d_state", "P",
+            "micro_step", "arch", "lanes", "storage", "target", "preset", "d_state",
             "max_err_lsb", "mean_err_lsb", "max_err", "rms_err", "area", "latency", "table_bits")
 STATUSES = ("ok", "failed")
 FILES = ("results.parquet", "results.csv")
@@ -82,6 +83,11 @@ def _convert(value, kind: type, where: str):
 
 def _typed(raw: dict, where: str) -> dict:
     row = dict(raw)
+    if "P" in row:
+        # tables written before the scan unit's state lanes P became the column lanes
+        old = _convert(row.pop("P"), int, f"{where}: column P")
+        if raw.get("design") == "scan" and old is not None:
+            raw = {**raw, "lanes": old}
     for name, kind in COLUMNS.items():
         if name in raw:
             row[name] = _convert(raw[name], kind, f"{where}: column {name}")

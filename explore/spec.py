@@ -25,7 +25,7 @@ grid = 256                            # fitter candidate cutpoints (default: the
 [[scan]]
 preset = ["int16"]
 d_state = [16]                        # N
-P = [4, 16]                           # state lanes
+lanes = [4, 16]                       # state lanes P (default: d_state, one result a clock)
 pipeline = "none"                     # the scan unit's register points, as for nli
 engine_pipeline = "none"              # those of its three NLI engines (the nli points)
 d_inner = [8]
@@ -72,7 +72,7 @@ NLI_KEYS = {"func": REQUIRED, "in_fmt": ["s4.12"], "out_fmt": ["s4.12"], "M": No
             "micro_step": ["mul"], "arch": ["parallel"], "lanes": [1], "storage": ["rom"],
             "target": [], "metric": ["max-abs"], "grid": [None], "domain": [""],
             "pipeline": ["none"]}
-SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "P": None, "d_inner": [8], "tokens": [64],
+SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "lanes": None, "d_inner": [8], "tokens": [64],
              "target": [], "pipeline": ["none"], "engine_pipeline": ["none"]}
 SCALAR_ONLY = {"tokens"}
 ARCHS = ("parallel", "binary", "uniform", "direct")
@@ -208,6 +208,8 @@ def _stages(v) -> tuple[str, ...]:
 def _block(name: str, b: dict, keys: dict) -> dict:
     out = {}
     for k in b:
+        if k == "P" and "lanes" in keys:
+            raise SpecError(f"{name}.P: the state lanes are now called lanes (lanes = [...])")
         if k not in keys:
             raise SpecError(f"{name}.{k}: unknown key (known: {', '.join(keys)})")
     for k, default in keys.items():
@@ -379,8 +381,8 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
     for n in b["d_state"]:
         if n & (n - 1):
             raise SpecError(f"{name}.d_state: {n} is not a power of two")
-    if b["P"] is not None:
-        _check_int(name, "P", b["P"], 1, 256)
+    if b["lanes"] is not None:
+        _check_int(name, "lanes", b["lanes"], 1, 256)
     _check_int(name, "d_inner", b["d_inner"], 1, 4096)
     _check_int(name, "tokens", b["tokens"], 1, 1 << 16)
     _check_targets(name, b, stages)
@@ -389,11 +391,11 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
     epipes = _pipelines(name, b["engine_pipeline"], ENGINE_PIPELINE, "engine_pipeline")
     out = []
     for preset, N, P, D, T, target, pipe, epipe in itertools.product(
-            b["preset"], b["d_state"], b["P"] or (None,), b["d_inner"], b["tokens"],
+            b["preset"], b["d_state"], b["lanes"] or (None,), b["d_inner"], b["tokens"],
             b["target"] or ("",), pipes, epipes):
         P = N if P is None else P
         if P & (P - 1) or N % P:
-            raise SpecError(f"{name}.P: P={P} must be a power of two dividing d_state={N}")
-        out.append(Point("scan", stages, target=target, preset=preset, d_inner=D, d_state=N, P=P,
+            raise SpecError(f"{name}.lanes: {P} must be a power of two dividing d_state={N}")
+        out.append(Point("scan", stages, target=target, preset=preset, d_inner=D, d_state=N, lanes=P,
                          tokens=T, pipeline=pipe, engine_pipeline=epipe))
     return out

@@ -222,7 +222,7 @@ def _synth(p: Point, row, record, verilog: Path, top: str, tmp: Path, synth_cach
 
 # --- selective-scan unit ------------------------------------------------------------------------
 def scan_params(p: Point):
-    return preset(p.preset, d_inner=p.d_inner, d_state=p.d_state, lanes=p.P, top_name=TOP["scan"],
+    return preset(p.preset, d_inner=p.d_inner, d_state=p.d_state, lanes=p.lanes, top_name=TOP["scan"],
                   pipeline=p.pipeline or None, engine_pipeline=p.engine_pipeline or None)
 
 

@@ -37,7 +37,7 @@ def _table(rows: list[dict], metric: str, title: str) -> Table:
             ("table bits", "table_bits"), ("latency", "latency")]
     if rows and rows[0].get("design") == "scan":
         cols = [c for c in cols if c[1] not in ("M", "K", "micro_step", "in_fmt", "out_fmt")]
-        cols[3:3] = [("preset", "preset"), ("N", "d_state"), ("P", "P")]
+        cols[3:3] = [("preset", "preset"), ("N", "d_state"), ("lanes", "lanes")]
     for head, key in cols:
         t.add_column(head, justify="left" if key in (None, "point_id", "arch", "micro_step",
                                                      "storage", "in_fmt", "out_fmt", "preset")

@@ -231,11 +231,11 @@ def test_ctrl_c_stops_a_long_fit_within_seconds(tmp_path):
 
 def test_a_late_failure_writes_nothing(tmp_path, capsys, monkeypatch):
     """If the last output (the plot) fails, the table and hex are not written either."""
-    import nlihw.luts.plot as plot
+    import nlihw.commands.fit as fit_command
 
     def broken(table):
         raise OSError("no space left for the plot")
-    monkeypatch.setattr(plot, "plot_png", broken)
+    monkeypatch.setattr(fit_command, "plot_png", broken)
     rc = main(["fit", "--func", "silu", "--in", "s3.5", "--out", "s3.5", "-M", "5", "-K", "4",
                "-o", str(tmp_path / "t.json"), "--hex", str(tmp_path / "t.hex"), "--plot",
                str(tmp_path / "t.png")])

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from nlihw import flow
+from nlihw.commands import flow as flow_command
 from nlihw.cli import main
 
 
@@ -157,7 +158,7 @@ def test_engine_pipelined_variant_is_the_timing_choice(tmp_path, monkeypatch):
 
 
 def test_cli_exit_code_and_bad_options(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(flow, "run_flow",
+    monkeypatch.setattr(flow_command, "run_flow",
                         lambda out, jobs=None, scan_gates=False: [flow.Step("x", "FAILED", 1.0, "boom")])
     assert main(["flow", "-o", str(tmp_path)]) == 1
     assert "boom" in capsys.readouterr().out
@@ -195,17 +196,16 @@ def test_engine_tables_are_refitted_when_the_question_changes(tmp_path, monkeypa
     """A table left by an earlier run is reused only for the same function, layout and domain."""
     fitted = []
 
-    import nlihw.luts.fitter as fitter_mod
     from nlihw.luts.layout import TableLayout
     small = dict(in_fmt="s3.5", out_fmt="s3.5", M=4, K=2)
     monkeypatch.setattr(flow, "ENGINE_LAYOUT", small)
     monkeypatch.setattr(flow, "ENGINE_FUNCS", {"silu": None, "exp": (-4.0, 1.0)})
-    orig = fitter_mod.fit
+    orig = flow.fit
 
     def counting_fit(func, layout, **kw):
         fitted.append(func)
         return orig(func, layout, **kw)
-    monkeypatch.setattr(fitter_mod, "fit", counting_fit)
+    monkeypatch.setattr(flow, "fit", counting_fit)          # the name flow calls
     t1 = flow._engine_tables(tmp_path)
     assert fitted == ["silu", "exp"] and t1[1].domain == (-4.0, 1.0)
     flow._engine_tables(tmp_path)

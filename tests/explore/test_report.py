@@ -55,15 +55,15 @@ def other_groups():
         point("g03", target="generic", K=1, area=60.0, err=40.0, bits=90, latency=2),
         point("e01", func="gelu", area=1.0, err=0.1, bits=10, latency=1),
         point("e02", func="gelu", status="failed", error="fit: no convergence"),
-        scan("s01", P=1, rms=2.6e-4, area=2942.0),
-        scan("s02", P=4, rms=2.6e-4, area=6206.0),        # same error, more area: dominated
-        scan("s03", P=16, rms=2.5e-4, area=20955.3),
+        scan("s01", lanes=1, rms=2.6e-4, area=2942.0),
+        scan("s02", lanes=4, rms=2.6e-4, area=6206.0),        # same error, more area: dominated
+        scan("s03", lanes=16, rms=2.5e-4, area=20955.3),
     ]
 
 
-def scan(pid, *, P, rms, area):
+def scan(pid, *, lanes, rms, area):
     return point(pid, design="scan", func="", M=None, K=None, micro_step="", arch="", target="xcup",
-                 preset="int16", d_state=16, P=P, rms_err=rms, area=area, bits=3000, latency=30,
+                 preset="int16", d_state=16, lanes=lanes, rms_err=rms, area=area, bits=3000, latency=30,
                  in_fmt="", out_fmt="")
 
 
@@ -391,3 +391,20 @@ def test_help_examples_run(tmp_path, capsys, monkeypatch):
         assert rc == 0, (example, err)
     assert (tmp_path / "build" / "sweep" / "report.md").is_file()
     assert "best: point p03 " in out                     # silu, 1 LSB, ecp5
+
+
+def test_an_older_table_with_column_P_reads_it_as_the_scan_lanes(tmp_path):
+    """Tables written before the scan unit's state lanes became ``lanes`` had a column P."""
+    from nlihw.explore.results_io import load_results
+    rows = all_rows()
+    for r in rows:
+        if r["design"] == "scan":
+            r["P"], r["lanes"] = r["lanes"], None
+        else:
+            r["P"] = None
+    columns = [name for name, _ in SCHEMA] + ["P"]
+    write_csv(tmp_path / "results.csv", rows, columns)
+    _, got = load_results(tmp_path / "results.csv")
+    assert sorted(r["lanes"] for r in got if r["design"] == "scan") == [1, 4, 16]
+    assert {r["lanes"] for r in got if r["design"] == "nli"} == {1}
+    assert all("P" not in r for r in got)

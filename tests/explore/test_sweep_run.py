@@ -198,10 +198,10 @@ def test_scan_points_measure_the_golden_model(tmp_path):
     from nlihw.hdl.scan.params import preset
     from nlihw.sim.scan.accuracy import scan_error
     from nlihw.sim.scan.stimulus import mamba_inputs
-    spec = parse_spec({"scan": {"preset": "int8", "d_state": 4, "P": [2, 4], "d_inner": 2, "tokens": 8}})
+    spec = parse_spec({"scan": {"preset": "int8", "d_state": 4, "lanes": [2, 4], "d_inner": 2, "tokens": 8}})
     s = run(spec, tmp_path, jobs=1)
     rows = read_table(tmp_path / "results.csv")
-    assert s.failed == 0 and sorted(r["P"] for r in rows) == [2, 4]
+    assert s.failed == 0 and sorted(r["lanes"] for r in rows) == [2, 4]
     p = preset("int8", d_inner=2, d_state=4, lanes=2)
     ref = scan_error(p, mamba_inputs(2, 4, 8, np.random.default_rng(0)))
     for r in rows:
@@ -220,7 +220,7 @@ def test_pipeline_axis_reaches_the_designs(tmp_path):
     spec = parse_spec({"sweep": {"stages": ["fit", "gen"]},
                        "nli": {"func": "silu", "in_fmt": "s2.6", "out_fmt": "s2.6", "M": 4, "K": 2,
                                "pipeline": ["none", "all", "mul_in,round_split"]},
-                       "scan": {"preset": "int8", "d_state": 4, "P": 4, "d_inner": 2, "tokens": 4,
+                       "scan": {"preset": "int8", "d_state": 4, "lanes": 4, "d_inner": 2, "tokens": 4,
                                 "pipeline": ["none", 2], "engine_pipeline": ["none", "mul_in"]}})
     s = run(spec, tmp_path, jobs=1)
     rows = read_table(tmp_path / "results.csv")

@@ -77,8 +77,9 @@ def test_empty_stages_and_missing_keys():
     ({"sweep": {"stages": ["fit", "gen", "synth"]},
       "nli": {"func": "silu", "arch": "direct", "in_fmt": "s4.12", "target": ["xcup", "generic"]}},
      "nli.target: a full LUT of up to 65,536 entries"),
-    ({"scan": {"preset": "int8", "d_state": 8, "P": [2, 3]}}, "scan.P: P=3 must be a power of two"),
-    ({"scan": {"preset": "int8", "d_state": 8, "P": 16}}, "scan.P: P=16 must be a power of two dividing"),
+    ({"scan": {"preset": "int8", "d_state": 8, "lanes": [2, 3]}}, "scan.lanes: 3 must be a power of two"),
+    ({"scan": {"preset": "int8", "d_state": 8, "lanes": 16}}, "scan.lanes: 16 must be a power of two dividing"),
+    ({"scan": {"preset": "int8", "P": 4}}, "scan.P: the state lanes are now called lanes"),
     ({"scan": {"preset": "int4"}}, "scan.preset: unknown value 'int4'"),
     ({"scan": {"preset": "int8", "tokens": [4, 8]}}, "scan.tokens: expected one value"),
 ])
@@ -146,9 +147,9 @@ def test_cli_overrides_replace_keys(tmp_path):
     assert {p.M for p in s.points} == {7} and len(s.points) == 4
     s = load_spec(SMALL, {"all": {"target": ["xcup", "ecp5"]}})      # no scan block is made
     assert {p.target for p in s.points} == {"xcup", "ecp5"} and len(s.points) == 24
-    s = load_spec(SMALL, {"scan": {"preset": ["int8"], "P": [2, 4], "d_state": [4]},
+    s = load_spec(SMALL, {"scan": {"preset": ["int8"], "lanes": [2, 4], "d_state": [4]},
                           "all": {"target": ["xcup"]}})
-    assert sorted((p.design, p.target, p.P) for p in s.points if p.design == "scan") == [
+    assert sorted((p.design, p.target, p.lanes) for p in s.points if p.design == "scan") == [
         ("scan", "xcup", 2), ("scan", "xcup", 4)]
     assert {p.target for p in s.points} == {"xcup"} and len(s.points) == 14
 
@@ -162,6 +163,7 @@ BASE = Point("nli", ("fit", "gen", "synth"), target="generic", func="silu", in_f
 def test_point_id_is_sha256_of_inputs_and_versions():
     fields = {k: v for k, v in BASE.to_dict().items()
               if k not in ("domain", "pipeline", "engine_pipeline") or v}   # "" is left out
+    fields["P"] = None          # the scan unit's lanes under their former name (ids kept)
     text = json.dumps({"point": fields, "versions": BASE.versions()}, sort_keys=True,
                       separators=(",", ":"))
     assert BASE.point_id == hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -181,7 +183,7 @@ def test_point_id_is_stable_across_processes():
     ("stages", ("fit", "gen", "verify", "synth")), ("target", "xcup"), ("func", "gelu"),
     ("in_fmt", "s3.13"), ("out_fmt", "s4.11"), ("M", 10), ("K", 16), ("micro_step", "pow2"),
     ("arch", "binary"), ("lanes", 2), ("storage", "ram"), ("metric", "mse"), ("grid", 512),
-    ("design", "scan"), ("preset", "int8"), ("d_inner", 4), ("d_state", 8), ("P", 2), ("tokens", 9),
+    ("design", "scan"), ("preset", "int8"), ("d_inner", 4), ("d_state", 8), ("tokens", 9),
     ("domain", "-4.0:4.0"),
 ])
 def test_point_id_changes_with_every_input(field, value):
@@ -218,7 +220,7 @@ def test_help_has_an_example(capsys):
     (["--func", "silu", "-M", "5", "--arch", "direct", "-K", "4"], "error: nli.K: K=4 is impossible"),
     (["--func", "silu"], "error: nli.M: missing"),
     ([], "error: give a SPEC file or the ranges"),
-    (["--preset", "int8", "--d-state", "4", "-P", "3"], "error: scan.P: P=3 must be a power of two"),
+    (["--preset", "int8", "--d-state", "4", "--lanes", "3"], "error: scan.lanes: 3 must be a power of two"),
     (["--func", "silu", "-M", "5", "-j", "0"], "error: -j must be >= 1"),
     (["--func", "silu", "-M", "5", "--scheduler", "nonsense"], "error: --scheduler must be a Dask"),
 ])
@@ -355,3 +357,11 @@ def test_a_float_point_without_domain_is_keyed_by_the_domain_rule(monkeypatch):
     monkeypatch.setattr(points, "DOMAIN_RULE_VERSION", points.DOMAIN_RULE_VERSION + 1)
     after = [q.point_id for q in (f16, fixed, given)]
     assert after[0] != before[0] and after[1:] == before[1:]
+
+
+def test_scan_lanes_keep_the_point_ids_they_had_as_P():
+    """The scan unit's state lanes were the field P: its points hash as they did then."""
+    p = Point("scan", ("fit", "gen"), preset="int8", d_inner=4, d_state=8, lanes=2, tokens=9)
+    key = p.key_dict()["point"]
+    assert key["P"] == 2 and key["lanes"] is None
+    assert BASE.key_dict()["point"]["P"] is None and BASE.key_dict()["point"]["lanes"] == 1
