@@ -56,7 +56,7 @@ of their own candidate grid, and bf16 output rounding dominates both.
 """
 
 # The derived default domains (luts/float_domains.py) and their measured errors: figures of
-# tests/test_float_default_domain.py's slow run, kept by hand after the shipped tables' rows.
+# tests/luts/test_float_default_domain.py's slow run, kept by hand after the shipped tables' rows.
 FOOTER = """
 ## Fits without `--domain` (derived default domains)
 
@@ -89,7 +89,7 @@ f, f beyond the output range taken as the largest value), M = 11, K = 32, mean-r
 `--domain` against the shipped table (gelu_tanh: against a fit on [-150, 150]); the bf16 figure
 over all codes is 255-256 for both (tiny x, f ~ x/2 below the 2^-24 internal quantum), so the
 bf16 column is over the codes where |f| >= 2^-14. Fit wall time on the shared 2-core machine
-(load 6-9), one numba thread. `tests/test_float_default_domain.py` (slow) checks each within 1.5x.
+(load 6-9), one numba thread. `tests/luts/test_float_default_domain.py` (slow) checks each within 1.5x.
 
 | function | fp16: default | fp16: shipped | fit (s) | bf16 (abs f >= 2^-14): default | bf16: shipped | fit (s) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -22,8 +22,8 @@ EXTRAS = ("all", "test")            # what `make` installs
 HEADER = """\
 # Exact versions that `make` installs (pip install -c constraints.txt -e ".[test,all]"), so the
 # set-up is reproducible; pyproject.toml declares the ranges a user's environment may hold.
-# tests/test_packaging.py checks each pin lies within its range and covers every dependency.
-# Regenerate from a working .venv:  .venv/bin/python tests/constraints_pins.py > constraints.txt
+# tests/app/test_packaging.py checks each pin lies within its range and covers every dependency.
+# Regenerate from a working .venv:  .venv/bin/python -m tests.support.constraints_pins > constraints.txt
 """
 
 
