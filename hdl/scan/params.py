@@ -37,6 +37,11 @@ PIPELINE = Pipeline(
     prefer=("dta_in", "dta_mult", "state_in", "state_mult", "state_add", "du_in", "du_mult",
             "out_mult", "dot_mult", "front_sum", "skid_exp", "skid_dot", "out_round", "dta_round"))
 
+# how the state section (exp engine, state update, C . h) meets back-pressure: "stall" (every
+# register advances with the section's output ready) or "credit" (it never stalls: a queue at its
+# output and credits at its input, see hdl/common/credit_queue.py)
+BACKPRESSURE = ("stall", "credit")
+
 FORMAT_FIELDS = ("u_fmt", "b_fmt", "c_fmt", "a_fmt", "d_fmt", "dtu_fmt", "state_fmt", "y_fmt",
                  "out_fmt")
 
@@ -56,6 +61,9 @@ class ScanParams:
     ``multipliers``: how every product (the engines' too) is built: ``infer`` (``a * b``) or the
     target's DSP operand widths (``18x18`` for ECP5: one MULT18 a product, the rest in the
     fabric; ``/F``: products with an operand of at most F bits all in the fabric). Never a value.
+    ``backpressure`` (``BACKPRESSURE``): ``stall``, or ``credit``: the state section (exp engine,
+    state update, C . h) never stalls, so no clock enable spans it; ``timing.credit_depth`` words
+    queue at its output, 2 cycles more latency. Never a value.
     """
     d_inner: int
     d_state: int
@@ -81,6 +89,7 @@ class ScanParams:
     engine_pipeline: "Pipeline | str | int | list | None" = None
     da_mult_fmt: "Q | str | None" = None   # dA rounded to this for dA * h (None: the exp table's)
     multipliers: "Multipliers | str | None" = None
+    backpressure: str = "stall"
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -112,6 +121,9 @@ class ScanParams:
             raise ParamsError("headdim applies to mode='mamba2' only")
         if self.d_inner % self.headdim:
             raise ParamsError(f"headdim must divide d_inner={self.d_inner}, got {self.headdim}")
+        if self.backpressure not in BACKPRESSURE:
+            raise ParamsError(f"backpressure must be one of {', '.join(BACKPRESSURE)}, got "
+                              f"{self.backpressure!r}")
         if not isinstance(self.gate, bool):
             raise ParamsError(f"gate must be a bool, got {self.gate!r}")
         for name in ("softplus", "exp", "silu"):
@@ -252,6 +264,8 @@ class ScanParams:
             d["engine_pipeline"] = self.engine_pipeline.to_list()
         if self.multipliers.dsp is not None:
             d["multipliers"] = str(self.multipliers)
+        if self.backpressure != "stall":
+            d["backpressure"] = self.backpressure
         return d
 
     @classmethod

@@ -2,6 +2,7 @@
 all from ``ScanParams.pipeline`` (``PIPELINE``) and the engines' own latencies."""
 from __future__ import annotations
 
+from nlihw.hdl.common import credit_queue
 from .datapath import engine_params
 from .params import ScanParams
 
@@ -14,7 +15,8 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
     d = {"front": 1 + pl.cycles_through("front_sum"), "softplus": engine_params(p, "softplus").latency,
          "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult", "dta_round", "skid_exp"),
          "exp": engine_params(p, "exp").latency,
-         "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult", "skid_dot")}
+         "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult", "skid_dot")
+         + (credit_queue.LATENCY if p.backpressure == "credit" else 0)}
     if p.gate:
         d["silu"] = engine_params(p, "silu").latency
     d["output"] = 3 + pl.cycles_through("du_in", "du_mult", "out_mult", "out_round")
@@ -27,6 +29,13 @@ def latency(p: ScanParams) -> int:
     The A, D and delta_bias reads are synchronous (block RAM) and issued a cycle ahead (the next
     item's address is known), so their output registers add no cycle to any stage."""
     return sum(pipeline_depths(p).values())
+
+
+def credit_depth(p: ScanParams) -> int:
+    """Words of the credit queue (``backpressure="credit"``): one for each channel that can be
+    between the exp engine's input and the queue's output at one result per clock, and one more,
+    so that the credits never hold the unit below its rate."""
+    return engine_params(p, "exp").latency + pipeline_depths(p)["state"] + 1
 
 
 def config_read_latency(p: ScanParams) -> int:

@@ -15,7 +15,9 @@ change no value. Three of them (state_*) lengthen the state loop, read to write-
 ``loop_depth`` advances. Items issue in (token, channel, step) order, so a state word is read
 again ``d_inner * N/P`` items later; when that is shorter than the loop, the item waits (a bubble)
 until the word's update is written (``hazard_free``). II stays 1 otherwise, and every stage
-advances with the back-pressure of its section as before.
+advances with the back-pressure of its section as before. With ``backpressure="credit"`` the
+state section (exp engine to C . h) never stalls: a ``CreditQueue`` at its output takes the
+back-pressure and admits a channel's last step into the exp engine only when it has room for it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, flipped
 
+from nlihw.hdl.common.credit_queue import CreditQueue
 from nlihw.hdl.common.skid_buffer import SkidBuffer
 from nlihw.hdl.common.tagged_engine import TaggedEngine
 from .config_port import ConfigPort
@@ -33,7 +36,7 @@ from .front import Front
 from .output_stage import OutputStage
 from .params import ScanParams
 from .state_update import StateUpdate
-from .timing import STATE_LOOP, hazard_free, latency, loop_depth, pipeline_depths
+from .timing import STATE_LOOP, credit_depth, hazard_free, latency, loop_depth, pipeline_depths
 
 __all__ = ["SelectiveScan", "input_layout", "bc_layout", "output_layout", "cfg_layout", "engine_params",
            "STATE_LOOP", "pipeline_depths", "latency", "loop_depth", "hazard_free"]
@@ -82,10 +85,20 @@ class SelectiveScan(wiring.Component):
         wiring.connect(m, flipped(self.bc), front.bc)
         wiring.connect(m, front.o, sp.i)
         wiring.connect(m, sp.o, dt.i)
-        wiring.connect(m, self._skid(m, "skid_exp", dt.o), ex.i)
+        exp_in = self._skid(m, "skid_exp", dt.o)
         wiring.connect(m, ex.o, state.i)
         wiring.connect(m, state.o, dot.i)
-        dot_o = self._skid(m, "skid_dot", dot.o)
+        if p.backpressure == "credit":
+            # a channel's last step enters the exp engine only with a word of the queue for it
+            m.submodules.credit = q = CreditQueue(dot.o.payload.shape(), credit_depth(p))
+            m.d.comb += [ex.i.valid.eq(exp_in.valid & q.credit), ex.i.payload.eq(exp_in.payload),
+                         exp_in.ready.eq(ex.i.ready & q.credit),
+                         q.take.eq(ex.i.valid & ex.i.ready & ex.i.payload.side.last)]
+            wiring.connect(m, dot.o, q.i)
+            dot_o = self._skid(m, "skid_dot", q.o)
+        else:
+            wiring.connect(m, exp_in, ex.i)
+            dot_o = self._skid(m, "skid_dot", dot.o)
         if p.gate:
             m.submodules.silu = silu = TaggedEngine(engine_params(p, "silu"), dp.silu_side)
             wiring.connect(m, dot_o, silu.i)

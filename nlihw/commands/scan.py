@@ -15,7 +15,7 @@ from nlihw.atomic import OutputSet, check_destination
 from nlihw.errors import ParamsError
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
 from nlihw.hdl.scan.generate import generate
-from nlihw.hdl.scan.params import FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
+from nlihw.hdl.scan.params import BACKPRESSURE, FORMAT_FIELDS, MODES, PIPELINE, PRESETS, preset
 from nlihw.hdl.scan.params_file import load_params, save_params
 from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
 from nlihw.host_tools import require_host_tools
@@ -75,10 +75,16 @@ def scan_options(f):
                           "operand widths (ecp5 = 18x18, xcup = 27x18, or AxB): each product one DSP multiply, "
                           "the high bits' partial products in the fabric; AxB/F: products with an operand of "
                           "at most F bits all in the fabric. Values never change."),
+        click.option("--backpressure", type=click.Choice(BACKPRESSURE), default="stall",
+                     show_default=True,
+                     help="stall: every register of a section advances with its output's ready. credit: "
+                          "the state section (exp engine, state update, C . h) never stalls, so no clock "
+                          "enable spans its P lanes; a queue at its output and credits at its input "
+                          "take the back-pressure (2 cycles more latency). Values never change."),
         click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="A params file (nlihw scan calibrate -o): its formats, "
                      "tables, sizes, mode, gate and rounding replace the preset's; only --lanes, "
-                     "--top, the pipelines and --multipliers may be given with it."),
+                     "--top, the pipelines, --multipliers and --backpressure may be given with it."),
     ]):
         f = opt(f)
     return f
@@ -90,7 +96,7 @@ FILE_FIXED = {"preset_name": "--preset", "d_inner": "--d-inner", "d_state": "--d
               "rounding": "--rounding", "formats": "--format", "tables": "--table"}
 
 
-def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline, multipliers):
+def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline, multipliers, backpressure):
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         for name, flag in FILE_FIXED.items():
@@ -98,15 +104,16 @@ def _params_from_file(path, lanes, top_name, pipeline, engine_pipeline, multipli
                 raise ParamsError(f"{flag} cannot be given with --params (the params file sets it)")
     p = load_params(path)
     return p.replace(lanes=p.lanes if lanes is None else lanes, top_name=top_name,
-                     pipeline=pipeline, engine_pipeline=engine_pipeline, multipliers=multipliers)
+                     pipeline=pipeline, engine_pipeline=engine_pipeline, multipliers=multipliers,
+                     backpressure=backpressure)
 
 
 def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_gate, rounding,
                         formats, tables, top_name, pipeline="none", engine_pipeline="none",
-                        params_file=None, multipliers="infer"):
+                        params_file=None, multipliers="infer", backpressure="stall"):
     if params_file is not None:
         return _params_from_file(params_file, lanes, top_name, pipeline, engine_pipeline,
-                                 multipliers)
+                                 multipliers, backpressure)
     over = {}
     for item in formats:
         key, sep, value = item.partition("=")
@@ -126,7 +133,7 @@ def params_from_options(preset_name, d_inner, d_state, lanes, mode, headdim, no_
     return preset(preset_name, d_inner=d_inner, d_state=d_state, lanes=lanes, mode=mode,
                   headdim=headdim, gate=not no_gate, rounding=rounding, top_name=top_name,
                   pipeline=pipeline, engine_pipeline=engine_pipeline, multipliers=multipliers,
-                  **over)
+                  backpressure=backpressure, **over)
 
 
 @click.group("scan")
@@ -152,7 +159,8 @@ def gen(outdir, testbench, **opts):
     paths = generate(p, outdir, testbench=verilog_testbench.testbench(p) if testbench else None)
     click.echo(f"{p.top_name}: {p.mode}, d_inner {p.d_inner}, d_state {p.d_state}, {p.lanes} lane(s) "
                f"({p.steps} clock(s) per (token, channel)), latency {latency(p)} cycles, "
-               f"pipeline {p.pipeline}, engine pipeline {p.engine_pipeline}, multipliers {p.multipliers}")
+               f"pipeline {p.pipeline}, engine pipeline {p.engine_pipeline}, multipliers {p.multipliers}, "
+               f"backpressure {p.backpressure}")
     if not hazard_free(p):
         click.echo(f"note: d_inner x N/P = {p.d_inner * p.steps} is less than the state loop's "
                    f"{loop_depth(p)} stages: the unit waits for its own state updates (fewer "

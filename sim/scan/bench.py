@@ -101,8 +101,10 @@ def outputs(p: ScanParams, res: ScanResult, tokens=None) -> list[int]:
 
 
 def bench_config(s: Stimulus, *, stall: float = 0.0, seed: int = 1, corrupt_beat=None,
-                 latency_offset: int = 0) -> dict:
-    """Inputs and expectations for ``test_stream``; ``corrupt_beat`` / ``latency_offset`` break the
+                 latency_offset: int = 0, sink_stall: float | None = None) -> dict:
+    """Inputs and expectations for ``test_stream``; ``stall``: the chance of a pause each cycle on
+    every stream, ``sink_stall`` (default ``stall``) on the output alone (so that inputs come at
+    full rate into a stalled unit); ``corrupt_beat`` / ``latency_offset`` break the
     expectation on purpose (to prove the bench fails). Unstalled, every beat's latency and the
     input rate are exact; where the state loop can wait for its own update (``hazard_free`` false)
     only the first beat's latency is, and later beats may take longer."""
@@ -114,7 +116,8 @@ def bench_config(s: Stimulus, *, stall: float = 0.0, seed: int = 1, corrupt_beat
     return {
         "d_inner": p.d_inner, "steps": p.steps, "latency": latency(p) + latency_offset,
         "cfg_writes": config_writes(p, s.cfg), "bc": bc, "i": ib, "expected": expected,
-        "stall": stall, "seed": seed, "check_latency": stall == 0, "exact_rate": hazard_free(p),
+        "stall": stall, "sink_stall": stall if sink_stall is None else sink_stall, "seed": seed,
+        "check_latency": stall == 0 and not sink_stall, "exact_rate": hazard_free(p),
         "cfg_addr_lsb": cfg_layout(p)["addr"].offset, "cfg_data_lsb": cfg_layout(p)["data"].offset,
         "cfg_write_lsb": cfg_layout(p)["write"].offset,
         "out_width": output_layout(p).size, "in_width": input_layout(p).size,

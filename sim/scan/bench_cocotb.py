@@ -32,7 +32,8 @@ class TB:
         self.i = Source(dut, "i", self.cycles, pauses(0))
         self.bc = Source(dut, "bc", self.cycles, pauses(1))
         self.cmd = Source(dut, "cfg", self.cycles, pauses(2))
-        self.o = Sink(dut, "o", self.cycles, pauses(3))
+        sink = cfg.get("sink_stall", s)            # back-pressure alone: the queue filling up
+        self.o = Sink(dut, "o", self.cycles, random_pauses(sink, seed + 3) if sink else no_pauses())
         self.rdata = Sink(dut, "rdata", self.cycles, pauses(4))
 
     async def reset(self):
@@ -65,7 +66,8 @@ class TB:
             await RisingEdge(self.dut.clk)
 
     def max_cycles(self, n_out):
-        slow = 1.0 / max(0.05, (1 - self.cfg["stall"]) ** 3)
+        worst = max(self.cfg["stall"], self.cfg.get("sink_stall", 0.0))
+        slow = 1.0 / max(0.05, (1 - worst) ** 3)
         return int(n_out * self.cfg["steps"] * slow * 4) + 20 * self.cfg["latency"] + 1000
 
     def compare(self, got, expected, offset=0):

@@ -21,12 +21,17 @@ POINTS = {
     "hazard-all": ("int8", dict(d_inner=1, d_state=4, lanes=4, pipeline="all", engine_pipeline="all")),
     # d_inner * N/P = 4 = the loop's 4 stages: the tightest schedule that never waits
     "tight-all": ("int8", dict(d_inner=1, d_state=4, lanes=1, pipeline="all")),
+    # the state section never stalls; a channel in two steps (only its last one takes a credit)
+    "credit-steps": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline="all",
+                                  engine_pipeline="all", backpressure="credit")),
 }
 SLOW_POINTS = {
     **{f"depth{n}": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline=n)) for n in range(1, 9)},
     "mamba2-nogate-all": ("int16", dict(d_inner=4, d_state=4, lanes=2, mode="mamba2", headdim=2,
                                         gate=False, pipeline="all")),
     "hazard-state-mult": ("int8", dict(d_inner=1, d_state=4, lanes=2, pipeline="state_mult,out_mult")),
+    "credit-hazard": ("int8", dict(d_inner=1, d_state=4, lanes=4, pipeline="all", backpressure="credit")),
+    "credit-none": ("int16", dict(d_inner=4, d_state=4, lanes=4, backpressure="credit")),
 }
 def built(name, build_once):
     """A pipelined scan unit generated and verilated once per session: (params, simulator)."""
@@ -52,6 +57,8 @@ def bench_all(name, build_once, tmp_path):
     p, sim = built(name, build_once)
     check(sim, sb.bench_config(stimulus(p, 24, 4)), tmp_path / "exact")             # latency, values
     check(sim, sb.bench_config(stimulus(p, 24, 7), stall=0.5, seed=3), tmp_path / "stall")
+    # inputs at full rate into a mostly stalled output: a credit queue must fill, never overflow
+    check(sim, sb.bench_config(stimulus(p, 24, 6), sink_stall=0.8, seed=7), tmp_path / "backpressure")
     check(sim, sb.chunked_config(stimulus(p, 10, 9), 4, stall=0.3), tmp_path / "chunk", "test_chunked")
     sat = sb.draw(p, 24, seed=11, saturating=True)      # the state and output past both ends
     events = sat.result.stages["events"]
@@ -66,6 +73,7 @@ def bench_all(name, build_once, tmp_path):
 def test_bench_passes(name, build_once, tmp_path):
     p, sim = bench_all(name, build_once, tmp_path)
     assert hazard_free(p) == (name != "hazard-all")
+    assert ("credit" in name) == (p.backpressure == "credit")
     check(sim, sb.bench_config(stimulus(p, 8, 5), stall=0.3), tmp_path / "reset", "test_reset_midrun")
 
 
@@ -180,3 +188,31 @@ def test_cli_pipeline(tmp_path, capsys):
     assert main([*args, "--engine-pipeline", "all", "-o", str(tmp_path / "c")]) == 0
     out, _ = capsys.readouterr()
     assert "latency 51 cycles, pipeline none, engine pipeline search_compare," in out       # 30 + 3 x 7
+
+
+def test_credit_backpressure_costs_two_cycles_and_keeps_digests():
+    """The credit queue adds its 2 cycles; a stall unit's params (and digest) do not mention it;
+    the queue holds one word per channel in flight and one more."""
+    from nlihw.hdl.common.credit_queue import LATENCY
+    from nlihw.hdl.scan.datapath import engine_params
+    from nlihw.hdl.scan.timing import credit_depth, pipeline_depths
+    for spec in ("none", "all"):
+        stall = preset("int16", d_inner=8, d_state=4, lanes=4, pipeline=spec, engine_pipeline=spec)
+        credit = stall.replace(backpressure="credit")
+        assert latency(credit) == latency(stall) + LATENCY == latency(stall) + 2
+        assert "backpressure" not in stall.to_dict() and credit.to_dict()["backpressure"] == "credit"
+        assert ScanParams.from_dict(credit.to_dict()) == credit and credit.digest() != stall.digest()
+        assert credit_depth(credit) == (engine_params(credit, "exp").latency
+                                        + pipeline_depths(credit)["state"] + 1)
+    with pytest.raises(ParamsError, match="backpressure must be one of stall, credit, got 'none'"):
+        preset("int8", backpressure="none")
+
+
+def test_credit_unit_is_lint_clean(tmp_path):
+    from nlihw.hdl.scan.generate import generate
+    from nlihw.sim.common.lint import lint
+    p = preset("int8", d_inner=3, d_state=4, lanes=2, pipeline="all", backpressure="credit",
+               top_name="credit_unit")
+    generate(p, tmp_path)
+    assert lint(tmp_path / "credit_unit.v", "credit_unit") == []
+    assert lint(tmp_path / "credit_unit.sv", "credit_unit") == []

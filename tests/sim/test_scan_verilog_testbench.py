@@ -27,8 +27,9 @@ needs_icarus = pytest.mark.skipif(IVERILOG is None, reason="Icarus Verilog (iver
 TOKENS = 8                      # x d_inner 2 = 16 beats a run
 
 
-def small(pipeline="none", lanes=2, top="scan"):
-    return preset("int8", d_inner=2, d_state=4, lanes=lanes, pipeline=pipeline, top_name=top)
+def small(pipeline="none", lanes=2, top="scan", backpressure="stall"):
+    return preset("int8", d_inner=2, d_state=4, lanes=lanes, pipeline=pipeline, top_name=top,
+                  backpressure=backpressure)
 
 
 def write_design(p, out: Path) -> dict:
@@ -161,9 +162,10 @@ def icarus_design(tmp_path_factory):
 
 
 @needs_icarus
-@pytest.mark.parametrize("pipeline, lanes", [("none", 2), ("all", 2), ("all", 4)])
-def test_icarus_passes_on_the_generated_unit(tmp_path, pipeline, lanes):
-    p = small(pipeline, lanes, top="unit")
+@pytest.mark.parametrize("pipeline, lanes, backpressure", [
+    ("none", 2, "stall"), ("all", 2, "stall"), ("all", 4, "stall"), ("all", 2, "credit")])
+def test_icarus_passes_on_the_generated_unit(tmp_path, pipeline, lanes, backpressure):
+    p = small(pipeline, lanes, top="unit", backpressure=backpressure)
     assert hazard_free(p) == (lanes == 2)            # lanes 4: the state loop needs bubbles
     write_design(p, tmp_path)
     r = icarus(tmp_path, "unit", "unit_tb.sv", "unit.sv")

@@ -1,0 +1,58 @@
+"""CreditQueue: the output queue of a pipeline section that never stalls.
+
+A section whose every register advances on its output's ``ready`` has one clock-enable net that
+reaches all of its flip-flops: on a wide datapath that net's fan-out, not the logic, sets the
+clock. With this queue at its output the section runs free instead (its output ``ready`` is a
+constant 1, so the enables fold away): an item may enter the section only while the queue holds a
+word for it (a credit), so nothing that leaves the section can find the queue full.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Shape, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from nlihw.errors import ParamsError
+
+# a word written to the empty queue is on ``o`` this many cycles later (SyncFIFOBuffered)
+LATENCY = 2
+
+
+class CreditQueue(wiring.Component):
+    """A first-in first-out queue of ``depth`` words with credits for the section in front of it.
+
+    Parameters: ``shape``, the payload; ``depth`` (>= 2), the words it holds, so also the items
+    that may be in the section and the queue at once.
+
+    Members: ``i`` (in stream): the section's output; ``i.ready`` is always 1 (the credits make
+    room). ``o`` (out stream): the words in order, ``LATENCY`` cycles after they enter an empty
+    queue; ``o.payload`` comes straight from the queue memory's registered read. ``take`` (In(1)):
+    an item that will leave the section as one word enters it this cycle (a credit is used).
+    ``credit`` (Out(1)): fewer than ``depth`` words are owed or held, so one more item may enter;
+    it depends on registers only.
+    """
+
+    def __init__(self, shape, depth: int):
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
+            self._MustUse__silence = True          # refused: never to be elaborated
+            raise ParamsError(f"credit queue depth must be an integer >= 2, got {depth!r}")
+        self.shape, self.depth = shape, depth
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape)),
+                          "take": In(1), "credit": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        # one word more than the credits: SyncFIFOBuffered takes a word only while its memory
+        # (its output register not counted) has room, and a word spends a cycle there on its way
+        # out even when the output register is free
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.shape).width,
+                                                     depth=self.depth + 1)
+        m.d.comb += [self.i.ready.eq(1),
+                     fifo.w_en.eq(self.i.valid), fifo.w_data.eq(self.i.payload),
+                     self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.o.ready)]
+        owed = Signal(range(self.depth + 1))       # words taken and not yet read out of ``o``
+        m.d.sync += owed.eq(owed + self.take - (self.o.valid & self.o.ready))
+        m.d.comb += self.credit.eq(owed < self.depth)
+        return m
