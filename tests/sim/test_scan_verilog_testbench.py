@@ -19,11 +19,8 @@ from nlihw.hdl.scan.unit import hazard_free, latency
 from nlihw.sim.scan import verilog_testbench as vtb
 from nlihw.sim.scan.golden import scan_eval
 from nlihw.toolchain import setup_verilator_env
-from tests.support.sv_tools import corrupt, run
+from tests.support.sv_tools import IVERILOG, corrupt, icarus, needs_icarus, run
 
-IVERILOG = shutil.which("iverilog")
-needs_icarus = pytest.mark.skipif(IVERILOG is None, reason="Icarus Verilog (iverilog) is not installed "
-                                  "(.ci/run installs it with apt-get install -y iverilog)")
 TOKENS = 8                      # x d_inner 2 = 16 beats a run
 
 
@@ -142,12 +139,6 @@ def test_cli_writes_the_testbench_and_the_core_sim_target(tmp_path, capsys):
 
 
 # --- Icarus ----------------------------------------------------------------------------------
-
-def icarus(out: Path, top: str, *sources, plusargs=()):
-    r = run([IVERILOG, "-g2012", "-o", "tb.vvp", "-s", f"{top}_tb", *sources], out)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return run(["vvp", "-n", "tb.vvp", *plusargs], out)
-
 
 @pytest.fixture(scope="module")
 def icarus_design(tmp_path_factory):

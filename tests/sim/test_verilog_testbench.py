@@ -16,11 +16,8 @@ from nlihw.luts.golden import nli_eval
 from nlihw.sim.nli import verilog_testbench as vtb
 from nlihw.toolchain import setup_verilator_env
 from tests.support.engine_points import params
-from tests.support.sv_tools import corrupt, run
+from tests.support.sv_tools import corrupt, icarus, needs_icarus, run
 
-IVERILOG = shutil.which("iverilog")
-needs_icarus = pytest.mark.skipif(IVERILOG is None, reason="Icarus Verilog (iverilog) is not installed "
-                                  "(.ci/run installs it with apt-get install -y iverilog)")
 RAM_POINT = "s8-M9-K8-binary-ram-2func"       # 8-bit input: every code; two functions; reload
 
 
@@ -126,12 +123,6 @@ def test_testbench_is_deterministic_and_lint_clean(tmp_path):
 
 
 # --- Icarus ----------------------------------------------------------------------------------
-
-def icarus(out: Path, top: str, *sources, plusargs=()):
-    r = run([IVERILOG, "-g2012", "-o", "tb.vvp", "-s", f"{top}_tb", *sources], out)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return run(["vvp", "-n", "tb.vvp", *plusargs], out)
-
 
 @pytest.fixture(scope="module")
 def icarus_design(tmp_path_factory):
