@@ -1,7 +1,6 @@
 """``nlihw gen``: write an engine's Verilog, manifest, hex images, filelist and FuseSoC core."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -9,6 +8,7 @@ from nlihw import verbosity
 from nlihw.hdl.common.deliverables import check_vlnv
 from nlihw.hdl.nli.generate import generate
 from nlihw.sim.nli import verilog_testbench
+from .gen_options import gen_outputs
 from .engine_options import TIMING_GOAL, TIMING_NOTE, TIMING_OPTIONS, engine_options, params_from_options
 from .table import error_line
 from .table_names import resolve_tables
@@ -16,12 +16,7 @@ from .table_names import resolve_tables
 
 @click.command("gen")
 @engine_options
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output directory.")
-@click.option("--testbench", is_flag=True,
-              help="Also write <top>_tb.sv, a self-checking SystemVerilog testbench with $readmemh "
-                   "vectors from the golden model (runs in Icarus -g2012, Verilator --binary "
-                   "--timing, ...), and a 'sim' target in the FuseSoC core that runs it.")
+@gen_outputs
 @click.option("--vlnv", default=None, metavar="V:L:N[:VER]",
               callback=lambda ctx, param, v: v and check_vlnv(v, "0") and v,   # before any write
               help="FuseSoC core name (default nlihw:nli:<top>:<release>.<N>, N the params "

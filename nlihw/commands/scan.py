@@ -28,6 +28,7 @@ from nlihw.sim.scan import bench as sb, stimulus, verilog_testbench
 from nlihw.sim.scan.accuracy import budget_table, clipped_inputs, error_budget, path_rows, path_table
 from nlihw.sim.scan.activations import load_activations
 from nlihw.sim.scan.calibrate import calibrate
+from .gen_options import gen_outputs
 from .output_dir import check_writable_dir
 from .table_names import resolve_table
 
@@ -143,12 +144,7 @@ def command():
 
 @command.command("gen")
 @scan_options
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Output directory.")
-@click.option("--testbench", is_flag=True,
-              help="Also write <top>_tb.sv, a self-checking SystemVerilog testbench with $readmemh "
-                   "vectors from the golden model (runs in Icarus -g2012, Verilator --binary "
-                   "--timing, ...), and a 'sim' target in the FuseSoC core that runs it.")
+@gen_outputs
 def gen(outdir, testbench, **opts):
     """Generate deterministic Verilog (and SystemVerilog), manifest, filelist, waivers, FuseSoC core.
 
