@@ -1,7 +1,6 @@
 """``nlihw gen``: write an engine's Verilog, manifest, hex images, filelist and FuseSoC core."""
 from __future__ import annotations
 
-
 import click
 
 from nlihw import verbosity
