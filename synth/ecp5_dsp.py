@@ -13,8 +13,11 @@ REGS_INPUT / REGS_OUTPUT / REGS_ALL timing.
 A register group is absorbed only when it is exactly a DSP register: every non-constant bit of the
 port (A, B, or the used bits of P) comes from (goes to) a TRELLIS_FF (an input flip-flop with
 other loads stays in the fabric as well, a duplicate; an output flip-flop is fed by P alone), the
-flip-flops share clock, clock enable and synchronous reset (reset value 0, reset
-over enable, as the DSP's RST with RESETMODE SYNC) and the port's constant bits are 0. A and B are
+flip-flops of a group share clock enable and synchronous reset (reset value 0, reset over enable,
+as the DSP's RST with RESETMODE SYNC), all groups of a block share one clock, and the port's
+constant bits are 0. Each distinct (enable, reset) pair gets one of the block's CE0-3 / RST0-3 (a
+multiplier whose one operand register is cleared at a sequence's start, the other not, keeps both
+in the block). A and B are
 absorbed together or not at all (nextpnr times a block with one registered input as unregistered).
 A DP16KD port's data register is absorbed when every used DO bit of the port feeds exactly one
 TRELLIS_FF on the port's clock with no reset (the block's RST would clear its read latch too) and
@@ -171,11 +174,16 @@ def _pack_dsp(nets: _Nets, name: str) -> dict:
     o = _output_group(nets, conn)
     if o is not None:
         groups["OUTPUT"] = o
-    # one control set per block (CLK0, CE0, RST0): every absorbed FF must share it
-    ctrl = {_control(nets.cells[ff]) for g in groups.values() for ff in g.values()}
-    if not groups or len(ctrl) != 1 or None in ctrl:
+    # one clock (CLK0) per block; one control set per register group, each (CE, RST) pair on a
+    # CEk / RSTk of its own
+    ctrl = {reg: {_control(nets.cells[ff]) for ff in pins.values()} for reg, pins in groups.items() if pins}
+    if not ctrl or any(len(c) != 1 or None in c for c in ctrl.values()):
         return {}
-    clk, ce, rst = ctrl.pop()
+    ctrl = {reg: c.pop() for reg, c in ctrl.items()}
+    if len({clk for clk, _, _ in ctrl.values()}) != 1:
+        return {}
+    sets = sorted({(ce, rst) for _, ce, rst in ctrl.values()}, key=str)
+    index = {s: k for k, s in enumerate(sets)}
     for reg, pins in groups.items():
         for pin, ff in pins.items():
             fc = nets.cells[ff]["connections"]
@@ -183,10 +191,13 @@ def _pack_dsp(nets: _Nets, name: str) -> dict:
             if reg == "OUTPUT" or all(ld[0] == name for ld in nets.loads.get(fc["Q"][0], [])):
                 nets.dead.add(ff)          # else the fabric copy stays for its other loads
         if pins:
-            dsp["parameters"].update({f"REG_{reg}_CLK": "CLK0", f"REG_{reg}_CE": "CE0",
-                                      f"REG_{reg}_RST": "RST0"})
+            k = index[ctrl[reg][1:]]
+            dsp["parameters"].update({f"REG_{reg}_CLK": "CLK0", f"REG_{reg}_CE": f"CE{k}",
+                                      f"REG_{reg}_RST": f"RST{k}"})
     dsp["parameters"].update({"GSR": "DISABLED", "RESETMODE": "SYNC"})
-    for port, bit in (("CLK0", clk), ("CE0", ce), ("RST0", rst)):
+    clk = next(iter(ctrl.values()))[0]
+    for port, bit in (("CLK0", clk), *((f"{p}{k}", b) for (ce, rst), k in index.items()
+                                       for p, b in (("CE", ce), ("RST", rst)))):
         conn[port] = [bit]
         dsp.setdefault("port_directions", {})[port] = "input"
     return groups

@@ -172,3 +172,57 @@ def test_netlist_matches_the_rtl_model(mul_traces, pack):
 def test_packed_and_unpacked_agree_cycle_by_cycle(mul_traces):
     _, traces, _ = mul_traces
     assert len(traces[True]) == 600 and traces[True] == traces[False]
+
+
+# one operand register cleared at a sequence's start (yosys: a flip-flop with a synchronous reset),
+# the other and the product register plain: each group keeps its own CE/RST pair in the block
+MUL_FIRST = """
+module t(input clk, input first, input [15:0] a, input [11:0] b, output reg [27:0] p);
+  reg signed [15:0] ar; reg signed [11:0] br;
+  always @(posedge clk) begin
+    ar <= first ? 16'sd0 : a;
+    br <= b;
+    p <= ar * br;
+  end
+endmodule
+"""
+
+
+def first_model(steps: list[dict]) -> list[int]:
+    ar = br = p = 0
+    out = []
+    for s in steps:
+        out.append(p & ((1 << 28) - 1))
+        sa = s["a"] - (1 << 16) if s["a"] >> 15 else s["a"]
+        sb = s["b"] - (1 << 12) if s["b"] >> 11 else s["b"]
+        p, ar, br = ar * br, 0 if s["first"] else sa, sb
+    return out
+
+
+@pytest.fixture(scope="module")
+def first_traces(tmp_path_factory):
+    rng = random.Random(11)
+    steps = [{"first": int(rng.random() < 0.2), "a": rng.randrange(1 << 16), "b": rng.randrange(1 << 12)}
+             for _ in range(300)]
+    traces, texts = {}, {}
+    for pack in (True, False):
+        d = tmp_path_factory.mktemp(f"first_pack{int(pack)}")
+        texts[pack] = gate_netlist.netlist_verilog(MUL_FIRST, "t", "ecp5", pack=pack, timeout=300)
+        f = gate_netlist.write_sim_verilog(MUL_FIRST, "t", "ecp5", d / "t.v", pack=pack, timeout=300)
+        sim = runner.build(f, "t", timeout=300)
+        traces[pack] = [row[0] for row in run_trace(sim, steps, ["p"], d / "run")]
+    return steps, traces, texts
+
+
+def test_operand_registers_with_their_own_reset_are_packed(first_traces):
+    steps, traces, texts = first_traces
+    packed = texts[True]
+    assert "TRELLIS_FF #(" not in packed                 # all 16 + 12 + 28 flip-flops absorbed
+    rst_a = packed.split('.REG_INPUTA_RST("')[1][:4]
+    rst_b = packed.split('.REG_INPUTB_RST("')[1][:4]
+    assert rst_a != rst_b and packed.split('.REG_OUTPUT_RST("')[1][:4] == rst_b
+    want = first_model(steps)
+    assert sum(s["first"] for s in steps) > 30
+    for pack in (True, False):
+        bad = next((k for k, (g, w) in enumerate(zip(traces[pack], want)) if g != w), None)
+        assert bad is None, f"pack={pack} cycle {bad}: got {traces[pack][bad]:#x}, expected {want[bad]:#x}"
