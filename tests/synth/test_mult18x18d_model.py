@@ -143,14 +143,20 @@ def mul_traces(tmp_path_factory):
     steps = [{"rst": int(rng.random() < 0.06), "en": int(rng.random() < 0.7),
               "a": rng.randrange(1 << 16), "b": rng.randrange(1 << 12),
               "c": rng.randrange(1 << 14), "d": rng.randrange(1 << 17)} for _ in range(600)]
+    return (steps, *run_packed_and_unpacked(tmp_path_factory, "mul", MUL, steps, ["p", "q"]))
+
+
+def run_packed_and_unpacked(tmp_path_factory, name, verilog, steps, ports):
+    """({pack: trace}, {pack: netlist text}) of module ``t`` of ``verilog`` mapped for ECP5 with and
+    without the register packing, each simulated on ``steps``."""
     traces, texts = {}, {}
     for pack in (True, False):
-        d = tmp_path_factory.mktemp(f"mul_pack{int(pack)}")
-        texts[pack] = gate_netlist.netlist_verilog(MUL, "t", "ecp5", pack=pack, timeout=300)
-        f = gate_netlist.write_sim_verilog(MUL, "t", "ecp5", d / "t.v", pack=pack, timeout=300)
+        d = tmp_path_factory.mktemp(f"{name}_pack{int(pack)}")
+        texts[pack] = gate_netlist.netlist_verilog(verilog, "t", "ecp5", pack=pack, timeout=300)
+        f = gate_netlist.write_sim_verilog(verilog, "t", "ecp5", d / "t.v", pack=pack, timeout=300)
         sim = runner.build(f, "t", timeout=300)
-        traces[pack] = run_trace(sim, steps, ["p", "q"], d / "run")
-    return steps, traces, texts
+        traces[pack] = run_trace(sim, steps, ports, d / "run")
+    return traces, texts
 
 
 def test_the_packed_netlist_has_registered_blocks(mul_traces):
@@ -204,14 +210,8 @@ def first_traces(tmp_path_factory):
     rng = random.Random(11)
     steps = [{"first": int(rng.random() < 0.2), "a": rng.randrange(1 << 16), "b": rng.randrange(1 << 12)}
              for _ in range(300)]
-    traces, texts = {}, {}
-    for pack in (True, False):
-        d = tmp_path_factory.mktemp(f"first_pack{int(pack)}")
-        texts[pack] = gate_netlist.netlist_verilog(MUL_FIRST, "t", "ecp5", pack=pack, timeout=300)
-        f = gate_netlist.write_sim_verilog(MUL_FIRST, "t", "ecp5", d / "t.v", pack=pack, timeout=300)
-        sim = runner.build(f, "t", timeout=300)
-        traces[pack] = [row[0] for row in run_trace(sim, steps, ["p"], d / "run")]
-    return steps, traces, texts
+    traces, texts = run_packed_and_unpacked(tmp_path_factory, "first", MUL_FIRST, steps, ["p"])
+    return steps, {pack: [row[0] for row in t] for pack, t in traces.items()}, texts
 
 
 def test_operand_registers_with_their_own_reset_are_packed(first_traces):
