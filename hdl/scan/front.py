@@ -28,6 +28,8 @@ class Front(wiring.Component):
       ``cfg_mode`` (in): the memories are the command's (or the bias read is being reissued);
       issue nothing.
     - ``start`` (out): a channel's first step issues. ``idle`` (out): at a channel boundary.
+    - ``credit`` (in): the output queue has a word for one more channel (``backpressure="credit"``;
+      1 otherwise). Items issue only with it, so everything behind the front may run free.
 
     ``front_sum`` registers delta and the bias before their saturating sum (one cycle more).
     """
@@ -40,7 +42,7 @@ class Front(wiring.Component):
             "bc": In(stream.Signature(bc_layout(p))),
             "o": Out(stream.Signature(dp.engine_in("softplus", dp.softplus_side))),
             "bias_rd": Out(read_bus(max(2, p.bias_count), shape_of(p.delta_fmt))),
-            "hold": In(1), "cfg_mode": In(1), "start": Out(1), "idle": Out(1),
+            "hold": In(1), "cfg_mode": In(1), "credit": In(1), "start": Out(1), "idle": Out(1),
         })
 
     def elaborate(self, platform):
@@ -54,7 +56,8 @@ class Front(wiring.Component):
         f_valid, f_x, f_side = self.o.valid, self.o.payload.x[0], self.o.payload.side
         adv_f = Signal()
         can_issue = Signal()
-        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & ~(self.hold & (k_ctr == 0)) & ~self.cfg_mode)
+        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & self.credit
+                                 & ~(self.hold & (k_ctr == 0)) & ~self.cfg_mode)
         go = Signal()
         m.d.comb += go.eq(can_issue & adv_f)
         last_k = k_ctr == steps - 1

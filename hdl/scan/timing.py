@@ -33,9 +33,10 @@ def latency(p: ScanParams) -> int:
 
 def credit_depth(p: ScanParams) -> int:
     """Words of the credit queue (``backpressure="credit"``): one for each channel that can be
-    between the exp engine's input and the queue's output at one result per clock, and one more,
-    so that the credits never hold the unit below its rate."""
-    return engine_params(p, "exp").latency + pipeline_depths(p)["state"] + 1
+    between the front's issue and the queue's output at one result per clock, and one more, so
+    that the credits never hold the unit below its rate."""
+    d = pipeline_depths(p)
+    return d["front"] + d["softplus"] + d["dt_a"] + d["exp"] + d["state"] + 1
 
 
 def config_read_latency(p: ScanParams) -> int:

@@ -15,9 +15,9 @@ change no value. Three of them (state_*) lengthen the state loop, read to write-
 ``loop_depth`` advances. Items issue in (token, channel, step) order, so a state word is read
 again ``d_inner * N/P`` items later; when that is shorter than the loop, the item waits (a bubble)
 until the word's update is written (``hazard_free``). II stays 1 otherwise, and every stage
-advances with the back-pressure of its section as before. With ``backpressure="credit"`` the
-state section (exp engine to C . h) never stalls: a ``CreditQueue`` at its output takes the
-back-pressure and admits a channel's last step into the exp engine only when it has room for it.
+advances with the back-pressure of its section as before. With ``backpressure="credit"`` nothing
+between the front and C . h stalls (unless a state word must wait): a ``CreditQueue`` at C . h's
+output takes the back-pressure, and the front issues a channel only when the queue has room for it.
 """
 from __future__ import annotations
 
@@ -85,19 +85,17 @@ class SelectiveScan(wiring.Component):
         wiring.connect(m, flipped(self.bc), front.bc)
         wiring.connect(m, front.o, sp.i)
         wiring.connect(m, sp.o, dt.i)
-        exp_in = self._skid(m, "skid_exp", dt.o)
+        wiring.connect(m, self._skid(m, "skid_exp", dt.o), ex.i)
         wiring.connect(m, ex.o, state.i)
         wiring.connect(m, state.o, dot.i)
         if p.backpressure == "credit":
-            # a channel's last step enters the exp engine only with a word of the queue for it
+            # a channel enters the unit only with a word of the queue for it
             m.submodules.credit = q = CreditQueue(dot.o.payload.shape(), credit_depth(p))
-            m.d.comb += [ex.i.valid.eq(exp_in.valid & q.credit), ex.i.payload.eq(exp_in.payload),
-                         exp_in.ready.eq(ex.i.ready & q.credit),
-                         q.take.eq(ex.i.valid & ex.i.ready & ex.i.payload.side.last)]
+            m.d.comb += [front.credit.eq(q.credit), q.take.eq(front.i.valid & front.i.ready)]
             wiring.connect(m, dot.o, q.i)
             dot_o = self._skid(m, "skid_dot", q.o)
         else:
-            wiring.connect(m, exp_in, ex.i)
+            m.d.comb += front.credit.eq(1)
             dot_o = self._skid(m, "skid_dot", dot.o)
         if p.gate:
             m.submodules.silu = silu = TaggedEngine(engine_params(p, "silu"), dp.silu_side)

@@ -79,9 +79,9 @@ def scan_options(f):
         click.option("--backpressure", type=click.Choice(BACKPRESSURE), default="stall",
                      show_default=True,
                      help="stall: every register of a section advances with its output's ready. credit: "
-                          "the state section (exp engine, state update, C . h) never stalls, so no clock "
-                          "enable spans its P lanes; a queue at its output and credits at its input "
-                          "take the back-pressure (2 cycles more latency). Values never change."),
+                          "nothing from the front to C . h waits on a ready, so no clock enable spans the "
+                          "P lanes; a queue after C . h and credits at the front take the back-pressure "
+                          "(2 cycles more latency). Values never change."),
         click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
                      default=None, help="A params file (nlihw scan calibrate -o): its formats, "
                      "tables, sizes, mode, gate and rounding replace the preset's; only --lanes, "

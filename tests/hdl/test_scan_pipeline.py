@@ -202,8 +202,9 @@ def test_credit_backpressure_costs_two_cycles_and_keeps_digests():
         assert latency(credit) == latency(stall) + LATENCY == latency(stall) + 2
         assert "backpressure" not in stall.to_dict() and credit.to_dict()["backpressure"] == "credit"
         assert ScanParams.from_dict(credit.to_dict()) == credit and credit.digest() != stall.digest()
-        assert credit_depth(credit) == (engine_params(credit, "exp").latency
-                                        + pipeline_depths(credit)["state"] + 1)
+        # every channel between the front's issue and the queue's output, and one more
+        assert credit_depth(credit) == latency(credit) - pipeline_depths(credit)["output"] - (
+            engine_params(credit, "silu").latency if credit.gate else 0) + 1
     with pytest.raises(ParamsError, match="backpressure must be one of stall, credit, got 'none'"):
         preset("int8", backpressure="none")
 
