@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.hdl.common.fixed_point import shape_of
 from nlihw.hdl.common.product import product
 from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
@@ -14,7 +15,9 @@ class DotReduce(wiring.Component):
     """Exact partial sums C . h per step, accumulated over a channel's steps; one item leaves per
     channel.
 
-    - ``i`` (in): ``lanes_layout`` (k, last, the item, h and C of the step's P states).
+    - ``i`` (in): ``lanes_layout`` (k, last, the item, the step's P states).
+    - ``c_token`` (in): the item's token's C (N words, ``TokenQueue.head``); ``c_pop`` (out): the
+      token's last item is taken.
     - ``o`` (out): the SiLU engine's input ``{x: z, side: silu_side}``; side.acc = sum_n C_n h_n
       (exact, acc_width), side.flag = the OR of the channel's steps' flags.
 
@@ -28,6 +31,7 @@ class DotReduce(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(dp.lanes_layout)),
             "o": Out(stream.Signature(dp.engine_in("silu", dp.silu_side))),
+            "c_token": In(data.ArrayLayout(shape_of(p.c_fmt), p.d_state)), "c_pop": Out(1),
         })
 
     def elaborate(self, platform):
@@ -38,7 +42,9 @@ class DotReduce(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
         r2 = self.i.payload
         fields = ("k", "last", "d", "u", "z", "flag")
-        ch = [product(m, f"ch{k}", r2.C[k], r2.h[k], dp.ch_shape, p.multipliers) for k in range(p.lanes)]
+        C = dp.step_words(self.c_token, r2.k, p.c_fmt)
+        ch = [product(m, f"ch{k}", C[k], r2.h[k], dp.ch_shape, p.multipliers) for k in range(p.lanes)]
+        m.d.comb += self.c_pop.eq(self.i.valid & self.i.ready & r2.last & (r2.d == p.d_inner - 1))
         d_v, d_side = self.i.valid, {f: getattr(r2, f) for f in fields}
         if "dot_mult" in p.pipeline:
             v = Signal(name="dot_valid")

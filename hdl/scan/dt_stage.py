@@ -79,8 +79,7 @@ class DtStage(wiring.Component):
             m.d.sync += [self.o.payload.x[k].eq(w_vals[k]) for k in range(lanes)]
             m.d.sync += [e_side.d.eq(x_side.d), e_side.k.eq(x_side.k), e_side.first.eq(x_side.first),
                          e_side.last.eq(x_side.last), e_side.dtu.eq(dtu_sat), e_side.u.eq(x_side.u),
-                         e_side.z.eq(x_side.z), e_side.B.eq(x_side.B), e_side.C.eq(x_side.C),
-                         e_side.flag.eq(flag2)]
+                         e_side.z.eq(x_side.z), e_side.flag.eq(flag2)]
         return m
 
     def _read_ahead(self, m: Module, s1):

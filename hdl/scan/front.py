@@ -18,8 +18,10 @@ class Front(wiring.Component):
       Mamba-2 reads delta on each head's first channel and holds it for the head.
     - ``bc`` (in): per token ``{B, C}``; taken on the token's last step.
     - ``o`` (out): the softplus engine's input ``{x, side}``: x = sat(delta + bias) (step 1),
-      side = ``ScanDatapath.softplus_side`` (the step's P words of B and C; flag: x above
-      delta_fmt sets OVERFLOW, below it CLAMPED).
+      side = ``ScanDatapath.softplus_side`` (flag: x above delta_fmt sets OVERFLOW, below it
+      CLAMPED).
+    - ``token_start`` (out): a token's first item issues (its B and C go into their
+      ``TokenQueue``s); ``token_room`` (in): the queues can take them (1 when unconnected).
     - ``bias_rd`` (``read_bus``): the delta_bias memory (channel, or head in Mamba-2), read a
       cycle ahead: when a channel's last step issues, the next channel's word is read, so the
       read's output register holds the bias of the item issuing (no latency added); the address
@@ -29,7 +31,7 @@ class Front(wiring.Component):
       issue nothing.
     - ``start`` (out): a channel's first step issues. ``idle`` (out): at a channel boundary.
     - ``credit`` (in): the output queue has a word for one more channel (``backpressure="credit"``;
-      1 otherwise). Items issue only with it, so everything behind the front may run free.
+      1 when unconnected). Items issue only with it, so everything behind the front may run free.
 
     ``front_sum`` registers delta and the bias before their saturating sum (one cycle more).
     """
@@ -42,28 +44,31 @@ class Front(wiring.Component):
             "bc": In(stream.Signature(bc_layout(p))),
             "o": Out(stream.Signature(dp.engine_in("softplus", dp.softplus_side))),
             "bias_rd": Out(read_bus(max(2, p.bias_count), shape_of(p.delta_fmt))),
-            "hold": In(1), "cfg_mode": In(1), "credit": In(1), "start": Out(1), "idle": Out(1),
+            "hold": In(1), "cfg_mode": In(1), "credit": In(1, init=1), "token_room": In(1, init=1),
+            "token_start": Out(1), "start": Out(1), "idle": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         dp = ScanDatapath(p)
-        P, steps = p.lanes, p.steps
+        steps = p.steps
         d_ctr, head, c_ctr = Signal(dp.d_bits), Signal(dp.head_bits), Signal(range(p.headdim + 1))
         k_ctr = Signal(dp.k_bits)
         delta_head = Signal(shape_of(p.delta_fmt))
         f_valid, f_x, f_side = self.o.valid, self.o.payload.x[0], self.o.payload.side
         adv_f = Signal()
         can_issue = Signal()
-        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & self.credit
+        token_first = (d_ctr == 0) & (k_ctr == 0)
+        m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & self.credit & (self.token_room | ~token_first)
                                  & ~(self.hold & (k_ctr == 0)) & ~self.cfg_mode)
         go = Signal()
         m.d.comb += go.eq(can_issue & adv_f)
         last_k = k_ctr == steps - 1
         last_d = d_ctr == p.d_inner - 1
         m.d.comb += [self.i.ready.eq(go & last_k), self.bc.ready.eq(go & last_k & last_d),
-                     self.start.eq(go & (k_ctr == 0)), self.idle.eq(k_ctr == 0)]
+                     self.start.eq(go & (k_ctr == 0)), self.token_start.eq(go & token_first),
+                     self.idle.eq(k_ctr == 0)]
         beat = self.i.payload
         if p.mode == "mamba2":
             delta = Mux(c_ctr == 0, beat.delta, delta_head)
@@ -98,10 +103,6 @@ class Front(wiring.Component):
             m.d.sync += [f_side_in.d.eq(d_ctr), f_side_in.k.eq(k_ctr), f_side_in.head.eq(head),
                          f_side_in.first.eq(beat.first), f_side_in.last.eq(last_k),
                          f_side_in.u.eq(beat.u), f_side_in.z.eq(beat.z)]
-            bw, cw = p.b_fmt.width, p.c_fmt.width
-            m.d.sync += [
-                f_side_in.B.as_value().eq(self.bc.payload.B.as_value().word_select(k_ctr, P * bw)),
-                f_side_in.C.as_value().eq(self.bc.payload.C.as_value().word_select(k_ctr, P * cw))]
         d_succ = Mux(last_d, 0, d_ctr + 1)
         last_c = c_ctr == p.headdim - 1
         head_succ = Mux(last_c, Mux(last_d, 0, head + 1), head)

@@ -39,6 +39,15 @@ def credit_depth(p: ScanParams) -> int:
     return d["front"] + d["softplus"] + d["dt_a"] + d["exp"] + d["state"] + 1
 
 
+def token_queue_depth(p: ScanParams) -> int:
+    """Tokens the B and C queues hold (``TokenQueue``): every token with an item between the
+    front's issue and C . h's input at one item per clock (at most its stages and the skid
+    buffers' second words), one more being pushed, one more so the front never waits on them."""
+    d = pipeline_depths(p)
+    in_flight = d["front"] + d["softplus"] + d["dt_a"] + d["exp"] + d["state"] + 2
+    return -(-in_flight // (p.d_inner * p.steps)) + 2
+
+
 def config_read_latency(p: ScanParams) -> int:
     """Cycles from a configuration read's acceptance on ``cfg`` to ``rdata.valid``: one for the
     memories' synchronous read, one to register their words (nothing between a block RAM's output

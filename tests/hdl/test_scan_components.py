@@ -271,14 +271,24 @@ def test_dot_reduce(pipeline):
         l, d, k, flag = it
         ctx.set(dut.i.payload, {"k": k, "last": int(k == p.steps - 1), "d": d, "u": int(run.u[l, d]),
                                 "z": int(run.z[l, d]), "flag": int(flag),
-                                "h": [int(st["h"][l, d, k * P + j]) for j in range(P)],
-                                "C": [int(run.C[l, k * P + j]) for j in range(P)]})
+                                "h": [int(st["h"][l, d, k * P + j]) for j in range(P)]})
+        ctx.set(dut.c_token, [int(c) for c in run.C[l]])
+
+    def pops(ctx, it):               # the token's last item leaves its C behind when taken
+        l, d, k, _ = it
+        taken = ctx.get(dut.i.valid) and ctx.get(dut.i.ready)
+        popped.append(ctx.get(dut.c_pop) if taken else 0)
+        if taken and ctx.get(dut.c_pop):
+            tokens.append(l)
+            assert (d, k) == (Dn - 1, p.steps - 1)
 
     def collect(ctx):
         s = dut.o.payload.side
         return (ctx.get(s.acc), ctx.get(s.d), ctx.get(s.u), ctx.get(s.flag), ctx.get(dut.o.payload.x[0]))
 
-    got = stream_sim(dut, items, drive, collect, T * Dn)
+    popped, tokens = [], []
+    got = stream_sim(dut, items, drive, collect, T * Dn, comb=pops)
+    assert tokens == list(range(T))
     flags = {}
     for l, d, _, f in items:
         flags[l, d] = flags.get((l, d), 0) | f
@@ -320,14 +330,14 @@ def test_output_stage(gate, pipeline):
 # --- front ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode, pipeline", [("mamba1", "none"), ("mamba2", ["front_sum"])])
 def test_front(mode, pipeline):
-    """x = sat(delta + bias) per step (the golden x), the step's B and C words, first/last."""
+    """x = sat(delta + bias) per step (the golden x), first/last, one token start per token."""
     p = preset("int8", d_inner=4, d_state=8, lanes=2, mode=mode, headdim=2 if mode == "mamba2" else 1,
                pipeline=pipeline)
     cfg, run, res = golden_run(p, T=4)
     st, ev = res.stages, res.stages["events"]
     T, Dn, P = run.u.shape[0], p.d_inner, p.lanes
     dut = Front(p)
-    got = []
+    got, starts = [], []
 
     async def tb(ctx):
         rng = random.Random(SEED)
@@ -343,11 +353,13 @@ def test_front(mode, pipeline):
             ctx.set(dut.i.valid, l < T and rng.random() < 0.8)
             ctx.set(dut.bc.valid, l < T)
             ctx.set(dut.o.ready, rng.random() < 0.7)
+            ctx.set(dut.token_room, rng.random() < 0.5)   # the queues full half the time
             if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
                 s = dut.o.payload.side
                 got.append((ctx.get(dut.o.payload.x[0]), ctx.get(s.d), ctx.get(s.k), ctx.get(s.first),
-                            ctx.get(s.last), ctx.get(s.u), ctx.get(s.z), ctx.get(s.flag),
-                            [ctx.get(s.B[j]) for j in range(P)], [ctx.get(s.C[j]) for j in range(P)]))
+                            ctx.get(s.last), ctx.get(s.u), ctx.get(s.z), ctx.get(s.flag)))
+            if ctx.get(dut.token_start):              # the token's B and C go to their queues
+                starts.append((l, d, ctx.get(dut.token_room)))
             if ctx.get(dut.i.valid) and ctx.get(dut.i.ready):
                 l, d = (l, d + 1) if d + 1 < Dn else (l + 1, 0)
             await ctx.tick()
@@ -365,10 +377,9 @@ def test_front(mode, pipeline):
             for k in range(p.steps):
                 want.append((_u(x, p.delta_fmt.width), d, k, int(run.first[l, d]), int(k == p.steps - 1),
                              int(run.u[l, d]), int(run.z[l, d]),
-                             int(ev["x"][l, d]) | 2 * int(st["clamped"][l, d]),   # bit 1: clamped
-                             [int(b) for b in run.B[l, k * P:(k + 1) * P]],
-                             [int(c) for c in run.C[l, k * P:(k + 1) * P]]))
+                             int(ev["x"][l, d]) | 2 * int(st["clamped"][l, d])))   # bit 1: clamped
     assert got == want
+    assert starts == [(l, 0, 1) for l in range(T)]
     assert {w[7] & 2 for w in want} == {0, 2}          # clamped on some steps, not on all
 
 
