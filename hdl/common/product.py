@@ -9,9 +9,11 @@ multiplier of a kind once and counts it per instance (the scan unit's per-lane p
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.formats import Rounding, parse_rounding
+from .fixed_point import round_shift
 from .multipliers import Multipliers
 
 
@@ -71,40 +73,46 @@ def _carry_save(m: Module, rows: list[Value], width: int) -> list[Value]:
     return rows
 
 
-def _sum(m: Module, early: list[Value], late: list[Value], width: int) -> Value:
-    """The sum of the rows modulo 2**width as a signed value: the ``early`` rows compressed first,
-    the ``late`` ones (a DSP block's product) joined at the end, one carry-propagate add."""
-    rows = _carry_save(m, list(early), width)
-    for v in late:
-        rows = _carry_save(m, rows + [_extend(m, v, width)], width)
+def sum_terms(m: Module, terms: list[Value], width: int) -> Value:
+    """The sum of ``terms`` modulo 2**width as a signed value: a carry-save tree to two rows, then
+    one carry-propagate add."""
+    rows = _carry_save(m, [_extend(m, t, width) for t in terms], width)
     total = rows[0] if len(rows) == 1 else rows[0] + rows[1]
     return total[:width].as_signed()
 
 
-def fabric_product(m: Module, small: Value, big: Value) -> Value:
-    """small * big from shifted partial products (one row per bit of ``small``, its top row
-    subtracted when signed) in a carry-save tree and one final add, built in ``m``: no multiplier
-    for a tool to put in a DSP block."""
-    width = signed_width(small.shape()) + signed_width(big.shape())
-    return _sum(m, _partial_rows(m, small, big, 0, width), [], width)
+def round_terms(m: Module, terms: list[Value], width: int, s: int, rounding) -> Value:
+    """The sum of ``terms`` (modulo 2**width, signed: a product's terms, so its magnitude is at
+    most 2**(width-2)) divided by 2**s and rounded as ``round_shift`` does. Nearest-even adds the
+    half as one more carry-save row and clears the result's last bit on an exact tie (no dropped
+    bit left after the half), so the sum and its rounding share one carry chain instead of two."""
+    if not 0 < s <= width - 3 or parse_rounding(rounding) is not Rounding.NEAREST_EVEN:
+        return round_shift(sum_terms(m, terms, width), s, rounding)
+    t = sum_terms(m, [*terms, Const(1 << (s - 1), width)], width)
+    tie = ~t[:s].any()
+    return Cat(t[s] & ~tie, t[s + 1:]).as_signed()
 
 
-def multiply(m: Module, a: Value, b: Value, mult: Multipliers) -> Value:
-    """The exact product a * b built as ``mult`` says (its adder tree, if any, in ``m``)."""
+def product_terms(m: Module, a: Value, b: Value, mult: Multipliers) -> list[Value]:
+    """a * b as at most three values whose sum modulo 2**width (width: the operands' signed
+    widths added) is the product: ``[a * b]`` when one multiply builds it (or the tool infers it);
+    else the fabric's partial products compressed to two rows and, last, the DSP block's product
+    of the low parts, so that a register on each term holds the block's product in its own
+    output register and the carry-propagate add moves behind it."""
     a, b = Value.cast(a), Value.cast(b)
     if mult.dsp is None:
-        return a * b
+        return [a * b]
     wide, narrow = (a, b) if signed_width(a.shape()) >= signed_width(b.shape()) else (b, a)
     ww, wn = signed_width(wide.shape()), signed_width(narrow.shape())
+    width = ww + wn
     if wn <= mult.fabric_bits:
-        return fabric_product(m, narrow, wide)
+        return _carry_save(m, _partial_rows(m, narrow, wide, 0, width), width)
     port_a, port_b = mult.dsp
     if ww <= port_a and wn <= port_b:
-        return wide * narrow
+        return [wide * narrow]
     # wide = wide_hi * 2^la + wide_lo with wide_lo unsigned (A-1 bits: a signed A-bit input);
     # likewise narrow when it exceeds B. The block multiplies the low parts; the high parts'
     # partial products are compressed while it does, and its product joins them last.
-    width = ww + wn
     la = port_a - 1 if ww > port_a else None
     lb = port_b - 1 if wn > port_b else None
     wide_lo = wide[:la] if la is not None else wide
@@ -114,7 +122,24 @@ def multiply(m: Module, a: Value, b: Value, mult: Multipliers) -> Value:
         rows += _partial_rows(m, _signed_high(wide, la), narrow, la, width)
     if lb is not None:
         rows += _partial_rows(m, _signed_high(narrow, lb), wide_lo, lb, width)
-    return _sum(m, rows, [wide_lo * narrow_lo], width)
+    return _carry_save(m, rows, width) + [wide_lo * narrow_lo]
+
+
+def fabric_product(m: Module, small: Value, big: Value) -> Value:
+    """small * big from shifted partial products (one row per bit of ``small``, its top row
+    subtracted when signed) in a carry-save tree and one final add, built in ``m``: no multiplier
+    for a tool to put in a DSP block."""
+    width = signed_width(small.shape()) + signed_width(big.shape())
+    return sum_terms(m, _partial_rows(m, small, big, 0, width), width)
+
+
+def multiply(m: Module, a: Value, b: Value, mult: Multipliers) -> Value:
+    """The exact product a * b built as ``mult`` says (its adder tree, if any, in ``m``)."""
+    terms = product_terms(m, a, b, mult)
+    if len(terms) == 1:
+        return terms[0]
+    a, b = Value.cast(a), Value.cast(b)
+    return sum_terms(m, terms, signed_width(a.shape()) + signed_width(b.shape()))
 
 
 class Product(wiring.Component):
@@ -142,3 +167,37 @@ def product(m: Module, name: str, a, b, p_shape, mult: Multipliers | None = None
     m.submodules[name] = mul = Product(a.shape(), b.shape(), p_shape, mult)
     m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
     return mul.p
+
+
+TERMS = 3          # at most: two carry-save rows of the fabric's partial products, the block's product
+
+
+class ProductTerms(wiring.Component):
+    """``t``: ``TERMS`` values whose sum modulo 2**width is ``a`` * ``b`` (``product_terms``;
+    the missing ones 0), width = the operands' signed widths added. A register on each term puts
+    a pipeline stage inside the product: the block's product in its own output register, the
+    carry-propagate add behind it (``round_terms`` adds and rounds there in one carry chain).
+
+    Parameters: ``a_shape``, ``b_shape``, ``mult`` as ``Product``'s. Members: ``a``, ``b`` (in),
+    ``t`` (out, ``ArrayLayout(unsigned(width), TERMS)``), ``width`` (attribute).
+    """
+
+    def __init__(self, a_shape, b_shape, mult: Multipliers | None = None):
+        a, b = Shape.cast(a_shape), Shape.cast(b_shape)
+        self._mult = mult or Multipliers()
+        self.width = signed_width(a) + signed_width(b)
+        super().__init__({"a": In(a), "b": In(b), "t": Out(data.ArrayLayout(self.width, TERMS))})
+
+    def elaborate(self, platform):
+        m = Module()
+        terms = product_terms(m, self.a, self.b, self._mult)
+        assert len(terms) <= TERMS
+        m.d.comb += [self.t[k].eq(_extend(m, v, self.width)) for k, v in enumerate(terms)]
+        return m
+
+
+def product_terms_of(m: Module, name: str, a, b, mult: Multipliers | None = None) -> list[Value]:
+    """Instantiate ``ProductTerms`` as submodule ``name`` of ``m`` on ``a`` and ``b``; its terms."""
+    m.submodules[name] = mul = ProductTerms(a.shape(), b.shape(), mult)
+    m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
+    return [mul.t[k] for k in range(TERMS)]

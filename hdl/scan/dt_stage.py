@@ -5,8 +5,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
-from nlihw.hdl.common.product import product
+from nlihw.hdl.common.fixed_point import saturate, shape_of
+from nlihw.hdl.common.product import product_terms_of, round_terms
 from .config_port import read_bus
 from .datapath import ScanDatapath
 from .params import ScanParams
@@ -60,12 +60,14 @@ class DtStage(wiring.Component):
                 m.d.sync += [v.eq(x_valid), dt_r.eq(x_dt), side_r.eq(x_side)]
                 m.d.sync += [a_r[k].eq(x_a[k]) for k in range(lanes)]
             x_valid, x_dt, x_side, x_a = v, dt_r, side_r, a_r
-        w_prods = [product(m, f"dtA{k}", x_dt, x_a[k], dp.dta_shape, p.multipliers) for k in range(lanes)]
-        dtu_prod = product(m, "dtu", x_dt, x_side.u, dp.dtu_prod_shape, p.multipliers)
+        # each product as terms (the block's product, the fabric's rows): dta_mult registers
+        # them, and their sum and its rounding share one carry chain behind it
+        w_terms = [product_terms_of(m, f"dtA{k}", x_dt, x_a[k], p.multipliers) for k in range(lanes)]
+        dtu_terms = product_terms_of(m, "dtu", x_dt, x_side.u, p.multipliers)
         if "dta_mult" in pl:
-            x_valid, x_side, w_prods, dtu_prod = _register(m, "dtm", adv_e, x_valid, x_side, w_prods, dtu_prod)
-        w_round = [round_shift(prod, dp.w_shift, rnd) for prod in w_prods]
-        dtu_round = round_shift(dtu_prod, dp.dtu_shift, rnd)
+            x_valid, x_side, w_terms, dtu_terms = _register(m, "dtm", adv_e, x_valid, x_side, w_terms, dtu_terms)
+        w_round = [round_terms(m, terms, len(terms[0]), dp.w_shift, rnd) for terms in w_terms]
+        dtu_round = round_terms(m, dtu_terms, len(dtu_terms[0]), dp.dtu_shift, rnd)
         if "dta_round" in pl:
             x_valid, x_side, w_round, dtu_round = _register(m, "dtr", adv_e, x_valid, x_side, w_round, dtu_round)
         w_vals, flag2 = [], x_side.flag
@@ -102,11 +104,18 @@ class DtStage(wiring.Component):
 
 def _register(m: Module, prefix: str, en, valid, side, ws: list, dtu):
     """One register stage of the dt stage, advancing with ``en``: the item's valid, side band, its
-    dt*A values (one per exp lane) and dt*u; the registered (valid, side, ws, dtu)."""
+    dt*A values (one per exp lane, each a value or a list of terms) and dt*u; the registered
+    (valid, side, ws, dtu)."""
     v, side_r = Signal(name=f"{prefix}_valid"), Signal.like(side, name=f"{prefix}_side")
-    ws_r = [Signal(w.shape(), name=f"{prefix}_dtA{k}") for k, w in enumerate(ws)]
-    dtu_r = Signal(dtu.shape(), name=f"{prefix}_dtu")
+
+    def reg(x, name):
+        if isinstance(x, list):
+            return [reg(t, f"{name}_t{j}") for j, t in enumerate(x)]
+        r = Signal(x.shape(), name=name)
+        m.d.sync += r.eq(x)
+        return r
     with m.If(en):
-        m.d.sync += [v.eq(valid), side_r.eq(side), dtu_r.eq(dtu)]
-        m.d.sync += [r.eq(w) for r, w in zip(ws_r, ws)]
+        m.d.sync += [v.eq(valid), side_r.eq(side)]
+        ws_r = [reg(w, f"{prefix}_dtA{k}") for k, w in enumerate(ws)]
+        dtu_r = reg(dtu, f"{prefix}_dtu")
     return v, side_r, ws_r, dtu_r

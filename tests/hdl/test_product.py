@@ -4,12 +4,13 @@ strings parse as documented."""
 import itertools
 
 import pytest
-from amaranth.hdl import Module, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
 from nlihw.errors import ParamsError
 from nlihw.hdl.common.multipliers import Multipliers
-from nlihw.hdl.common.product import Product
+from nlihw.hdl.common.fixed_point import round_shift
+from nlihw.hdl.common.product import Product, product_terms, round_terms
 
 # small stand-ins for a DSP block, so that every split (high part of one operand, of the other,
 # of both, fabric alone) shows on operands of a few bits
@@ -70,3 +71,34 @@ def test_bad_specs_are_one_line_errors(spec):
     with pytest.raises(ParamsError) as e:
         Multipliers.parse(spec)
     assert "\n" not in str(e.value) and "multipliers" in str(e.value)
+
+
+ROUNDINGS = ["nearest-even", "nearest-away", "toward-zero", "floor"]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_rounded_terms_match_round_shift(policy):
+    """A product's terms summed and rounded in one carry chain (``round_terms``) give the value
+    ``round_shift`` gives on the product, for every shift and code pair."""
+    m = Module()
+    a, b = Signal(signed(6)), Signal(unsigned(5))
+    pairs = []
+    # nearest-even takes the one-chain path (the others, and shifts it cannot take, round_shift's)
+    for s, rounding in [*((s, "nearest-even") for s in range(11)), *((3, r) for r in ROUNDINGS[1:])]:
+        got, want = Signal(signed(16)), Signal(signed(16))
+        m.d.comb += [got.eq(round_terms(m, product_terms(m, a, b, Multipliers.parse(policy)), 12, s, rounding)),
+                     want.eq(round_shift(a * b, s, rounding))]
+        pairs.append((s, rounding, got, want))
+    bad = []
+
+    async def tb(ctx):
+        for x, y in itertools.product(_codes(a.shape()), _codes(b.shape())):
+            ctx.set(a, x)
+            ctx.set(b, y)
+            await ctx.delay(1e-9)
+            bad.extend((s, r, x, y, ctx.get(g), ctx.get(w)) for s, r, g, w in pairs if ctx.get(g) != ctx.get(w))
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not bad, f"{policy}: {len(bad)} wrong (shift, rounding, a, b, got, want), first {bad[:3]}"

@@ -215,13 +215,15 @@ def test_state_lane_golden_recurrence():
 
 
 # --- dt stage -------------------------------------------------------------------------------
-@pytest.mark.parametrize("mode, pipeline", [("mamba1", "none"), ("mamba1", ["dta_in"]),
-                                            ("mamba1", ["dta_mult"]), ("mamba1", ["dta_round"]),
-                                            ("mamba2", "all")])
-def test_dt_stage(mode, pipeline):
+# products split between a small DSP block and the fabric (both operands, or one) as registered terms
+@pytest.mark.parametrize("mode, pipeline, mult", [("mamba1", "none", "infer"), ("mamba1", ["dta_in"], "infer"),
+                                                  ("mamba1", ["dta_mult"], "infer"), ("mamba1", ["dta_round"], "infer"),
+                                                  ("mamba2", "all", "infer"), ("mamba1", "all", "12x6"),
+                                                  ("mamba1", ["dta_mult"], "9x9"), ("mamba1", "none", "12x6/7")])
+def test_dt_stage(mode, pipeline, mult):
     """w = sat(r(dt * A)) per lane and dtu = sat(r(dt * u)), from the golden run's dt, A and u."""
     p = preset("int8", d_inner=4, d_state=4, lanes=4, mode=mode, headdim=2 if mode == "mamba2" else 1,
-               pipeline=pipeline)
+               pipeline=pipeline, multipliers=mult)
     cfg, run, res = golden_run(p)
     st, ev = res.stages, res.stages["events"]
     dut = DtStage(p)
