@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
-from nlihw.hdl.common.product import multiply
+from nlihw.hdl.common.product import TERMS, multiply, round_terms
 from .datapath import ScanDatapath
 from .params import ScanParams
 
@@ -17,8 +17,8 @@ class StateLane(wiring.Component):
     - ``h`` (in, state_fmt): the state read; ``first`` (in): a sequence's first item, whose h is
       taken as 0 (by zeroing dA: the state read goes to the multiplier untouched), ``dA`` (in,
       dam_fmt),
-      ``dBu`` (in): the exact product dtu * B, rounded to state_fmt's fraction before ``state_in``
-      and saturated after it (beside the dA * h multiply).
+      ``dBu`` (in): the exact product dtu * B as ``ProductTerms``' terms, added and rounded to
+      state_fmt's fraction before ``state_in`` and saturated after it (beside the dA * h multiply).
     - ``h_new`` (out, state_fmt): sat(r(dA * h) + dBu); ``ovf`` (out): either saturation happened.
     - ``en`` (in): advance the optional registers ``state_in`` (the inputs), ``state_mult`` (the
       product, dBu) and ``state_add`` (the unsaturated sum); without them the lane is combinational.
@@ -28,7 +28,7 @@ class StateLane(wiring.Component):
         self.params = p = params
         state = shape_of(p.state_fmt)
         super().__init__({"en": In(1), "first": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)),
-                          "dBu": In(ScanDatapath(p).dbu_shape),
+                          "dBu": In(data.ArrayLayout(ScanDatapath(p).dbu_shape.width, TERMS)),
                           "h_new": Out(state), "ovf": Out(1)})
 
     def elaborate(self, platform):
@@ -47,7 +47,7 @@ class StateLane(wiring.Component):
         # sits between the state memory's output and the multiplier's input register
         # dBu rounded before state_in and saturated after it: each carry chain in its own stage
         h, da = self.h, Mux(self.first, 0, self.dA)
-        dbu = round_shift(self.dBu, dp.dbu_shift, p.rounding)
+        dbu = round_terms(m, [self.dBu[j] for j in range(TERMS)], dp.dbu_shape.width, dp.dbu_shift, p.rounding)
         if "state_in" in pl:
             h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(dbu, p.state_fmt)

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from .config_port import state_bus
-from nlihw.hdl.common.product import product
+from nlihw.hdl.common.product import TERMS, product_terms_of
 from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 from .state_lane import StateLane
@@ -26,8 +26,9 @@ class StateUpdate(wiring.Component):
       saturated.
 
     Every register advances with ``o.ready`` (the section stalls as one). The first register
-    holds dA rounded to dam_fmt and dBu = dtu * B unrounded (each lane rounds and saturates it
-    after its ``state_in`` register, beside the dA * h multiply); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the
+    holds dA rounded to dam_fmt and dBu = dtu * B as its product terms (each lane adds and rounds
+    them in one carry chain, and saturates after its ``state_in`` register, beside the dA * h
+    multiply); ``state_in`` / ``state_mult`` / ``state_add`` lengthen the
     loop. When a word is read again before its update is written (not ``hazard_free``), ``i``
     waits (a bubble).
     """
@@ -56,18 +57,18 @@ class StateUpdate(wiring.Component):
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
                        "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS}
         B = dp.step_words(self.b_token, s2.k, p.b_fmt)
-        dbu_prods = [product(m, f"dBu{k}", s2.dtu, B[k], dp.dbu_shape, p.multipliers) for k in range(P)]
+        dbu_terms = [product_terms_of(m, f"dBu{k}", s2.dtu, B[k], p.multipliers) for k in range(P)]
         m.d.comb += self.b_pop.eq(self.i.valid & self.i.ready & s2.last & (s2.d == p.d_inner - 1))
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
-            "dBu": data.ArrayLayout(dp.dbu_shape, P)}))
+            "dBu": data.ArrayLayout(data.ArrayLayout(dp.dbu_shape.width, TERMS), P)}))
         with m.If(adv_s):
             m.d.sync += v1.eq(self.i.valid & ~hazard)
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
                          r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag)]
             m.d.sync += [r1.dA[k].eq(self._dam(self.i.payload.y[k], dp)) for k in range(p.exp_lanes)]
-            m.d.sync += [r1.dBu[k].eq(dbu) for k, dbu in enumerate(dbu_prods)]
+            m.d.sync += [r1.dBu[k][j].eq(t) for k, terms in enumerate(dbu_terms) for j, t in enumerate(terms)]
 
         flag, lanes = r1.flag, []
         for k in range(P):

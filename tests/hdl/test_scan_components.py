@@ -157,7 +157,11 @@ def _lane_sim(p, vectors):
             ctx.set(dut.first, first[0] if first else 0)
             ctx.set(dut.h, h)
             ctx.set(dut.dA, da)
-            ctx.set(dut.dBu, dbu)
+            # dBu as three terms of the product that sum to it modulo 2**width (as ProductTerms
+            # gives them: the fabric's rows and the block's product)
+            width = len(dut.dBu[0])
+            t0, t1 = rng.getrandbits(width), rng.getrandbits(width)
+            ctx.set(dut.dBu, [t0, t1, (dbu - t0 - t1) % (1 << width)])
             if n >= delay and n - delay < len(vectors):
                 seen.append((n - delay, ctx.get(dut.h_new), ctx.get(dut.ovf)))
             await (ctx.tick() if delay else ctx.delay(1e-6))     # no registers: no clock
