@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Value, signed
+from amaranth.hdl import signed
 from amaranth.lib import data
 
 from nlihw.hdl.common.fixed_point import shape_of
@@ -193,20 +193,31 @@ class ScanDatapath:
         return max(2, self.p.d_inner * self.p.steps)
 
     # --- side bands: what each engine carries beside its lookups -----------------------------
-    def step_words(self, token: Value, k: Value, fmt) -> Value:
-        """The P words of step ``k`` out of a token's N-word vector ``token`` (B or C)."""
-        P, w = self.p.lanes, fmt.width
-        flat = Value.cast(token)
-        words = flat if self.p.steps == 1 else flat.word_select(k, P * w)
-        return data.ArrayLayout(shape_of(fmt), P)(words)
+    @property
+    def queued_bc(self) -> bool:
+        """Whether B and C wait per token in ``TokenQueue``s (P = N: a channel is one step) rather
+        than ride beside each item, the step's P words of each, through the softplus, dt and exp
+        stages and the state update. Queued, they cost one memory word per token in flight instead
+        of P words per register stage (at P = 16 half the unit's flip-flops). With N/P steps a
+        channel, the step's words would be picked from the token's N by a mux in front of every
+        dtu*B and C*h multiplier, which no DSP input register can absorb; there P words a stage
+        are few, and they stay in the side band."""
+        return self.p.steps == 1
+
+    def _step_slice(self) -> dict:
+        if self.queued_bc:
+            return {}
+        P = self.p.lanes
+        return {"B": data.ArrayLayout(shape_of(self.p.b_fmt), P),
+                "C": data.ArrayLayout(shape_of(self.p.c_fmt), P)}
 
     @property
     def softplus_side(self) -> data.StructLayout:
-        """Front -> dt stage: the item and the flag so far (B and C wait in ``TokenQueue``s)."""
+        """Front -> dt stage: the item, the step's B and C (unless ``queued_bc``), the flag so far."""
         p = self.p
         return data.StructLayout({
             "d": self.d_bits, "k": self.k_bits, "head": self.head_bits, "first": 1, "last": 1,
-            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS})
+            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": FLAG_BITS})
 
     @property
     def exp_side(self) -> data.StructLayout:
@@ -214,7 +225,7 @@ class ScanDatapath:
         p = self.p
         return data.StructLayout({
             "d": self.d_bits, "k": self.k_bits, "first": 1, "last": 1, "dtu": shape_of(p.dtu_fmt),
-            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS})
+            "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), **self._step_slice(), "flag": FLAG_BITS})
 
     @property
     def silu_side(self) -> data.StructLayout:
@@ -224,12 +235,13 @@ class ScanDatapath:
 
     @property
     def lanes_layout(self) -> data.StructLayout:
-        """State update -> C . h reduction: the step's new states."""
+        """State update -> C . h reduction: the step's new states (and C, unless ``queued_bc``)."""
         p = self.p
+        c = {} if self.queued_bc else {"C": self._step_slice()["C"]}
         return data.StructLayout({
             "k": self.k_bits, "last": 1, "d": self.d_bits, "u": shape_of(p.u_fmt),
             "z": shape_of(p.z_fmt), "flag": FLAG_BITS,
-            "h": data.ArrayLayout(shape_of(p.state_fmt), p.lanes)})
+            "h": data.ArrayLayout(shape_of(p.state_fmt), p.lanes), **c})
 
     def engine_in(self, which: str, side) -> data.StructLayout:
         """Payload of the ``TaggedEngine`` input of ``which`` carrying ``side``."""

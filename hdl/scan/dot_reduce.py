@@ -15,9 +15,10 @@ class DotReduce(wiring.Component):
     """Exact partial sums C . h per step, accumulated over a channel's steps; one item leaves per
     channel.
 
-    - ``i`` (in): ``lanes_layout`` (k, last, the item, the step's P states).
-    - ``c_token`` (in): the item's token's C (N words, ``TokenQueue.head``); ``c_pop`` (out): the
-      token's last item is taken.
+    - ``i`` (in): ``lanes_layout`` (k, last, the item, the step's P states, and C unless
+      ``queued_bc``).
+    - With ``queued_bc``: ``c_token`` (in): the item's token's C (``TokenQueue.head``); ``c_pop``
+      (out): the token's last item is taken.
     - ``o`` (out): the SiLU engine's input ``{x: z, side: silu_side}``; side.acc = sum_n C_n h_n
       (exact, acc_width), side.flag = the OR of the channel's steps' flags.
 
@@ -31,7 +32,8 @@ class DotReduce(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(dp.lanes_layout)),
             "o": Out(stream.Signature(dp.engine_in("silu", dp.silu_side))),
-            "c_token": In(data.ArrayLayout(shape_of(p.c_fmt), p.d_state)), "c_pop": Out(1),
+            **({"c_token": In(data.ArrayLayout(shape_of(p.c_fmt), p.d_state)), "c_pop": Out(1)}
+               if dp.queued_bc else {}),
         })
 
     def elaborate(self, platform):
@@ -42,9 +44,12 @@ class DotReduce(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv)]
         r2 = self.i.payload
         fields = ("k", "last", "d", "u", "z", "flag")
-        C = dp.step_words(self.c_token, r2.k, p.c_fmt)
+        if dp.queued_bc:               # P = N: the token's C is the step's
+            C = self.c_token
+            m.d.comb += self.c_pop.eq(self.i.valid & self.i.ready & (r2.d == p.d_inner - 1))
+        else:
+            C = r2.C
         ch = [product(m, f"ch{k}", C[k], r2.h[k], dp.ch_shape, p.multipliers) for k in range(p.lanes)]
-        m.d.comb += self.c_pop.eq(self.i.valid & self.i.ready & r2.last & (r2.d == p.d_inner - 1))
         d_v, d_side = self.i.valid, {f: getattr(r2, f) for f in fields}
         if "dot_mult" in p.pipeline:
             v = Signal(name="dot_valid")

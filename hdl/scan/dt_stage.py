@@ -82,6 +82,8 @@ class DtStage(wiring.Component):
             m.d.sync += [e_side.d.eq(x_side.d), e_side.k.eq(x_side.k), e_side.first.eq(x_side.first),
                          e_side.last.eq(x_side.last), e_side.dtu.eq(dtu_sat), e_side.u.eq(x_side.u),
                          e_side.z.eq(x_side.z), e_side.flag.eq(flag2)]
+            if not dp.queued_bc:
+                m.d.sync += [e_side.B.eq(x_side.B), e_side.C.eq(x_side.C)]
         return m
 
     def _read_ahead(self, m: Module, s1):

@@ -18,10 +18,10 @@ class Front(wiring.Component):
       Mamba-2 reads delta on each head's first channel and holds it for the head.
     - ``bc`` (in): per token ``{B, C}``; taken on the token's last step.
     - ``o`` (out): the softplus engine's input ``{x, side}``: x = sat(delta + bias) (step 1),
-      side = ``ScanDatapath.softplus_side`` (flag: x above delta_fmt sets OVERFLOW, below it
-      CLAMPED).
-    - ``token_start`` (out): a token's first item issues (its B and C go into their
-      ``TokenQueue``s); ``token_room`` (in): the queues can take them (1 when unconnected).
+      side = ``ScanDatapath.softplus_side`` (the step's P words of B and C unless ``queued_bc``;
+      flag: x above delta_fmt sets OVERFLOW, below it CLAMPED).
+    - ``token_start`` (out): a token's first item issues (with ``queued_bc`` its B and C go into
+      their ``TokenQueue``s); ``token_room`` (in): the queues can take them (1 when unconnected).
     - ``bias_rd`` (``read_bus``): the delta_bias memory (channel, or head in Mamba-2), read a
       cycle ahead: when a channel's last step issues, the next channel's word is read, so the
       read's output register holds the bias of the item issuing (no latency added); the address
@@ -103,6 +103,11 @@ class Front(wiring.Component):
             m.d.sync += [f_side_in.d.eq(d_ctr), f_side_in.k.eq(k_ctr), f_side_in.head.eq(head),
                          f_side_in.first.eq(beat.first), f_side_in.last.eq(last_k),
                          f_side_in.u.eq(beat.u), f_side_in.z.eq(beat.z)]
+            if not dp.queued_bc:                   # the step's P words of B and C ride along
+                bw, cw = p.b_fmt.width, p.c_fmt.width
+                m.d.sync += [
+                    f_side_in.B.as_value().eq(self.bc.payload.B.as_value().word_select(k_ctr, p.lanes * bw)),
+                    f_side_in.C.as_value().eq(self.bc.payload.C.as_value().word_select(k_ctr, p.lanes * cw))]
         d_succ = Mux(last_d, 0, d_ctr + 1)
         last_c = c_ctr == p.headdim - 1
         head_succ = Mux(last_c, Mux(last_d, 0, head + 1), head)

@@ -20,8 +20,8 @@ class StateUpdate(wiring.Component):
     - ``i`` (in): the exp output ``{y: dA per exp lane, side: exp_side}``.
     - ``state`` (``state_bus``): the read is issued for the item on ``i``; the update is written
       ``loop_depth`` advances later.
-    - ``b_token`` (in): the item's token's B (N words, ``TokenQueue.head``); ``b_pop`` (out): the
-      token's last item is taken.
+    - With ``queued_bc``: ``b_token`` (in): the item's token's B (``TokenQueue.head``); ``b_pop``
+      (out): the token's last item is taken. Otherwise B and C come with the item.
     - ``o`` (out): ``lanes_layout``: the step's new states and the item; flag also when dBu or h
       saturated.
 
@@ -40,7 +40,8 @@ class StateUpdate(wiring.Component):
             "i": In(stream.Signature(dp.engine_out("exp", dp.exp_side))),
             "o": Out(stream.Signature(dp.lanes_layout)),
             "state": Out(state_bus(p)),
-            "b_token": In(data.ArrayLayout(shape_of(p.b_fmt), p.d_state)), "b_pop": Out(1),
+            **({"b_token": In(data.ArrayLayout(shape_of(p.b_fmt), p.d_state)), "b_pop": Out(1)}
+               if dp.queued_bc else {}),
         })
 
     def elaborate(self, platform):
@@ -56,9 +57,13 @@ class StateUpdate(wiring.Component):
                      self.i.ready.eq(adv_s & ~hazard)]
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
                        "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS}
-        B = dp.step_words(self.b_token, s2.k, p.b_fmt)
+        if dp.queued_bc:               # P = N: the token's B is the step's
+            B = self.b_token
+            m.d.comb += self.b_pop.eq(self.i.valid & self.i.ready & (s2.d == p.d_inner - 1))
+        else:
+            B = s2.B
+            side_layout["C"] = data.ArrayLayout(shape_of(p.c_fmt), P)
         dbu_terms = [product_terms_of(m, f"dBu{k}", s2.dtu, B[k], p.multipliers) for k in range(P)]
-        m.d.comb += self.b_pop.eq(self.i.valid & self.i.ready & s2.last & (s2.d == p.d_inner - 1))
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
@@ -67,6 +72,8 @@ class StateUpdate(wiring.Component):
             m.d.sync += v1.eq(self.i.valid & ~hazard)
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
                          r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag)]
+            if not dp.queued_bc:
+                m.d.sync += r1.C.eq(s2.C)
             m.d.sync += [r1.dA[k].eq(self._dam(self.i.payload.y[k], dp)) for k in range(p.exp_lanes)]
             m.d.sync += [r1.dBu[k][j].eq(t) for k, terms in enumerate(dbu_terms) for j, t in enumerate(terms)]
 
@@ -99,6 +106,8 @@ class StateUpdate(wiring.Component):
             m.d.sync += self.o.valid.eq(cur_v)
             m.d.sync += [r2.k.eq(side["k"]), r2.last.eq(side["last"]), r2.d.eq(side["d"]), r2.u.eq(side["u"]),
                          r2.z.eq(side["z"]), r2.flag.eq(flag1)]
+            if not dp.queued_bc:
+                m.d.sync += r2.C.eq(side["C"])
             m.d.sync += [r2.h[k].eq(lane.h_new) for k, lane in enumerate(lanes)]
         return m
 

@@ -1,8 +1,9 @@
 """SelectiveScan: the fused Mamba selective-scan datapath of ``sim/scan/golden.py`` as a streaming
 component, built on three NLI engines (softplus, exp, SiLU).
 
-Pipeline, one component each: ``Front`` (sum delta + bias; a token's B and C into two
-``TokenQueue``s, read by the state update and C . h) -> softplus
+Pipeline, one component each: ``Front`` (sum delta + bias; the step's B and C into the side
+band, or at P = N a token's B and C into two ``TokenQueue``s read by the state update and C . h)
+-> softplus
 engine -> ``DtStage`` (dt*A, dt*u) -> exp engine (P lanes; one in Mamba-2) -> ``StateUpdate``
 (read-modify-write of P state memories through P ``StateLane``s) -> ``DotReduce`` (exact C . h
 per step, summed over the N/P steps) -> SiLU engine -> ``OutputStage`` (y, D*u, gate). The
@@ -92,15 +93,16 @@ class SelectiveScan(wiring.Component):
         wiring.connect(m, self._skid(m, "skid_exp", dt.o), ex.i)
         wiring.connect(m, ex.o, state.i)
         wiring.connect(m, state.o, dot.i)
-        # B and C wait per token in a queue each, read where they are used
-        depth = token_queue_depth(p)
-        m.submodules.b_queue = bq = TokenQueue(shape_of(p.b_fmt), p.d_state, depth)
-        m.submodules.c_queue = cq = TokenQueue(shape_of(p.c_fmt), p.d_state, depth)
-        m.d.comb += [bq.push.eq(front.token_start), bq.data.eq(self.bc.payload.B), state.b_token.eq(bq.head),
-                     bq.pop.eq(state.b_pop),
-                     cq.push.eq(front.token_start), cq.data.eq(self.bc.payload.C), dot.c_token.eq(cq.head),
-                     cq.pop.eq(dot.c_pop),
-                     front.token_room.eq(bq.room & cq.room)]
+        if dp.queued_bc:
+            # B and C wait per token in a queue each, read where they are used
+            depth = token_queue_depth(p)
+            m.submodules.b_queue = bq = TokenQueue(shape_of(p.b_fmt), p.d_state, depth)
+            m.submodules.c_queue = cq = TokenQueue(shape_of(p.c_fmt), p.d_state, depth)
+            m.d.comb += [bq.push.eq(front.token_start), bq.data.eq(self.bc.payload.B),
+                         state.b_token.eq(bq.head), bq.pop.eq(state.b_pop),
+                         cq.push.eq(front.token_start), cq.data.eq(self.bc.payload.C),
+                         dot.c_token.eq(cq.head), cq.pop.eq(dot.c_pop),
+                         front.token_room.eq(bq.room & cq.room)]
         if p.backpressure == "credit":
             # a channel enters the unit only with a word of the queue for it
             m.submodules.credit = q = CreditQueue(dot.o.payload.shape(), credit_depth(p))

@@ -262,10 +262,13 @@ def test_dt_stage(mode, pipeline, mult):
 
 
 # --- C . h reduction ------------------------------------------------------------------------
-@pytest.mark.parametrize("pipeline", ["none", ["dot_mult"]])
-def test_dot_reduce(pipeline):
+# lanes 2: C comes with the item (N/P = 4 steps); lanes 8 = N: from the token queue's head
+@pytest.mark.parametrize("pipeline, lanes", [("none", 2), (["dot_mult"], 2), ("none", 8), (["dot_mult"], 8)])
+def test_dot_reduce(pipeline, lanes):
     """The exact C . h over a channel's N/P steps (the golden acc), flags ORed, z passed on."""
-    p = preset("int16", d_inner=3, d_state=8, lanes=2, pipeline=pipeline)
+    p = preset("int16", d_inner=3, d_state=8, lanes=lanes, pipeline=pipeline)
+    queued = ScanDatapath(p).queued_bc
+    assert queued == (lanes == 8)
     _, run, res = golden_run(p)
     st = res.stages
     T, Dn, P = run.u.shape[0], p.d_inner, p.lanes
@@ -278,13 +281,14 @@ def test_dot_reduce(pipeline):
         ctx.set(dut.i.payload, {"k": k, "last": int(k == p.steps - 1), "d": d, "u": int(run.u[l, d]),
                                 "z": int(run.z[l, d]), "flag": int(flag),
                                 "h": [int(st["h"][l, d, k * P + j]) for j in range(P)]})
-        ctx.set(dut.c_token, [int(c) for c in run.C[l]])
+        if queued:
+            ctx.set(dut.c_token, [int(c) for c in run.C[l]])
+        else:
+            ctx.set(dut.i.payload.C, [int(run.C[l, k * P + j]) for j in range(P)])
 
     def pops(ctx, it):               # the token's last item leaves its C behind when taken
         l, d, k, _ = it
-        taken = ctx.get(dut.i.valid) and ctx.get(dut.i.ready)
-        popped.append(ctx.get(dut.c_pop) if taken else 0)
-        if taken and ctx.get(dut.c_pop):
+        if queued and ctx.get(dut.i.valid) and ctx.get(dut.i.ready) and ctx.get(dut.c_pop):
             tokens.append(l)
             assert (d, k) == (Dn - 1, p.steps - 1)
 
@@ -292,9 +296,9 @@ def test_dot_reduce(pipeline):
         s = dut.o.payload.side
         return (ctx.get(s.acc), ctx.get(s.d), ctx.get(s.u), ctx.get(s.flag), ctx.get(dut.o.payload.x[0]))
 
-    popped, tokens = [], []
+    tokens = []
     got = stream_sim(dut, items, drive, collect, T * Dn, comb=pops)
-    assert tokens == list(range(T))
+    assert tokens == (list(range(T)) if queued else [])
     flags = {}
     for l, d, _, f in items:
         flags[l, d] = flags.get((l, d), 0) | f
@@ -336,7 +340,8 @@ def test_output_stage(gate, pipeline):
 # --- front ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode, pipeline", [("mamba1", "none"), ("mamba2", ["front_sum"])])
 def test_front(mode, pipeline):
-    """x = sat(delta + bias) per step (the golden x), first/last, one token start per token."""
+    """x = sat(delta + bias) per step (the golden x), the step's B and C words (N/P = 4 steps: in
+    the side band), first/last, one token start per token."""
     p = preset("int8", d_inner=4, d_state=8, lanes=2, mode=mode, headdim=2 if mode == "mamba2" else 1,
                pipeline=pipeline)
     cfg, run, res = golden_run(p, T=4)
@@ -363,7 +368,8 @@ def test_front(mode, pipeline):
             if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
                 s = dut.o.payload.side
                 got.append((ctx.get(dut.o.payload.x[0]), ctx.get(s.d), ctx.get(s.k), ctx.get(s.first),
-                            ctx.get(s.last), ctx.get(s.u), ctx.get(s.z), ctx.get(s.flag)))
+                            ctx.get(s.last), ctx.get(s.u), ctx.get(s.z), ctx.get(s.flag),
+                            [ctx.get(s.B[j]) for j in range(P)], [ctx.get(s.C[j]) for j in range(P)]))
             if ctx.get(dut.token_start):              # the token's B and C go to their queues
                 starts.append((l, d, ctx.get(dut.token_room)))
             if ctx.get(dut.i.valid) and ctx.get(dut.i.ready):
@@ -383,7 +389,9 @@ def test_front(mode, pipeline):
             for k in range(p.steps):
                 want.append((_u(x, p.delta_fmt.width), d, k, int(run.first[l, d]), int(k == p.steps - 1),
                              int(run.u[l, d]), int(run.z[l, d]),
-                             int(ev["x"][l, d]) | 2 * int(st["clamped"][l, d])))   # bit 1: clamped
+                             int(ev["x"][l, d]) | 2 * int(st["clamped"][l, d]),   # bit 1: clamped
+                             [int(b) for b in run.B[l, k * P:(k + 1) * P]],
+                             [int(c) for c in run.C[l, k * P:(k + 1) * P]]))
     assert got == want
     assert starts == [(l, 0, 1) for l in range(T)]
     assert {w[7] & 2 for w in want} == {0, 2}          # clamped on some steps, not on all

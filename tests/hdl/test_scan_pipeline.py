@@ -24,6 +24,8 @@ POINTS = {
     # the state section never stalls; a channel in two steps (only its last one takes a credit)
     "credit-steps": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline="all",
                                   engine_pipeline="all", backpressure="credit")),
+    # P = N with 4 items a token against a 50-cycle pipeline: B and C of 15 tokens in their queues
+    "queued-tokens": ("int8", dict(d_inner=4, d_state=4, lanes=4, pipeline="all")),
 }
 SLOW_POINTS = {
     **{f"depth{n}": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline=n)) for n in range(1, 9)},
