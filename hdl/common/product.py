@@ -169,29 +169,35 @@ def product(m: Module, name: str, a, b, p_shape, mult: Multipliers | None = None
     return mul.p
 
 
-TERMS = 3          # at most: two carry-save rows of the fabric's partial products, the block's product
+def term_count(a_shape, b_shape, mult: Multipliers | None = None) -> int:
+    """How many terms ``product_terms`` gives for these operands (1 to 3)."""
+    scratch = Module()
+    scratch._MustUse__silence = True               # built to count, never elaborated
+    return len(product_terms(scratch, Signal(Shape.cast(a_shape)), Signal(Shape.cast(b_shape)),
+                             mult or Multipliers()))
 
 
 class ProductTerms(wiring.Component):
-    """``t``: ``TERMS`` values whose sum modulo 2**width is ``a`` * ``b`` (``product_terms``;
-    the missing ones 0), width = the operands' signed widths added. A register on each term puts
-    a pipeline stage inside the product: the block's product in its own output register, the
-    carry-propagate add behind it (``round_terms`` adds and rounds there in one carry chain).
+    """``t``: the values whose sum modulo 2**width is ``a`` * ``b`` (``product_terms``: one, or
+    the fabric's rows and the DSP block's product), width = the operands' signed widths added. A
+    register on each term puts a pipeline stage inside the product: the block's product in its
+    own output register, the carry-propagate add behind it (``round_terms`` adds and rounds there
+    in one carry chain).
 
     Parameters: ``a_shape``, ``b_shape``, ``mult`` as ``Product``'s. Members: ``a``, ``b`` (in),
-    ``t`` (out, ``ArrayLayout(unsigned(width), TERMS)``), ``width`` (attribute).
+    ``t`` (out, ``ArrayLayout(unsigned(width), term_count(...))``), ``width`` (attribute).
     """
 
     def __init__(self, a_shape, b_shape, mult: Multipliers | None = None):
         a, b = Shape.cast(a_shape), Shape.cast(b_shape)
         self._mult = mult or Multipliers()
         self.width = signed_width(a) + signed_width(b)
-        super().__init__({"a": In(a), "b": In(b), "t": Out(data.ArrayLayout(self.width, TERMS))})
+        count = term_count(a, b, self._mult)
+        super().__init__({"a": In(a), "b": In(b), "t": Out(data.ArrayLayout(self.width, count))})
 
     def elaborate(self, platform):
         m = Module()
         terms = product_terms(m, self.a, self.b, self._mult)
-        assert len(terms) <= TERMS
         m.d.comb += [self.t[k].eq(_extend(m, v, self.width)) for k, v in enumerate(terms)]
         return m
 
@@ -200,4 +206,4 @@ def product_terms_of(m: Module, name: str, a, b, mult: Multipliers | None = None
     """Instantiate ``ProductTerms`` as submodule ``name`` of ``m`` on ``a`` and ``b``; its terms."""
     m.submodules[name] = mul = ProductTerms(a.shape(), b.shape(), mult)
     m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
-    return [mul.t[k] for k in range(TERMS)]
+    return [mul.t[k] for k in range(len(mul.t))]

@@ -11,6 +11,7 @@ from amaranth.hdl import signed
 from amaranth.lib import data
 
 from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.product import term_count
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.luts.layout import clog2
 from .params import ScanParams
@@ -120,6 +121,11 @@ class ScanDatapath:
     @property
     def dbu_shape(self):
         return signed(self.p.dtu_fmt.width + self.p.b_fmt.width)
+
+    @property
+    def dbu_terms(self) -> int:
+        """Terms of dtu * B as the state update registers them (``ProductTerms``)."""
+        return term_count(shape_of(self.p.dtu_fmt), shape_of(self.p.b_fmt), self.p.multipliers)
 
     @property
     def ch_shape(self):

@@ -6,7 +6,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
-from nlihw.hdl.common.product import TERMS, multiply, round_terms
+from nlihw.hdl.common.product import multiply, round_terms
 from .datapath import ScanDatapath
 from .params import ScanParams
 
@@ -28,7 +28,7 @@ class StateLane(wiring.Component):
         self.params = p = params
         state = shape_of(p.state_fmt)
         super().__init__({"en": In(1), "first": In(1), "h": In(state), "dA": In(shape_of(p.dam_fmt)),
-                          "dBu": In(data.ArrayLayout(ScanDatapath(p).dbu_shape.width, TERMS)),
+                          "dBu": In(data.ArrayLayout(ScanDatapath(p).dbu_shape.width, ScanDatapath(p).dbu_terms)),
                           "h_new": Out(state), "ovf": Out(1)})
 
     def elaborate(self, platform):
@@ -47,7 +47,8 @@ class StateLane(wiring.Component):
         # sits between the state memory's output and the multiplier's input register
         # dBu rounded before state_in and saturated after it: each carry chain in its own stage
         h, da = self.h, Mux(self.first, 0, self.dA)
-        dbu = round_terms(m, [self.dBu[j] for j in range(TERMS)], dp.dbu_shape.width, dp.dbu_shift, p.rounding)
+        dbu = round_terms(m, [self.dBu[j] for j in range(dp.dbu_terms)], dp.dbu_shape.width, dp.dbu_shift,
+                          p.rounding)
         if "state_in" in pl:
             h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(dbu, p.state_fmt)

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from .config_port import state_bus
-from nlihw.hdl.common.product import TERMS, product_terms_of
+from nlihw.hdl.common.product import product_terms_of
 from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 from .state_lane import StateLane
@@ -67,7 +67,7 @@ class StateUpdate(wiring.Component):
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
-            "dBu": data.ArrayLayout(data.ArrayLayout(dp.dbu_shape.width, TERMS), P)}))
+            "dBu": data.ArrayLayout(data.ArrayLayout(dp.dbu_shape.width, dp.dbu_terms), P)}))
         with m.If(adv_s):
             m.d.sync += v1.eq(self.i.valid & ~hazard)
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),

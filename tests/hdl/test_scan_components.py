@@ -157,11 +157,11 @@ def _lane_sim(p, vectors):
             ctx.set(dut.first, first[0] if first else 0)
             ctx.set(dut.h, h)
             ctx.set(dut.dA, da)
-            # dBu as three terms of the product that sum to it modulo 2**width (as ProductTerms
-            # gives them: the fabric's rows and the block's product)
-            width = len(dut.dBu[0])
-            t0, t1 = rng.getrandbits(width), rng.getrandbits(width)
-            ctx.set(dut.dBu, [t0, t1, (dbu - t0 - t1) % (1 << width)])
+            # dBu as terms that sum to the product modulo 2**width (as ProductTerms gives them:
+            # the fabric's rows and the block's product), split at random
+            width, count = len(dut.dBu[0]), len(dut.dBu)
+            terms = [rng.getrandbits(width) for _ in range(count - 1)]
+            ctx.set(dut.dBu, [*terms, (dbu - sum(terms)) % (1 << width)])
             if n >= delay and n - delay < len(vectors):
                 seen.append((n - delay, ctx.get(dut.h_new), ctx.get(dut.ovf)))
             await (ctx.tick() if delay else ctx.delay(1e-6))     # no registers: no clock
@@ -175,11 +175,15 @@ def _lane_sim(p, vectors):
     return seen
 
 
-@pytest.mark.parametrize("pipeline", ["none", ["state_mult"], ["state_in", "state_add"], "all"])
-def test_state_lane_random(pipeline):
+# 18x18: dtu * B (25 x 8 bits) as three terms, dA * h split between block and fabric
+@pytest.mark.parametrize("pipeline, mult", [("none", "infer"), (["state_mult"], "infer"),
+                                            (["state_in", "state_add"], "infer"), ("all", "infer"),
+                                            ("all", "18x18"), ("none", "18x18")])
+def test_state_lane_random(pipeline, mult):
     """h = sat(r(dA * h) + sat(r(dtu * B))) on full-range random operands (many saturate), dtu * B
     entering exact: dBu_shift = 18 + 4 - 18 = 4 bits for int8 (dtu s6.18, B s4.4, state s6.18)."""
-    p = preset("int8", d_inner=2, d_state=4, pipeline=pipeline)
+    p = preset("int8", d_inner=2, d_state=4, pipeline=pipeline, multipliers=mult)
+    assert ScanDatapath(p).dbu_terms == (3 if mult == "18x18" else 1)
     rng = np.random.default_rng(SEED)
     n = 200
     dbu = _raw(rng, p.dtu_fmt, n).astype(object) * _raw(rng, p.b_fmt, n).astype(object)
