@@ -1,7 +1,7 @@
 """DtStage: the exp input w = sat(r(dt * A)) per exp lane and dtu = sat(r(dt * u)) (steps 3 and 5)."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from nlihw.hdl.common.product import product_terms_of, round_terms
 from .config_port import read_bus
 from .datapath import ScanDatapath
 from .params import ScanParams
+from .read_ahead import ReadAhead
 
 
 class DtStage(wiring.Component):
@@ -48,7 +49,7 @@ class DtStage(wiring.Component):
         e_valid, e_side = self.o.valid, self.o.payload.side
         adv_e = Signal()
         m.d.comb += [adv_e.eq(~e_valid | self.o.ready), self.i.ready.eq(adv_e)]
-        self._read_ahead(m, s1)
+        self._read_ahead(m)
         # dta_in registers dt, A and the side band (cuts the A read from the multiply),
         # dta_mult the products (cuts the multiply from the rounding and saturation)
         x_valid, x_dt, x_side = self.i.valid, dt, s1
@@ -86,22 +87,16 @@ class DtStage(wiring.Component):
                 m.d.sync += [e_side.B.eq(x_side.B), e_side.C.eq(x_side.C)]
         return m
 
-    def _read_ahead(self, m: Module, s1):
+    def _read_ahead(self, m: Module):
         """Reads A of the item after the one on ``i`` when that one is taken (the enable holds the
         word through a stall); on ``reissue`` that of the item expected next (0 after reset)."""
-        p = self.params
-        a_cur = Signal.like(self.a_rd.addr)
-        if p.mode == "mamba1":
-            item = s1.d * p.steps + s1.k
-            succ = Mux(item == p.d_inner * p.steps - 1, 0, item + 1)
-        else:            # the next channel starts a head when d + 1 is a multiple of headdim
-            new_head = s1.last & (s1.d + 1 == (s1.head + 1) * p.headdim)
-            succ = Mux(new_head, Mux(s1.head == p.n_heads - 1, 0, s1.head + 1), s1.head)
-        take = self.i.valid & self.i.ready
-        m.d.comb += [self.a_rd.addr.eq(Mux(self.a_rd.reissue, a_cur, succ)),
-                     self.a_rd.en.eq(self.a_rd.reissue | take)]
-        with m.If(take):
-            m.d.sync += a_cur.eq(succ)
+        p, dp = self.params, ScanDatapath(self.params)
+        group = 1 if p.mode == "mamba1" else p.headdim * p.steps
+        words = p.d_inner * p.steps if p.mode == "mamba1" else p.n_heads
+        m.submodules.a_ahead = ahead = ReadAhead(words, group, self.a_rd.data.shape())
+        wiring.connect(m, ahead.rd, wiring.flipped(self.a_rd))
+        m.d.comb += ahead.take.eq(self.i.valid & self.i.ready)
+        assert len(ahead.rd.addr) == len(self.a_rd.addr) and dp.a_words == max(2, words)
 
 
 def _register(m: Module, prefix: str, en, valid, side, ws: list, dtu):

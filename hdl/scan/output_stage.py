@@ -1,7 +1,7 @@
 """OutputStage: y = sat(r(C . h)), yd = sat(y + r(D * u)), out = sat(r(yd * g)) (steps 8 to 10)."""
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from nlihw.hdl.common.product import multiply
 from .config_port import read_bus
 from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, output_layout
 from .params import ScanParams
+from .read_ahead import ReadAhead
 
 
 class OutputStage(wiring.Component):
@@ -46,12 +47,10 @@ class OutputStage(wiring.Component):
         g_in = self.i.payload.y[0] if p.gate else Const(0, p.g_fmt.width)
         adv_o = Signal()
         m.d.comb += [adv_o.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv_o)]
-        d_cur, take = Signal.like(self.d_rd.addr), self.i.valid & self.i.ready
-        succ = Mux(o_in.d == p.d_inner - 1, 0, o_in.d + 1)
-        m.d.comb += [self.d_rd.addr.eq(Mux(self.d_rd.reissue, d_cur, succ)),
-                     self.d_rd.en.eq(self.d_rd.reissue | take)]
-        with m.If(take):
-            m.d.sync += d_cur.eq(succ)
+        # D of the channel after the one in hand, read when that one is taken
+        m.submodules.d_ahead = ahead = ReadAhead(p.d_inner, 1, self.d_rd.data.shape())
+        wiring.connect(m, ahead.rd, wiring.flipped(self.d_rd))
+        m.d.comb += ahead.take.eq(self.i.valid & self.i.ready)
         g_shape = shape_of(p.g_fmt)
         ov1, ov2 = Signal(), Signal()
         y1, du1 = Signal(shape_of(p.y_fmt)), Signal(dp.du_round_shape)
