@@ -22,12 +22,19 @@ def as_signed(v: Value) -> Value:
 def round_shift(v: Value, s: int, rounding: "Rounding | str") -> Value:
     """v / 2**s with one rounding (s <= 0 is an exact left shift); signed result.
 
-    The round-up bit comes from reductions of the dropped bits (no comparator), so the only
-    carry chain is the final increment."""
+    Nearest-even adds the half and clears the result's last bit on an exact tie (no dropped bit
+    left): the carry chain starts at the register and the tie test reads the chain's low bits,
+    which settle first. The other roundings take the round-up bit from reductions of the dropped
+    bits (no comparator), so the only carry chain is the final increment."""
     v = as_signed(v)
     if s <= 0:
         return v << -s
     rounding = parse_rounding(rounding)
+    n = len(v)
+    if rounding is Rounding.NEAREST_EVEN and s < n:
+        t = (Cat(v, v[-1]).as_signed() + (1 << (s - 1)))[:n + 1]     # v + half: fits in n + 1 bits
+        tie = ~t[:s].any()
+        return Cat(t[s] & ~tie, t[s + 1:]).as_signed()
     fl = v >> s                          # arithmetic shift: floor
     if rounding is Rounding.FLOOR:
         return fl

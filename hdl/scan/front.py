@@ -9,6 +9,7 @@ from nlihw.hdl.common.fixed_point import saturate, shape_of
 from .config_port import read_bus
 from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, bc_layout, input_layout
 from .params import ScanParams
+from .read_ahead import ReadAhead
 
 
 class Front(wiring.Component):
@@ -117,10 +118,12 @@ class Front(wiring.Component):
                 m.d.sync += d_ctr.eq(d_succ)
                 if p.mode == "mamba2":
                     m.d.sync += [c_ctr.eq(Mux(last_c, 0, c_ctr + 1)), head.eq(head_succ)]
-        # the next channel's bias, read as the counters move to it (or the current one again)
-        now, succ = (head, head_succ) if p.mode == "mamba2" else (d_ctr, d_succ)
-        m.d.comb += [self.bias_rd.addr.eq(Mux(self.bias_rd.reissue, now, succ)),
-                     self.bias_rd.en.eq(self.bias_rd.reissue | (go & last_k))]
+        # the next channel's bias (its head's in Mamba-2), read as its last step issues; the
+        # address from counters of its own, so no logic sits before the memory's address pins
+        words, group = (p.n_heads, p.headdim) if p.mode == "mamba2" else (p.d_inner, 1)
+        m.submodules.bias_ahead = ahead = ReadAhead(words, group, self.bias_rd.data.shape())
+        wiring.connect(m, ahead.rd, wiring.flipped(self.bias_rd))
+        m.d.comb += ahead.take.eq(go & last_k)
         return m
 
     def _sum(self, m, total):

@@ -5,8 +5,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
-from nlihw.hdl.common.product import multiply, round_terms
+from nlihw.hdl.common.fixed_point import saturate, shape_of
+from nlihw.hdl.common.product import product_terms, round_terms
 from .datapath import ScanDatapath
 from .params import ScanParams
 
@@ -52,11 +52,12 @@ class StateLane(wiring.Component):
         if "state_in" in pl:
             h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(dbu, p.state_fmt)
-        prod = Signal(dp.dah_shape, name="dAh")
-        m.d.comb += prod.eq(multiply(m, da, h, p.multipliers))
+        # dA * h as its terms (the block's product, the fabric's rows): state_mult registers them,
+        # and their sum and rounding share one carry chain behind it
+        terms = product_terms(m, da, h, p.multipliers)
         if "state_mult" in pl:
-            prod, dbu, dbu_ovf = stage("smul", prod, dbu, dbu_ovf)
-        total = round_shift(prod, dp.dah_shift, p.rounding) + dbu
+            *terms, dbu, dbu_ovf = stage("smul", *terms, dbu, dbu_ovf)
+        total = round_terms(m, terms, dp.dah_shape.width, dp.dah_shift, p.rounding) + dbu
         if "state_add" in pl:
             total, dbu_ovf = stage("sadd", total, dbu_ovf)
         h_new, ovf = saturate(total, p.state_fmt)
