@@ -55,9 +55,10 @@ ECP5_85K = "ecp5-85k"        # the 85F place-and-route target, when synth/target
 # 25F's 28; with /12, the exp interpolation in the fabric, 23, but 76.7 against 81.3 MHz); P = 1 as
 # inferred
 MULTIPLIERS = {4: "18x18", 16: "18x18", 1: "infer"}
-# back-pressure (hdl/scan/params.py): at P = 16 the stall enable's fan-out across the 85F set the
-# clock (45.8 MHz; credit 55.8); at P = 1 and P = 4 it does not, and credit measured slower
-BACKPRESSURE = {4: "stall", 16: "credit", 1: "stall"}
+# back-pressure (hdl/scan/params.py), the faster one measured: at P = 16 the stall enable's fan-out
+# across the 85F set the clock (45.8 MHz; credit 55.8); P = 4 credit 82.4 (stall 81.3 before the
+# product terms); P = 1 stall 121.4 (credit 118.0, medians of 3 seeds)
+BACKPRESSURE = {4: "credit", 16: "credit", 1: "stall"}
 TABLES = ("accuracy", "throughput", "pipeline", "targets")      # published (section_output)
 
 
