@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -81,6 +82,7 @@ def _start_forkserver() -> None:
 
 
 _busy = False          # in a pool worker: a task is running
+_stopping = False      # in a pool worker: a KeyboardInterrupt is unwinding the task
 
 
 @contextmanager
@@ -120,13 +122,28 @@ def _worker_init(main_pid: int) -> None:
     its tools; an idle worker just exits, quietly. The worker also stops when the main process
     dies (kill -9): nothing else would ever end it."""
     def interrupt(signum, frame):
+        global _stopping
         if not _busy:
             os._exit(128 + signum)
+        if _stopping:              # Ctrl-C and the pool's SIGTERM: the first one is unwinding
+            return
+        _stopping = True
         raise KeyboardInterrupt
+    sys.unraisablehook = _quiet_interrupt
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     threading.Thread(target=_watch_parent, args=(main_pid,), daemon=True,
                      name="nlihw-parent-watch").start()
+
+
+def _quiet_interrupt(unraisable) -> None:
+    """A worker's KeyboardInterrupt that landed in a finalizer (which Python reports and drops) is
+    the stop the user asked for, not a bug: no traceback, and the next signal raises again."""
+    global _stopping
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _stopping = False
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _watch_parent(main_pid: int) -> None:
@@ -153,8 +170,8 @@ def _watch_parent(main_pid: int) -> None:
 
 def _call(fn, *args):
     """Run one task in a pool worker, marked busy (see _worker_init)."""
-    global _busy
-    _busy = True
+    global _busy, _stopping
+    _busy, _stopping = True, False
     try:
         return fn(*args)
     finally:
