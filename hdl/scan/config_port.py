@@ -7,6 +7,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.mux_table import select
 from nlihw.luts.layout import clog2
 from .datapath import ScanDatapath, cfg_layout
 from .params import ScanParams
@@ -169,12 +170,10 @@ class ConfigPort(wiring.Component):
             m.d.sync += [rd_pending.eq(0), rd_words.eq(1), d_w.eq(d_rd[0].data), b_w.eq(b_rd[0].data)]
             m.d.sync += [w.eq(r.data) for w, r in zip(a_w + s_w, a_rd + s_rd)]
         with m.If(rd_words):
+            # one mux tree over the lanes (an If per lane made a 16-deep priority chain across the die)
             lane_word = {0: Signal(p.a_fmt.width), 3: Signal(p.state_fmt.width)}
             for sel, words in ((0, a_w), (3, s_w)):
-                m.d.comb += lane_word[sel].eq(words[0])
-                for k in range(1, len(words)):
-                    with m.If(rd_lane == k):
-                        m.d.comb += lane_word[sel].eq(words[k])
+                m.d.comb += lane_word[sel].eq(select(list(words), rd_lane))
             word = Signal(p.config_data_bits)
             with m.Switch(rd_sel):
                 for sel, v in ((0, lane_word[0]), (1, d_w.as_unsigned()),
