@@ -13,9 +13,9 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from nlihw.errors import ParamsError
+from nlihw.hdl.common.credit_queue import LATENCY   # the same FIFO: a pushed vector is on ``head`` then
 
-# a vector pushed into the empty queue is on ``head`` this many cycles later (SyncFIFOBuffered)
-LATENCY = 2
+__all__ = ["TokenQueue", "LATENCY"]
 
 
 class TokenQueue(wiring.Component):

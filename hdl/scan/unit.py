@@ -109,8 +109,7 @@ class SelectiveScan(wiring.Component):
             m.d.comb += [front.credit.eq(q.credit), q.take.eq(front.i.valid & front.i.ready)]
             wiring.connect(m, dot.o, q.i)
             dot_o = self._skid(m, "skid_dot", q.o)
-        else:
-            m.d.comb += front.credit.eq(1)
+        else:                                      # front.credit stays 1 (its init)
             dot_o = self._skid(m, "skid_dot", dot.o)
         if p.gate:
             m.submodules.silu = silu = TaggedEngine(engine_params(p, "silu"), dp.silu_side)
