@@ -15,7 +15,9 @@ port (A, B, or the used bits of P) comes from (goes to) a TRELLIS_FF (an input f
 other loads stays in the fabric as well, a duplicate; an output flip-flop is fed by P alone), the
 flip-flops of a group share clock enable and synchronous reset (reset value 0, reset over enable,
 as the DSP's RST with RESETMODE SYNC), all groups of a block share one clock, and the port's
-constant bits are 0. Each distinct (enable, reset) pair gets one of the block's CE0-3 / RST0-3 (a
+constant bits are 0. A flip-flop without an enable whose synchronous reset is its group's odd one
+out (yosys infers a reset wherever a register's next value is 0 under some condition) has the
+reset moved in front of it, DI & ~LSR in a LUT4, so the group shares the others' control set. Each distinct (enable, reset) pair gets one of the block's CE0-3 / RST0-3 (a
 multiplier whose one operand register is cleared at a sequence's start, the other not, keeps both
 in the block). A and B are
 absorbed together or not at all (nextpnr times a block with one registered input as unregistered).
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 _FF = "TRELLIS_FF"
 _DSP = "MULT18X18D"
 _BRAM = "DP16KD"
+_LUT = "LUT4"
+_AND_NOT = format(sum(1 << i for i in range(16) if i & 1 and not i & 2), "016b")   # Z = A & ~B
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class _Nets:
         self.driver: dict = {}                 # bit -> (cell, port)
         self.loads: dict = {}                  # bit -> [(cell or "$port", port)]
         self.dead: set[str] = set()            # absorbed flip-flops, deleted at the end
+        self.next_bit = 2 + max((b for c in self.cells.values() for bits in c["connections"].values()
+                                 for b in bits if isinstance(b, int)), default=0)
         for name, c in self.cells.items():
             dirs = c.get("port_directions", {})
             for port, bits in c["connections"].items():
@@ -94,6 +100,26 @@ class _Nets:
         if d is None or d[1] != "Q" or self.cells[d[0]]["type"] != _FF or d[0] in self.dead:
             return None
         return d[0]
+
+    def reset_in_front(self, ff: str):
+        """Replace flip-flop ``ff``'s synchronous reset by DI & ~LSR in a new LUT4 (only for a
+        flip-flop without an enable, where the two are the same)."""
+        fc = self.cells[ff]["connections"]
+        d, r, z = fc["DI"][0], fc["LSR"][0], self.next_bit
+        self.next_bit += 1
+        lut = f"$nlihw_reset_in_front_{z}"
+        self.cells[lut] = {"hide_name": 1, "type": _LUT, "parameters": {"INIT": _AND_NOT},
+                           "attributes": {},
+                           "port_directions": {p: "input" for p in "ABCD"} | {"Z": "output"},
+                           "connections": {"A": [d], "B": [r], "C": ["0"], "D": ["0"], "Z": [z]}}
+        for bit, port in ((d, "A"), (r, "B")):
+            if isinstance(bit, int):
+                ld = self.loads.setdefault(bit, [])
+                if bit == d:
+                    ld.remove((ff, "DI"))
+                ld.append((lut, port))
+        self.driver[z], self.loads[z] = (lut, "Z"), [(ff, "DI")]
+        fc["DI"], fc["LSR"] = [z], ["0"]
 
     def sole_ff_load(self, ld):
         """The live flip-flop whose DI is the only load in ``ld`` (a bit's loads), else None."""
@@ -174,6 +200,8 @@ def _pack_dsp(nets: _Nets, name: str) -> dict:
     o = _output_group(nets, conn)
     if o is not None:
         groups["OUTPUT"] = o
+    for reg, pins in groups.items():
+        _common_reset(nets, pins)
     # one clock (CLK0) per block; one control set per register group, each (CE, RST) pair on a
     # CEk / RSTk of its own
     ctrl = {reg: {_control(nets.cells[ff]) for ff in pins.values()} for reg, pins in groups.items() if pins}
@@ -201,6 +229,18 @@ def _pack_dsp(nets: _Nets, name: str) -> dict:
         conn[port] = [bit]
         dsp.setdefault("port_directions", {})[port] = "input"
     return groups
+
+
+def _common_reset(nets: _Nets, pins: dict) -> None:
+    """Give a register group without enables one control set: the flip-flops whose synchronous
+    reset differs from no reset get it moved in front of them (``_Nets.reset_in_front``)."""
+    ctrl = {ff: _control(nets.cells[ff]) for ff in pins.values()}
+    if None in ctrl.values() or len({c[:2] for c in ctrl.values()}) != 1 \
+            or len({c[2] for c in ctrl.values()}) == 1 or next(iter(ctrl.values()))[1] != "1":
+        return
+    for ff, (_, _, rst) in sorted(ctrl.items()):
+        if rst != "0":
+            nets.reset_in_front(ff)
 
 
 def _pack_bram_port(nets: _Nets, ram: dict, x: str) -> bool:

@@ -111,3 +111,36 @@ def test_block_ram_output_register(tmp_path, reset, packed):
         outs = {b for i in range(18) for b in ram["connections"].get(f"DO{x}{i}", [])}
         assert {b for b in port_bits(n, "q") if isinstance(b, int)} <= outs
         assert not isinstance(ram["connections"][f"OCE{x}"][0], str)
+
+
+ODD_RESET = """
+module t(input clk, input k, input [15:0] a, input [11:0] b, output reg [27:0] p);
+  reg [15:0] ar; reg [11:0] br;
+  always @(posedge clk) begin
+    ar[15:1] <= a[15:1]; ar[0] <= k ? 1'b0 : a[0]; br <= b; p <= ar * br;
+  end
+endmodule
+"""
+
+
+def test_an_odd_reset_moves_in_front_of_the_block(tmp_path):
+    """One input bit cleared by k (yosys gives that flip-flop k as its synchronous reset) among
+    bits without reset: the reset becomes a LUT4 a[0] & ~k and the group is absorbed."""
+    n = mapped(tmp_path, ODD_RESET)
+    resets = {c["connections"]["LSR"][0] for c in cells_of(n, "TRELLIS_FF")}
+    assert resets == {"0", port_bits(n, "k")[0]}          # the case this guards arises
+    st = pack_dsp_registers(n, "t")
+    assert (st.inputs, st.outputs) == (1, 1)
+    assert cells_of(n, "TRELLIS_FF") == []
+    (dsp,) = cells_of(n, "MULT18X18D")
+    c = dsp["connections"]
+    a0, k = port_bits(n, "a")[0], port_bits(n, "k")[0]
+    pin = next(f"A{i}" for i in range(18) if c[f"A{i}"][0] not in port_bits(n, "a") + ["0", "x"])
+    (lut,) = [x for x in cells_of(n, "LUT4") if x["connections"]["Z"] == c[pin]]
+    init = int(lut["parameters"]["INIT"], 2)
+    lc = lut["connections"]
+    for av in (0, 1):
+        for kv in (0, 1):
+            env = {a0: av, k: kv, "0": 0, "1": 1}
+            idx = sum(env[lc[p][0]] << j for j, p in enumerate("ABCD"))
+            assert (init >> idx) & 1 == (av and not kv), (av, kv)
