@@ -30,7 +30,7 @@ class CreditQueue(wiring.Component):
     queue; ``o.payload`` comes straight from the queue memory's registered read. ``take`` (In(1)):
     an item that will leave the section as one word enters it this cycle (a credit is used).
     ``credit`` (Out(1)): fewer than ``depth`` words are owed or held, so one more item may enter;
-    it depends on registers only.
+    it is a flip-flop (the count is compared on its way into the register, not after it).
     """
 
     def __init__(self, shape, depth: int):
@@ -53,6 +53,8 @@ class CreditQueue(wiring.Component):
                      self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.o.ready)]
         owed = Signal(range(self.depth + 1))       # words taken and not yet read out of ``o``
-        m.d.sync += owed.eq(owed + self.take - (self.o.valid & self.o.ready))
-        m.d.comb += self.credit.eq(owed < self.depth)
+        owed_next = owed + self.take - (self.o.valid & self.o.ready)
+        credit = Signal(init=1)
+        m.d.sync += [owed.eq(owed_next), credit.eq(owed_next < self.depth)]
+        m.d.comb += self.credit.eq(credit)
         return m

@@ -7,22 +7,28 @@ word per token in flight, read where they are used.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape
+from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from nlihw.errors import ParamsError
-from nlihw.hdl.common.credit_queue import LATENCY   # the same FIFO: a pushed vector is on ``head`` then
+from nlihw.hdl.common import credit_queue
 
 __all__ = ["TokenQueue", "LATENCY"]
+
+# a vector pushed into the empty queue is on ``head`` this many cycles later: one for the push
+# register, then the FIFO's (the same as CreditQueue's)
+LATENCY = 1 + credit_queue.LATENCY
 
 
 class TokenQueue(wiring.Component):
     """A first-in first-out queue of per-token vectors of ``count`` words of ``shape``.
 
     Members: ``push`` (In(1)) with ``data``: the front issues a token's first item (needs
-    ``room``). ``room`` (Out(1)): a vector can be pushed; from registers only. ``head`` (Out): the
+    ``room``); both are registered before they reach the memory, which may sit far from the
+    front. ``room`` (Out(1)): fewer than ``depth`` vectors are held or being pushed; a flip-flop.
+    ``head`` (Out): the
     oldest vector not popped, from the queue memory's registered read; it is the token of the
     item at the consumer, as items keep their order and reach it more than ``LATENCY`` cycles
     after their issue. ``pop`` (In(1)): the consumer takes the token's last item.
@@ -38,7 +44,16 @@ class TokenQueue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.layout).width, depth=self.depth)
-        m.d.comb += [self.room.eq(fifo.w_rdy), fifo.w_en.eq(self.push), fifo.w_data.eq(self.data),
+        width = Shape.cast(self.layout).width
+        # one word more than ``room`` admits, as in CreditQueue: a word spends a cycle in the
+        # memory on its way to the output register
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.depth + 1)
+        push, data = Signal(name="push_r"), Signal(width, name="data_r")
+        held = Signal(range(self.depth + 1))       # pushed (the push register too), not popped
+        held_next = held + self.push - self.pop
+        room = Signal(init=1)
+        m.d.sync += [push.eq(self.push), data.eq(self.data), held.eq(held_next),
+                     room.eq(held_next < self.depth)]
+        m.d.comb += [self.room.eq(room), fifo.w_en.eq(push), fifo.w_data.eq(data),
                      self.head.eq(fifo.r_data), fifo.r_en.eq(self.pop)]
         return m

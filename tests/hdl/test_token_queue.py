@@ -1,6 +1,6 @@
 """TokenQueue in the Amaranth simulator against a Python deque: head is always the oldest vector
 not popped, LATENCY cycles after a push into the empty queue at the latest, it never holds more
-than ``depth`` vectors and keeps room while two are free, and a bad depth is one ParamsError."""
+than ``depth`` vectors and has room exactly while fewer are held, and a bad depth is one ParamsError."""
 import random
 from collections import deque
 
@@ -21,10 +21,8 @@ def test_head_is_the_oldest_vector(depth, push_rate, pop_rate):
         model, ready_at, cycle, n = deque(), deque(), 0, 0
         for cycle in range(600):
             room = ctx.get(dut.room)
-            # never more than depth; room whenever two are free (a pushed vector takes a cycle to
-            # reach the output register, where it no longer counts against the memory)
-            assert not room or len(model) < depth, f"cycle {cycle}: room with {len(model)} held"
-            assert room or len(model) > depth - 2, f"cycle {cycle}: no room with {len(model)} held"
+            # room exactly while fewer than depth are held
+            assert room == (len(model) < depth), f"cycle {cycle}: room {room} with {len(model)} held"
             seen["full"] += not room
             push = room and rng.random() < push_rate
             vec = [(n * 3 + j) & 0xFF for j in range(3)]
