@@ -73,6 +73,12 @@ def _carry_save(m: Module, rows: list[Value], width: int) -> list[Value]:
     return rows
 
 
+def compress_terms(m: Module, terms: list[Value], width: int) -> list[Value]:
+    """``terms`` reduced to at most two rows with the same sum modulo 2**width (a carry-save
+    tree: logic levels, no carry chain), so a register may sit between the tree and its add."""
+    return _carry_save(m, [_extend(m, t, width) for t in terms], width)
+
+
 def sum_terms(m: Module, terms: list[Value], width: int) -> Value:
     """The sum of ``terms`` modulo 2**width as a signed value: a carry-save tree to two rows, then
     one carry-propagate add."""
@@ -93,23 +99,61 @@ def round_terms(m: Module, terms: list[Value], width: int, s: int, rounding) -> 
     return Cat(t[s] & ~tie, t[s + 1:]).as_signed()
 
 
-def product_terms(m: Module, a: Value, b: Value, mult: Multipliers) -> list[Value]:
-    """a * b as at most three values whose sum modulo 2**width (width: the operands' signed
-    widths added) is the product: ``[a * b]`` when one multiply builds it (or the tool infers it);
-    else the fabric's partial products compressed to two rows and, last, the DSP block's product
-    of the low parts, so that a register on each term holds the block's product in its own
-    output register and the carry-propagate add moves behind it."""
+def plus_ready(width: int, s: int, rounding, addend_width: int) -> bool:
+    """Whether ``round_terms_plus`` takes its one-chain form: nearest-even, a shift it can take,
+    and terms whose modulus holds the whole sum (width >= s + addend_width + 2)."""
+    return 0 < s <= width - 3 and parse_rounding(rounding) is Rounding.NEAREST_EVEN \
+        and width >= s + addend_width + 2
+
+
+def round_plus_rows(m: Module, rows: list[Value], width: int, s: int, addend: Value):
+    """The carry-save rows (two each) of T = rows + half + addend * 2**s and of T - 2**s, the two
+    candidates of ``round_terms_plus`` (``plus_ready`` must hold); the addend and the half are
+    one row (the half sits below the addend's bits)."""
+    addend = Value.cast(addend)
+    row = Cat(Const(1 << (s - 1), s), _extend(m, addend, width - s))
+    minus = Const(-(1 << s) % (1 << width), width)
+    return compress_terms(m, [*rows, row], width), compress_terms(m, [*rows, row, minus], width)
+
+
+def round_plus_select(m: Module, hi: list[Value], lo: list[Value], width: int, s: int, addend_lsb) -> Value:
+    """From the candidates' terms (``round_plus_rows``, plus any term both share): each summed in
+    one carry chain, and the second taken when the sum is an exact tie whose rounded value
+    (T >> s minus the addend) is odd; signed, ``width - s`` bits."""
+    hi, lo = sum_terms(m, hi, width), sum_terms(m, lo, width)
+    fix = ~hi[:s].any() & (hi[s] ^ addend_lsb)
+    return Mux(fix, lo[s:], hi[s:]).as_signed()
+
+
+def round_terms_plus(m: Module, terms: list[Value], width: int, s: int, rounding, addend: Value) -> Value:
+    """``round_terms(terms, width, s, rounding) + addend`` (signed, ``width - s`` bits) in one
+    carry chain per candidate: the addend joins the carry-save tree at 2**s, and for nearest-even a
+    second sum, one less at 2**s, is the result when the tie's cleared last bit was 1. The two
+    chains run side by side and a mux picks one, instead of a chain, the tie test and a second
+    chain for the add. Without ``plus_ready`` the plain form."""
+    addend = Value.cast(addend)
+    if not plus_ready(width, s, rounding, len(addend)):
+        return round_terms(m, terms, width, s, rounding) + addend
+    hi, lo = round_plus_rows(m, terms, width, s, addend)
+    return round_plus_select(m, hi, lo, width, s, addend[0])
+
+
+def product_parts(m: Module, a: Value, b: Value, mult: Multipliers, width: int | None = None):
+    """a * b as (rows, blocks): the fabric's partial products, not yet compressed, and the
+    multiplies left to the DSP block or the tool (``[a * b]``, the block's product of the low
+    parts, or none); their sum modulo 2**width is the product. ``product_terms`` compresses the
+    rows; a caller may add rows of its own to that tree first."""
     a, b = Value.cast(a), Value.cast(b)
     if mult.dsp is None:
-        return [a * b]
+        return [], [a * b]
     wide, narrow = (a, b) if signed_width(a.shape()) >= signed_width(b.shape()) else (b, a)
     ww, wn = signed_width(wide.shape()), signed_width(narrow.shape())
-    width = ww + wn
+    width = max(width or 0, ww + wn)
     if wn <= mult.fabric_bits:
-        return _carry_save(m, _partial_rows(m, narrow, wide, 0, width), width)
+        return _partial_rows(m, narrow, wide, 0, width), []
     port_a, port_b = mult.dsp
     if ww <= port_a and wn <= port_b:
-        return [wide * narrow]
+        return [], [wide * narrow]
     # wide = wide_hi * 2^la + wide_lo with wide_lo unsigned (A-1 bits: a signed A-bit input);
     # likewise narrow when it exceeds B. The block multiplies the low parts; the high parts'
     # partial products are compressed while it does, and its product joins them last.
@@ -122,7 +166,20 @@ def product_terms(m: Module, a: Value, b: Value, mult: Multipliers) -> list[Valu
         rows += _partial_rows(m, _signed_high(wide, la), narrow, la, width)
     if lb is not None:
         rows += _partial_rows(m, _signed_high(narrow, lb), wide_lo, lb, width)
-    return _carry_save(m, rows, width) + [wide_lo * narrow_lo]
+    return rows, [wide_lo * narrow_lo]
+
+
+def product_terms(m: Module, a: Value, b: Value, mult: Multipliers, width: int | None = None) -> list[Value]:
+    """a * b as at most three values whose sum modulo 2**width (width: the operands' signed
+    widths added, or more when given, e.g. to add several products' terms in one carry-save tree)
+    is the product: ``[a * b]`` when one multiply builds it (or the tool infers it);
+    else the fabric's partial products compressed to two rows and, last, the DSP block's product
+    of the low parts, so that a register on each term holds the block's product in its own
+    output register and the carry-propagate add moves behind it."""
+    a, b = Value.cast(a), Value.cast(b)
+    w = max(width or 0, signed_width(a.shape()) + signed_width(b.shape()))
+    rows, blocks = product_parts(m, a, b, mult, w)
+    return (_carry_save(m, rows, w) if rows else []) + blocks
 
 
 def fabric_product(m: Module, small: Value, big: Value) -> Value:
@@ -184,26 +241,28 @@ class ProductTerms(wiring.Component):
     own output register, the carry-propagate add behind it (``round_terms`` adds and rounds there
     in one carry chain).
 
-    Parameters: ``a_shape``, ``b_shape``, ``mult`` as ``Product``'s. Members: ``a``, ``b`` (in),
-    ``t`` (out, ``ArrayLayout(unsigned(width), term_count(...))``), ``width`` (attribute).
+    Parameters: ``a_shape``, ``b_shape``, ``mult`` as ``Product``'s; ``width``: the terms' width
+    when more than the operands' signed widths added. Members: ``a``, ``b`` (in), ``t`` (out,
+    ``ArrayLayout(unsigned(width), term_count(...))``), ``width`` (attribute).
     """
 
-    def __init__(self, a_shape, b_shape, mult: Multipliers | None = None):
+    def __init__(self, a_shape, b_shape, mult: Multipliers | None = None, width: int | None = None):
         a, b = Shape.cast(a_shape), Shape.cast(b_shape)
         self._mult = mult or Multipliers()
-        self.width = signed_width(a) + signed_width(b)
+        self.width = max(width or 0, signed_width(a) + signed_width(b))
         count = term_count(a, b, self._mult)
         super().__init__({"a": In(a), "b": In(b), "t": Out(data.ArrayLayout(self.width, count))})
 
     def elaborate(self, platform):
         m = Module()
-        terms = product_terms(m, self.a, self.b, self._mult)
+        terms = product_terms(m, self.a, self.b, self._mult, self.width)
         m.d.comb += [self.t[k].eq(_extend(m, v, self.width)) for k, v in enumerate(terms)]
         return m
 
 
-def product_terms_of(m: Module, name: str, a, b, mult: Multipliers | None = None) -> list[Value]:
+def product_terms_of(m: Module, name: str, a, b, mult: Multipliers | None = None,
+                     width: int | None = None) -> list[Value]:
     """Instantiate ``ProductTerms`` as submodule ``name`` of ``m`` on ``a`` and ``b``; its terms."""
-    m.submodules[name] = mul = ProductTerms(a.shape(), b.shape(), mult)
+    m.submodules[name] = mul = ProductTerms(a.shape(), b.shape(), mult, width)
     m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
     return [mul.t[k] for k in range(len(mul.t))]

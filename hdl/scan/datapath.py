@@ -128,11 +128,6 @@ class ScanDatapath:
         return term_count(shape_of(self.p.dtu_fmt), shape_of(self.p.b_fmt), self.p.multipliers)
 
     @property
-    def ch_shape(self):
-        """C * h (one term of the exact C . h sum)."""
-        return signed(self.p.c_fmt.width + self.p.state_fmt.width)
-
-    @property
     def dah_shape(self):
         """dA * h (dA unsigned, hence the extra bit)."""
         return signed(self.p.dam_fmt.width + self.p.state_fmt.width + 1)

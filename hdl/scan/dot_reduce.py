@@ -6,7 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import shape_of
-from nlihw.hdl.common.product import product
+from nlihw.hdl.common.product import compress_terms, product_terms_of, sum_terms
 from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 
@@ -22,8 +22,10 @@ class DotReduce(wiring.Component):
     - ``o`` (out): the SiLU engine's input ``{x: z, side: silu_side}``; side.acc = sum_n C_n h_n
       (exact, acc_width), side.flag = the OR of the channel's steps' flags.
 
-    Two register stages (the step's sum, the channel's running sum), ``dot_mult`` (the products)
-    before them; all advance with ``~o.valid | o.ready``, which is ``i.ready``.
+    Two register stages, ``dot_mult`` (the products, as their terms: ``ProductTerms`` at the sum's
+    width) before them: the step's sum as the two rows of a carry-save tree over every lane's
+    terms, then the channel's running sum, which adds them to the running sum in one carry chain.
+    All advance with ``~o.valid | o.ready``, which is ``i.ready``.
     """
 
     def __init__(self, params: ScanParams):
@@ -49,28 +51,30 @@ class DotReduce(wiring.Component):
             m.d.comb += self.c_pop.eq(self.i.valid & self.i.ready & (r2.d == p.d_inner - 1))
         else:
             C = r2.C
-        ch = [product(m, f"ch{k}", C[k], r2.h[k], dp.ch_shape, p.multipliers) for k in range(p.lanes)]
+        width = dp.acc_shape.width
+        ch = [t for k in range(p.lanes)
+              for t in product_terms_of(m, f"ch{k}", C[k], r2.h[k], p.multipliers, width)]
         d_v, d_side = self.i.valid, {f: getattr(r2, f) for f in fields}
         if "dot_mult" in p.pipeline:
             v = Signal(name="dot_valid")
             regs = {f: Signal(x.shape(), name=f"dot_{f}") for f, x in d_side.items()}
-            ch_r = [Signal(x.shape(), name=f"dot_ch{k}") for k, x in enumerate(ch)]
+            ch_r = [Signal(x.shape(), name=f"dot_term{j}") for j, x in enumerate(ch)]
             with m.If(adv):
                 m.d.sync += [v.eq(d_v), *(regs[f].eq(x) for f, x in d_side.items()),
                              *(r.eq(x) for r, x in zip(ch_r, ch))]
             d_v, d_side, ch = v, regs, ch_r
-        part = 0
-        for x in ch:
-            part = part + x
+        rows = compress_terms(m, ch, width)
         v3 = Signal()
         r3 = {f: Signal(x.shape(), name=f"part_{f}") for f, x in d_side.items()}
-        r3_part = Signal(dp.acc_shape)
+        r3_rows = [Signal(width, name=f"part_row{j}") for j in range(len(rows))]
         with m.If(adv):
-            m.d.sync += [v3.eq(d_v), r3_part.eq(part), *(r3[f].eq(x) for f, x in d_side.items())]
+            m.d.sync += [v3.eq(d_v), *(r.eq(x) for r, x in zip(r3_rows, rows)),
+                         *(r3[f].eq(x) for f, x in d_side.items())]
         # the sum over the steps of a channel
         acc_reg, flag_reg = Signal(dp.acc_shape), Signal(FLAG_BITS)
         acc, chflag = Signal(dp.acc_shape), Signal(FLAG_BITS)
-        m.d.comb += [acc.eq(Mux(r3["k"] == 0, 0, acc_reg) + r3_part),
+        running = [] if p.steps == 1 else [Mux(r3["k"] == 0, 0, acc_reg)]
+        m.d.comb += [acc.eq(sum_terms(m, [*running, *r3_rows], width)),
                      chflag.eq(Mux(r3["k"] == 0, 0, flag_reg) | r3["flag"])]
         side = self.o.payload.side
         with m.If(adv):

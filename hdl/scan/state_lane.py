@@ -6,7 +6,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import saturate, shape_of
-from nlihw.hdl.common.product import product_terms, round_terms
+from nlihw.hdl.common.product import (plus_ready, product_parts, product_terms, round_plus_rows,
+                                      round_plus_select, round_terms)
 from .datapath import ScanDatapath
 from .params import ScanParams
 
@@ -53,11 +54,24 @@ class StateLane(wiring.Component):
             h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(dbu, p.state_fmt)
         # dA * h as its terms (the block's product, the fabric's rows): state_mult registers them,
-        # and their sum and rounding share one carry chain behind it
-        terms = product_terms(m, da, h, p.multipliers)
-        if "state_mult" in pl:
-            *terms, dbu, dbu_ovf = stage("smul", *terms, dbu, dbu_ovf)
-        total = round_terms(m, terms, dp.dah_shape.width, dp.dah_shift, p.rounding) + dbu
+        # the fabric's rows already compressed with dBu (and the rounding's half) into two
+        # candidate sums' rows, T and T - 2**s; behind it one carry chain each and a mux
+        # (``round_terms_plus``). The terms' modulus is widened to hold the whole sum.
+        s = dp.dah_shift
+        width = max(dp.dah_shape.width, s + p.state_fmt.width + 2)
+        if plus_ready(width, s, p.rounding, p.state_fmt.width):
+            rows, blocks = product_parts(m, da, h, p.multipliers, width)
+            hi, lo = round_plus_rows(m, rows, width, s, dbu)
+            lsb = dbu[0]
+            if "state_mult" in pl:
+                *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, lsb, dbu_ovf)
+                hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
+            total = round_plus_select(m, [*hi, *blocks], [*lo, *blocks], width, s, lsb)
+        else:
+            terms = product_terms(m, da, h, p.multipliers, width)
+            if "state_mult" in pl:
+                *terms, dbu, dbu_ovf = stage("smul", *terms, dbu, dbu_ovf)
+            total = round_terms(m, terms, width, s, p.rounding) + dbu
         if "state_add" in pl:
             total, dbu_ovf = stage("sadd", total, dbu_ovf)
         h_new, ovf = saturate(total, p.state_fmt)

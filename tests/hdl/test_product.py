@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from nlihw.errors import ParamsError
 from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.fixed_point import round_shift
-from nlihw.hdl.common.product import Product, product_terms, round_terms
+from nlihw.hdl.common.product import Product, product_terms, round_terms, round_terms_plus
 
 # small stand-ins for a DSP block, so that every split (high part of one operand, of the other,
 # of both, fabric alone) shows on operands of a few bits
@@ -102,3 +102,41 @@ def test_rounded_terms_match_round_shift(policy):
     sim.add_testbench(tb)
     sim.run()
     assert not bad, f"{policy}: {len(bad)} wrong (shift, rounding, a, b, got, want), first {bad[:3]}"
+
+
+def _round_half_even(v: int, s: int) -> int:
+    q, r = divmod(v, 1 << s)                       # floor
+    half = 1 << (s - 1)
+    return q + (r > half or (r == half and q & 1))
+
+
+@pytest.mark.parametrize("policy", POLICIES[::2])
+def test_rounded_terms_plus_an_addend(policy):
+    """``round_terms_plus``: round-half-even(a * b / 2**s) + c for every a, b, c, with the terms at
+    their own width (one chain per candidate, or the plain form where the width is too small) and
+    at a wider one."""
+    m = Module()
+    a, b, c = Signal(signed(6)), Signal(unsigned(5)), Signal(signed(3))
+    mult = Multipliers.parse(policy)
+    outs = []
+    # the terms' own width is 12: s = 8 needs 13 (the plain form), with 16 it takes two chains
+    for s, width in [(1, None), (4, None), (7, None), (8, None), (8, 16)]:
+        got = Signal(signed(16))
+        terms = product_terms(m, a, b, mult, width)
+        w = max(width or 0, 12)
+        m.d.comb += got.eq(round_terms_plus(m, terms, w, s, "nearest-even", c))
+        outs.append((s, got))
+    bad = []
+
+    async def tb(ctx):
+        for x, y, z in itertools.product(_codes(a.shape()), _codes(b.shape()), _codes(c.shape())):
+            ctx.set(a, x)
+            ctx.set(b, y)
+            ctx.set(c, z)
+            await ctx.delay(1e-9)
+            bad.extend((s, x, y, z, ctx.get(g)) for s, g in outs if ctx.get(g) != _round_half_even(x * y, s) + z)
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not bad, f"{policy}: {len(bad)} wrong (shift, a, b, c, got), first {bad[:3]}"

@@ -191,6 +191,8 @@ def test_state_lane_random(pipeline, mult):
     big = p.dtu_fmt.max_raw * p.b_fmt.min_raw                    # dBu far below the state format
     vec += [(p.state_fmt.max_raw, p.da_fmt.max_raw, -big), (p.state_fmt.min_raw, p.da_fmt.max_raw, big),
             (3, 1 << 14, 0), (1, 1 << 14, 0), (0, 0, 24), (0, 0, 8), (0, 0, -8)]
+    # exact ties of dA * h with an odd and an even dBu beside them (dBu = 16/16 = 1, -2)
+    vec += [(h, 1 << 14, e) for h in (1, 3, 5, -1, -3) for e in (16, -32)]
     # a sequence's first item: the state read is taken as 0 (h = 0 + sat(r(dtu * B)))
     vec += [(h, da, e, 1) for h, da, e in vec[:40]]
     lo, hi = p.state_fmt.min_raw, p.state_fmt.max_raw
@@ -201,7 +203,8 @@ def test_state_lane_random(pipeline, mult):
         dsat = min(max(d, lo), hi)
         raw = _rne(int(da) * int(h), 15) + dsat                      # da_fmt u1.15
         want.append((min(max(raw, lo), hi), int(d != dsat or not lo <= raw <= hi)))
-    assert want[-43:-40] == [(2, 0), (0, 0), (0, 0)]                 # 24/16 -> 2 (tie to even), 8/16 -> 0
+    assert want[-53:-50] == [(2, 0), (0, 0), (0, 0)]                 # 24/16 -> 2 (tie to even), 8/16 -> 0
+    assert [w for w, _ in want[-50:-40]] == [1, -2, 3, 0, 3, 0, 1, -2, -1, -4]    # 0.5 -> 0, 1.5 -> 2, ...
     for j, h_new, ovf in _lane_sim(p, vec):
         assert (h_new, ovf) == want[j], f"vector {j}: {vec[j]}"
     assert 20 < sum(o for _, o in want) < len(want) - 20              # both paths exercised
@@ -266,11 +269,14 @@ def test_dt_stage(mode, pipeline, mult):
 
 
 # --- C . h reduction ------------------------------------------------------------------------
-# lanes 2: C comes with the item (N/P = 4 steps); lanes 8 = N: from the token queue's head
-@pytest.mark.parametrize("pipeline, lanes", [("none", 2), (["dot_mult"], 2), ("none", 8), (["dot_mult"], 8)])
-def test_dot_reduce(pipeline, lanes):
+# lanes 2: C comes with the item (N/P = 4 steps); lanes 8 = N: from the token queue's head.
+# ecp5 / 12x6: each C * h as a DSP product and fabric rows, all lanes' terms in one sum
+@pytest.mark.parametrize("pipeline, lanes, mult", [("none", 2, "infer"), (["dot_mult"], 2, "infer"),
+                                                   ("none", 8, "infer"), (["dot_mult"], 8, "infer"),
+                                                   (["dot_mult"], 2, "ecp5"), ("none", 8, "12x6")])
+def test_dot_reduce(pipeline, lanes, mult):
     """The exact C . h over a channel's N/P steps (the golden acc), flags ORed, z passed on."""
-    p = preset("int16", d_inner=3, d_state=8, lanes=lanes, pipeline=pipeline)
+    p = preset("int16", d_inner=3, d_state=8, lanes=lanes, pipeline=pipeline, multipliers=mult)
     queued = ScanDatapath(p).queued_bc
     assert queued == (lanes == 8)
     _, run, res = golden_run(p)
