@@ -6,7 +6,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
-from nlihw.hdl.common.product import multiply
+from nlihw.hdl.common.product import product_terms_of, round_terms
 from .config_port import read_bus
 from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, output_layout
 from .params import ScanParams
@@ -72,28 +72,29 @@ class OutputStage(wiring.Component):
             x_valid, x_acc, x_flag, x_g, x_d, x_u = regs
         if late:
             x_acc = round_shift(x_acc, dp.y_shift, rnd)
-        du_prod = Signal(dp.du_shape)
-        m.d.comb += du_prod.eq(multiply(m, x_d, x_u, p.multipliers))
+        # products as their terms (the block's product, the fabric's rows): du_mult and out_mult
+        # register them, and their sum and rounding share one carry chain behind the register
+        du_terms = product_terms_of(m, "du", x_d, x_u, p.multipliers)
         if "du_mult" in pl:
-            regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape), Signal(du_prod.shape())]
+            regs = [Signal(), Signal(x_acc.shape()), Signal(FLAG_BITS), Signal(g_shape),
+                    *(Signal(t.shape(), name=f"du_term{j}") for j, t in enumerate(du_terms))]
             with m.If(adv_o):
-                m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, du_prod))]
-            x_valid, x_acc, x_flag, x_g, du_prod = regs
+                m.d.sync += [r.eq(x) for r, x in zip(regs, (x_valid, x_acc, x_flag, x_g, *du_terms))]
+            x_valid, x_acc, x_flag, x_g, *du_terms = regs
         y_sat, y_ovf = saturate(x_acc, p.y_fmt)
-        du = round_shift(du_prod, dp.du_shift, rnd)
+        du = round_terms(m, du_terms, len(du_terms[0]), dp.du_shift, rnd)
         yd_sat, yd_ovf = saturate(y1 + du1, p.y_fmt)
         ov3, f3 = ov2, f2
-        if p.gate:
-            prod = Signal(dp.out_prod_shape)
-            m.d.comb += prod.eq(multiply(m, yd2, g2, p.multipliers))
-        else:
-            prod = yd2                       # no product: out_mult only delays
-        if "out_mult" in pl:                 # the product registered before rounding
-            prod3, ov3, f3 = Signal(prod.shape()), Signal(), Signal(FLAG_BITS)
+        # without the gate there is no product: out_mult only delays
+        out_terms = product_terms_of(m, "out", yd2, g2, p.multipliers) if p.gate else [yd2]
+        if "out_mult" in pl:                 # the product's terms registered before rounding
+            terms3 = [Signal(t.shape(), name=f"out_term{j}") for j, t in enumerate(out_terms)]
+            ov3, f3 = Signal(), Signal(FLAG_BITS)
             with m.If(adv_o):
-                m.d.sync += [prod3.eq(prod), ov3.eq(ov2), f3.eq(f2)]
-            prod = prod3
-        rounded = round_shift(prod, dp.out_shift, rnd)
+                m.d.sync += [*(r.eq(t) for r, t in zip(terms3, out_terms)), ov3.eq(ov2), f3.eq(f2)]
+            out_terms = terms3
+        rounded = (round_terms(m, out_terms, len(out_terms[0]), dp.out_shift, rnd) if p.gate
+                   else round_shift(out_terms[0], dp.out_shift, rnd))
         if "out_round" in pl:                # rounded, registered before the saturation
             r4, ov4, f4 = Signal(rounded.shape()), Signal(), Signal(FLAG_BITS)
             with m.If(adv_o):

@@ -318,12 +318,14 @@ def test_dot_reduce(pipeline, lanes, mult):
 
 
 # --- output stage ---------------------------------------------------------------------------
-@pytest.mark.parametrize("gate, pipeline", [(True, "none"), (True, ["du_in", "out_mult"]),
-                                            (False, ["du_mult", "out_mult"]), (False, "none"),
-                                            (True, ["du_in", "du_mult", "out_round"])])
-def test_output_stage(gate, pipeline):
+# 12x6 / 5x2: D * u and yd * g as a DSP product and fabric rows, registered as terms
+@pytest.mark.parametrize("gate, pipeline, mult", [(True, "none", "infer"), (True, ["du_in", "out_mult"], "infer"),
+                                                  (False, ["du_mult", "out_mult"], "infer"), (False, "none", "infer"),
+                                                  (True, ["du_in", "du_mult", "out_round"], "infer"),
+                                                  (True, ["du_mult", "out_mult"], "12x6"), (True, "none", "5x2")])
+def test_output_stage(gate, pipeline, mult):
     """out and the sticky overflow from the golden acc, g, D and u (the flags before y fed in)."""
-    p = preset("int8", d_inner=4, d_state=4, gate=gate, pipeline=pipeline)
+    p = preset("int8", d_inner=4, d_state=4, gate=gate, pipeline=pipeline, multipliers=mult)
     cfg, run, res = golden_run(p, T=8)
     st, ev = res.stages, res.stages["events"]
     T, Dn = run.u.shape
