@@ -56,16 +56,15 @@ class StateLane(wiring.Component):
         # dA * h as its terms (the block's product, the fabric's rows): state_mult registers them,
         # the fabric's rows already compressed with dBu (and the rounding's half) into two
         # candidate sums' rows, T and T - 2**s; behind it one carry chain each and a mux
-        # (``round_terms_plus``). The terms' modulus is widened to hold the whole sum.
+        # (``round_terms_plus``). The terms' modulus is widened to hold the whole sum. Without
+        # state_mult, one sum and a plain add (fewer gates where the clock is not the aim).
         s = dp.dah_shift
         width = max(dp.dah_shape.width, s + p.state_fmt.width + 2)
-        if plus_ready(width, s, p.rounding, p.state_fmt.width):
+        if "state_mult" in pl and plus_ready(width, s, p.rounding, p.state_fmt.width):
             rows, blocks = product_parts(m, da, h, p.multipliers, width)
             hi, lo = round_plus_rows(m, rows, width, s, dbu)
-            lsb = dbu[0]
-            if "state_mult" in pl:
-                *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, lsb, dbu_ovf)
-                hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
+            *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, dbu[0], dbu_ovf)
+            hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
             total = round_plus_select(m, [*hi, *blocks], [*lo, *blocks], width, s, lsb)
         else:
             terms = product_terms(m, da, h, p.multipliers, width)
