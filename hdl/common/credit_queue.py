@@ -8,12 +8,13 @@ word for it (a credit), so nothing that leaves the section can find the queue fu
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal
+from amaranth.hdl import Module, Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from nlihw.errors import ParamsError
+from .occupancy import Occupancy
 
 # a word written to the empty queue is on ``o`` this many cycles later (SyncFIFOBuffered)
 LATENCY = 2
@@ -30,7 +31,7 @@ class CreditQueue(wiring.Component):
     queue; ``o.payload`` comes straight from the queue memory's registered read. ``take`` (In(1)):
     an item that will leave the section as one word enters it this cycle (a credit is used).
     ``credit`` (Out(1)): fewer than ``depth`` words are owed or held, so one more item may enter;
-    it is a flip-flop (the count is compared on its way into the register, not after it).
+    it is a flip-flop (``Occupancy``: ``take`` only selects among flags computed from the count).
     """
 
     def __init__(self, shape, depth: int):
@@ -52,9 +53,8 @@ class CreditQueue(wiring.Component):
                      fifo.w_en.eq(self.i.valid), fifo.w_data.eq(self.i.payload),
                      self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.o.ready)]
-        owed = Signal(range(self.depth + 1))       # words taken and not yet read out of ``o``
-        owed_next = owed + self.take - (self.o.valid & self.o.ready)
-        credit = Signal(init=1)
-        m.d.sync += [owed.eq(owed_next), credit.eq(owed_next < self.depth)]
-        m.d.comb += self.credit.eq(credit)
+        # words taken and not yet read out of ``o``
+        m.submodules.owed = owed = Occupancy(self.depth)
+        m.d.comb += [owed.inc.eq(self.take), owed.dec.eq(self.o.valid & self.o.ready),
+                     self.credit.eq(owed.room)]
         return m

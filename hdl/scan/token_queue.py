@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.errors import ParamsError
 from nlihw.hdl.common import credit_queue
+from nlihw.hdl.common.occupancy import Occupancy
 
 __all__ = ["TokenQueue", "LATENCY"]
 
@@ -49,11 +50,9 @@ class TokenQueue(wiring.Component):
         # memory on its way to the output register
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.depth + 1)
         push, data = Signal(name="push_r"), Signal(width, name="data_r")
-        held = Signal(range(self.depth + 1))       # pushed (the push register too), not popped
-        held_next = held + self.push - self.pop
-        room = Signal(init=1)
-        m.d.sync += [push.eq(self.push), data.eq(self.data), held.eq(held_next),
-                     room.eq(held_next < self.depth)]
-        m.d.comb += [self.room.eq(room), fifo.w_en.eq(push), fifo.w_data.eq(data),
+        m.submodules.held = held = Occupancy(self.depth)   # pushed (the push register too), not popped
+        m.d.sync += [push.eq(self.push), data.eq(self.data)]
+        m.d.comb += [held.inc.eq(self.push), held.dec.eq(self.pop),
+                     self.room.eq(held.room), fifo.w_en.eq(push), fifo.w_data.eq(data),
                      self.head.eq(fifo.r_data), fifo.r_en.eq(self.pop)]
         return m
