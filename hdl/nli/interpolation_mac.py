@@ -22,7 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.formats import Rounding
-from nlihw.hdl.common.product import multiply
+from nlihw.hdl.common.product import product_terms, signed_width, sum_terms
 from .float_round import FloatRound
 from .micro_bin import CLS_HIGH, CLS_LOW, CLS_NAN
 
@@ -139,24 +139,29 @@ class InterpolationMAC(wiring.Component):
             side = self._carry(m, side, "_a")
             y0, t0, diff = y0_a, t_a, diff_a
 
-        # stage 1: product t * (y1 - y0), exact
+        # stage 1: product t * (y1 - y0), exact, registered as its terms (the DSP block's product
+        # in its own output register, the fabric's carry-save rows beside it)
+        width = max(lay.acc_bits, signed_width(t0.shape()) + signed_width(diff.shape()))
         y0_r = Signal(shape)
-        prod = Signal(signed(db + T))
+        terms = product_terms(m, t0, diff, self.params.multipliers, width)
+        terms_r = [Signal(width, name=f"prod{j}") for j in range(len(terms))]
         with m.If(self.en):
-            m.d.sync += [y0_r.eq(y0), prod.eq(multiply(m, t0, diff, self.params.multipliers))]
+            m.d.sync += [y0_r.eq(y0), *(r.eq(t) for r, t in zip(terms_r, terms))]
         side = self._carry(m, side, 1)
 
-        # stage 2: the exact sum
+        # stage 2: the exact sum, the product's terms and y0 << T in one carry chain
         acc = Signal(signed(lay.acc_bits))
         with m.If(self.en):
-            m.d.sync += acc.eq((y0_r << T) + prod)
+            m.d.sync += acc.eq(sum_terms(m, [y0_r << T, *terms_r], width))
         side = self._carry(m, side, "_r")
         up_r = None
         if ("round_split" in pl and not lay.out_float
                 and lay.rounding in (Rounding.NEAREST_EVEN, Rounding.FLOOR)):
             # the round-up bit beside the sum: acc's low T bits are prod's (y0 << T has zeros
-            # there) and acc[T] = y0[0] ^ prod[T], so the split rounding stage is one increment
+            # there) and acc[T] = y0[0] ^ prod[T], so the split rounding stage is one increment;
+            # prod's low T + 1 bits from its terms' (a short chain of their own)
             up_r = Signal(name="up_r")
+            prod = sum_terms(m, [t[:T + 1] for t in terms_r], T + 1)
             rem, half = prod[:T], Const(1 << (T - 1), T)
             up = Const(0) if lay.rounding is Rounding.FLOOR else \
                 (rem > half) | ((rem == half) & (y0_r[0] ^ prod[T]))

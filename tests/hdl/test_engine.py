@@ -76,3 +76,17 @@ def test_shared_table_ports(name, lanes, pipeline):
     x, func = all_codes(p, seed=3)
     got, t_in, t_out = run(p, x, func, out_stall=0.3, in_stall=0.2)
     np.testing.assert_array_equal(got, engine_eval(p, x, func))
+
+
+@pytest.mark.parametrize("mult, pipeline", [("6x4", "all"), ("5x3/2", "none"), ("18x18/4", ["interp_in", "round_split"])])
+def test_split_products_every_code(mult, pipeline):
+    """The interpolation product split between a small DSP block and fabric rows, registered as
+    its terms and summed with y0 behind the register: bit-exact on every code."""
+    from nlihw.hdl.nli.params import NLIEngineParams
+    from tests.support.engine_points import POINTS, table
+    specs, arch, lanes, storage = POINTS["s8-M9-K8-binary-ram-2func"]
+    p = NLIEngineParams(tuple(table(*s) for s in specs), arch=arch, lanes=lanes, storage=storage,
+                        multipliers=mult, pipeline=pipeline)
+    x, func = all_codes(p)
+    got, _, _ = run(p, x, func, in_stall=0.3, out_stall=0.5)
+    np.testing.assert_array_equal(got, engine_eval(p, x, func))
