@@ -62,9 +62,13 @@ class StateLane(wiring.Component):
         width = max(dp.dah_shape.width, s + p.state_fmt.width + 2)
         if "state_mult" in pl and plus_ready(width, s, p.rounding, p.state_fmt.width):
             rows, blocks = product_parts(m, da, h, p.multipliers, width)
-            hi, lo = round_plus_rows(m, rows, width, s, dbu)
-            *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, dbu[0], dbu_ovf)
-            hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
+            if rows:
+                hi, lo = round_plus_rows(m, rows, width, s, dbu)
+                *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, dbu[0], dbu_ovf)
+                hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
+            else:                  # nothing to compress before the register: dBu registered as is
+                *blocks, dbu, dbu_ovf = stage("smul", *blocks, dbu, dbu_ovf)
+                (hi, lo), lsb = round_plus_rows(m, [], width, s, dbu), dbu[0]
             total = round_plus_select(m, [*hi, *blocks], [*lo, *blocks], width, s, lsb)
         else:
             terms = product_terms(m, da, h, p.multipliers, width)
