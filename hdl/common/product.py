@@ -8,7 +8,7 @@ multiplier of a kind once and counts it per instance (the scan unit's per-lane p
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,10 +42,45 @@ def _extend(m: Module, v: Value, width: int) -> Value:
     return Cat(v, fill)
 
 
+BOOTH_MIN_BITS = 4     # from this many bits of ``small`` on, radix-4 Booth rows (half as many)
+
+
+def _booth_rows(m: Module, small: Value, big: Value, shift: int, width: int) -> list[Value]:
+    """small * big << shift as rows modulo 2**width by radix-4 Booth recoding: small = sum of
+    d_j 4^j with digits d_j in -2..2 from bits (2j+1, 2j, 2j-1); one row d_j * big per digit (a
+    negative digit's row is ~(|d_j| big), its +1 gathered with the others' into one last row)."""
+    bits = [small[i] for i in range(len(small))]
+    if not small.shape().signed:
+        bits.append(Const(0, 1))                        # as a signed value, one bit longer
+    if len(bits) % 2:
+        bits.append(bits[-1])                            # sign-extended to an even length
+    big2 = Signal(signed(len(big) + 2) if big.shape().signed else len(big) + 1, name="booth_2x")
+    m.d.comb += big2.eq(big << 1)
+    rows, ones = [], []
+    for j in range(len(bits) // 2):
+        p = shift + 2 * j
+        if p >= width:
+            break
+        hi, mid, lo = bits[2 * j + 1], bits[2 * j], bits[2 * j - 1] if j else Const(0, 1)
+        one, two = mid ^ lo, (hi & ~mid & ~lo) | (~hi & mid & lo)
+        neg = hi & ~(mid & lo)
+        mag = _extend(m, Mux(one, big, Mux(two, big2, 0)), width - p)
+        row = Signal(width - p, name="booth")
+        m.d.comb += row.eq(Mux(neg, ~mag, mag))
+        rows.append(_extend(m, row << p, width))
+        ones.append((p, neg))
+    fix = Signal(width, name="booth_ones")
+    m.d.comb += [fix[p].eq(neg) for p, neg in ones]
+    return rows + [fix]
+
+
 def _partial_rows(m: Module, small: Value, big: Value, shift: int, width: int) -> list[Value]:
     """small * big << shift as rows modulo 2**width: one shifted copy of ``big`` per bit of
-    ``small``, its top row negated (~row + 1) when ``small`` is signed."""
+    ``small``, its top row negated (~row + 1) when ``small`` is signed; Booth rows
+    (``_booth_rows``) from ``BOOTH_MIN_BITS`` bits of ``small`` on."""
     n = len(small)
+    if n >= BOOTH_MIN_BITS:
+        return _booth_rows(m, small, big, shift, width)
     rows = [_extend(m, Mux(small[i], big, 0), width - shift - i) << (shift + i) for i in range(n)
             if shift + i < width]
     if small.shape().signed and shift + n - 1 < width:
@@ -106,14 +141,21 @@ def plus_ready(width: int, s: int, rounding, addend_width: int) -> bool:
         and width >= s + addend_width + 2
 
 
-def round_plus_rows(m: Module, rows: list[Value], width: int, s: int, addend: Value):
+def round_plus_rows(m: Module, rows: list[Value], width: int, s: int, addend: Value, less: Value | None = None):
     """The carry-save rows (two each) of T = rows + half + addend * 2**s and of T - 2**s, the two
-    candidates of ``round_terms_plus`` (``plus_ready`` must hold); the addend and the half are
-    one row (the half sits below the addend's bits)."""
+    candidates of ``round_terms_plus`` (``plus_ready`` must hold). ``rows`` are compressed once;
+    each candidate adds one row to that, the half below the addend's bits, or below the addend
+    less one (``less``, signed, when the caller has it registered; else its carry chain here,
+    beside the tree)."""
     addend = Value.cast(addend)
-    row = Cat(Const(1 << (s - 1), s), _extend(m, addend, width - s))
-    minus = Const(-(1 << s) % (1 << width), width)
-    return compress_terms(m, [*rows, row], width), compress_terms(m, [*rows, row, minus], width)
+    shared = compress_terms(m, rows, width) if rows else []
+    if less is None:
+        less = Signal(signed(len(addend) + 1), name="addend_less")
+        m.d.comb += less.eq(addend - 1)
+    half = Const(1 << (s - 1), s)
+    row_hi = Cat(half, _extend(m, addend, width - s))
+    row_lo = Cat(half, _extend(m, less, width - s))
+    return compress_terms(m, [*shared, row_hi], width), compress_terms(m, [*shared, row_lo], width)
 
 
 def round_plus_select(m: Module, hi: list[Value], lo: list[Value], width: int, s: int, addend_lsb) -> Value:

@@ -1,7 +1,7 @@
 """StateLane: one lane of the state recurrence h = sat(r(dA * h) + sat(r(dtu * B))) (steps 6, 7)."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,9 +66,11 @@ class StateLane(wiring.Component):
                 hi, lo = round_plus_rows(m, rows, width, s, dbu)
                 *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, dbu[0], dbu_ovf)
                 hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
-            else:                  # nothing to compress before the register: dBu registered as is
-                *blocks, dbu, dbu_ovf = stage("smul", *blocks, dbu, dbu_ovf)
-                (hi, lo), lsb = round_plus_rows(m, [], width, s, dbu), dbu[0]
+            else:                  # nothing to compress before the register: dBu, dBu - 1 registered
+                less = Signal(signed(len(dbu) + 1), name="dbu_less")
+                m.d.comb += less.eq(dbu - 1)
+                *blocks, dbu, less, dbu_ovf = stage("smul", *blocks, dbu, less, dbu_ovf)
+                (hi, lo), lsb = round_plus_rows(m, [], width, s, dbu, less), dbu[0]
             total = round_plus_select(m, [*hi, *blocks], [*lo, *blocks], width, s, lsb)
         else:
             terms = product_terms(m, da, h, p.multipliers, width)
