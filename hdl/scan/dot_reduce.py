@@ -11,6 +11,9 @@ from .datapath import FLAG_BITS, ScanDatapath
 from .params import ScanParams
 
 
+GROUP = 4                 # lanes whose terms ``dot_rows`` compresses together
+
+
 class DotReduce(wiring.Component):
     """Exact partial sums C . h per step, accumulated over a channel's steps; one item leaves per
     channel.
@@ -23,7 +26,8 @@ class DotReduce(wiring.Component):
       (exact, acc_width), side.flag = the OR of the channel's steps' flags.
 
     Two register stages, ``dot_mult`` (the products, as their terms: ``ProductTerms`` at the sum's
-    width) before them: the step's sum as the two rows of a carry-save tree over every lane's
+    width) and ``dot_rows`` (each group of ``GROUP`` lanes' terms as two carry-save rows, so the
+    tree across the lanes starts from registers beside them) before them: the step's sum as the two rows of a carry-save tree over every lane's
     terms, then the channel's running sum, which adds them to the running sum in one carry chain.
     All advance with ``~o.valid | o.ready``, which is ``i.ready``.
     """
@@ -63,6 +67,17 @@ class DotReduce(wiring.Component):
                 m.d.sync += [v.eq(d_v), *(regs[f].eq(x) for f, x in d_side.items()),
                              *(r.eq(x) for r, x in zip(ch_r, ch))]
             d_v, d_side, ch = v, regs, ch_r
+        if "dot_rows" in p.pipeline:
+            # each group of four lanes' terms to two rows, registered near those lanes
+            per = len(ch) // p.lanes
+            groups = [compress_terms(m, ch[g * per:(g + GROUP) * per], width) for g in range(0, p.lanes, GROUP)]
+            v = Signal(name="rows_valid")
+            regs = {f: Signal(x.shape(), name=f"rows_{f}") for f, x in d_side.items()}
+            rows_r = [[Signal(width, name=f"rows_g{g}_{j}") for j in range(len(rows))] for g, rows in enumerate(groups)]
+            with m.If(adv):
+                m.d.sync += [v.eq(d_v), *(regs[f].eq(x) for f, x in d_side.items()),
+                             *(r.eq(x) for rs, rows in zip(rows_r, groups) for r, x in zip(rs, rows))]
+            d_v, d_side, ch = v, regs, [r for rs in rows_r for r in rs]
         rows = compress_terms(m, ch, width)
         v3 = Signal()
         r3 = {f: Signal(x.shape(), name=f"part_{f}") for f, x in d_side.items()}

@@ -273,7 +273,8 @@ def test_dt_stage(mode, pipeline, mult):
 # ecp5 / 12x6: each C * h as a DSP product and fabric rows, all lanes' terms in one sum
 @pytest.mark.parametrize("pipeline, lanes, mult", [("none", 2, "infer"), (["dot_mult"], 2, "infer"),
                                                    ("none", 8, "infer"), (["dot_mult"], 8, "infer"),
-                                                   (["dot_mult"], 2, "ecp5"), ("none", 8, "12x6")])
+                                                   (["dot_mult"], 2, "ecp5"), ("none", 8, "12x6"),
+                                                   (["dot_mult", "dot_rows"], 8, "12x6"), (["dot_rows"], 2, "ecp5")])
 def test_dot_reduce(pipeline, lanes, mult):
     """The exact C . h over a channel's N/P steps (the golden acc), flags ORed, z passed on."""
     p = preset("int16", d_inner=3, d_state=8, lanes=lanes, pipeline=pipeline, multipliers=mult)
