@@ -51,14 +51,15 @@ P16_MULT18, P16_DSP48E2, P16_GE, P16_MINUTES = 128, 112, 250_000, 10.0
 THROUGHPUT_MIN = 0.995       # results per clock at P = N (the measured run includes its fill)
 FASTEST = dict(pipeline="all", engine_pipeline="all")    # every register point (best Fmax)
 ECP5_85K = "ecp5-85k"        # the 85F place-and-route target, when synth/targets.py has one
-# products on ECP5 (hdl/common/multipliers.py): P = 4 and P = 16 one MULT18 each (P = 4: 27 of the
-# 25F's 28; with /12, the exp interpolation in the fabric, 23, but 76.7 against 81.3 MHz); P = 1 as
-# inferred
-MULTIPLIERS = {4: "18x18", 16: "18x18", 1: "infer"}
+# products on ECP5 (hdl/common/multipliers.py): one MULT18 each, the rest in the fabric as product
+# terms (P = 4: 27 of the 25F's 28; with /12, the exp interpolation in the fabric, 23, but 76.7
+# against 81.3 MHz; P = 1: 12 MULT18, 121.0 MHz, where inferred products reached 121.4 before the
+# product terms with 18)
+MULTIPLIERS = {4: "18x18", 16: "18x18", 1: "18x18"}
 # back-pressure (hdl/scan/params.py), the faster one measured: at P = 16 the stall enable's fan-out
 # across the 85F set the clock (45.8 MHz; credit 55.8); P = 4 credit 82.4 (stall 81.3 before the
-# product terms); P = 1 stall 121.4 (credit 118.0, medians of 3 seeds)
-BACKPRESSURE = {4: "credit", 16: "credit", 1: "stall"}
+# product terms); P = 1 credit 121.0 (stall 111.2, medians of 3 seeds, at 2150723)
+BACKPRESSURE = {4: "credit", 16: "credit", 1: "credit"}
 TABLES = ("accuracy", "throughput", "pipeline", "targets")      # published (section_output)
 
 
