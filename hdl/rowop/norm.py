@@ -59,6 +59,7 @@ from nlihw.hdl.nli.engine import NLIEngine
 from .leading_one import LeadingOne
 from .norm_row import (k_shape, layer_scale, mantissa, mean_shift, n_scaled, rn_squared,
                        var_layer, var_num, var_num_cut, var_rms, y_shift_span, z_max)
+from .readout import readout_pass
 from .params import NormParams
 from .softmax import engine_params
 
@@ -232,14 +233,8 @@ class Norm(wiring.Component):
                 m.next = "OUT"
 
     def _out_pass(self, m, r):
-        """Pass 2's control: issue reads 0..n-1 as the pipeline advances; leave (to pass 1 of the
-        next row) when the row's last beat transfers."""
-        m.d.comb += r.fire.eq(r.adv & (r.oa < r.n))
-        with m.If(r.fire):
-            m.d.sync += r.oa.eq(r.oa + 1)
-        with m.If(self.o.valid & self.o.ready & self.o.payload.last):
-            m.d.sync += [r.wa.eq(0), r.Q.eq(0), r.X.eq(0)]
-            m.next = "LOAD"
+        """Pass 2's control (``readout_pass``)."""
+        readout_pass(m, self.o, r, r.fire, [r.Q.eq(0), r.X.eq(0)])
 
     def _out_datapath(self, m, r):
         """Pass 2's pipeline, every register stepped by adv = ~o.valid | o.ready: buffer reads

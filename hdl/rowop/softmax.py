@@ -57,6 +57,7 @@ from nlihw.hdl.common.tagged_engine import TaggedEngine
 from nlihw.hdl.nli.engine import NLIEngine
 from nlihw.hdl.nli.params import NLIEngineParams
 from .leading_one import LeadingOne
+from .readout import readout_pass
 from .params import SoftmaxParams
 
 __all__ = ["Softmax", "input_layout", "output_layout", "engine_params"]
@@ -225,14 +226,8 @@ class Softmax(wiring.Component):
         m.next = "RECIP"
 
     def _out_pass(self, m, r):
-        """Pass 3's control: issue reads 0..n-1 as the pipeline advances; leave (to pass 1 of the
-        next row) when the row's last beat transfers."""
-        m.d.comb += r.fire_e.eq(r.adv & (r.oa < r.n))
-        with m.If(r.fire_e):
-            m.d.sync += r.oa.eq(r.oa + 1)
-        with m.If(self.o.valid & self.o.ready & self.o.payload.last):
-            m.d.sync += [r.wa.eq(0), r.live.eq(0)]
-            m.next = "LOAD"
+        """Pass 3's control (``readout_pass``)."""
+        readout_pass(m, self.o, r, r.fire_e, [r.live.eq(0)])
 
     def _out_datapath(self, m, r):
         """Pass 3's pipeline, every register stepped by adv = ~o.valid | o.ready: e buffer read

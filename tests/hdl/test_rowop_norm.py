@@ -13,6 +13,7 @@ from amaranth.sim import Simulator
 from nlihw.hdl.rowop.norm import Norm, output_layout
 from nlihw.hdl.rowop.params import norm_preset
 from nlihw.sim.rowop.golden import norm_eval
+from tests.support.stream_consumer import consumer
 
 SEED = 20261207
 N_MAX = {"int16": 32, "int8": 16}
@@ -71,7 +72,6 @@ def run(dut, items, *, gap, stall, seed):
     ``dut``; (output beats as dicts, input transfer cycles, output transfer cycles)."""
     p = dut.params
     n_out = sum(len(b) for kind, b in items if kind == "row")
-    fields = list(dut.o.payload.shape().members)
     got, t_in, t_out = [], [], []
     rng_in, rng_out = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
     limit = int(3 * n_out * (2 + dut.row_cycles(1)) / ((1 - gap) * (1 - stall))) + 2000
@@ -106,31 +106,12 @@ def run(dut, items, *, gap, stall, seed):
                     cycle = await send(ctx, dut.i, {"x": beat[0], "last": beat[1]}, cycle)
                     t_in.append(cycle - 1)
 
-    async def consumer(ctx):
-        cycle = 0
-        while len(got) < n_out:
-            # o.valid must not depend on o.ready (stream rule 3)
-            ctx.set(dut.o.ready, 0)
-            v0 = ctx.get(dut.o.valid)
-            ctx.set(dut.o.ready, 1)
-            assert ctx.get(dut.o.valid) == v0, f"o.valid depends on o.ready at cycle {cycle}"
-            ctx.set(dut.o.ready, int(rng_out.random() >= stall))
-            _, _, valid, ready, pay = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                              dut.o.payload)
-            if valid and ready:
-                got.append({f: int(getattr(pay, f)) for f in fields})
-                t_out.append(cycle)
-            cycle += 1
-            assert cycle < limit, f"stalled: {len(got)} of {n_out} beats after {cycle} cycles"
-        ctx.set(dut.o.ready, 1)                         # nothing more may come out
-        for _ in range(dut.row_cycles(max(len(b) for kind, b in items if kind == "row"))):
-            _, _, valid = await ctx.tick().sample(dut.o.valid)
-            assert not valid, "an extra output beat after the last row"
-
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(producer)
-    sim.add_testbench(consumer)
+    drain = dut.row_cycles(max(len(b) for kind, b in items if kind == "row"))
+    sim.add_testbench(consumer(dut.o, n_out, stall=stall, rng=rng_out, limit=limit, drain=drain,
+                               got=got, t_out=t_out))
     sim.run()
     return got, t_in, t_out
 

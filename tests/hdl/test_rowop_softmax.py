@@ -11,6 +11,7 @@ from amaranth.sim import Simulator
 from nlihw.hdl.rowop.params import softmax_preset
 from nlihw.hdl.rowop.softmax import Softmax
 from nlihw.sim.rowop.golden import softmax_eval
+from tests.support.stream_consumer import consumer
 
 SEED = 20261207
 N_MAX = {"int16": 32, "int8": 16}
@@ -76,7 +77,6 @@ def run(dut, rows, *, gap, stall, seed, beats=None):
     if beats is None:
         beats = [(int(x[j]), int(mk[j]), int(j == len(x) - 1))
                  for x, mk in rows for j in range(len(x))]
-    fields = list(dut.o.payload.shape().members)
     got, t_in, t_out = [], [], []
     rng_in, rng_out = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
     base = (sum(dut.row_cycles(len(x)) for x, _ in rows) if rows is not None
@@ -100,32 +100,11 @@ def run(dut, rows, *, gap, stall, seed, beats=None):
                     break
         ctx.set(dut.i.valid, 0)
 
-    async def consumer(ctx):
-        cycle = 0
-        while len(got) < len(beats):
-            # o.valid must not depend on o.ready (stream rule 3)
-            ctx.set(dut.o.ready, 0)
-            v0 = ctx.get(dut.o.valid)
-            ctx.set(dut.o.ready, 1)
-            assert ctx.get(dut.o.valid) == v0, f"o.valid depends on o.ready at cycle {cycle}"
-            ctx.set(dut.o.ready, int(rng_out.random() >= stall))
-            _, _, valid, ready, pay = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                              dut.o.payload)
-            if valid and ready:
-                got.append({f: int(getattr(pay, f)) for f in fields})
-                t_out.append(cycle)
-            cycle += 1
-            assert cycle < limit, f"stalled: {len(got)} of {len(beats)} beats after {cycle} cycles"
-        # nothing more may come out
-        ctx.set(dut.o.ready, 1)
-        for _ in range(3 * p.n_max + dut.engine_latency + 10):
-            _, _, valid = await ctx.tick().sample(dut.o.valid)
-            assert not valid, "an extra output beat after the last row"
-
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(producer)
-    sim.add_testbench(consumer)
+    sim.add_testbench(consumer(dut.o, len(beats), stall=stall, rng=rng_out, limit=limit,
+                               drain=3 * p.n_max + dut.engine_latency + 10, got=got, t_out=t_out))
     sim.run()
     return got, t_in, t_out
 
