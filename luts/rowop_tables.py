@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from nlihw.atomic import OutputSet
 from nlihw.errors import ParamsError
 from .default_tables import TableSpec
 from .fitter import fit
@@ -90,7 +91,6 @@ def rowop_table(preset: str, func: str) -> NLITable:
 
 def build_rowop_tables(outdir: "Path | None" = None, specs=None) -> list[Path]:
     """Fit ``specs`` (default all) into ``outdir`` (default the shipped directory), atomically."""
-    from nlihw.atomic import OutputSet
     outdir = rowop_tables_dir() if outdir is None else Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     out = OutputSet()
