@@ -84,9 +84,10 @@ def test_rounded_terms_match_round_shift(policy):
     a, b = Signal(signed(6)), Signal(unsigned(5))
     pairs = []
     # nearest-even takes the one-chain path (the others, and shifts it cannot take, round_shift's)
+    terms = product_terms(m, a, b, Multipliers.parse(policy))     # one product, every rounding of it
     for s, rounding in [*((s, "nearest-even") for s in range(11)), *((3, r) for r in ROUNDINGS[1:])]:
         got, want = Signal(signed(16)), Signal(signed(16))
-        m.d.comb += [got.eq(round_terms(m, product_terms(m, a, b, Multipliers.parse(policy)), 12, s, rounding)),
+        m.d.comb += [got.eq(round_terms(m, terms, 12, s, rounding)),
                      want.eq(round_shift(a * b, s, rounding))]
         pairs.append((s, rounding, got, want))
     bad = []
@@ -120,9 +121,10 @@ def test_rounded_terms_plus_an_addend(policy):
     mult = Multipliers.parse(policy)
     outs = []
     # the terms' own width is 12: s = 8 needs 13 (the plain form), with 16 it takes two chains
+    by_width = {w: product_terms(m, a, b, mult, w) for w in (None, 16)}
     for s, width in [(1, None), (4, None), (7, None), (8, None), (8, 16)]:
         got = Signal(signed(16))
-        terms = product_terms(m, a, b, mult, width)
+        terms = by_width[width]
         w = max(width or 0, 12)
         m.d.comb += got.eq(round_terms_plus(m, terms, w, s, "nearest-even", c))
         outs.append((s, got))
