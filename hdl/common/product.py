@@ -141,28 +141,22 @@ def plus_ready(width: int, s: int, rounding, addend_width: int) -> bool:
         and width >= s + addend_width + 2
 
 
-def round_plus_rows(m: Module, rows: list[Value], width: int, s: int, addend: Value, less: Value | None = None):
-    """The carry-save rows (two each) of T = rows + half + addend * 2**s and of T - 2**s, the two
-    candidates of ``round_terms_plus`` (``plus_ready`` must hold). ``rows`` are compressed once;
-    each candidate adds one row to that, the half below the addend's bits, or below the addend
-    less one (``less``, signed, when the caller has it registered; else its carry chain here,
-    beside the tree)."""
-    addend = Value.cast(addend)
-    shared = compress_terms(m, rows, width) if rows else []
-    if less is None:
-        less = Signal(signed(len(addend) + 1), name="addend_less")
-        m.d.comb += less.eq(addend - 1)
-    half = Const(1 << (s - 1), s)
-    row_hi = Cat(half, _extend(m, addend, width - s))
-    row_lo = Cat(half, _extend(m, less, width - s))
-    return compress_terms(m, [*shared, row_hi], width), compress_terms(m, [*shared, row_lo], width)
+def round_plus_rows(m: Module, rows: list[Value], width: int, s: int, addend: Value) -> list[Value]:
+    """The carry-save rows (at most two) of T = rows + half + addend * 2**s, the sum that
+    ``round_plus_select`` rounds (``plus_ready`` must hold): the half sits below the addend's bits
+    in one row, so the addend costs the tree one row and no carry chain."""
+    row = Cat(Const(1 << (s - 1), s), _extend(m, Value.cast(addend), width - s))
+    return compress_terms(m, [*rows, row], width)
 
 
-def round_plus_select(m: Module, hi: list[Value], lo: list[Value], width: int, s: int, addend_lsb) -> Value:
-    """From the candidates' terms (``round_plus_rows``, plus any term both share): each summed in
-    one carry chain, and the second taken when the sum is an exact tie whose rounded value
-    (T >> s minus the addend) is odd; signed, ``width - s`` bits."""
-    hi, lo = sum_terms(m, hi, width), sum_terms(m, lo, width)
+def round_plus_select(m: Module, terms: list[Value], width: int, s: int, addend_lsb) -> Value:
+    """From T's terms (``round_plus_rows``, plus any other term, e.g. a DSP block's product):
+    T >> s, or (T - 2**s) >> s when T is an exact tie whose rounded value (T >> s minus the
+    addend) is odd. The two candidates are two carry chains side by side (the second adds the
+    constant -2**s as one more carry-save row) and a mux picks one; signed, ``width - s`` bits."""
+    rows = compress_terms(m, terms, width)
+    hi = sum_terms(m, rows, width)
+    lo = sum_terms(m, [*rows, Const(-(1 << s) % (1 << width), width)], width)
     fix = ~hi[:s].any() & (hi[s] ^ addend_lsb)
     return Mux(fix, lo[s:], hi[s:]).as_signed()
 
@@ -176,8 +170,7 @@ def round_terms_plus(m: Module, terms: list[Value], width: int, s: int, rounding
     addend = Value.cast(addend)
     if not plus_ready(width, s, rounding, len(addend)):
         return round_terms(m, terms, width, s, rounding) + addend
-    hi, lo = round_plus_rows(m, terms, width, s, addend)
-    return round_plus_select(m, hi, lo, width, s, addend[0])
+    return round_plus_select(m, round_plus_rows(m, terms, width, s, addend), width, s, addend[0])
 
 
 def product_parts(m: Module, a: Value, b: Value, mult: Multipliers, width: int | None = None):
