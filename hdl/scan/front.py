@@ -60,16 +60,18 @@ class Front(wiring.Component):
         f_valid, f_x, f_side = self.o.valid, self.o.payload.x[0], self.o.payload.side
         adv_f = Signal()
         can_issue = Signal()
-        token_first = (d_ctr == 0) & (k_ctr == 0)
+        # the counters' compares kept in flip-flops beside them, so that the issue decision (whose
+        # fan-out reaches every register of the front and the bias read) is two logic levels
+        first_k, last_k = Signal(init=1), Signal(init=steps == 1)
+        first_d, last_d = Signal(init=1), Signal(init=p.d_inner == 1)
+        token_first = first_d & first_k
         m.d.comb += can_issue.eq(self.i.valid & self.bc.valid & self.credit & (self.token_room | ~token_first)
-                                 & ~(self.hold & (k_ctr == 0)) & ~self.cfg_mode)
+                                 & ~(self.hold & first_k) & ~self.cfg_mode)
         go = Signal()
         m.d.comb += go.eq(can_issue & adv_f)
-        last_k = k_ctr == steps - 1
-        last_d = d_ctr == p.d_inner - 1
         m.d.comb += [self.i.ready.eq(go & last_k), self.bc.ready.eq(go & last_k & last_d),
-                     self.start.eq(go & (k_ctr == 0)), self.token_start.eq(go & token_first),
-                     self.idle.eq(k_ctr == 0)]
+                     self.start.eq(go & first_k), self.token_start.eq(go & token_first),
+                     self.idle.eq(first_k)]
         beat = self.i.payload
         if p.mode == "mamba2":
             delta = Mux(c_ctr == 0, beat.delta, delta_head)
@@ -113,9 +115,11 @@ class Front(wiring.Component):
         last_c = c_ctr == p.headdim - 1
         head_succ = Mux(last_c, Mux(last_d, 0, head + 1), head)
         with m.If(go):
-            m.d.sync += k_ctr.eq(Mux(last_k, 0, k_ctr + 1))
+            m.d.sync += [k_ctr.eq(Mux(last_k, 0, k_ctr + 1)), first_k.eq(last_k),
+                         last_k.eq(Mux(last_k, 0, k_ctr == steps - 2) if steps > 1 else 1)]
             with m.If(last_k):
-                m.d.sync += d_ctr.eq(d_succ)
+                m.d.sync += [d_ctr.eq(d_succ), first_d.eq(last_d),
+                             last_d.eq(Mux(last_d, 0, d_ctr == p.d_inner - 2) if p.d_inner > 1 else 1)]
                 if p.mode == "mamba2":
                     m.d.sync += [c_ctr.eq(Mux(last_c, 0, c_ctr + 1)), head.eq(head_succ)]
         # the next channel's bias (its head's in Mamba-2), read as its last step issues; the
