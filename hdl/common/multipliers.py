@@ -1,6 +1,8 @@
 """Multipliers: how the RTL builds a product, as a params field: ``infer`` (``a * b``, the synthesis
 tool maps it) or the signed operand widths of the target's DSP multiplier, so that every product
-takes one DSP block however wide its formats are (``hdl/common/product.py`` builds it)."""
+takes one DSP block however wide its formats are (``hdl/common/product.py`` builds it). A block
+that also multiplies unsigned operands at its full width (ECP5 MULT18X18D, iCE40 SB_MAC16, not
+DSP48E2) takes an unsigned x unsigned product one bit wider per operand in one multiply."""
 from __future__ import annotations
 
 import re
@@ -8,8 +10,9 @@ from dataclasses import dataclass
 
 from nlihw.errors import ParamsError
 
-# named targets: the signed operand widths of their DSP multiplier
-DSP_BLOCKS = {"ecp5": (18, 18), "xcup": (27, 18), "ice40": (16, 16)}
+# named targets: the signed operand widths of their DSP multiplier, and whether it also takes
+# unsigned operands of those widths
+DSP_BLOCKS = {"ecp5": ((18, 18), True), "xcup": ((27, 18), False), "ice40": ((16, 16), True)}
 
 
 @dataclass(frozen=True)
@@ -18,9 +21,11 @@ class Multipliers:
     With a block, a product whose operands fit it is one multiply; a wider one multiplies the low
     (A-1) x (B-1) bits in the block and adds the high parts' products built in the fabric; a
     product with an operand of at most ``fabric_bits`` bits (signed) is built in the fabric alone.
-    Spec strings: ``infer``, ``AxB``, ``AxB/F``, or a target name (``ecp5`` = ``18x18``)."""
+    ``unsigned``: the block also multiplies unsigned A x B bits (a suffix ``u``: ``18x18u``).
+    Spec strings: ``infer``, ``AxB[u]``, ``AxB[u]/F``, or a target name (``ecp5`` = ``18x18u``)."""
     dsp: tuple[int, int] | None = None
     fabric_bits: int = 0
+    unsigned: bool = False
 
     def __post_init__(self):
         if self.dsp is not None:
@@ -35,6 +40,8 @@ class Multipliers:
             raise ParamsError(f"multipliers: fabric_bits must be an integer 0..64, got {self.fabric_bits!r}")
         if self.dsp is None and self.fabric_bits:
             raise ParamsError("multipliers: fabric_bits needs a DSP block (AxB/F)")
+        if not isinstance(self.unsigned, bool) or (self.unsigned and self.dsp is None):
+            raise ParamsError(f"multipliers: unsigned must be a bool and needs a DSP block, got {self.unsigned!r}")
 
     @classmethod
     def parse(cls, spec) -> "Multipliers":
@@ -48,17 +55,18 @@ class Multipliers:
             return cls()
         name, slash, fabric = text.partition("/")
         if name in DSP_BLOCKS:
-            dsp = DSP_BLOCKS[name]
-        elif mt := re.fullmatch(r"(\d+)x(\d+)", name):
-            dsp = (int(mt[1]), int(mt[2]))
+            dsp, unsigned = DSP_BLOCKS[name]
+        elif mt := re.fullmatch(r"(\d+)x(\d+)(u?)", name):
+            dsp, unsigned = (int(mt[1]), int(mt[2])), bool(mt[3])
         else:
-            raise ParamsError(f"multipliers: expected infer, AxB, AxB/F or one of "
+            raise ParamsError(f"multipliers: expected infer, AxB, AxBu, AxB/F or one of "
                               f"{', '.join(DSP_BLOCKS)}, got {spec!r}")
         if slash and not fabric.isdigit():
             raise ParamsError(f"multipliers: the fabric width after '/' must be an integer, got {spec!r}")
-        return cls(dsp, int(fabric) if fabric else 0)
+        return cls(dsp, int(fabric) if fabric else 0, unsigned)
 
     def __str__(self) -> str:
         if self.dsp is None:
             return "infer"
-        return f"{self.dsp[0]}x{self.dsp[1]}" + (f"/{self.fabric_bits}" if self.fabric_bits else "")
+        return (f"{self.dsp[0]}x{self.dsp[1]}" + ("u" if self.unsigned else "")
+                + (f"/{self.fabric_bits}" if self.fabric_bits else ""))

@@ -189,6 +189,9 @@ def product_parts(m: Module, a: Value, b: Value, mult: Multipliers, width: int |
     port_a, port_b = mult.dsp
     if ww <= port_a and wn <= port_b:
         return [], [wide * narrow]
+    if (mult.unsigned and not wide.shape().signed and not narrow.shape().signed
+            and max(len(a), len(b)) <= port_a and min(len(a), len(b)) <= port_b):
+        return [], [a * b]                 # the block's unsigned mode
     # wide = wide_hi * 2^la + wide_lo with wide_lo unsigned (A-1 bits: a signed A-bit input);
     # likewise narrow when it exceeds B. The block multiplies the low parts; the high parts'
     # partial products are compressed while it does, and its product joins them last.

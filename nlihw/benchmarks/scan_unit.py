@@ -55,7 +55,7 @@ ECP5_85K = "ecp5-85k"        # the 85F place-and-route target, when synth/target
 # terms (P = 4: 27 of the 25F's 28; with /12, the exp interpolation in the fabric, 23, but 76.7
 # against 81.3 MHz; P = 1: 12 MULT18, 121.0 MHz, where inferred products reached 121.4 before the
 # product terms with 18)
-MULTIPLIERS = {4: "18x18", 16: "18x18", 1: "18x18"}
+MULTIPLIERS = {4: "ecp5", 16: "ecp5", 1: "ecp5"}      # 18x18u: unsigned 18 x 18 in one block too
 # back-pressure (hdl/scan/params.py), the faster one measured: at P = 16 the stall enable's fan-out
 # across the 85F set the clock (45.8 MHz; credit 55.8); P = 4 credit 82.4 (stall 81.3 before the
 # product terms); P = 1 credit 121.0 (stall 111.2, medians of 3 seeds, at 2150723)

@@ -56,7 +56,8 @@ def engine_options(f):
         click.option("--multipliers", default="infer", show_default=True, metavar="SPEC",
                      expose_value=False, callback=_remember_multipliers,
                      help="How products are built: infer (a * b; the synthesis tool maps them), or the target's DSP "
-                          "operand widths (ecp5 = 18x18, xcup = 27x18, or AxB): each product one DSP multiply, "
+                          "operand widths (ecp5 = 18x18u, xcup = 27x18, or AxB; u: the block also takes unsigned operands of "
+                          "those widths): each product one DSP multiply, "
                           "the high bits' partial products in the fabric; AxB/F: products with an operand of "
                           "at most F bits all in the fabric. Values never change."),
         click.option("--top", "top_name", default="nli_engine", show_default=True,

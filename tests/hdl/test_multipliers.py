@@ -10,6 +10,7 @@ import pytest
 from amaranth.back import rtlil
 
 from nlihw.errors import ParamsError
+from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.nli.engine import NLIEngine
 from nlihw.hdl.nli.params import NLIEngineParams
 from nlihw.hdl.scan.datapath import engine_params
@@ -19,15 +20,19 @@ from nlihw.hdl.scan.unit import SelectiveScan
 _CELL = re.compile(r"cell \$mul \S+\n((?:\s+(?:parameter|connect) .*\n)+)")
 
 
-def multipliers(design) -> list[tuple[int, int]]:
-    """(signed width of A, of B) of every $mul whose operands are both signals."""
+def multipliers(design, unsigned_mode=False) -> list[tuple[int, int]]:
+    """(signed width of A, of B) of every $mul whose operands are both signals; with
+    ``unsigned_mode`` (a block that takes unsigned operands) an unsigned x unsigned product's
+    own widths."""
     out = []
     for body in _CELL.findall(rtlil.convert(design, emit_src=False)):
         par = dict(re.findall(r"parameter \\(\w+) (\S+)", body))
         ports = dict(re.findall(r"connect \\([AB]) (.+)", body))
         if any(re.fullmatch(r"\d+'[01x]+", v.strip()) for v in ports.values()):
             continue                                  # an index times a constant stride
-        out.append(tuple(int(par[f"{x}_WIDTH"]) + (0 if par[f"{x}_SIGNED"] == "1" else 1)
+        both_unsigned = par["A_SIGNED"] == par["B_SIGNED"] == "0"
+        out.append(tuple(int(par[f"{x}_WIDTH"]) + (0 if par[f"{x}_SIGNED"] == "1"
+                                                    or (unsigned_mode and both_unsigned) else 1)
                          for x in "AB"))
     return out
 
@@ -46,9 +51,9 @@ EXP_INTERP_LANES = 4          # t is 11 bits (12 signed): with /12 these four go
 @pytest.mark.parametrize("spec, block, count", [
     ("18x18", (18, 18), INT16_P4), ("ecp5", (18, 18), INT16_P4),
     ("18x18/12", (18, 18), INT16_P4 - EXP_INTERP_LANES), ("27x18", (27, 18), INT16_P4),
-    ("16x16", (16, 16), INT16_P4)])
+    ("16x16", (16, 16), INT16_P4), ("16x16u", (16, 16), INT16_P4)])
 def test_every_multiplier_fits_the_block(spec, block, count):
-    muls = multipliers(SelectiveScan(_unit(multipliers=spec)))
+    muls = multipliers(SelectiveScan(_unit(multipliers=spec)), Multipliers.parse(spec).unsigned)
     too_wide = [w for w in muls if max(w) > block[0] or min(w) > block[1]]
     assert not too_wide, f"{spec}: {too_wide}"
     assert len(muls) == count
@@ -82,7 +87,7 @@ def test_the_engines_take_the_units_policy():
 
 def test_params_round_trip_and_digest():
     p = _unit(multipliers="ecp5/12")
-    assert p.to_dict()["multipliers"] == "18x18/12"
+    assert p.to_dict()["multipliers"] == "18x18u/12"
     assert ScanParams.from_dict(p.to_dict()) == p
     assert "multipliers" not in _unit().to_dict()          # earlier digests stay valid
     assert p.digest() != _unit().digest()
@@ -90,3 +95,12 @@ def test_params_round_trip_and_digest():
     assert NLIEngineParams.from_dict(e.to_dict()) == e and "multipliers" not in NLIEngineParams(p.exp).to_dict()
     with pytest.raises(ParamsError, match="multipliers"):
         _unit(multipliers="18y18")
+
+
+def test_the_unsigned_mode_keeps_the_micro_bin_product_whole():
+    """ecp5 (18x18u): the softplus and SiLU engines' micro-bin products (16-bit dx x 18-bit scale,
+    both unsigned) are one 16 x 18 multiply each; with 18x18 (signed only) they are split, their
+    block's part 17 bits of the scale."""
+    whole = sorted(multipliers(SelectiveScan(_unit(multipliers="ecp5")), True))
+    split = sorted(multipliers(SelectiveScan(_unit(multipliers="18x18"))))
+    assert whole.count((16, 18)) == 2 and (16, 18) not in split

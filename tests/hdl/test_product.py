@@ -10,11 +10,11 @@ from amaranth.sim import Simulator
 from nlihw.errors import ParamsError
 from nlihw.hdl.common.multipliers import Multipliers
 from nlihw.hdl.common.fixed_point import round_shift
-from nlihw.hdl.common.product import Product, product_terms, round_terms, round_terms_plus
+from nlihw.hdl.common.product import Product, product_terms, round_terms, round_terms_plus, term_count
 
 # small stand-ins for a DSP block, so that every split (high part of one operand, of the other,
 # of both, fabric alone) shows on operands of a few bits
-POLICIES = ["infer", "4x3", "3x3", "5x2", "4x3/2", "3x3/4", "2x2"]
+POLICIES = ["infer", "4x3", "3x3", "5x2", "4x3/2", "3x3/4", "2x2", "3x3u", "4x3u/2"]
 SHAPES = [unsigned(1), signed(1), unsigned(3), signed(3), unsigned(5), signed(5), signed(6), unsigned(6)]
 
 
@@ -57,12 +57,23 @@ def test_every_code_pair_is_the_exact_product(policy):
 
 @pytest.mark.parametrize("spec, dsp, fabric, text", [
     ("infer", None, 0, "infer"), (None, None, 0, "infer"), ("18x18", (18, 18), 0, "18x18"),
-    ("18X27/12", (27, 18), 12, "27x18/12"), ("ecp5", (18, 18), 0, "18x18"),
-    ("xcup/9", (27, 18), 9, "27x18/9")])
+    ("18X27/12", (27, 18), 12, "27x18/12"), ("ecp5", (18, 18), 0, "18x18u"),
+    ("xcup/9", (27, 18), 9, "27x18/9"), ("16x16U/3", (16, 16), 3, "16x16u/3"), ("ice40", (16, 16), 0, "16x16u")])
 def test_spec_strings(spec, dsp, fabric, text):
     m = Multipliers.parse(spec)
     assert (m.dsp, m.fabric_bits, str(m)) == (dsp, fabric, text)
+    assert m.unsigned == text.split("/")[0].endswith("u")
     assert Multipliers.parse(str(m)) == m
+
+
+@pytest.mark.parametrize("spec, a, b, terms", [
+    ("18x18u", unsigned(18), unsigned(17), 1),     # the block's unsigned mode: one multiply
+    ("18x18", unsigned(18), unsigned(17), 2),      # signed only: 19 x 18 bits, a row and the block
+    ("18x18u", signed(18), unsigned(18), 2),       # mixed signs: the signed widths decide
+    ("18x18u", unsigned(19), unsigned(17), 3),     # wider than the block: two rows and the block
+    ("27x18", signed(27), signed(18), 1)])
+def test_unsigned_operands_take_one_block_only_where_it_has_an_unsigned_mode(spec, a, b, terms):
+    assert term_count(a, b, Multipliers.parse(spec)) == terms
 
 
 @pytest.mark.parametrize("spec", ["18", "18x", "x18", "1x18", "18x18/", "18x18/a", "infer/3",

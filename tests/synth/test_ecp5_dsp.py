@@ -144,3 +144,16 @@ def test_an_odd_reset_moves_in_front_of_the_block(tmp_path):
             env = {a0: av, k: kv, "0": 0, "1": 1}
             idx = sum(env[lc[p][0]] << j for j, p in enumerate("ABCD"))
             assert (init >> idx) & 1 == (av and not kv), (av, kv)
+
+
+def test_an_unsigned_18x18_product_is_one_block_with_its_registers(tmp_path):
+    """``Multipliers`` ``ecp5`` (18x18u) leaves an unsigned 18 x 17 product whole: yosys maps it to
+    one MULT18X18D in its unsigned mode and the pass absorbs all three registers, as for a signed
+    product of the block's width."""
+    v = (MUL.replace("[15:0]", "[17:0]").replace("[11:0]", "[16:0]").replace("[27:0]", "[34:0]")
+         .replace("{QEXPR}", "35'd0"))
+    n = mapped(tmp_path, v)
+    (dsp,) = cells_of(n, "MULT18X18D")
+    assert dsp["connections"]["SIGNEDA"] == ["0"] and dsp["connections"]["SIGNEDB"] == ["0"]
+    st = pack_dsp_registers(n, "t")
+    assert (st.blocks, st.inputs, st.outputs, st.flip_flops) == (1, 1, 1, 18 + 17 + 35)
