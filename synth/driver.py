@@ -136,7 +136,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
                                            hierarchy)
     design, lib, lib_bytes = _read_inputs(t, verilog, liberty, params)
 
-    script = t.script_text()
+    script = with_kept_registers(t.script_text(), design) if t.pnr else t.script_text()
     versions = {tool: tools.version(tool) for tool in ["yosys"] + ([t.pnr.tool] if t.pnr else [])}
     design_sha = hashlib.sha256(design).hexdigest()
     lib_sha = hashlib.sha256(lib_bytes).hexdigest() if lib is not None else None
@@ -202,6 +202,21 @@ def _check_args(verilog, top, target, liberty, report_dir, speed, seeds, hierarc
         raise ParamsError(f"--liberty applies to the generic targets only, not {target!r}")
     check_outputs(verilog, target, report_dir=report_dir, speed=grade, seeds=seeds)
     return t, grade, seeds, verilog
+
+
+# Registers the RTL marks keep (fan-out copies, e.g. the scan unit's ``state_copy``) stay copies
+# on the place-and-route targets: yosys's opt_merge spares a cell marked keep, and Amaranth puts
+# the mark on the register's wire, so the step copies it onto the flip-flop cell. Only designs
+# that use the mark get the step, so every other design's cache key stays as it was.
+KEEP_STEP = "proc\nsetattr -set keep 1 a:keep %ci1:+[Q] t:$dff %i\n"
+_HIERARCHY_LINE = "hierarchy -check -top {top}\n"
+
+
+def with_kept_registers(script: str, design: bytes) -> str:
+    """``script`` with ``KEEP_STEP`` after its hierarchy line when ``design`` marks a signal keep."""
+    if b"(* keep" not in design or _HIERARCHY_LINE not in script:
+        return script
+    return script.replace(_HIERARCHY_LINE, _HIERARCHY_LINE + KEEP_STEP, 1)
 
 
 def _yosys_key(t: Target, top: str, design_sha: str, script: str, lib_sha, yosys_version,

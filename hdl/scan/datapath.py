@@ -41,6 +41,9 @@ def output_layout(p: ScanParams) -> data.StructLayout:
 # clamped to its lowest code (dt off by at most softplus of that code). Or-ing a 1-bit saturation
 # into the field sets OVERFLOW.
 FLAG_BITS, OVERFLOW, CLAMPED = 2, 0, 1
+# lanes that share a register copy or a carry-save group (``state_copy``, ``dot_rows``): at P = 16
+# one register or one tree for all lanes would reach across the die
+LANE_GROUP = 4
 
 
 def cfg_layout(p: ScanParams) -> data.StructLayout:

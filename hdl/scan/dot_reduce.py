@@ -7,11 +7,10 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import shape_of
 from nlihw.hdl.common.product import compress_terms, product_terms_of, sum_terms
-from .datapath import FLAG_BITS, ScanDatapath
+from .datapath import FLAG_BITS, LANE_GROUP, ScanDatapath
 from .params import ScanParams
 
 
-GROUP = 4                 # lanes whose terms ``dot_rows`` compresses together
 
 
 class DotReduce(wiring.Component):
@@ -26,7 +25,7 @@ class DotReduce(wiring.Component):
       (exact, acc_width), side.flag = the OR of the channel's steps' flags.
 
     Two register stages, ``dot_mult`` (the products, as their terms: ``ProductTerms`` at the sum's
-    width) and ``dot_rows`` (each group of ``GROUP`` lanes' terms as two carry-save rows, so the
+    width) and ``dot_rows`` (each group of ``LANE_GROUP`` lanes' terms as two carry-save rows, so the
     tree across the lanes starts from registers beside them) before them: the step's sum as the two rows of a carry-save tree over every lane's
     terms, then the channel's running sum, which adds them to the running sum in one carry chain.
     All advance with ``~o.valid | o.ready``, which is ``i.ready``.
@@ -70,7 +69,8 @@ class DotReduce(wiring.Component):
         if "dot_rows" in p.pipeline:
             # each group of four lanes' terms to two rows, registered near those lanes
             per = len(ch) // p.lanes
-            groups = [compress_terms(m, ch[g * per:(g + GROUP) * per], width) for g in range(0, p.lanes, GROUP)]
+            groups = [compress_terms(m, ch[g * per:(g + LANE_GROUP) * per], width)
+                      for g in range(0, p.lanes, LANE_GROUP)]
             v = Signal(name="rows_valid")
             regs = {f: Signal(x.shape(), name=f"rows_{f}") for f, x in d_side.items()}
             rows_r = [[Signal(width, name=f"rows_g{g}_{j}") for j in range(len(rows))] for g, rows in enumerate(groups)]

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
 from .config_port import state_bus
 from nlihw.hdl.common.product import product_terms_of
-from .datapath import FLAG_BITS, ScanDatapath
+from .datapath import FLAG_BITS, LANE_GROUP, ScanDatapath
 from .params import ScanParams
 from .state_lane import StateLane
 from .timing import STATE_LOOP, hazard_free, loop_depth
@@ -50,31 +50,49 @@ class StateUpdate(wiring.Component):
         dp = ScanDatapath(p)
         P = p.lanes
         adv_s = self.o.ready
-        s2 = self.i.payload.side
-        s_addr_in = s2.d * p.steps + s2.k
+        item_valid, dA, s2 = self.i.valid, self.i.payload.y, self.i.payload.side
+        B = self.b_token if dp.queued_bc else s2.B
+        if dp.queued_bc:               # P = N: the token's B is the step's
+            m.d.comb += self.b_pop.eq(self.i.valid & self.i.ready & (s2.d == p.d_inner - 1))
         hazard = Signal()
-        m.d.comb += [self.state.addr.eq(s_addr_in), self.state.en.eq(adv_s),
-                     self.i.ready.eq(adv_s & ~hazard)]
+        dtu = [s2.dtu] * P
+        if "state_copy" in p.pipeline:
+            # the exp output registered once more, dtu once per group of LANE_GROUP lanes: one register
+            # read by every lane's dtu * B would fan out across the die. The copies are marked keep
+            # so that synthesis does not merge them back into one.
+            regs = [(Signal(name="copy_valid"), item_valid), (Signal(dA.shape(), name="copy_dA"), dA),
+                    (Signal(s2.shape(), name="copy_side"), s2)]
+            if dp.queued_bc:
+                regs.append((Signal(B.shape(), name="copy_B"), B))
+            copies = [Signal(s2.dtu.shape(), name=f"copy_dtu{g}", attrs={"keep": 1})
+                      for g in range(-(-P // LANE_GROUP))]
+            adv_in = Signal()
+            m.d.comb += [adv_in.eq(adv_s & ~hazard), self.i.ready.eq(adv_in)]
+            with m.If(adv_in):
+                m.d.sync += [r.eq(v) for r, v in regs] + [c.eq(s2.dtu) for c in copies]
+            (item_valid, _), (dA, _), (s2, _), *rest = regs
+            B = rest[0][0] if dp.queued_bc else s2.B
+            dtu = [copies[k // LANE_GROUP] for k in range(P)]
+        else:
+            m.d.comb += self.i.ready.eq(adv_s & ~hazard)
+        s_addr_in = s2.d * p.steps + s2.k
+        m.d.comb += [self.state.addr.eq(s_addr_in), self.state.en.eq(adv_s)]
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
                        "d": dp.d_bits, "u": shape_of(p.u_fmt), "z": shape_of(p.z_fmt), "flag": FLAG_BITS}
-        if dp.queued_bc:               # P = N: the token's B is the step's
-            B = self.b_token
-            m.d.comb += self.b_pop.eq(self.i.valid & self.i.ready & (s2.d == p.d_inner - 1))
-        else:
-            B = s2.B
+        if not dp.queued_bc:
             side_layout["C"] = data.ArrayLayout(shape_of(p.c_fmt), P)
-        dbu_terms = [product_terms_of(m, f"dBu{k}", s2.dtu, B[k], p.multipliers) for k in range(P)]
+        dbu_terms = [product_terms_of(m, f"dBu{k}", dtu[k], B[k], p.multipliers) for k in range(P)]
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
             "dBu": data.ArrayLayout(data.ArrayLayout(dp.dbu_shape.width, dp.dbu_terms), P)}))
         with m.If(adv_s):
-            m.d.sync += v1.eq(self.i.valid & ~hazard)
+            m.d.sync += v1.eq(item_valid & ~hazard)
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
                          r1.d.eq(s2.d), r1.u.eq(s2.u), r1.z.eq(s2.z), r1.flag.eq(s2.flag)]
             if not dp.queued_bc:
                 m.d.sync += r1.C.eq(s2.C)
-            m.d.sync += [r1.dA[k].eq(self._dam(self.i.payload.y[k], dp)) for k in range(p.exp_lanes)]
+            m.d.sync += [r1.dA[k].eq(self._dam(dA[k], dp)) for k in range(p.exp_lanes)]
             m.d.sync += [r1.dBu[k][j].eq(t) for k, terms in enumerate(dbu_terms) for j, t in enumerate(terms)]
 
         flag, lanes = r1.flag, []
@@ -100,7 +118,7 @@ class StateUpdate(wiring.Component):
         if not hazard_free(p):
             # a word still being updated in a stage before the last (the last one writes in this
             # cycle, which the read port forwards) is not read again until it is written
-            m.d.comb += hazard.eq(self.i.valid & Cat(*[v & (a == s_addr_in) for v, a in loop[:-1]]).any())
+            m.d.comb += hazard.eq(item_valid & Cat(*[v & (a == s_addr_in) for v, a in loop[:-1]]).any())
         r2 = self.o.payload
         with m.If(adv_s):
             m.d.sync += self.o.valid.eq(cur_v)

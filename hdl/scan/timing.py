@@ -15,7 +15,7 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
     d = {"front": 1 + pl.cycles_through("front_sum"), "softplus": engine_params(p, "softplus").latency,
          "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult", "dta_round", "skid_exp"),
          "exp": engine_params(p, "exp").latency,
-         "state": 4 + pl.cycles_through(*STATE_LOOP, "dot_mult", "dot_rows", "skid_dot")
+         "state": 4 + pl.cycles_through("state_copy", *STATE_LOOP, "dot_mult", "dot_rows", "skid_dot")
          + (credit_queue.LATENCY if p.backpressure == "credit" else 0)}
     if p.gate:
         d["silu"] = engine_params(p, "silu").latency

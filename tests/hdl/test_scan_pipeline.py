@@ -110,7 +110,7 @@ def test_each_point_adds_one_cycle():
         assert loop_depth(p) == 1 + len(STATE_POINTS & set(p.pipeline.enabled))
     for name in PIPELINE.points:
         assert latency(base.replace(pipeline=name)) == 31, name
-    assert latency(base.replace(pipeline="all", gate=False)) == latency(base.replace(gate=False)) + 15
+    assert latency(base.replace(pipeline="all", gate=False)) == latency(base.replace(gate=False)) + 16
 
 
 @pytest.mark.parametrize("d_inner,d_state,lanes,spec,free", [
@@ -184,9 +184,9 @@ def test_cli_pipeline(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "latency 33 cycles, pipeline dta_in,dta_mult,state_in" in out
     assert "waits for its own state updates" in err
-    assert main([*args, "--pipeline", "16", "-o", str(tmp_path / "b")]) == 2
+    assert main([*args, "--pipeline", "17", "-o", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: pipeline depth must be 0..15, got 16") and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: pipeline depth must be 0..16, got 17") and len(err.strip().splitlines()) == 1
     assert main([*args, "--engine-pipeline", "all", "-o", str(tmp_path / "c")]) == 0
     out, _ = capsys.readouterr()
     assert "latency 51 cycles, pipeline none, engine pipeline search_compare," in out       # 30 + 3 x 7
