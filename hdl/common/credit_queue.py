@@ -8,7 +8,7 @@ word for it (a credit), so nothing that leaves the section can find the queue fu
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape
+from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -16,8 +16,10 @@ from amaranth.lib.wiring import In, Out
 from nlihw.errors import ParamsError
 from .occupancy import Occupancy
 
-# a word written to the empty queue is on ``o`` this many cycles later (SyncFIFOBuffered)
-LATENCY = 2
+# a word written to the empty queue memory is on its output this many cycles later (SyncFIFOBuffered)
+FIFO_LATENCY = 2
+# a word on ``i`` is on ``o`` this many cycles later: one for the write register, then the FIFO's
+LATENCY = 1 + FIFO_LATENCY
 
 
 class CreditQueue(wiring.Component):
@@ -47,10 +49,14 @@ class CreditQueue(wiring.Component):
         # one word more than the credits: SyncFIFOBuffered takes a word only while its memory
         # (its output register not counted) has room, and a word spends a cycle there on its way
         # out even when the output register is free
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.shape).width,
-                                                     depth=self.depth + 1)
+        width = Shape.cast(self.shape).width
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.depth + 1)
+        # the section's word registered before the queue memory, so the write has a clock period
+        # to cross from the section's last register (far away at P >= 4) to the queue
+        w_en, w_data = Signal(name="w_en_r"), Signal(width, name="w_data_r")
+        m.d.sync += [w_en.eq(self.i.valid), w_data.eq(self.i.payload)]
         m.d.comb += [self.i.ready.eq(1),
-                     fifo.w_en.eq(self.i.valid), fifo.w_data.eq(self.i.payload),
+                     fifo.w_en.eq(w_en), fifo.w_data.eq(w_data),
                      self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.o.ready)]
         # words taken and not yet read out of ``o``

@@ -19,8 +19,8 @@ from nlihw.hdl.common.occupancy import Occupancy
 __all__ = ["TokenQueue", "LATENCY"]
 
 # a vector pushed into the empty queue is on ``head`` this many cycles later: one for the push
-# register, then the FIFO's (the same as CreditQueue's)
-LATENCY = 1 + credit_queue.LATENCY
+# register, then the FIFO's (as CreditQueue's write register and FIFO)
+LATENCY = 1 + credit_queue.FIFO_LATENCY
 
 
 class TokenQueue(wiring.Component):

@@ -192,8 +192,8 @@ def test_cli_pipeline(tmp_path, capsys):
     assert "latency 51 cycles, pipeline none, engine pipeline search_compare," in out       # 30 + 3 x 7
 
 
-def test_credit_backpressure_costs_two_cycles_and_keeps_digests():
-    """The credit queue adds its 2 cycles; a stall unit's params (and digest) do not mention it;
+def test_credit_backpressure_costs_three_cycles_and_keeps_digests():
+    """The credit queue adds its 3 cycles (write register, FIFO); a stall unit's params (and digest) do not mention it;
     the queue holds one word per channel in flight and one more."""
     from nlihw.hdl.common.credit_queue import LATENCY
     from nlihw.hdl.scan.datapath import engine_params
@@ -201,7 +201,7 @@ def test_credit_backpressure_costs_two_cycles_and_keeps_digests():
     for spec in ("none", "all"):
         stall = preset("int16", d_inner=8, d_state=4, lanes=4, pipeline=spec, engine_pipeline=spec)
         credit = stall.replace(backpressure="credit")
-        assert latency(credit) == latency(stall) + LATENCY == latency(stall) + 2
+        assert latency(credit) == latency(stall) + LATENCY == latency(stall) + 3
         assert "backpressure" not in stall.to_dict() and credit.to_dict()["backpressure"] == "credit"
         assert ScanParams.from_dict(credit.to_dict()) == credit and credit.digest() != stall.digest()
         # every channel between the front's issue and the queue's output, and one more
