@@ -36,6 +36,8 @@ COMMANDS = {
     "synth": "synth",
     "compare": "compare",
     "scan": "scan",
+    "softmax": "softmax",
+    "norm": "norm",
     "sweep": "sweep",
     "report": "report",
     "best": "best",

@@ -1,5 +1,6 @@
 """Row operations built from NLI engines (issue [J]): softmax, RMSNorm and LayerNorm.
 
 ``params.py`` holds the frozen parameter objects (``SoftmaxParams``, ``NormParams``) and their
-presets; the bit-exact golden models are in ``nlihw.sim.rowop``. No RTL yet.
+presets; ``softmax.py`` and ``norm.py`` the one-lane RTL, ``generate.py`` its deliverables; the
+bit-exact golden models are in ``nlihw.sim.rowop``.
 """

@@ -9,7 +9,9 @@ here and nowhere else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import hashlib
+import json
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -111,6 +113,38 @@ def _check_mantissa_table(obj, field: str, lo: int, hi: int, in_int_bits: int) -
     one = 1 << fout.frac_bits
     if int(y[0]) != one or np.any(y > one) or np.any(y < one >> 1):
         raise ParamsError(f"{field}: outputs must lie in [0.5, 1] with f(1) = 1 exactly")
+
+
+# --- serialization (the generated design's manifest records its params) ------------------------
+def _to_dict(obj, tables: tuple[str, ...]) -> dict:
+    """Every field as JSON: formats and the rounding as their names, tables as their content."""
+    d = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if f.name in tables:
+            v = v.content()
+        elif isinstance(v, Rounding):
+            v = v.value
+        elif isinstance(v, Q):
+            v = str(v)
+        d[f.name] = v
+    return d
+
+
+def _from_dict(cls, d, tables: tuple[str, ...], what: str):
+    """``cls`` from ``_to_dict``'s output; every error a ParamsError naming ``what``."""
+    if not isinstance(d, dict):
+        raise ParamsError(f"{what} params: expected an object")
+    d = dict(d)
+    try:
+        kw = {k: NLITable.from_dict(d.pop(k), source=f"tables.{k}") for k in tables}
+        return cls(**d, **kw)
+    except (KeyError, TypeError) as e:
+        raise ParamsError(f"{what} params: {e}") from None
+
+
+def _digest(d: dict) -> str:
+    return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -220,6 +254,17 @@ class SoftmaxParams:
         """step -> (M, K) of its NLI table."""
         return {f: (getattr(self, f).layout.M, getattr(self, f).layout.K)
                 for f in ("exp", "reciprocal")}
+
+    def to_dict(self) -> dict:
+        return _to_dict(self, ("exp", "reciprocal"))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SoftmaxParams":
+        return _from_dict(cls, d, ("exp", "reciprocal"), "softmax")
+
+    def digest(self) -> str:
+        """sha256 of the canonical ``to_dict`` JSON."""
+        return _digest(self.to_dict())
 
     def replace(self, **changes) -> "SoftmaxParams":
         return replace(self, **changes)
@@ -394,6 +439,17 @@ class NormParams:
         """step -> (M, K) of its NLI table."""
         return {f: (getattr(self, f).layout.M, getattr(self, f).layout.K)
                 for f in ("reciprocal", "rsqrt")}
+
+    def to_dict(self) -> dict:
+        return _to_dict(self, ("reciprocal", "rsqrt"))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NormParams":
+        return _from_dict(cls, d, ("reciprocal", "rsqrt"), "norm")
+
+    def digest(self) -> str:
+        """sha256 of the canonical ``to_dict`` JSON."""
+        return _digest(self.to_dict())
 
     def replace(self, **changes) -> "NormParams":
         return replace(self, **changes)
