@@ -195,9 +195,12 @@ class Norm(wiring.Component):
     def _row_steps(self, m, r):
         """The once-per-row states between the passes (steps 2-7)."""
         p, layer = self.params, self.params.kind == "layer"
+        # the engines' whole inputs driven outside the FSM: a payload bit assigned in no state
+        # would be printed as an always @* block with nothing to trigger it (X in Verilog-2005)
+        m.d.comb += [r.rec.i.payload.x[0].eq(n_scaled(p, r.n, r.lod_n.pos)), r.rec.i.payload.func.eq(0),
+                     r.rsq.i.payload.x[0].eq(r.s), r.rsq.i.payload.func.eq(0)]
         with m.State("RECIP"):
-            m.d.comb += [r.rec.i.valid.eq(1),
-                         r.rec.i.payload.x[0].eq(n_scaled(p, r.n, r.lod_n.pos))]
+            m.d.comb += r.rec.i.valid.eq(1)
             m.d.sync += r.j.eq(r.lod_n.pos)
             if layer:
                 m.d.sync += r.N.eq(var_num(p, r.n, r.Q, r.X))
@@ -223,7 +226,7 @@ class Norm(wiring.Component):
             m.d.sync += [r.k.eq(k), r.s.eq(s), r.yshift.eq((p.k_max - k) + (z_max(p) - z))]
             m.next = "RSQRT"
         with m.State("RSQRT"):
-            m.d.comb += [r.rsq.i.valid.eq(1), r.rsq.i.payload.x[0].eq(r.s)]
+            m.d.comb += r.rsq.i.valid.eq(1)
             m.next = "SWAIT"
         with m.State("SWAIT"):
             with m.If(r.rsq.o.valid):

@@ -126,6 +126,9 @@ class Softmax(wiring.Component):
         m.d.comb += [r.exp.o.ready.eq(1), r.rec.o.ready.eq(1), r.lod.v.eq(r.S)]
         self._exp_datapath(m, r)
         self._out_datapath(m, r)
+        # the engine's whole input driven outside the FSM: a payload bit assigned in no state
+        # would be printed as an always @* block with nothing to trigger it (X in Verilog-2005)
+        m.d.comb += [r.rec.i.payload.x[0].eq(r.s), r.rec.i.payload.func.eq(0)]
         with m.FSM(name="phase"):
             with m.State("LOAD"):
                 self._load(m, r)
@@ -134,7 +137,7 @@ class Softmax(wiring.Component):
             with m.State("LOD"):
                 self._leading_one(m, r)
             with m.State("RECIP"):
-                m.d.comb += [r.rec.i.valid.eq(1), r.rec.i.payload.x[0].eq(r.s)]
+                m.d.comb += r.rec.i.valid.eq(1)
                 m.next = "RWAIT"        # rec.o.ready = 1, so rec.i.ready = 1: taken now
             with m.State("RWAIT"):
                 with m.If(r.rec.o.valid):
