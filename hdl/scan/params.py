@@ -40,9 +40,9 @@ PIPELINE = Pipeline(
             "out_mult", "dot_mult", "front_sum", "skid_exp", "skid_dot", "out_round", "dta_round",
             "dot_rows", "state_copy"))
 
-# how the state section (exp engine, state update, C . h) meets back-pressure: "stall" (every
-# register advances with the section's output ready) or "credit" (it never stalls: a queue at its
-# output and credits at its input, see hdl/common/credit_queue.py)
+# how the unit meets back-pressure: "stall" (every register advances with its section's output
+# ready) or "credit" (nothing stalls: a queue at the unit's output and credits at its input, see
+# hdl/common/credit_queue.py)
 BACKPRESSURE = ("stall", "credit")
 
 FORMAT_FIELDS = ("u_fmt", "b_fmt", "c_fmt", "a_fmt", "d_fmt", "dtu_fmt", "state_fmt", "y_fmt",
@@ -62,11 +62,11 @@ class ScanParams:
     Both change the latency, never a value. ``da_mult_fmt`` (unsigned, the exp table output's
     integer bits, fewer fraction bits): dA is rounded to it once, so that dA * h fits one DSP.
     ``multipliers``: how every product (the engines' too) is built: ``infer`` (``a * b``) or the
-    target's DSP operand widths (``18x18`` for ECP5: one MULT18 a product, the rest in the
+    target's DSP operand widths (``18x18u`` for ECP5: one MULT18 a product, the rest in the
     fabric; ``/F``: products with an operand of at most F bits all in the fabric). Never a value.
-    ``backpressure`` (``BACKPRESSURE``): ``stall``, or ``credit``: the state section (exp engine,
-    state update, C . h) never stalls, so no clock enable spans it; ``timing.credit_depth`` words
-    queue at its output, 2 cycles more latency. Never a value.
+    ``backpressure`` (``BACKPRESSURE``): ``stall``, or ``credit``: no stage of the unit stalls, so
+    no clock enable spans it; ``timing.credit_depth`` words queue at its output, 3 cycles more
+    latency. Never a value.
     """
     d_inner: int
     d_state: int

@@ -15,11 +15,12 @@ def pipeline_depths(p: ScanParams) -> dict[str, int]:
     d = {"front": 1 + pl.cycles_through("front_sum"), "softplus": engine_params(p, "softplus").latency,
          "dt_a": 1 + pl.cycles_through("dta_in", "dta_mult", "dta_round", "skid_exp"),
          "exp": engine_params(p, "exp").latency,
-         "state": 4 + pl.cycles_through("state_copy", *STATE_LOOP, "dot_mult", "dot_rows", "skid_dot")
-         + (credit_queue.LATENCY if p.backpressure == "credit" else 0)}
+         "state": 4 + pl.cycles_through("state_copy", *STATE_LOOP, "dot_mult", "dot_rows", "skid_dot")}
     if p.gate:
         d["silu"] = engine_params(p, "silu").latency
     d["output"] = 3 + pl.cycles_through("du_in", "du_mult", "out_mult", "out_round")
+    if p.backpressure == "credit":
+        d["credit"] = credit_queue.LATENCY
     return d
 
 
@@ -32,11 +33,10 @@ def latency(p: ScanParams) -> int:
 
 
 def credit_depth(p: ScanParams) -> int:
-    """Words of the credit queue (``backpressure="credit"``): one for each channel that can be
-    between the front's issue and the queue's output at one result per clock, and one more, so
-    that the credits never hold the unit below its rate."""
-    d = pipeline_depths(p)
-    return d["front"] + d["softplus"] + d["dt_a"] + d["exp"] + d["state"] + 1
+    """Words of the credit queue at the unit's output (``backpressure="credit"``): one for each
+    channel that can be between the front's issue and the queue's output at one result per
+    clock, and one more, so that the credits never hold the unit below its rate."""
+    return latency(p) + 1
 
 
 def token_queue_depth(p: ScanParams) -> int:

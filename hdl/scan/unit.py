@@ -18,8 +18,8 @@ change no value. Three of them (state_*) lengthen the state loop, read to write-
 again ``d_inner * N/P`` items later; when that is shorter than the loop, the item waits (a bubble)
 until the word's update is written (``hazard_free``). II stays 1 otherwise, and every stage
 advances with the back-pressure of its section as before. With ``backpressure="credit"`` nothing
-between the front and C . h stalls (unless a state word must wait): a ``CreditQueue`` at C . h's
-output takes the back-pressure, and the front issues a channel only when the queue has room for it.
+in the unit stalls (unless a state word must wait): a ``CreditQueue`` at the unit's output takes
+the back-pressure, and the front issues a channel only when the queue has room for it.
 """
 from __future__ import annotations
 
@@ -103,14 +103,7 @@ class SelectiveScan(wiring.Component):
                          cq.push.eq(front.token_start), cq.data.eq(self.bc.payload.C),
                          dot.c_token.eq(cq.head), cq.pop.eq(dot.c_pop),
                          front.token_room.eq(bq.room & cq.room)]
-        if p.backpressure == "credit":
-            # a channel enters the unit only with a word of the queue for it
-            m.submodules.credit = q = CreditQueue(dot.o.payload.shape(), credit_depth(p))
-            m.d.comb += [front.credit.eq(q.credit), q.take.eq(front.i.valid & front.i.ready)]
-            wiring.connect(m, dot.o, q.i)
-            dot_o = self._skid(m, "skid_dot", q.o)
-        else:                                      # front.credit stays 1 (its init)
-            dot_o = self._skid(m, "skid_dot", dot.o)
+        dot_o = self._skid(m, "skid_dot", dot.o)
         if p.gate:
             m.submodules.silu = silu = TaggedEngine(engine_params(p, "silu"), dp.silu_side)
             wiring.connect(m, dot_o, silu.i)
@@ -118,7 +111,15 @@ class SelectiveScan(wiring.Component):
         else:                                      # no SiLU: the gate input stays 0
             m.d.comb += [out.i.valid.eq(dot_o.valid), out.i.payload.side.eq(dot_o.payload.side),
                          dot_o.ready.eq(out.i.ready)]
-        wiring.connect(m, out.o, flipped(self.o))
+        if p.backpressure == "credit":
+            # a channel enters the unit only with a word of the output queue for it, so no
+            # stage of the unit waits for the output's ready
+            m.submodules.credit = q = CreditQueue(out.o.payload.shape(), credit_depth(p))
+            m.d.comb += [front.credit.eq(q.credit), q.take.eq(front.i.valid & front.i.ready)]
+            wiring.connect(m, out.o, q.i)
+            wiring.connect(m, q.o, flipped(self.o))
+        else:                                      # front.credit stays 1 (its init)
+            wiring.connect(m, out.o, flipped(self.o))
         wiring.connect(m, front.bias_rd, cfg.bias_rd)
         wiring.connect(m, dt.a_rd, cfg.a_rd)
         wiring.connect(m, state.state, cfg.state)

@@ -196,7 +196,6 @@ def test_credit_backpressure_costs_three_cycles_and_keeps_digests():
     """The credit queue adds its 3 cycles (write register, FIFO); a stall unit's params (and digest) do not mention it;
     the queue holds one word per channel in flight and one more."""
     from nlihw.hdl.common.credit_queue import LATENCY
-    from nlihw.hdl.scan.datapath import engine_params
     from nlihw.hdl.scan.timing import credit_depth, pipeline_depths
     for spec in ("none", "all"):
         stall = preset("int16", d_inner=8, d_state=4, lanes=4, pipeline=spec, engine_pipeline=spec)
@@ -204,9 +203,10 @@ def test_credit_backpressure_costs_three_cycles_and_keeps_digests():
         assert latency(credit) == latency(stall) + LATENCY == latency(stall) + 3
         assert "backpressure" not in stall.to_dict() and credit.to_dict()["backpressure"] == "credit"
         assert ScanParams.from_dict(credit.to_dict()) == credit and credit.digest() != stall.digest()
-        # every channel between the front's issue and the queue's output, and one more
-        assert credit_depth(credit) == latency(credit) - pipeline_depths(credit)["output"] - (
-            engine_params(credit, "silu").latency if credit.gate else 0) + 1
+        # the queue sits at the unit's output: every channel between the front's issue and the
+        # queue's output (the whole latency), and one more
+        assert credit_depth(credit) == sum(pipeline_depths(credit).values()) + 1
+        assert pipeline_depths(credit)["credit"] == LATENCY and "credit" not in pipeline_depths(stall)
     with pytest.raises(ParamsError, match="backpressure must be one of stall, credit, got 'none'"):
         preset("int8", backpressure="none")
 
