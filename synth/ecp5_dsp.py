@@ -21,7 +21,9 @@ reset moved in front of it, DI & ~LSR in a LUT4, so the group shares the others'
 multiplier whose one operand register is cleared at a sequence's start, the other not, keeps both
 in the block). A and B are
 absorbed together or not at all (nextpnr times a block with one registered input as unregistered).
-A DP16KD port's data register is absorbed when every used DO bit of the port feeds exactly one
+A flip-flop marked keep (a fan-out copy the RTL placed on purpose, e.g. the scan unit's
+``state_copy``: absorbed, it would be one more copy per block fed from the register before it)
+is never absorbed. A DP16KD port's data register is absorbed when every used DO bit of the port feeds exactly one
 TRELLIS_FF on the port's clock with no reset (the block's RST would clear its read latch too) and
 one enable (which becomes OCE).
 """
@@ -162,8 +164,8 @@ def _input_group(nets: _Nets, conn: dict, g: str):
                 return None
             continue
         ff = nets.ff_driver(b)
-        if ff is None:
-            return None
+        if ff is None or nets.cells[ff].get("attributes", {}).get("keep"):
+            return None                    # a register the RTL marks keep stays where it put it
         out[f"{g}{i}"] = ff
     return out
 

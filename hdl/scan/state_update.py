@@ -64,7 +64,7 @@ class StateUpdate(wiring.Component):
                     (Signal(s2.shape(), name="copy_side"), s2)]
             if dp.queued_bc:
                 regs.append((Signal(B.shape(), name="copy_B"), B))
-            copies = [Signal(s2.dtu.shape(), name=f"copy_dtu{g}", attrs={"keep": 1})
+            copies = [Signal(s2.dtu.shape(), name=f"copy_dtu{g}", attrs={"keep": 1}, reset_less=True)
                       for g in range(-(-P // LANE_GROUP))]
             adv_in = Signal()
             m.d.comb += [adv_in.eq(adv_s & ~hazard), self.i.ready.eq(adv_in)]

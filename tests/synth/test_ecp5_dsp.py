@@ -157,3 +157,20 @@ def test_an_unsigned_18x18_product_is_one_block_with_its_registers(tmp_path):
     assert dsp["connections"]["SIGNEDA"] == ["0"] and dsp["connections"]["SIGNEDB"] == ["0"]
     st = pack_dsp_registers(n, "t")
     assert (st.blocks, st.inputs, st.outputs, st.flip_flops) == (1, 1, 1, 18 + 17 + 35)
+
+
+def test_a_register_marked_keep_stays_in_the_fabric(tmp_path):
+    """An operand register the RTL marks keep (a fan-out copy, flagged on its cell by the flow's
+    ``KEEP_STEP``) is not absorbed: neither operand group is (A and B go together); the product
+    register still is."""
+    from nlihw.synth.driver import KEEP_STEP
+    (tmp_path / "t.v").write_text(MUL.replace("reg [15:0] ar;", "(* keep *) reg [15:0] ar;")
+                                  .replace("{QEXPR}", "28'd0"))
+    (tmp_path / "s.ys").write_text("read_verilog t.v\nhierarchy -check -top t\n" + KEEP_STEP
+                                   + "synth_ecp5 -top t -json t.json\n")
+    fail = tools.run("yosys", ["-q", "-s", "s.ys"], tmp_path, tmp_path / "yosys.log")
+    assert fail is None, (tmp_path / "yosys.log").read_text()[-2000:]
+    n = json.loads((tmp_path / "t.json").read_text())
+    assert sum(1 for c in cells_of(n, "TRELLIS_FF") if c.get("attributes", {}).get("keep")) == 16
+    st = pack_dsp_registers(n, "t")
+    assert (st.blocks, st.inputs, st.outputs, st.flip_flops) == (1, 0, 1, 28)
