@@ -242,3 +242,19 @@ def run_configured(sim: BuiltSim, test_module: str, cfg: dict, workdir: "str | P
                     extra_env={"NLIHW_BENCH_CONFIG": str(path.resolve())}, plusargs=plusargs,
                     timeout=timeout)
     return n, failed, time.perf_counter() - t0
+
+
+@dataclass
+class BenchResult:
+    """One configured bench run: tests run, failures, wall seconds, the simulator's log."""
+    tests: int
+    failures: int
+    seconds: float
+    log: Path
+
+
+def run_bench_test(sim: BuiltSim, test_module: str, cfg: dict, workdir: "str | Path", test: str, *,
+                   timeout: float = RUN_TIMEOUT_S) -> BenchResult:
+    """``run_configured`` with its figures and ``workdir/sim.log`` as a ``BenchResult``."""
+    n, failed, seconds = run_configured(sim, test_module, cfg, workdir, test, timeout=timeout)
+    return BenchResult(n, failed, seconds, Path(workdir) / "sim.log")

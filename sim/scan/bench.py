@@ -149,14 +149,6 @@ def readback_config(s: Stimulus) -> dict:
     return cfg
 
 
-@dataclass
-class BenchResult:
-    tests: int
-    failures: int
-    seconds: float
-    log: Path
-
-
 def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False, *,
                build_root: "Path | None" = None) -> runner.BuiltSim:
     """Generate the unit into ``outdir`` and verilate it under ``build_root`` (default
@@ -167,6 +159,5 @@ def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False, *,
 
 
 def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream", *,
-              timeout: float = runner.RUN_TIMEOUT_S) -> BenchResult:
-    n, failed, seconds = runner.run_configured(sim, TEST_MODULE, cfg, workdir, test, timeout=timeout)
-    return BenchResult(n, failed, seconds, Path(workdir) / "sim.log")
+              timeout: float = runner.RUN_TIMEOUT_S) -> runner.BenchResult:
+    return runner.run_bench_test(sim, TEST_MODULE, cfg, workdir, test, timeout=timeout)

@@ -13,6 +13,7 @@ from amaranth.sim import Simulator
 from nlihw.hdl.rowop.norm import Norm, output_layout
 from nlihw.hdl.rowop.params import norm_preset
 from nlihw.sim.rowop.golden import norm_eval
+from nlihw.sim.rowop.stimulus import norm_weights as make_weights
 from tests.support.stream_consumer import consumer
 
 SEED = 20261207
@@ -49,22 +50,6 @@ def make_rows(p, rng, n_random):
         ln = int(rng.integers(1, n + 1))
         rows.append(rand_x(ln, float(rng.choice([0.01, 0.1, 1.0, 4.0, 30.0]))))
     return rows
-
-
-def make_weights(p, rng):
-    """(w, b) per channel (b zeros for rms): values around 1 and 0, a few extremes."""
-    fw = p.w_fmt
-    w = np.clip(np.rint(rng.normal(1.0, 0.5, p.n_max) * (1 << fw.frac_bits)),
-                fw.min_raw, fw.max_raw).astype(np.int64)
-    w[rng.random(p.n_max) < 0.1] = fw.min_raw
-    w[rng.random(p.n_max) < 0.1] = fw.max_raw
-    if p.kind != "layer":
-        return w, np.zeros(p.n_max, np.int64)
-    fb = p.b_fmt
-    b = rng.integers(fb.min_raw, fb.max_raw + 1, p.n_max)
-    b[rng.random(p.n_max) < 0.5] //= 64
-    b[:2], w[:2] = [fb.max_raw, fb.min_raw][:p.n_max], fw.max_raw  # x_0 > mean, x_1 < mean: sat
-    return w, b
 
 
 def run(dut, items, *, gap, stall, seed):
