@@ -53,10 +53,12 @@ class OutputStage(wiring.Component):
         m.d.comb += ahead.take.eq(self.i.valid & self.i.ready)
         g_shape = shape_of(p.g_fmt)
         ov1, ov2 = Signal(), Signal()
-        y1, du1 = Signal(shape_of(p.y_fmt)), Signal(dp.du_round_shape)
-        g1, g2 = Signal(g_shape), Signal(g_shape)
+        # values without a reset (their valid bits have one): a reset on yd * g's operand
+        # registers, which the DSP block absorbs, cost a LUT in front of them
+        y1, du1 = Signal(shape_of(p.y_fmt), reset_less=True), Signal(dp.du_round_shape, reset_less=True)
+        g1, g2 = Signal(g_shape, reset_less=True), Signal(g_shape, reset_less=True)
         f1, f2 = Signal(FLAG_BITS), Signal(FLAG_BITS)
-        yd2 = Signal(shape_of(p.y_fmt))
+        yd2 = Signal(shape_of(p.y_fmt), reset_less=True)
         # du_in registers D and u before the D*u multiply, du_mult the product
         # before its rounding; both ahead of stage 1. y = C . h is rounded before the first of them
         # (between them, beside the multiply, when both are enabled) and saturated after (with
