@@ -23,6 +23,7 @@ SECTIONS = [  # (name, module with run(console) -> dict and TABLES, the names of
     ("scan", "nlihw.benchmarks.scan_unit"),
     ("sweep", "nlihw.benchmarks.sweep"),
     ("float", "nlihw.benchmarks.float_formats"),
+    ("rowop", "nlihw.benchmarks.rowop"),
 ]
 
 
