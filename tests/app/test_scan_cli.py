@@ -37,9 +37,9 @@ def test_multipliers_are_recorded_and_change_only_the_netlist(tmp_path, capsys):
     assert main(["scan", "gen", *SMALL, "--multipliers", "ecp5/8", "-o", str(tmp_path / "m")]) == 0
     assert main(["scan", "gen", *SMALL, "-o", str(tmp_path / "i")]) == 0
     man = {k: json.loads((tmp_path / k / "selective_scan.manifest.json").read_text()) for k in "mi"}
-    assert man["m"]["params"]["multipliers"] == "18x18/8" and "multipliers" not in man["i"]["params"]
+    assert man["m"]["params"]["multipliers"] == "18x18u/8" and "multipliers" not in man["i"]["params"]
     assert man["m"]["latency"] == man["i"]["latency"] and man["m"]["ports"] == man["i"]["ports"]
-    assert "multipliers 18x18/8" in capsys.readouterr().out
+    assert "multipliers 18x18u/8" in capsys.readouterr().out
     v = {k: (tmp_path / k / "selective_scan.v").read_text() for k in "mi"}
     assert v["m"] != v["i"]
 

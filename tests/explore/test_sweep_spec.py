@@ -327,7 +327,8 @@ def test_pipeline_axis_normalizes_and_refuses():
     eng = parse_spec({"scan": {"preset": "int8", "d_state": 4,
                                "engine_pipeline": ["none", "search_base+mul_in", 0]}})
     assert sorted(p.engine_pipeline for p in eng.points) == ["", "search_base,mul_in"]
-    assert scan.points[0].point_id in {p.point_id for p in eng.points} | {scan.points[1].point_id}
+    base_scan = [p for p in scan.points if not p.pipeline][0]
+    assert base_scan.point_id in {p.point_id for p in eng.points if not p.engine_pipeline}
     assert "engine_pipeline" not in [p for p in eng.points if not p.engine_pipeline][0].key_dict()["point"]
     with pytest.raises(SpecError, match="scan.engine_pipeline: unknown pipeline point 'dta_in'"):
         parse_spec({"scan": {"preset": "int8", "d_state": 4, "engine_pipeline": "dta_in"}})

@@ -14,9 +14,10 @@ from nlihw.synth import tools
 # parts whose registers advance on the back-pressure in a stall unit and run free with credits
 FREE = ("softplus", "skid_exp", "exp", "state")
 # enables that are not back-pressure: the A and bias reads' counters (advancing per item), a
-# lane's sticky flag, C . h's sum over the steps, the front's step counter and its issue register
+# lane's sticky flag, C . h's sum over the steps, the front's step and channel counters (with
+# their first / last flags) and its issue register
 KEPT = re.compile(r"^((dt_stage\.a|front\.bias)_ahead\.(cur|nxt|pos|\$signal)|dot\.flag_reg"
-                  r"|dot\.\$signal(\$\d+)?|front\.(k_ctr|\$signal))$")
+                  r"|dot\.\$signal(\$\d+)?|front\.(k_ctr|d_ctr|first_k|last_k|first_d|last_d|\$signal(\$\d+)?))$")
 
 
 def enabled_registers(tmp_path, backpressure):
