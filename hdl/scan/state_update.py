@@ -50,31 +50,11 @@ class StateUpdate(wiring.Component):
         dp = ScanDatapath(p)
         P = p.lanes
         adv_s = self.o.ready
-        item_valid, dA, s2 = self.i.valid, self.i.payload.y, self.i.payload.side
-        B = self.b_token if dp.queued_bc else s2.B
+        s2 = self.i.payload.side
         if dp.queued_bc:               # P = N: the token's B is the step's
             m.d.comb += self.b_pop.eq(self.i.valid & self.i.ready & (s2.d == p.d_inner - 1))
         hazard = Signal()
-        dtu = [s2.dtu] * P
-        if "state_copy" in p.pipeline:
-            # the exp output registered once more, dtu once per group of LANE_GROUP lanes: one register
-            # read by every lane's dtu * B would fan out across the die. The copies are marked keep
-            # so that synthesis does not merge them back into one.
-            regs = [(Signal(name="copy_valid"), item_valid), (Signal(dA.shape(), name="copy_dA"), dA),
-                    (Signal(s2.shape(), name="copy_side"), s2)]
-            if dp.queued_bc:
-                regs.append((Signal(B.shape(), name="copy_B"), B))
-            copies = [Signal(s2.dtu.shape(), name=f"copy_dtu{g}", attrs={"keep": 1}, reset_less=True)
-                      for g in range(-(-P // LANE_GROUP))]
-            adv_in = Signal()
-            m.d.comb += [adv_in.eq(adv_s & ~hazard), self.i.ready.eq(adv_in)]
-            with m.If(adv_in):
-                m.d.sync += [r.eq(v) for r, v in regs] + [c.eq(s2.dtu) for c in copies]
-            (item_valid, _), (dA, _), (s2, _), *rest = regs
-            B = rest[0][0] if dp.queued_bc else s2.B
-            dtu = [copies[k // LANE_GROUP] for k in range(P)]
-        else:
-            m.d.comb += self.i.ready.eq(adv_s & ~hazard)
+        item_valid, dA, s2, B, dtu = self._input(m, hazard)
         s_addr_in = s2.d * p.steps + s2.k
         m.d.comb += [self.state.addr.eq(s_addr_in), self.state.en.eq(adv_s)]
         side_layout = {"addr": range(dp.state_words), "k": dp.k_bits, "first": 1, "last": 1,
@@ -128,6 +108,32 @@ class StateUpdate(wiring.Component):
                 m.d.sync += r2.C.eq(side["C"])
             m.d.sync += [r2.h[k].eq(lane.h_new) for k, lane in enumerate(lanes)]
         return m
+
+    def _input(self, m, hazard):
+        """The item the state read is issued for: (valid, dA, side, B, dtu per lane), straight
+        from ``i``, or with ``state_copy`` registered once more with dtu once per group of
+        LANE_GROUP lanes (one register read by every lane's dtu * B would fan out across the die;
+        the copies are marked keep so that synthesis does not merge them back into one)."""
+        p, dp = self.params, ScanDatapath(self.params)
+        P, adv_s = p.lanes, self.o.ready
+        item_valid, dA, s2 = self.i.valid, self.i.payload.y, self.i.payload.side
+        B = self.b_token if dp.queued_bc else s2.B
+        if "state_copy" not in p.pipeline:
+            m.d.comb += self.i.ready.eq(adv_s & ~hazard)
+            return item_valid, dA, s2, B, [s2.dtu] * P
+        regs = [(Signal(name="copy_valid"), item_valid), (Signal(dA.shape(), name="copy_dA"), dA),
+                (Signal(s2.shape(), name="copy_side"), s2)]
+        if dp.queued_bc:
+            regs.append((Signal(B.shape(), name="copy_B"), B))
+        copies = [Signal(s2.dtu.shape(), name=f"copy_dtu{g}", attrs={"keep": 1}, reset_less=True)
+                  for g in range(-(-P // LANE_GROUP))]
+        adv_in = Signal()
+        m.d.comb += [adv_in.eq(adv_s & ~hazard), self.i.ready.eq(adv_in)]
+        with m.If(adv_in):
+            m.d.sync += [r.eq(v) for r, v in regs] + [c.eq(s2.dtu) for c in copies]
+        (item_valid, _), (dA, _), (s2, _), *rest = regs
+        B = rest[0][0] if dp.queued_bc else s2.B
+        return item_valid, dA, s2, B, [copies[k // LANE_GROUP] for k in range(P)]
 
     def _dam(self, da, dp):
         """The exp table's dA rounded to the multiplier's dam_fmt (cannot saturate: dA <= 1)."""
