@@ -51,11 +51,10 @@ P16_MULT18, P16_DSP48E2, P16_GE, P16_MINUTES = 128, 112, 250_000, 10.0
 THROUGHPUT_MIN = 0.995       # results per clock at P = N (the measured run includes its fill)
 FASTEST = dict(pipeline="all", engine_pipeline="all")    # every register point (best Fmax)
 ECP5_85K = "ecp5-85k"        # the 85F place-and-route target, when synth/targets.py has one
-# products on ECP5 (hdl/common/multipliers.py): one MULT18 each, the rest in the fabric as product
-# terms (P = 4: 27 of the 25F's 28; with /12, the exp interpolation in the fabric, 23, but 76.7
-# against 81.3 MHz; P = 1: 12 MULT18, 121.0 MHz, where inferred products reached 121.4 before the
-# product terms with 18)
-MULTIPLIERS = {4: "ecp5", 16: "ecp5", 1: "ecp5"}      # 18x18u: unsigned 18 x 18 in one block too
+# products on ECP5 (hdl/common/multipliers.py): one MULT18 each (ecp5 = 18x18u: unsigned 18 x 18
+# in one block too), the rest in the fabric as product terms (P = 4: 27 of the 25F's 28; with /12,
+# the exp interpolation in the fabric, 23, but 76.7 against 81.3 MHz at an older commit)
+MULTIPLIERS = {4: "ecp5", 16: "ecp5", 1: "ecp5"}
 # back-pressure (hdl/scan/params.py), the faster one measured: at P = 16 the stall enable's fan-out
 # across the 85F set the clock (45.8 MHz; credit 55.8); P = 4 credit 82.4 (stall 81.3 before the
 # product terms); P = 1 credit 121.0 (stall 111.2, medians of 3 seeds, at 2150723)
