@@ -149,22 +149,14 @@ def round_plus_rows(m: Module, rows: list[Value], width: int, s: int, addend: Va
     return compress_terms(m, [*rows, row], width)
 
 
-def round_plus_less(m: Module, rows: list[Value], width: int, s: int) -> list[Value]:
-    """The carry-save rows of T - 2**s from T's (``round_plus_rows``): the constant -2**s as one
-    more row, a level of two-input logic, so that a register may hold both candidates' rows."""
-    return compress_terms(m, [*rows, Const(-(1 << s) % (1 << width), width)], width)
-
-
-def round_plus_select(m: Module, terms: list[Value], width: int, s: int, addend_lsb,
-                      less_terms: list[Value] | None = None) -> Value:
+def round_plus_select(m: Module, terms: list[Value], width: int, s: int, addend_lsb) -> Value:
     """From T's terms (``round_plus_rows``, plus any other term, e.g. a DSP block's product):
     T >> s, or (T - 2**s) >> s when T is an exact tie whose rounded value (T >> s minus the
-    addend) is odd. The two candidates are two carry chains side by side and a mux picks one;
-    T - 2**s from ``less_terms`` (``round_plus_less``'s rows and the same other terms) or, without
-    them, from T's terms and the constant row here; signed, ``width - s`` bits."""
+    addend) is odd. The two candidates are two carry chains side by side (the second adds the
+    constant -2**s as one more carry-save row) and a mux picks one; signed, ``width - s`` bits."""
     rows = compress_terms(m, terms, width)
     hi = sum_terms(m, rows, width)
-    lo = sum_terms(m, less_terms if less_terms is not None else round_plus_less(m, rows, width, s), width)
+    lo = sum_terms(m, [*rows, Const(-(1 << s) % (1 << width), width)], width)
     fix = ~hi[:s].any() & (hi[s] ^ addend_lsb)
     return Mux(fix, lo[s:], hi[s:]).as_signed()
 

@@ -6,8 +6,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import saturate, shape_of
-from nlihw.hdl.common.product import (plus_ready, product_parts, product_terms, round_plus_less,
-                                      round_plus_rows, round_plus_select, round_terms)
+from nlihw.hdl.common.product import (plus_ready, product_parts, product_terms, round_plus_rows,
+                                      round_plus_select, round_terms)
 from .datapath import ScanDatapath
 from .params import ScanParams
 
@@ -54,24 +54,21 @@ class StateLane(wiring.Component):
             h, da, dbu = stage("sin", h, da, dbu)
         dbu, dbu_ovf = saturate(dbu, p.state_fmt)
         # dA * h as its terms (the block's product, the fabric's rows): state_mult registers them,
-        # the fabric's rows already compressed with dBu and the rounding's half into the rows of
-        # T and of T - 2**s; behind it one carry chain each and a mux (``round_terms_plus``): no
-        # carry chain before the register. The terms' modulus is widened to hold the whole sum.
+        # the fabric's rows already compressed with dBu and the rounding's half; behind it the
+        # sum T and T - 2**s in one carry chain each and a mux (``round_terms_plus``): no carry
+        # chain before the register. The terms' modulus is widened to hold the whole sum.
         # Without state_mult, one sum and a plain add (fewer gates where the clock is not the aim).
         s = dp.dah_shift
         width = max(dp.dah_shape.width, s + p.state_fmt.width + 2)
         if "state_mult" in pl and plus_ready(width, s, p.rounding, p.state_fmt.width):
             rows, blocks = product_parts(m, da, h, p.multipliers, width)
-            if rows:               # both candidates' rows registered: one level and a chain behind
-                hi = round_plus_rows(m, rows, width, s, dbu)
-                lo = round_plus_less(m, hi, width, s)
-                *regs, lsb, dbu_ovf = stage("smul", *hi, *lo, *blocks, dbu[0], dbu_ovf)
-                hi, lo, blocks = regs[:len(hi)], regs[len(hi):len(hi) + len(lo)], regs[len(hi) + len(lo):]
-                total = round_plus_select(m, [*hi, *blocks], width, s, lsb, [*lo, *blocks])
+            if rows:
+                rows = round_plus_rows(m, rows, width, s, dbu)
+                *regs, lsb, dbu_ovf = stage("smul", *rows, *blocks, dbu[0], dbu_ovf)
             else:                  # nothing to compress before the register: dBu registered
                 *regs, dbu, dbu_ovf = stage("smul", *blocks, dbu, dbu_ovf)
                 regs, lsb = [*regs, *round_plus_rows(m, [], width, s, dbu)], dbu[0]
-                total = round_plus_select(m, regs, width, s, lsb)
+            total = round_plus_select(m, regs, width, s, lsb)
         else:
             terms = product_terms(m, da, h, p.multipliers, width)
             if "state_mult" in pl:
