@@ -53,7 +53,7 @@ class CreditQueue(wiring.Component):
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.depth + 1)
         # the section's word registered before the queue memory, so the write has a clock period
         # to cross from the section's last register (far away at P >= 4) to the queue
-        w_en, w_data = Signal(name="w_en_r"), Signal(width, name="w_data_r")
+        w_en, w_data = Signal(name="w_en_r"), Signal(width, name="w_data_r", reset_less=True)
         m.d.sync += [w_en.eq(self.i.valid), w_data.eq(self.i.payload)]
         m.d.comb += [self.i.ready.eq(1),
                      fifo.w_en.eq(w_en), fifo.w_data.eq(w_data),

@@ -20,13 +20,15 @@ class SkidBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        skid, skid_valid = Signal(self.shape, name="skid"), Signal(name="skid_valid")
-        m.d.comb += self.i.ready.eq(~skid_valid)
+        # only the valid bits are reset: a payload register is read only beside its valid bit
+        skid, skid_valid = Signal(self.shape, name="skid", reset_less=True), Signal(name="skid_valid")
+        out = Signal(self.shape, name="out", reset_less=True)
+        m.d.comb += [self.i.ready.eq(~skid_valid), self.o.payload.eq(out)]
         with m.If(~self.o.valid | self.o.ready):
             with m.If(skid_valid):
-                m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
+                m.d.sync += [out.eq(skid), self.o.valid.eq(1), skid_valid.eq(0)]
             with m.Else():
-                m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
+                m.d.sync += [out.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
         with m.Elif(self.i.valid & ~skid_valid):
             m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
         return m

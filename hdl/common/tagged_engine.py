@@ -45,7 +45,7 @@ class TaggedEngine(wiring.Component):
             eng.o.ready.eq(self.o.ready),
             advance.eq(~eng.o.valid | eng.o.ready),
         ]
-        tags = [Signal(self.side_shape, name=f"tag{k}") for k in range(self.params.latency)]
+        tags = [Signal(self.side_shape, name=f"tag{k}", reset_less=True) for k in range(self.params.latency)]
         with m.If(advance):
             m.d.sync += tags[0].eq(self.i.payload.side)
             m.d.sync += [tags[k].eq(tags[k - 1]) for k in range(1, len(tags))]

@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.mux_table import select
 
 
@@ -73,7 +74,7 @@ class ComparatorTree(wiring.Component):
         """Registers (advancing on ``en``) of ``sigs`` when ``point`` is on, else ``sigs``."""
         if point not in self.params.pipeline:
             return sigs
-        regs = [Signal.like(s, name=f"{name}_{k}") for k, s in enumerate(sigs)]
+        regs = [Signal.like(s, name=f"{name}_{k}", reset_less=True) for k, s in enumerate(sigs)]
         with m.If(self.en):
             m.d.sync += [r.eq(s) for r, s in zip(regs, sigs)]
         return regs
@@ -100,11 +101,12 @@ class ComparatorTree(wiring.Component):
         m.d.comb += index.eq(_or_tree(idx_terms))
         m.d.comb += base.eq(_or_tree(base_terms) if base_terms else 0)
         index, base, pos, func = self._split(m, "base_r", [index, base, pos, func], "search_base")
+        index_r, dx_r, func_r = (data_register(m, s) for s in (self.index, self.dx, self.func_out))
         with m.If(self.en):
             m.d.sync += [
-                self.index.eq(index),
-                self.dx.eq(Mux((index == 0) | (index == M), 0, (pos - base)[:lay.dx_bits])),
-                self.func_out.eq(func),
+                index_r.eq(index),
+                dx_r.eq(Mux((index == 0) | (index == M), 0, (pos - base)[:lay.dx_bits])),
+                func_r.eq(func),
             ]
 
     def _binary(self, m):
@@ -140,21 +142,22 @@ class ComparatorTree(wiring.Component):
                 x_pos = x if pos is None else pos
                 nxt, base, x_pos, func = self._split(m, "base_r", [nxt, base, x_pos, func], "search_base")
                 x, pos = (x_pos, None) if pos is None else (x, x_pos)
+                index_r, dx_r, func_r = (data_register(m, s) for s in (self.index, self.dx, self.func_out))
                 with m.If(self.en):
                     m.d.sync += [
-                        self.index.eq(nxt),
-                        self.dx.eq(Mux((nxt == 0) | (nxt >= M), 0,
+                        index_r.eq(nxt),
+                        dx_r.eq(Mux((nxt == 0) | (nxt >= M), 0,
                                        ((x if pos is None else pos) - base)[:lay.dx_bits])),
-                        self.func_out.eq(func),
+                        func_r.eq(func),
                     ]
             else:
-                x_r = Signal(self._x_shape, name=f"x_s{d}")
-                f_r = Signal(self.params.func_bits, name=f"func_s{d}")
-                p_r = Signal(D, name=f"part_r{d}")
+                x_r = Signal(self._x_shape, name=f"x_s{d}", reset_less=True)
+                f_r = Signal(self.params.func_bits, name=f"func_s{d}", reset_less=True)
+                p_r = Signal(D, name=f"part_r{d}", reset_less=True)
                 with m.If(self.en):
                     m.d.sync += [x_r.eq(x), f_r.eq(func), p_r.eq(nxt)]
                 if pos is not None:
-                    pos_r = Signal(self._pos_shape, name=f"pos_s{d}")
+                    pos_r = Signal(self._pos_shape, name=f"pos_s{d}", reset_less=True)
                     with m.If(self.en):
                         m.d.sync += pos_r.eq(pos)
                     pos = pos_r

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.luts.layout import clog2
 from nlihw.hdl.common.mux_table import select
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.fixed_point import shape_of
 
 
@@ -41,6 +42,7 @@ class DirectAddress(wiring.Component):
         base = self.func * n if p.n_funcs > 1 else 0
         addr = Signal.like(self.addr)
         m.d.comb += addr.eq(base + local[:len(self.addr)])
+        addr_r = data_register(m, self.addr)
         with m.If(self.en):
-            m.d.sync += self.addr.eq(addr)
+            m.d.sync += addr_r.eq(addr)
         return m

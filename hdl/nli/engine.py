@@ -213,7 +213,7 @@ class NLIEngine(wiring.Component):
     def _delay(m, advance, sig, n, name):
         """``sig`` through ``n`` registers stepped by ``advance``."""
         for k in range(n):
-            r = Signal.like(sig, name=f"{name}_d{k}")
+            r = Signal.like(sig, name=f"{name}_d{k}", reset_less=True)
             with m.If(advance):
                 m.d.sync += r.eq(sig)
             sig = r

@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.errors import ParamsError
 from nlihw.hdl.common.mux_table import select
+from nlihw.hdl.common.data_register import data_register
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ExponentSearch(wiring.Component):
         dx = Signal(max(1, r))
         if r:
             m.d.comb += dx.eq(Mux(pos, q[:r], mask - ((q - 1) & mask)))
+        index_r, dx_r, func_r = (data_register(m, s) for s in (self.index, self.dx, self.func_out))
         with m.If(self.en):
-            m.d.sync += [self.index.eq(index), self.dx.eq(dx), self.func_out.eq(self.func)]
+            m.d.sync += [index_r.eq(index), dx_r.eq(dx), func_r.eq(self.func)]
         return m

@@ -9,6 +9,8 @@ from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.hdl.common.data_register import data_register
+
 from .float_to_fixed import FloatToFixed, is_nan
 
 
@@ -42,7 +44,7 @@ class FloatInput(wiring.Component):
         fin = lay.in_fmt
         m.submodules.position = conv = FloatToFixed(fin, lay.x_frac_bits, lay.dx_bits, "floor")
         m.d.comb += conv.x.eq(self.x)
+        key, pos, nan = (data_register(m, s) for s in (self.key, self.pos, self.nan))
         with m.If(self.en):
-            m.d.sync += [self.key.eq(order_key(self.x, fin)), self.pos.eq(conv.y),
-                         self.nan.eq(is_nan(self.x, fin))]
+            m.d.sync += [key.eq(order_key(self.x, fin)), pos.eq(conv.y), nan.eq(is_nan(self.x, fin))]
         return m

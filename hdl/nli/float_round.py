@@ -66,8 +66,9 @@ class FloatRound(wiring.Component):
         m.d.comb += sh.eq(Mux(r_man > sh_max, sh_max, r_man))
         sign, mag = self.sign, self.mag
         if self.pipelined:
-            regs = [Signal(1, name="sign_r"), Signal(N, name="mag_r"), Signal.like(b, name="binade_r"),
-                    Signal.like(sh, name="shift_r")]
+            regs = [Signal(1, name="sign_r", reset_less=True), Signal(N, name="mag_r", reset_less=True),
+                    Signal.like(b, name="binade_r", reset_less=True),
+                    Signal.like(sh, name="shift_r", reset_less=True)]
             with m.If(self.en):
                 m.d.sync += [dst.eq(src) for dst, src in zip(regs, (sign, mag, b, sh))]
             sign, mag, b, sh = regs
@@ -88,7 +89,8 @@ class FloatRound(wiring.Component):
         cmag = Signal(range(code_hi + 1), name="code_mag")
         m.d.comb += cmag.eq(((b + (fmt.bias - 1)) << man) + q)
         if self.split_round:
-            cmag_r, sign_r = Signal.like(cmag, name="code_mag_r"), Signal(name="sign_s")
+            cmag_r = Signal.like(cmag, name="code_mag_r", reset_less=True)
+            sign_r = Signal(name="sign_s", reset_less=True)
             with m.If(self.en):
                 m.d.sync += [cmag_r.eq(cmag), sign_r.eq(sign)]
             cmag, sign = cmag_r, sign_r

@@ -22,6 +22,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.formats import Rounding
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.product import product_terms, signed_width, sum_terms
 from .float_round import FloatRound
 from .micro_bin import CLS_HIGH, CLS_LOW, CLS_NAN
@@ -84,14 +85,15 @@ class InterpolationMAC(wiring.Component):
         out = Mux(cls_r == CLS_LOW, lo_r, Mux(cls_r == CLS_HIGH, hi_r, sat))
         if lay.in_float:
             out = Mux(cls_r == CLS_NAN, Const(nan_code, lay.out_fmt.width), out)
+        y = data_register(m, self.y)
         with m.If(self.en):
-            m.d.sync += self.y.eq(out)
+            m.d.sync += y.eq(out)
         return m
 
     def _carry(self, m, side, stage):
         """The side band [(value, shape)] through one register (names ``cls``, ``lo``, ``hi``,
         ``exp`` + ``stage``)."""
-        regs = [Signal(s, name=f"{n}{stage}") for (_, s), n in zip(side, ("cls", "lo", "hi", "exp"))]
+        regs = [Signal(s, name=f"{n}{stage}", reset_less=True) for (_, s), n in zip(side, ("cls", "lo", "hi", "exp"))]
         with m.If(self.en):
             m.d.sync += [r.eq(v) for r, (v, _) in zip(regs, side)]
         return [(r, s) for r, (_, s) in zip(regs, side)]
@@ -108,13 +110,13 @@ class InterpolationMAC(wiring.Component):
         t_in = self.t
         if "table_out" in pl:
             # the table data come through TableStorage's output register: wait for them
-            t_in = Signal(T, name="t_w")
+            t_in = Signal(T, name="t_w", reset_less=True)
             with m.If(self.en):
                 m.d.sync += t_in.eq(self.t)
             side_in = self._carry(m, side_in, "_w")
 
-        y0, y1 = Signal(shape), Signal(shape)
-        t0 = Signal(T)
+        y0, y1 = Signal(shape, reset_less=True), Signal(shape, reset_less=True)
+        t0 = Signal(T, reset_less=True)
         with m.If(self.en):
             m.d.sync += [y0.eq(self.y0), y1.eq(self.y1), t0.eq(t_in)]
         side = self._carry(m, side_in, 0)
@@ -132,8 +134,8 @@ class InterpolationMAC(wiring.Component):
         T, shape, db = lay.t_bits, value_shape(lay), self.params.diff_bits
         if "interp_in" in pl:
             # the product's input register: y1 - y0 and t (y0 beside them)
-            y0_a, t_a = Signal(shape, name="y0_a"), Signal(T, name="t_a")
-            diff_a = Signal(signed(db), name="diff_a")
+            y0_a, t_a = Signal(shape, name="y0_a", reset_less=True), Signal(T, name="t_a", reset_less=True)
+            diff_a = Signal(signed(db), name="diff_a", reset_less=True)
             with m.If(self.en):
                 m.d.sync += [y0_a.eq(y0), t_a.eq(t0), diff_a.eq(diff)]
             side = self._carry(m, side, "_a")
@@ -142,15 +144,15 @@ class InterpolationMAC(wiring.Component):
         # stage 1: product t * (y1 - y0), exact, registered as its terms (the DSP block's product
         # in its own output register, the fabric's carry-save rows beside it)
         width = max(lay.acc_bits, signed_width(t0.shape()) + signed_width(diff.shape()))
-        y0_r = Signal(shape)
+        y0_r = Signal(shape, reset_less=True)
         terms = product_terms(m, t0, diff, self.params.multipliers, width)
-        terms_r = [Signal(width, name=f"prod{j}") for j in range(len(terms))]
+        terms_r = [Signal(width, name=f"prod{j}", reset_less=True) for j in range(len(terms))]
         with m.If(self.en):
             m.d.sync += [y0_r.eq(y0), *(r.eq(t) for r, t in zip(terms_r, terms))]
         side = self._carry(m, side, 1)
 
         # stage 2: the exact sum, the product's terms and y0 << T in one carry chain
-        acc = Signal(signed(lay.acc_bits))
+        acc = Signal(signed(lay.acc_bits), reset_less=True)
         with m.If(self.en):
             m.d.sync += acc.eq(sum_terms(m, [y0_r << T, *terms_r], width))
         side = self._carry(m, side, "_r")
@@ -160,7 +162,7 @@ class InterpolationMAC(wiring.Component):
             # the round-up bit beside the sum: acc's low T bits are prod's (y0 << T has zeros
             # there) and acc[T] = y0[0] ^ prod[T], so the split rounding stage is one increment;
             # prod's low T + 1 bits from its terms' (a short chain of their own)
-            up_r = Signal(name="up_r")
+            up_r = Signal(name="up_r", reset_less=True)
             prod = sum_terms(m, [t[:T + 1] for t in terms_r], T + 1)
             rem, half = prod[:T], Const(1 << (T - 1), T)
             up = Const(0) if lay.rounding is Rounding.FLOOR else \
@@ -207,7 +209,7 @@ class InterpolationMAC(wiring.Component):
         m.d.comb += rounded.eq(fl + up)
         if split:
             # round_split: the rounded value registered; saturation and class mux after it
-            rounded_r = Signal.like(rounded, name="rounded_r")
+            rounded_r = Signal.like(rounded, name="rounded_r", reset_less=True)
             with m.If(self.en):
                 m.d.sync += rounded_r.eq(rounded)
             rounded = rounded_r

@@ -16,6 +16,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.mux_table import select
 from nlihw.hdl.common.product import multiply
 from nlihw.luts.layout import MicroStep, clog2
@@ -73,10 +74,10 @@ class MicroBin(wiring.Component):
             return select([select([tab[k] for tab in table], sel_func) for k in range(n_int)], sel_i)
 
         # stage 1: product
-        prod = Signal(lay.product_bits)
-        i_r = Signal.like(i, name="interval_r")
-        cls_r = Signal(2, name="cls_r")
-        f_r = Signal(p.func_bits, name="func_r")
+        prod = Signal(lay.product_bits, reset_less=True)
+        i_r = Signal.like(i, name="interval_r", reset_less=True)
+        cls_r = Signal(2, name="cls_r", reset_less=True)
+        f_r = Signal(p.func_bits, name="func_r", reset_less=True)
         # exponent-indexed PWL: dx is already the offset in ulps of a 2^r-ulp segment, so
         # t = dx 2^T >> r with a constant shift (the golden model's mul and shift give the same)
         exp_pwl = p.arch == "uniform" and lay.in_float
@@ -87,11 +88,16 @@ class MicroBin(wiring.Component):
         dx, i_next, func = self.dx, i, self.func
         if "mul_in" in p.pipeline:
             # the multiplier's input register: dx and the interval's mul, with the side band
-            dx_a, i_a = Signal.like(self.dx, name="dx_a"), Signal.like(i, name="interval_a")
-            cls_a, f_a = Signal(2, name="cls_a"), Signal(p.func_bits, name="func_a")
+            dx_a = Signal.like(self.dx, name="dx_a", reset_less=True)
+            i_a = Signal.like(i, name="interval_a", reset_less=True)
+            cls_a = Signal(2, name="cls_a", reset_less=True)
+            f_a = Signal(p.func_bits, name="func_a", reset_less=True)
             with m.If(self.en):
                 m.d.sync += [dx_a.eq(dx), i_a.eq(i), cls_a.eq(cls_next), f_a.eq(func)]
             if use_mul:
+                # with a reset (unlike the other data registers): without one yosys reads the
+                # select as a ROM whose read register resets to a constant per bit, which an
+                # ECP5 MULT18X18D input register cannot absorb (it only clears)
                 mul_a = Signal(lay.mul_bits, name="mul_a")
                 with m.If(self.en):
                     # selected by the index itself (no subtract and clamp in front of the mux):
@@ -122,15 +128,16 @@ class MicroBin(wiring.Component):
             side.append((self.exp, per_interval(self._exp, f_r, i_r)))
         if "table_addr" in p.pipeline:
             # the address register before the memories' own; the side band waits one more cycle
-            addr_r = Signal.like(self.addr, name="addr_r")
+            addr_r = Signal.like(self.addr, name="addr_r", reset_less=True)
             with m.If(self.en):
                 m.d.sync += addr_r.eq(addr)
             addr = addr_r
-            regs = [Signal.like(o, name=f"{o.name}_a") for o, _ in side]
+            regs = [Signal.like(o, name=f"{o.name}_a", reset_less=True) for o, _ in side]
             with m.If(self.en):
                 m.d.sync += [r.eq(v) for r, (_, v) in zip(regs, side)]
             side = [(o, r) for r, (o, _) in zip(regs, side)]
         m.d.comb += self.addr.eq(addr)
+        side = [(data_register(m, o), v) for o, v in side]
         with m.If(self.en):
             m.d.sync += [o.eq(v) for o, v in side]
         return m

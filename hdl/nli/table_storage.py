@@ -81,7 +81,7 @@ class TableStorage(wiring.Component):
             ev_rd.addr.eq((addr + 1) >> 1), od_rd.addr.eq(addr >> 1),
             ev_rd.en.eq(en), od_rd.en.eq(en),
         ]
-        odd_first = Signal(name=f"odd_first{k}")
+        odd_first = Signal(name=f"odd_first{k}", reset_less=True)
         with m.If(en):
             m.d.sync += odd_first.eq(addr[0])
         ev_data, od_data = ev_rd.data, od_rd.data
@@ -90,7 +90,7 @@ class TableStorage(wiring.Component):
             # so that a flow can move them there; the data are don't-care until valid arrives
             ev_data = Signal(w, name=f"even_data_r{k}", reset_less=True)
             od_data = Signal(w, name=f"odd_data_r{k}", reset_less=True)
-            odd_r = Signal(name=f"odd_first_r{k}")
+            odd_r = Signal(name=f"odd_first_r{k}", reset_less=True)
             with m.If(en):
                 m.d.sync += [ev_data.eq(ev_rd.data), od_data.eq(od_rd.data), odd_r.eq(odd_first)]
             odd_first = odd_r

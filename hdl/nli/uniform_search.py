@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.mux_table import select
 from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.data_register import data_register
 
 
 def segment_log2(table) -> int:
@@ -49,8 +50,8 @@ class UniformSearch(wiring.Component):
             high = ~beyond & (self.x >= top)
         index = Mux(low, 0, Mux(high, lay.M, (off >> seg) + 1))
         mask = (1 << W) - 1
+        index_r, dx_r, func_r = (data_register(m, s) for s in (self.index, self.dx, self.func_out))
         with m.If(self.en):
-            m.d.sync += [self.index.eq(index),
-                         self.dx.eq(Mux(low | high, 0, off & ~(mask << seg) & mask)),
-                         self.func_out.eq(self.func)]
+            m.d.sync += [index_r.eq(index), dx_r.eq(Mux(low | high, 0, off & ~(mask << seg) & mask)),
+                         func_r.eq(self.func)]
         return m

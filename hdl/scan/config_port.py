@@ -7,6 +7,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.mux_table import select
 from nlihw.luts.layout import clog2
 from .datapath import ScanDatapath, cfg_layout
@@ -163,9 +164,11 @@ class ConfigPort(wiring.Component):
         with m.If(accept & ~self.cfg.payload.write):
             m.d.sync += [rd_pending.eq(1), rd_lane.eq(Mux(hit["A"], a_lane_of, s_lane_of)),
                          rd_sel.eq(Mux(hit["A"], 0, Mux(hit["D"], 1, Mux(hit["bias"], 2, Mux(hit["state"], 3, 4)))))]
-        a_w, s_w = ([Signal.like(r.data, name=f"rb_{n}{k}") for k, r in enumerate(rds)]
+        a_w, s_w = ([Signal.like(r.data, name=f"rb_{n}{k}", reset_less=True) for k, r in enumerate(rds)]
                     for n, rds in (("a", a_rd), ("s", s_rd)))
-        d_w, b_w = Signal.like(d_rd[0].data, name="rb_d"), Signal.like(b_rd[0].data, name="rb_b")
+        d_w = Signal.like(d_rd[0].data, name="rb_d", reset_less=True)
+        b_w = Signal.like(b_rd[0].data, name="rb_b", reset_less=True)
+        rdata = data_register(m, self.rdata.payload)
         with m.If(rd_pending):
             m.d.sync += [rd_pending.eq(0), rd_words.eq(1), d_w.eq(d_rd[0].data), b_w.eq(b_rd[0].data)]
             m.d.sync += [w.eq(r.data) for w, r in zip(a_w + s_w, a_rd + s_rd)]
@@ -182,7 +185,7 @@ class ConfigPort(wiring.Component):
                         m.d.comb += word.eq(v)
                 with m.Default():                     # outside every region: reads as 0
                     m.d.comb += word.eq(0)
-            m.d.sync += [rd_words.eq(0), self.rdata.valid.eq(1), self.rdata.payload.eq(word)]
+            m.d.sync += [rd_words.eq(0), self.rdata.valid.eq(1), rdata.eq(word)]
         with m.Elif(self.rdata.ready):
             m.d.sync += self.rdata.valid.eq(0)
         return m

@@ -6,6 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import shape_of
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.product import compress_terms, product_terms_of, sum_terms
 from .datapath import FLAG_BITS, LANE_GROUP, ScanDatapath
 from .params import ScanParams
@@ -60,8 +61,8 @@ class DotReduce(wiring.Component):
         d_v, d_side = self.i.valid, {f: getattr(r2, f) for f in fields}
         if "dot_mult" in p.pipeline:
             v = Signal(name="dot_valid")
-            regs = {f: Signal(x.shape(), name=f"dot_{f}") for f, x in d_side.items()}
-            ch_r = [Signal(x.shape(), name=f"dot_term{j}") for j, x in enumerate(ch)]
+            regs = {f: Signal(x.shape(), name=f"dot_{f}", reset_less=True) for f, x in d_side.items()}
+            ch_r = [Signal(x.shape(), name=f"dot_term{j}", reset_less=True) for j, x in enumerate(ch)]
             with m.If(adv):
                 m.d.sync += [v.eq(d_v), *(regs[f].eq(x) for f, x in d_side.items()),
                              *(r.eq(x) for r, x in zip(ch_r, ch))]
@@ -72,30 +73,31 @@ class DotReduce(wiring.Component):
             groups = [compress_terms(m, ch[g * per:(g + LANE_GROUP) * per], width)
                       for g in range(0, p.lanes, LANE_GROUP)]
             v = Signal(name="rows_valid")
-            regs = {f: Signal(x.shape(), name=f"rows_{f}") for f, x in d_side.items()}
-            rows_r = [[Signal(width, name=f"rows_g{g}_{j}") for j in range(len(rows))] for g, rows in enumerate(groups)]
+            regs = {f: Signal(x.shape(), name=f"rows_{f}", reset_less=True) for f, x in d_side.items()}
+            rows_r = [[Signal(width, name=f"rows_g{g}_{j}", reset_less=True) for j in range(len(rows))] for g, rows in enumerate(groups)]
             with m.If(adv):
                 m.d.sync += [v.eq(d_v), *(regs[f].eq(x) for f, x in d_side.items()),
                              *(r.eq(x) for rs, rows in zip(rows_r, groups) for r, x in zip(rs, rows))]
             d_v, d_side, ch = v, regs, [r for rs in rows_r for r in rs]
         rows = compress_terms(m, ch, width)
         v3 = Signal()
-        r3 = {f: Signal(x.shape(), name=f"part_{f}") for f, x in d_side.items()}
-        r3_rows = [Signal(width, name=f"part_row{j}") for j in range(len(rows))]
+        r3 = {f: Signal(x.shape(), name=f"part_{f}", reset_less=True) for f, x in d_side.items()}
+        r3_rows = [Signal(width, name=f"part_row{j}", reset_less=True) for j in range(len(rows))]
         with m.If(adv):
             m.d.sync += [v3.eq(d_v), *(r.eq(x) for r, x in zip(r3_rows, rows)),
                          *(r3[f].eq(x) for f, x in d_side.items())]
         # the sum over the steps of a channel
-        acc_reg, flag_reg = Signal(dp.acc_shape), Signal(FLAG_BITS)
+        acc_reg, flag_reg = Signal(dp.acc_shape, reset_less=True), Signal(FLAG_BITS, reset_less=True)
         acc, chflag = Signal(dp.acc_shape), Signal(FLAG_BITS)
         running = [] if p.steps == 1 else [Mux(r3["k"] == 0, 0, acc_reg)]
         m.d.comb += [acc.eq(sum_terms(m, [*running, *r3_rows], width)),
                      chflag.eq(Mux(r3["k"] == 0, 0, flag_reg) | r3["flag"])]
-        side = self.o.payload.side
+        out = data_register(m, self.o.payload)
+        side = out.side
         with m.If(adv):
             m.d.sync += self.o.valid.eq(v3 & r3["last"])
             m.d.sync += [side.acc.eq(acc), side.d.eq(r3["d"]), side.u.eq(r3["u"]),
-                         side.flag.eq(chflag), self.o.payload.x[0].eq(r3["z"])]
+                         side.flag.eq(chflag), out.x[0].eq(r3["z"])]
             with m.If(v3):
                 m.d.sync += [acc_reg.eq(acc), flag_reg.eq(chflag)]
         return m

@@ -6,6 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import saturate, shape_of
+from nlihw.hdl.common.data_register import data_register
 from nlihw.hdl.common.product import product_terms_of, round_terms
 from .config_port import read_bus
 from .datapath import ScanDatapath
@@ -46,7 +47,8 @@ class DtStage(wiring.Component):
         sb1 = dp.softplus_side
         s1 = self.i.payload.side
         dt = self.i.payload.y[0]                                   # unsigned dt_fmt bits
-        e_valid, e_side = self.o.valid, self.o.payload.side
+        e_valid, e_out = self.o.valid, data_register(m, self.o.payload)
+        e_side = e_out.side
         adv_e = Signal()
         m.d.comb += [adv_e.eq(~e_valid | self.o.ready), self.i.ready.eq(adv_e)]
         self._read_ahead(m)
@@ -55,8 +57,10 @@ class DtStage(wiring.Component):
         x_valid, x_dt, x_side = self.i.valid, dt, s1
         x_a = [self.a_rd.data[k] for k in range(lanes)]
         if "dta_in" in pl:
-            v, dt_r, side_r = Signal(name="dta_valid"), Signal(dt.shape(), name="dta_dt"), Signal(sb1, name="dta_side")
-            a_r = [Signal(shape_of(p.a_fmt), name=f"dta_a{k}") for k in range(lanes)]
+            v = Signal(name="dta_valid")
+            dt_r = Signal(dt.shape(), name="dta_dt", reset_less=True)
+            side_r = Signal(sb1, name="dta_side", reset_less=True)
+            a_r = [Signal(shape_of(p.a_fmt), name=f"dta_a{k}", reset_less=True) for k in range(lanes)]
             with m.If(adv_e):
                 m.d.sync += [v.eq(x_valid), dt_r.eq(x_dt), side_r.eq(x_side)]
                 m.d.sync += [a_r[k].eq(x_a[k]) for k in range(lanes)]
@@ -79,7 +83,7 @@ class DtStage(wiring.Component):
         flag2 = flag2 | dtu_ovf
         with m.If(adv_e):
             m.d.sync += e_valid.eq(x_valid)
-            m.d.sync += [self.o.payload.x[k].eq(w_vals[k]) for k in range(lanes)]
+            m.d.sync += [e_out.x[k].eq(w_vals[k]) for k in range(lanes)]
             m.d.sync += [e_side.d.eq(x_side.d), e_side.k.eq(x_side.k), e_side.first.eq(x_side.first),
                          e_side.last.eq(x_side.last), e_side.dtu.eq(dtu_sat), e_side.u.eq(x_side.u),
                          e_side.z.eq(x_side.z), e_side.flag.eq(flag2)]
@@ -103,12 +107,12 @@ def _register(m: Module, prefix: str, en, valid, side, ws: list, dtu):
     """One register stage of the dt stage, advancing with ``en``: the item's valid, side band, its
     dt*A values (one per exp lane, each a value or a list of terms) and dt*u; the registered
     (valid, side, ws, dtu)."""
-    v, side_r = Signal(name=f"{prefix}_valid"), Signal.like(side, name=f"{prefix}_side")
+    v, side_r = Signal(name=f"{prefix}_valid"), Signal.like(side, name=f"{prefix}_side", reset_less=True)
 
     def reg(x, name):
         if isinstance(x, list):
             return [reg(t, f"{name}_t{j}") for j, t in enumerate(x)]
-        r = Signal(x.shape(), name=name)
+        r = Signal(x.shape(), name=name, reset_less=True)
         m.d.sync += r.eq(x)
         return r
     with m.If(en):

@@ -6,6 +6,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import saturate, shape_of
+from nlihw.hdl.common.data_register import data_register
 from .config_port import read_bus
 from .datapath import CLAMPED, FLAG_BITS, OVERFLOW, ScanDatapath, bc_layout, input_layout
 from .params import ScanParams
@@ -56,8 +57,9 @@ class Front(wiring.Component):
         steps = p.steps
         d_ctr, head, c_ctr = Signal(dp.d_bits), Signal(dp.head_bits), Signal(range(p.headdim + 1))
         k_ctr = Signal(dp.k_bits)
-        delta_head = Signal(shape_of(p.delta_fmt))
-        f_valid, f_x, f_side = self.o.valid, self.o.payload.x[0], self.o.payload.side
+        delta_head = Signal(shape_of(p.delta_fmt), reset_less=True)
+        f_out = data_register(m, self.o.payload)
+        f_valid, f_x, f_side = self.o.valid, f_out.x[0], f_out.side
         adv_f = Signal()
         can_issue = Signal()
         # the counters' compares kept in flip-flops beside them, so that the issue decision (whose
@@ -83,9 +85,9 @@ class Front(wiring.Component):
         if "front_sum" in p.pipeline:
             # delta and the bias read registered here, their saturating sum registered in a
             # second stage before the softplus engine
-            g_valid, g_delta = Signal(name="fs_valid"), Signal.like(delta, name="fs_delta")
-            g_bias = Signal.like(bias, name="fs_bias")
-            g_side = Signal(dp.softplus_side, name="fs_side")
+            g_valid, g_delta = Signal(name="fs_valid"), Signal.like(delta, name="fs_delta", reset_less=True)
+            g_bias = Signal.like(bias, name="fs_bias", reset_less=True)
+            g_side = Signal(dp.softplus_side, name="fs_side", reset_less=True)
             adv_g = Signal()
             m.d.comb += [adv_g.eq(~f_valid | self.o.ready), adv_f.eq(~g_valid | adv_g)]
             x_sat, x_flag = self._sum(m, g_delta + g_bias)

@@ -39,7 +39,7 @@ class StateLane(wiring.Component):
         pl = p.pipeline
 
         def stage(name, *values):
-            regs = [Signal(v.shape(), name=f"{name}{k}") for k, v in enumerate(values)]
+            regs = [Signal(v.shape(), name=f"{name}{k}", reset_less=True) for k, v in enumerate(values)]
             with m.If(self.en):
                 m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
             return regs

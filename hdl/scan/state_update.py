@@ -6,6 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from nlihw.hdl.common.fixed_point import round_shift, saturate, shape_of
+from nlihw.hdl.common.data_register import data_register
 from .config_port import state_bus
 from nlihw.hdl.common.product import product_terms_of
 from .datapath import FLAG_BITS, LANE_GROUP, ScanDatapath
@@ -65,7 +66,7 @@ class StateUpdate(wiring.Component):
         v1 = Signal()
         r1 = Signal(data.StructLayout({
             **side_layout, "dA": data.ArrayLayout(shape_of(p.dam_fmt), p.exp_lanes),
-            "dBu": data.ArrayLayout(data.ArrayLayout(dp.dbu_shape.width, dp.dbu_terms), P)}))
+            "dBu": data.ArrayLayout(data.ArrayLayout(dp.dbu_shape.width, dp.dbu_terms), P)}), reset_less=True)
         with m.If(adv_s):
             m.d.sync += v1.eq(item_valid & ~hazard)
             m.d.sync += [r1.addr.eq(s_addr_in), r1.k.eq(s2.k), r1.first.eq(s2.first), r1.last.eq(s2.last),
@@ -99,7 +100,7 @@ class StateUpdate(wiring.Component):
             # a word still being updated in a stage before the last (the last one writes in this
             # cycle, which the read port forwards) is not read again until it is written
             m.d.comb += hazard.eq(item_valid & Cat(*[v & (a == s_addr_in) for v, a in loop[:-1]]).any())
-        r2 = self.o.payload
+        r2 = data_register(m, self.o.payload)
         with m.If(adv_s):
             m.d.sync += self.o.valid.eq(cur_v)
             m.d.sync += [r2.k.eq(side["k"]), r2.last.eq(side["last"]), r2.d.eq(side["d"]), r2.u.eq(side["u"]),
@@ -121,10 +122,11 @@ class StateUpdate(wiring.Component):
         if "state_copy" not in p.pipeline:
             m.d.comb += self.i.ready.eq(adv_s & ~hazard)
             return item_valid, dA, s2, B, [s2.dtu] * P
-        regs = [(Signal(name="copy_valid"), item_valid), (Signal(dA.shape(), name="copy_dA"), dA),
-                (Signal(s2.shape(), name="copy_side"), s2)]
+        regs = [(Signal(name="copy_valid"), item_valid),
+                (Signal(dA.shape(), name="copy_dA", reset_less=True), dA),
+                (Signal(s2.shape(), name="copy_side", reset_less=True), s2)]
         if dp.queued_bc:
-            regs.append((Signal(B.shape(), name="copy_B"), B))
+            regs.append((Signal(B.shape(), name="copy_B", reset_less=True), B))
         copies = [Signal(s2.dtu.shape(), name=f"copy_dtu{g}", attrs={"keep": 1}, reset_less=True)
                   for g in range(-(-P // LANE_GROUP))]
         adv_in = Signal()
@@ -145,7 +147,7 @@ class StateUpdate(wiring.Component):
         """Register the valid bit and the side fields with the lanes' ``name`` register."""
         tag = {"state_in": "sin", "state_mult": "smul", "state_add": "sadd"}[name]
         v = Signal(name=f"{tag}_valid")
-        regs = {f: Signal(x.shape(), name=f"{tag}_{f}") for f, x in side.items()}
+        regs = {f: Signal(x.shape(), name=f"{tag}_{f}", reset_less=True) for f, x in side.items()}
         with m.If(self.o.ready):
             m.d.sync += v.eq(valid)
             m.d.sync += [regs[f].eq(x) for f, x in side.items()]

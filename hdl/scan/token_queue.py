@@ -49,7 +49,7 @@ class TokenQueue(wiring.Component):
         # one word more than ``room`` admits, as in CreditQueue: a word spends a cycle in the
         # memory on its way to the output register
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.depth + 1)
-        push, data = Signal(name="push_r"), Signal(width, name="data_r")
+        push, data = Signal(name="push_r"), Signal(width, name="data_r", reset_less=True)
         m.submodules.held = held = Occupancy(self.depth)   # pushed (the push register too), not popped
         m.d.sync += [push.eq(self.push), data.eq(self.data)]
         m.d.comb += [held.inc.eq(self.push), held.dec.eq(self.pop),

@@ -254,7 +254,8 @@ class BenchResult:
 
 
 def run_bench_test(sim: BuiltSim, test_module: str, cfg: dict, workdir: "str | Path", test: str, *,
-                   timeout: float = RUN_TIMEOUT_S) -> BenchResult:
+                   plusargs: tuple[str, ...] = (), timeout: float = RUN_TIMEOUT_S) -> BenchResult:
     """``run_configured`` with its figures and ``workdir/sim.log`` as a ``BenchResult``."""
-    n, failed, seconds = run_configured(sim, test_module, cfg, workdir, test, timeout=timeout)
+    n, failed, seconds = run_configured(sim, test_module, cfg, workdir, test, plusargs=plusargs,
+                                        timeout=timeout)
     return BenchResult(n, failed, seconds, Path(workdir) / "sim.log")

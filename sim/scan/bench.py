@@ -150,14 +150,17 @@ def readback_config(s: Stimulus) -> dict:
 
 
 def build_scan(p: ScanParams, outdir: "str | Path", waves: bool = False, *,
-               build_root: "Path | None" = None) -> runner.BuiltSim:
+               build_root: "Path | None" = None, edit=None, extra_args: tuple[str, ...] = ()) -> runner.BuiltSim:
     """Generate the unit into ``outdir`` and verilate it under ``build_root`` (default
-    ``runner.BUILD_ROOT``); ``waves`` (or WAVES=1) dumps FST."""
+    ``runner.BUILD_ROOT``); ``waves`` (or WAVES=1) dumps FST. ``edit`` (text -> text) rewrites the
+    .v before it is built; ``extra_args`` go to verilator."""
     waves = waves or os.environ.get("WAVES") == "1"
-    paths = generate(p, outdir)
-    return runner.build(paths["verilog"], p.top_name, waves=waves, build_root=build_root)
+    path = generate(p, outdir)["verilog"]
+    if edit is not None:
+        path.write_text(edit(path.read_text()))
+    return runner.build(path, p.top_name, waves=waves, build_root=build_root, extra_args=extra_args)
 
 
 def run_bench(sim: runner.BuiltSim, cfg: dict, workdir: "str | Path", test: str = "test_stream", *,
-              timeout: float = runner.RUN_TIMEOUT_S) -> runner.BenchResult:
-    return runner.run_bench_test(sim, TEST_MODULE, cfg, workdir, test, timeout=timeout)
+              plusargs: tuple[str, ...] = (), timeout: float = runner.RUN_TIMEOUT_S) -> runner.BenchResult:
+    return runner.run_bench_test(sim, TEST_MODULE, cfg, workdir, test, plusargs=plusargs, timeout=timeout)

@@ -24,9 +24,9 @@ def enabled_registers(tmp_path, backpressure):
     """Registers with a clock enable per part after flattening and constant folding."""
     p = preset("int8", d_inner=3, d_state=4, lanes=2, pipeline="all", backpressure=backpressure)
     generate(p, tmp_path)
-    # (no opt_clean between proc and flatten: yosys 0.70's opt then stops on a register with
-    # constant bits, "Conflicting init values", so this also keeps such registers out of the unit)
-    script = (f"read_verilog {p.top_name}.v; hierarchy -top {p.top_name}; proc; flatten; "
+    # (opt_clean between proc and flatten: without it yosys 0.70's opt stops on a reset-less
+    # register with constant bits, "Conflicting init values" between the flattened names)
+    script = (f"read_verilog {p.top_name}.v; hierarchy -top {p.top_name}; proc; opt_clean; flatten; "
               "opt -full; opt_dff; opt_clean -purge; select -set ffs t:$dffe t:$sdffe t:$sdffce t:$adffe; "
               "select -list @ffs %x:+[Q] w:* %i")
     assert tools.run("yosys", ["-p", script], tmp_path, tmp_path / "yosys.log") is None
