@@ -172,6 +172,7 @@ def run_synth(verilog: "str | Path", top: str, target: str, *, liberty: "str | P
         "tools": {**versions, **result["builds"]},
         "flow": {"script": t.script, "script_sha256": hashlib.sha256(script.encode()).hexdigest(),
                  "pnr": pnr, **(_hierarchy_summary(t, hierarchy, result) if t.hier_script else {}),
+                 **({"mapper_note": result["mapper_note"]} if result.get("mapper_note") else {}),
                  **({"netlist_pass": {"name": t.netlist_pass.name, **result["netlist_pass"]}}
                     if result.get("netlist_pass") else {})},
         "figures": figures,
@@ -397,9 +398,40 @@ def _yosys(work: Path, tag: str, script: str, what: str, progress, target: str) 
     (work / f"{tag}.ys").write_text(script)
     _say(progress, f"{target}: yosys, {what}", "yosys")
     fail = tools.run("yosys", ["-q", "-l", f"{tag}.log", "-s", f"{tag}.ys"], work, work / f"{tag}.console.log")
+    log = work / f"{tag}.log"
+    if fail is not None and abc9_crashed(log) and _ABC9_FLOW.search(script):
+        # a yosys bug (an assertion while abc9's mapping is read back) on some netlists: map
+        # with abc instead, and say so beside the figures (``<tag>.noabc9``)
+        log.rename(work / f"{tag}.abc9.log")
+        _say(progress, f"{target}: yosys's abc9 crashed (log {tag}.abc9.log); {what} again with abc", "yosys")
+        (work / f"{tag}.ys").write_text(_ABC9_FLOW.sub(_with_abc, script))
+        fail = tools.run("yosys", ["-q", "-l", f"{tag}.log", "-s", f"{tag}.ys"], work,
+                         work / f"{tag}.console.log")
+        if fail is None:
+            (work / f"{tag}.noabc9").write_text("abc9 crashed; LUTs mapped with abc\n")
     if fail is not None:
-        log = work / f"{tag}.log"
         raise _Failed(fail, log if log.is_file() else fail.log, what)
+
+
+_ABC9_FLOW = re.compile(r"^(\s*synth_ecp5\b)(.*)$", re.M)
+
+
+def _with_abc(m: re.Match) -> str:
+    """``synth_ecp5 ARGS`` as its steps with abc for abc9's LUT mapping (synth_lattice's
+    ``map_luts`` step; yosys 0.70 has no ``-noabc9`` for ECP5)."""
+    cmd, args = m.group(1), m.group(2)
+    return (f"{cmd}{args} -run :map_luts\ntechmap -map +/lattice/latches_map.v\nabc -lut 4\nclean\n"
+            f"{cmd}{args} -run map_cells:")
+
+
+def abc9_crashed(log: Path) -> bool:
+    """The yosys run stopped at an internal assertion inside abc9's passes."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return False
+    steps = re.findall(r"^[\d.]+ Executing (\S+)", text, re.M)
+    return bool(steps) and "ABC" in steps[-1].upper() and re.search(r"^ERROR: Assert", text, re.M) is not None
 
 
 def _stat(path: Path) -> dict:
@@ -457,6 +489,10 @@ def _synthesize(t: Target, script: str, vname: str, design: bytes, top: str, lib
     if t.pnr is not None:
         result["harness"] = _harness(t, script, vname, top, work, progress)
         result["logs"].update({"harness_yosys": "harness.log"} if (work / "harness.log").is_file() else {})
+    fallback = sorted(f.stem for f in work.glob("*.noabc9"))
+    if fallback:
+        result["mapper_note"] = (f"yosys's abc9 crashed ({', '.join(fallback)} run; a yosys bug), so LUTs "
+                                 f"were mapped with abc, which is not timing-driven")
     return result
 
 

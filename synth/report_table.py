@@ -92,6 +92,8 @@ def format_table(reports: list[dict], title: str | None = None, width: int = 120
              if (rep.get("flow") or {}).get("pnr") and rep["flow"]["pnr"].get("note")]
     notes += [n for n in map(seeds_note, reports) if n]
     notes += [n for n in map(hierarchy_note, reports) if n]
+    notes += [f"{rep['top']} {target_text(rep)}: {rep['flow']['mapper_note']}" for rep in reports
+              if (rep.get("flow") or {}).get("mapper_note")]
     lines = [line.rstrip() for line in buf.getvalue().splitlines()]
     while lines and not lines[-1]:
         lines.pop()
