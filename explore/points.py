@@ -17,21 +17,24 @@ from nlihw.synth.driver import REPORT_SCHEMA
 from nlihw.synth.targets import TARGETS
 
 STAGES = ("fit", "gen", "verify", "synth")
+ROWOP_DESIGNS = ("softmax", "norm")      # the row units (func: softmax, rmsnorm, layernorm)
+ROWOP_FIELDS = ("n_max", "output_mode")  # fields of the row units only
 # bump when a task computes a figure differently (part of every point's hash)
 TASK_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Point:
-    """A design point: an NLI engine (or baseline) or a selective-scan unit, and the stages to run.
+    """A design point: an NLI engine (or baseline), a selective-scan unit or a row unit (softmax,
+    RMSNorm, LayerNorm), and the stages to run.
 
     Fields that do not apply to a design are "" (strings) or None (numbers), so equal points
     compare and hash equal however they were written in the spec.
     """
-    design: str                        # "nli" | "scan"
+    design: str                        # "nli" | "scan" | "softmax" | "norm"
     stages: tuple[str, ...]
     target: str = ""                   # synthesis target, "" without the synth stage
-    # nli
+    # nli (the function); softmax and norm: the unit, softmax | rmsnorm | layernorm
     func: str = ""
     in_fmt: str = ""
     out_fmt: str = ""
@@ -50,6 +53,9 @@ class Point:
     d_state: int | None = None
     tokens: int | None = None          # sequence length of the error measurement
     engine_pipeline: str = ""          # its NLI engines' register points ("": none)
+    # softmax and norm (and preset)
+    n_max: int | None = None           # longest row the unit takes
+    output_mode: str = ""              # normalized | deferred
     # both
     pipeline: str = ""                 # enabled register points, comma-separated ("": none)
 
@@ -57,8 +63,13 @@ class Point:
         object.__setattr__(self, "stages", tuple(self.stages))
 
     def to_dict(self) -> dict:
+        """The fields as JSON; the row units' fields only where set (the other designs' dicts,
+        and so their point ids and records, are those they were before row units existed)."""
         d = asdict(self)
         d["stages"] = list(self.stages)
+        for k in ROWOP_FIELDS:
+            if d[k] in ("", None):
+                del d[k]
         return d
 
     @classmethod
@@ -102,6 +113,8 @@ class Point:
         """A short human description (progress lines, failure messages)."""
         if self.design == "scan":
             s = f"scan {self.preset} N={self.d_state} P={self.lanes} D={self.d_inner}"
+        elif self.design in ROWOP_DESIGNS:
+            s = f"{self.func} {self.preset} n_max={self.n_max} {self.output_mode}"
         else:
             s = f"{self.func} {self.in_fmt}->{self.out_fmt} {self.arch}"
             if self.arch != "direct":

@@ -13,6 +13,7 @@ from pathlib import Path
 from nlihw.errors import ParamsError
 from .input_files import MAX_RECORD_BYTES, read_input
 from .pareto import usable
+from .points import ROWOP_DESIGNS
 
 METRICS = ("max_err_lsb", "max_err", "mean_err_lsb", "rms_err")
 UNITS = {"max_err_lsb": "LSB", "mean_err_lsb": "LSB", "max_err": "", "rms_err": ""}
@@ -73,6 +74,9 @@ def describe(row: dict) -> str:
     """A point's parameters in one short phrase (for messages)."""
     if row.get("design") == "scan":
         return f"scan {row.get('preset')} N={row.get('d_state')} P={row.get('lanes')}"
+    if row.get("design") in ROWOP_DESIGNS:
+        return (f"{row.get('func') or row['design']} {row.get('preset')} n_max={row.get('n_max')} "
+                f"{row.get('output_mode') or ''}").rstrip()
     parts = [row.get("arch") or "?"]
     for k in ("M", "K"):
         if row.get(k) is not None:
@@ -109,6 +113,8 @@ def gen_commands(row: dict, outdir: str = "build/best", settings: dict | None = 
         if row.get("lanes") is not None:
             cmd += f" --lanes {row['lanes']}"
         return [f"{cmd} -o {q(outdir)}"] + synth
+    if row.get("design") in ROWOP_DESIGNS:
+        return [f"{rowop_gen_command(row)} -o {q(outdir)}"] + synth
     func = row.get("func") or "?"
     fmts = f"--in {q(row.get('in_fmt') or 's4.12')} --out {q(row.get('out_fmt') or 's4.12')}"
     arch = row.get("arch") or ""
@@ -136,3 +142,20 @@ def gen_commands(row: dict, outdir: str = "build/best", settings: dict | None = 
     if row.get("storage"):
         gen += f" --storage {q(row['storage'])}"
     return [f"{fit} -o {q(table)}", f"{gen} -o {q(outdir)}"] + synth
+
+
+def rowop_gen_command(row: dict) -> str:
+    """``nlihw softmax gen`` / ``nlihw norm gen`` with the row unit's preset, kind, n_max and
+    output mode (without ``-o``)."""
+    q = shlex.quote
+    func = row.get("func") or ""
+    if row.get("design") == "norm":
+        cmd = f"nlihw norm gen --kind {q(func.removesuffix('norm') or 'rms')}"
+    else:
+        cmd = "nlihw softmax gen"
+    cmd += f" --preset {q(row.get('preset') or 'int16')}"
+    if row.get("n_max") is not None:
+        cmd += f" --n-max {row['n_max']}"
+    if row.get("output_mode"):
+        cmd += f" --output-mode {q(row['output_mode'])}"
+    return cmd

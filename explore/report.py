@@ -1,6 +1,7 @@
 """Sweep report: per (function, formats, target) group a Pareto plot of error against area (PNG and
 SVG, the same bytes on every run) and a Markdown report with every point and the Pareto-optimal
-ones. Scan points are grouped by preset and target.
+ones. Scan points are grouped by preset and target, row units (softmax, RMSNorm, LayerNorm) by
+unit, preset and target.
 
 Everything is rendered in memory and handed to an ``OutputSet`` by the caller, so a failure
 leaves no file half-written.
@@ -16,6 +17,7 @@ from pathlib import Path
 from nlihw.atomic import OutputSet
 
 from .pareto import pareto_rows, usable
+from .points import ROWOP_DESIGNS
 
 # headline area per target (results schema)
 AREA_LABEL = {"generic": "gate equivalents", "generic-sram": "gate equivalents, logic only", "xcup": "LUTs", "ecp5": "LUT4s", "ice40": "LUT4s"}
@@ -23,18 +25,21 @@ ERR_LABEL = {"max_err_lsb": "max |error| (output LSB)", "mean_err_lsb": "mean |e
              "max_err": "max |error|", "rms_err": "relative RMS error"}
 # plot style per architecture class (colour) and search architecture (marker)
 CLASS_COLOUR = {"NLI K>1": "C0", "NLI K=1 (PWL)": "C1", "uniform PWL": "C2", "full LUT": "C3",
-                "scan": "C4"}
+                "scan": "C4", "softmax": "C5", "rmsnorm": "C6", "layernorm": "C9"}
 SCAN_COLOURS = ["C4", "C5", "C6", "C8", "C9"]     # scan points: one colour per state-lane count P
-ARCH_MARKER = {"parallel": "o", "binary": "s", "uniform": "^", "direct": "D"}
+ARCH_MARKER = {"parallel": "o", "binary": "s", "uniform": "^", "direct": "D",
+               "normalized": "o", "deferred": "s"}        # row units: their output mode
 SVG_SALT = "nlihw-report"
 DECADES_FOR_LOG = 2
 
 
 def arch_class(row: dict) -> str:
     """The architecture family a point belongs to: "NLI K>1", "NLI K=1 (PWL)", "uniform PWL",
-    "full LUT" or "scan"."""
+    "full LUT", "scan", or a row unit's ("softmax", "rmsnorm", "layernorm")."""
     if row.get("design") == "scan":
         return "scan"
+    if row.get("design") in ROWOP_DESIGNS:
+        return row.get("func") or row["design"]
     arch = row.get("arch") or ""
     if arch in ("parallel", "binary"):
         return "NLI K=1 (PWL)" if row.get("K") == 1 else "NLI K>1"
@@ -48,6 +53,8 @@ def arch_label(row: dict) -> str:
         return f"{cls}, {row.get('arch')}"
     if cls == "scan":
         return f"scan P={row.get('lanes')}" if row.get("lanes") is not None else "scan"
+    if row.get("design") in ROWOP_DESIGNS:
+        return f"{cls}, {row.get('output_mode') or '?'}"
     return cls
 
 
@@ -68,9 +75,11 @@ class Group:
         return self.key[-1]
 
     def err_key(self) -> str:
-        """The error figure of the plot: max |error| in LSB for NLI; for scan the relative RMS
-        error (its headline accuracy) when the group has one, else max |error| in LSB."""
-        if self.design == "scan" and any(usable(r.get("rms_err")) for r in self.rows):
+        """The error figure of the plot: max |error| in LSB for NLI; for scan and the row units
+        the relative RMS error (their headline accuracy) when the group has one, else max |error|
+        in LSB."""
+        if self.design in ("scan",) + ROWOP_DESIGNS \
+                and any(usable(r.get("rms_err")) for r in self.rows):
             return "rms_err"
         return "max_err_lsb"
 
@@ -78,6 +87,9 @@ class Group:
 def group_key(row: dict) -> tuple:
     if row.get("design") == "scan":
         return ("scan", row.get("preset") or "", row.get("target") or "")
+    if row.get("design") in ROWOP_DESIGNS:
+        return (row["design"], row.get("func") or "", row.get("preset") or "",
+                row.get("target") or "")
     return (row.get("design") or "", row.get("func") or "", row.get("in_fmt") or "",
             row.get("out_fmt") or "", row.get("target") or "")
 
@@ -86,6 +98,8 @@ def group_title(key: tuple) -> str:
     target = key[-1] or "no synthesis"
     if key[0] == "scan":
         return f"scan {key[1] or '?'} on {target}"
+    if key[0] in ROWOP_DESIGNS:
+        return f"{key[1] or key[0]} {key[2] or '?'} on {target}"
     return f"{key[1] or '?'} {key[2]} -> {key[3]} on {target}"
 
 
@@ -169,7 +183,8 @@ def figure(group: Group, front: list[dict]):
             cls = arch_class(rs[0])
             ax.scatter([r["area"] for r in rs], [r[ek] for r in rs], s=28, alpha=0.8,
                        color=next(scan_colours) if cls == "scan" else CLASS_COLOUR.get(cls, "C7"),
-                       marker=ARCH_MARKER.get(rs[0].get("arch"), "v"), label=label, zorder=2)
+                       marker=ARCH_MARKER.get(rs[0].get("arch") or rs[0].get("output_mode"), "v"),
+                       label=label, zorder=2)
         if front:
             ax.step([r["area"] for r in front], [r[ek] for r in front], where="post",
                     color="black", lw=1, zorder=1, label="Pareto front", gid="pareto-front")
@@ -224,11 +239,27 @@ SCAN_COLUMNS = [("point", "point_id"), ("N", "d_state"), ("lanes", "lanes"),
                 ("area", "area"), ("LUT", "lut"), ("FF", "ff"), ("DSP", "dsp"), ("BRAM", "bram"),
                 ("Fmax (MHz)", "fmax_mhz"), ("latency", "latency"), ("table bits", "table_bits"),
                 ("verified", "verified"), ("status", "status")]
+ROWOP_COLUMNS = [("point", "point_id"), ("unit", None), ("n_max", "n_max"),
+                 ("rel. RMS err", "rms_err"), ("max err (LSB)", "max_err_lsb"),
+                 ("mean err (LSB)", "mean_err_lsb"), ("area", "area"), ("LUT", "lut"),
+                 ("FF", "ff"), ("DSP", "dsp"), ("BRAM", "bram"), ("Fmax (MHz)", "fmax_mhz"),
+                 ("latency", "latency"), ("clocks per row", "row_cycles"),
+                 ("table bits", "table_bits"), ("verified", "verified"), ("status", "status")]
 ALWAYS = {"point_id", None, "area", "max_err_lsb", "rms_err", "status"}
 
 
-def markdown_table(rows: list[dict], scan: bool, front_ids: set | None = None) -> list[str]:
-    cols = SCAN_COLUMNS if scan else NLI_COLUMNS
+def table_columns(design: str) -> list[tuple]:
+    """The Markdown table's (heading, column) pairs for a group of ``design``."""
+    if design == "scan":
+        return SCAN_COLUMNS
+    return ROWOP_COLUMNS if design in ROWOP_DESIGNS else NLI_COLUMNS
+
+
+def markdown_table(rows: list[dict], scan: "bool | str", front_ids: set | None = None) -> list[str]:
+    """A group's rows as a Markdown table; ``scan``: the group's design (True: "scan", False:
+    "nli", as older callers pass it)."""
+    design = scan if isinstance(scan, str) else "scan" if scan else "nli"
+    cols = table_columns(design)
     cols = [(h, k) for h, k in cols
             if k in ALWAYS or any(r.get(k) not in (None, "") for r in rows)]
     head = [h for h, _ in cols] + (["Pareto"] if front_ids is not None else [])
@@ -262,7 +293,8 @@ def build_report(rows: list[dict], source: Path, out_dir: Path) -> Report:
     failed = [r for r in rows if r["status"] != "ok"]
     md = [f"# Sweep report: {cell(source)}", "",
           (f"{len(rows)} points: {len(ok)} ok, {len(failed)} failed; {len(groups)} group{'s' if len(groups) != 1 else ''} "
-          f"(function, formats and target; scan: preset and target)."), ""]
+          f"(function, formats and target; scan: preset and target; row units: unit, preset and "
+          f"target)."), ""]
     if failed:
         md += ["## Failed points", "", "| point | group | error |", "|---|---|---|"]
         for r in sorted(failed, key=lambda r: (group_key(r), r.get("point_id") or "")):
@@ -288,7 +320,7 @@ def build_report(rows: list[dict], source: Path, out_dir: Path) -> Report:
                    f"[PNG](plots/{g.name}.png) · [SVG](plots/{g.name}.svg)", ""]
         else:
             md += ["No ok point has both figures: no plot.", ""]
-        scan = g.design == "scan"
+        scan = g.design
         if front:
             md += ["### Pareto-optimal points", ""] + markdown_table(front, scan) + [""]
         md += ["### All points, by area", ""]

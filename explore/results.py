@@ -16,10 +16,11 @@ SCHEMA = {
     "point_id": "str", "design": "str", "status": "str", "error": "str",
     "func": "str", "in_fmt": "str", "out_fmt": "str", "M": "int", "K": "int", "micro_step": "str",
     "arch": "str", "lanes": "int", "storage": "str", "target": "str",
-    "preset": "str", "d_state": "int", "pipeline": "str",
+    "preset": "str", "d_state": "int", "pipeline": "str", "n_max": "int", "output_mode": "str",
     "max_err_lsb": "float", "mean_err_lsb": "float", "max_err": "float", "rms_err": "float",
     "area": "float", "gate_equivalents": "float", "lut": "int", "ff": "int", "dsp": "int",
-    "bram": "int", "fmax_mhz": "float", "latency": "int", "table_bits": "int", "verified": "str",
+    "bram": "int", "fmax_mhz": "float", "latency": "int", "row_cycles": "int", "table_bits": "int",
+    "verified": "str",
     "fit_s": "float", "gen_s": "float", "verify_s": "float", "synth_s": "float",
 }
 COLUMNS = tuple(SCHEMA)
@@ -36,7 +37,7 @@ def row_template(p) -> dict:
     row.update(point_id=p.point_id, design=p.design, status="", error="", func=p.func,
                in_fmt=p.in_fmt, out_fmt=p.out_fmt, M=p.M, K=p.K, micro_step=p.micro_step,
                arch=p.arch, lanes=p.lanes, storage=p.storage, target=p.target, preset=p.preset,
-               d_state=p.d_state, verified="skipped",
+               d_state=p.d_state, n_max=p.n_max, output_mode=p.output_mode, verified="skipped",
                pipeline=(p.pipeline or "none")
                + (f"; engines {p.engine_pipeline}" if p.engine_pipeline else ""))
     return row

@@ -31,14 +31,29 @@ engine_pipeline = "none"              # those of its three NLI engines (the nli 
 d_inner = [8]
 tokens = 64                           # sequence length of the error measurement
 target = ["xcup"]
+
+[[softmax]]                           # the row units (explore/rowop_task.py measures them)
+preset = ["int8", "int16"]            # I/O formats and shipped NLI tables
+n_max = [1024]                        # longest row the unit takes (its row buffers' depth)
+output_mode = ["normalized"]          # normalized | deferred (e and the row's scale)
+target = ["generic-sram"]             # generic-sram | xcup | ecp5
+
+[[norm]]
+preset = "int16"
+kind = ["rms", "layer"]               # RMSNorm | LayerNorm
+n_max = [1024, 4096]
+output_mode = "normalized"
+target = ["generic-sram"]
 ```
 
 A value may be one item or a list. Unknown keys, empty ranges, bad values and impossible
 combinations (K > 1 or storage "ram" with a baseline arch, a target without the synth stage, a
-full LUT too large for the target) are refused.
+full LUT too large for the target, a row unit's n_max beyond what its preset's formats hold) are
+refused. A row unit's "fit" stage measures its error (it has no table to fit).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import tomllib
@@ -48,6 +63,8 @@ from pathlib import Path
 from nlihw.errors import NlihwError, ParamsError
 from nlihw.formats import parse_format
 from nlihw.hdl.nli.params import ENGINE_PIPELINE
+from nlihw.hdl.rowop.params import (N_MAX_LIMIT, NORM_KINDS, OUTPUT_MODES, PRESET_NAMES,
+                                    norm_preset, softmax_preset)
 from nlihw.hdl.scan.params import PIPELINE, PRESETS
 from nlihw.luts.fit_metrics import METRICS
 from nlihw.luts.fitter import MAX_GRID
@@ -74,6 +91,12 @@ NLI_KEYS = {"func": REQUIRED, "in_fmt": ["s4.12"], "out_fmt": ["s4.12"], "M": No
             "pipeline": ["none"]}
 SCAN_KEYS = {"preset": REQUIRED, "d_state": [16], "lanes": None, "d_inner": [8], "tokens": [64],
              "target": [], "pipeline": ["none"], "engine_pipeline": ["none"]}
+ROWOP_KEYS = {"preset": REQUIRED, "n_max": [4096], "output_mode": ["normalized"], "target": []}
+NORM_KEYS = {"preset": REQUIRED, "kind": ["rms"], "n_max": [4096], "output_mode": ["normalized"],
+             "target": []}
+BLOCK_KEYS = {"nli": NLI_KEYS, "scan": SCAN_KEYS, "softmax": ROWOP_KEYS, "norm": NORM_KEYS}
+# the row units are synthesized where their row buffers are memories (generic maps them to gates)
+ROWOP_TARGETS = ("generic-sram", "xcup", "ecp5")
 SCALAR_ONLY = {"tokens"}
 ARCHS = ("parallel", "binary", "uniform", "direct")
 BASELINES = ("uniform", "direct")
@@ -86,16 +109,24 @@ class Spec:
     nli: tuple[dict, ...]
     scan: tuple[dict, ...]
     points: tuple[Point, ...]
+    softmax: tuple[dict, ...] = ()
+    norm: tuple[dict, ...] = ()
+
+    def blocks(self) -> tuple[tuple[str, tuple[dict, ...]], ...]:
+        """(kind, blocks) of every block kind, in BLOCK_KEYS order."""
+        return tuple((kind, getattr(self, kind)) for kind in BLOCK_KEYS)
 
     def to_dict(self) -> dict:
-        return {"sweep": {"stages": list(self.stages)},
-                "nli": [{k: list(v) for k, v in b.items() if v is not None} for b in self.nli],
-                "scan": [{k: list(v) for k, v in b.items() if v is not None} for b in self.scan]}
+        out = {"sweep": {"stages": list(self.stages)}}
+        for kind, blocks in self.blocks():
+            if blocks or kind in ("nli", "scan"):
+                out[kind] = [{k: list(v) for k, v in b.items() if v is not None} for b in blocks]
+        return out
 
     def to_toml(self) -> str:
         """The normalized spec as TOML (what a sweep writes to RESULTS/spec.toml)."""
         out = ["[sweep]", f"stages = {_toml(list(self.stages))}"]
-        for kind, blocks in (("nli", self.nli), ("scan", self.scan)):
+        for kind, blocks in self.blocks():
             for b in blocks:
                 out += ["", f"[[{kind}]]"]
                 out += [f"{k} = {_toml(list(v) if k not in SCALAR_ONLY else v[0])}"
@@ -146,8 +177,9 @@ def _parse(data: dict, overrides: dict) -> Spec:
     if not isinstance(data, dict):
         raise SpecError("spec: expected a table")
     for k in data:
-        if k not in ("sweep", "nli", "scan"):
-            raise SpecError(f"{k}: unknown key (a spec has [sweep], [[nli]] and [[scan]])")
+        if k != "sweep" and k not in BLOCK_KEYS:
+            raise SpecError(f"{k}: unknown key (a spec has [sweep], [[nli]], [[scan]], "
+                            f"[[softmax]] and [[norm]])")
     sweep = data.get("sweep", {})
     if not isinstance(sweep, dict):
         raise SpecError("sweep: expected a table ([sweep])")
@@ -158,7 +190,7 @@ def _parse(data: dict, overrides: dict) -> Spec:
     stages = _stages(sweep.get("stages", SWEEP_KEYS["stages"]))
 
     blocks = {}
-    for kind, keys in (("nli", NLI_KEYS), ("scan", SCAN_KEYS)):
+    for kind, keys in BLOCK_KEYS.items():
         raw = data.get(kind, [])
         if isinstance(raw, dict):
             raw, single = [raw], True
@@ -167,17 +199,22 @@ def _parse(data: dict, overrides: dict) -> Spec:
         else:
             raise SpecError(f"{kind}: expected a table ([{kind}]) or tables ([[{kind}]])")
         own, shared = overrides.get(kind, {}), overrides.get("all", {})
+        shared = {k: v for k, v in shared.items() if k in keys}      # a row unit has no lanes
         if own or (shared and raw):
             # keys for every kind (the target) apply to blocks that exist or are being made
             raw = [{**b, **shared, **own} for b in raw] or [{**shared, **own}]
             single = len(raw) == 1
         blocks[kind] = [_block(kind if single else f"{kind}[{i}]", b, keys)
                         for i, b in enumerate(raw)]
-    if not blocks["nli"] and not blocks["scan"]:
-        raise SpecError("spec: no [[nli]] or [[scan]] block: nothing to sweep")
+    if not any(blocks.values()):
+        raise SpecError("spec: no [[nli]] or [[scan]] block (nor [[softmax]] or [[norm]]): "
+                        "nothing to sweep")
 
     points: dict[str, Point] = {}
-    for kind, check in (("nli", _nli_points), ("scan", _scan_points)):
+    checks = {"nli": _nli_points, "scan": _scan_points,
+              "softmax": functools.partial(_rowop_points, "softmax"),
+              "norm": functools.partial(_rowop_points, "norm")}
+    for kind, check in checks.items():
         n = len(blocks[kind])
         for i, b in enumerate(blocks[kind]):
             name = kind if n == 1 else f"{kind}[{i}]"
@@ -186,7 +223,8 @@ def _parse(data: dict, overrides: dict) -> Spec:
                 if len(points) > MAX_POINTS:
                     raise SpecError(f"spec: more than {MAX_POINTS:,} design points; split the sweep")
     return Spec(stages, tuple(blocks["nli"]), tuple(blocks["scan"]),
-                tuple(points[k] for k in sorted(points)))
+                tuple(points[k] for k in sorted(points)), tuple(blocks["softmax"]),
+                tuple(blocks["norm"]))
 
 
 def _stages(v) -> tuple[str, ...]:
@@ -398,4 +436,37 @@ def _scan_points(name: str, b: dict, stages) -> list[Point]:
             raise SpecError(f"{name}.lanes: {P} must be a power of two dividing d_state={N}")
         out.append(Point("scan", stages, target=target, preset=preset, d_inner=D, d_state=N, lanes=P,
                          tokens=T, pipeline=pipe, engine_pipeline=epipe))
+    return out
+
+
+def _rowop_points(design: str, name: str, b: dict, stages) -> list[Point]:
+    """The points of a [[softmax]] or [[norm]] block (``design``: the block's kind); each preset,
+    kind and n_max is checked by building the unit's params once."""
+    _check_str(name, "preset", b["preset"], PRESET_NAMES)
+    kinds = b.get("kind") or ("",)
+    if design == "norm":
+        _check_str(name, "kind", kinds, NORM_KINDS)
+    _check_int(name, "n_max", b["n_max"], 1, N_MAX_LIMIT)
+    _check_str(name, "output_mode", b["output_mode"], OUTPUT_MODES)
+    _check_targets(name, b, stages)
+    for t in b["target"]:
+        if t not in ROWOP_TARGETS:
+            raise SpecError(f"{name}.target: row units are synthesized on "
+                            f"{', '.join(ROWOP_TARGETS)}, not {t!r} (generic maps their row "
+                            f"buffers to gates, which takes hours)")
+    _check_size(name, b)
+    out = []
+    for preset, kind, n_max in itertools.product(b["preset"], kinds, b["n_max"]):
+        try:
+            if design == "norm":
+                norm_preset(preset, kind, n_max=n_max)
+            else:
+                softmax_preset(preset, n_max=n_max)
+        except ParamsError as e:
+            raise SpecError(f"{name}.n_max: {e} (preset {preset}"
+                            + (f", kind {kind})" if kind else ")")) from None
+        func = f"{kind}norm" if design == "norm" else "softmax"
+        for mode, target in itertools.product(b["output_mode"], b["target"] or ("",)):
+            out.append(Point(design, stages, target=target, func=func, preset=preset,
+                             n_max=n_max, output_mode=mode))
     return out

@@ -1,5 +1,6 @@
 """The task of one design point: run its stages (fit, gen, verify, synth) and return its record
-(the results row, the serialized params, the raw synthesis reports).
+(the results row, the serialized params, the raw synthesis reports). The scan unit and the row
+units (softmax, norm) have no table to fit: their "fit" stage measures their error.
 
 The task is a plain function of its arguments (importable by pool and Dask workers alike). A
 failure in any stage is caught and recorded (status "failed", one-line error), so one bad point
@@ -23,6 +24,7 @@ from nlihw.atomic import atomic_write_text
 from nlihw.errors import ParamsError
 from nlihw.hdl.nli.generate import generate as generate_engine
 from nlihw.hdl.nli.params import NLIEngineParams
+from nlihw.hdl.rowop.generate import generate as generate_rowop
 from nlihw.hdl.scan.generate import generate as generate_scan
 from nlihw.hdl.scan.params import preset
 from nlihw.hdl.scan.unit import latency
@@ -35,17 +37,20 @@ from nlihw.luts.table import NLITable
 from nlihw.luts.table_errors import evaluation_codes, ulp_at
 from nlihw.sim.common import runner
 from nlihw.sim.nli import bench as eb
+from nlihw.sim.rowop import bench as rb
 from nlihw.sim.scan import bench as sb
 from nlihw.sim.scan.accuracy import quantize_inputs, reference_out
 from nlihw.sim.scan.golden import scan_eval
 from nlihw.sim.scan.stimulus import mamba_inputs
 from nlihw.synth.driver import run_synth
-from .points import Point, _dist
+from .points import ROWOP_DESIGNS, Point, _dist
 from .results import COLUMNS, row_template
+from .rowop_task import rowop_cycles, rowop_errors, rowop_params
 
 TOP = {"nli": "nli_engine", "scan": "selective_scan"}
 VERIFY_SAMPLE = 1 << 16          # random beats above 16-bit inputs
 SCAN_SEED = 0
+ROWOP_SEED = 0                   # the row units' Verilator bench rows
 
 
 def run_point(point: dict, work: str, synth_cache: str | None = None) -> dict:
@@ -59,6 +64,8 @@ def run_point(point: dict, work: str, synth_cache: str | None = None) -> dict:
         tmp = Path(tempfile.mkdtemp(prefix=f"{p.point_id}-", dir=work))
         if p.design == "nli":
             _nli(p, row, record, Path(work), tmp, synth_cache)
+        elif p.design in ROWOP_DESIGNS:
+            _rowop(p, row, record, Path(work), tmp, synth_cache)
         else:
             _scan(p, row, record, Path(work), tmp, synth_cache)
         row["status"] = "ok"
@@ -186,7 +193,7 @@ def _verify_nli(params, verilog: Path, run: Path, work: Path) -> str:
     return "passed" if r.tests == 1 and r.failures == 0 else "failed"
 
 
-# --- synthesis (both designs) -------------------------------------------------------------------
+# --- synthesis (every design) ------------------------------------------------------------------
 AREA_KEY = {"generic": "gate_equivalents", "generic-sram": "gate_equivalents", "xcup": "lut",
             "ecp5": "lut4", "ice40": "lut4"}
 FPGA_KEYS = {  # column -> report figure(s) per target
@@ -263,3 +270,27 @@ def _scan(p: Point, row, record, work: Path, tmp: Path, synth_cache):
         row["verify_s"] = time.perf_counter() - t0
     if "synth" in p.stages:
         _synth(p, row, record, paths["verilog"], TOP["scan"], tmp, synth_cache)
+
+
+# --- row units (softmax, RMSNorm, LayerNorm) -----------------------------------------------------
+def _rowop(p: Point, row, record, work: Path, tmp: Path, synth_cache):
+    t0 = time.perf_counter()
+    params = rowop_params(p)
+    record["params"] = params.to_dict()
+    row.update(rowop_errors(params))
+    row["table_bits"] = sum(table_bits(getattr(params, f), "parallel") for f in params.nli_steps)
+    row["fit_s"] = time.perf_counter() - t0
+    row.update(rowop_cycles(params))
+    if "gen" not in p.stages:
+        return
+    t0 = time.perf_counter()
+    paths = generate_rowop(params, tmp / "rtl")
+    row["gen_s"] = time.perf_counter() - t0
+    if "verify" in p.stages:
+        t0 = time.perf_counter()
+        built = runner.build(paths["verilog"], params.top_name, build_root=sim_build_root(work))
+        r = rb.run_bench(built, rb.bench_config(rb.draw(params, seed=ROWOP_SEED)), tmp / "run")
+        row["verified"] = "passed" if r.tests == 1 and r.failures == 0 else "failed"
+        row["verify_s"] = time.perf_counter() - t0
+    if "synth" in p.stages:
+        _synth(p, row, record, paths["verilog"], params.top_name, tmp, synth_cache)

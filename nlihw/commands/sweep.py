@@ -92,9 +92,11 @@ def command(spec, results, jobs, scheduler, quiet, retry_failed, dry_run, strict
     A failing point is recorded with its error; the others go on. The tidy table goes to
     RESULTS/results.csv and RESULTS/results.parquet.
 
-    SPEC is a TOML file, or the name of a shipped example spec (small). The range options
+    SPEC is a TOML file, or the name of a shipped example spec (small, rowop). The range options
     (--func, -M, ...: comma-separated, repeatable) give the ranges without a SPEC file, or
-    replace those keys in every block of SPEC.
+    replace those keys in every block of SPEC. Blocks: [[nli]] (engines), [[scan]] (the
+    selective-scan unit), [[softmax]] and [[norm]] (the row units); explore/spec.py documents
+    every key.
 
     A function given as module:function (in SPEC or --func) imports and runs that Python module,
     even with --dry-run: treat a spec like code and sweep only specs you trust.
