@@ -20,6 +20,12 @@ from .occupancy import Occupancy
 FIFO_LATENCY = 2
 # a word on ``i`` is on ``o`` this many cycles later: one for the write register, then the FIFO's
 LATENCY = 1 + FIFO_LATENCY
+# a word read out of ``o`` returns its credit this many cycles later: the read is registered, so the
+# count may sit beside the section's front (which spends the credits) rather than beside the
+# queue (at P = 4 on an ECP5 the loop count -> credit -> front's issue -> count crossed the die
+# twice, 9.4 ns); a section of L cycles keeps one item a clock with depth >= L + LATENCY + 1 +
+# CREDIT_RETURN
+CREDIT_RETURN = 1
 
 
 class CreditQueue(wiring.Component):
@@ -59,8 +65,9 @@ class CreditQueue(wiring.Component):
                      fifo.w_en.eq(w_en), fifo.w_data.eq(w_data),
                      self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.o.ready)]
-        # words taken and not yet read out of ``o``
+        # words taken and not yet read out of ``o`` (a read counted CREDIT_RETURN cycles late)
         m.submodules.owed = owed = Occupancy(self.depth)
-        m.d.comb += [owed.inc.eq(self.take), owed.dec.eq(self.o.valid & self.o.ready),
-                     self.credit.eq(owed.room)]
+        read = Signal(name="read_r")
+        m.d.sync += read.eq(self.o.valid & self.o.ready)
+        m.d.comb += [owed.inc.eq(self.take), owed.dec.eq(read), self.credit.eq(owed.room)]
         return m

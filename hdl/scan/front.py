@@ -52,9 +52,8 @@ class Front(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p = self.params
+        p, steps = self.params, self.params.steps
         dp = ScanDatapath(p)
-        steps = p.steps
         d_ctr, head, c_ctr = Signal(dp.d_bits), Signal(dp.head_bits), Signal(range(p.headdim + 1))
         k_ctr = Signal(dp.k_bits)
         delta_head = Signal(shape_of(p.delta_fmt), reset_less=True)

@@ -28,17 +28,19 @@ MODES = ("mamba1", "mamba2")
 # softplus engine's input); dta_*: the dt*A / dt*u stage (A read from block RAM a cycle ahead, multiply, round, then
 # saturate after dta_round); state_copy: the exp output registered once more, dt*u copied once per group of four
 # lanes (their dt*u*B products read it: one register would fan out to every lane); state_*: the
-# state recurrence h = sat(r(dA*h) + dBu), loop-carried through the state memory; dot_mult: C.h's products (as
-# terms); dot_rows: each group of four lanes' terms compressed to two rows near them, before the sum across lanes;
+# state recurrence h = sat(r(dA*h) + dBu), loop-carried through the state memory; state_read: the state memories'
+# read registered (a block RAM's output register: its clock-to-output without one, 5.8 ns on an ECP5,
+# went straight into dA*h's multiplier); dot_mult: C.h's products (as terms); dot_rows: each group of four
+# lanes' terms compressed to two rows near them, before the sum across lanes;
 # du_*: D*u (D read from block RAM a cycle ahead); out_mult: y*g; out_round: its rounding; skid_exp / skid_dot: a skid buffer (registered
 # ready) before the exp engine / after C.h, which cut the back-pressure chain through the whole unit in three.
 # ``prefer``: the order a depth N enables them in (the longest ECP5 paths first, as measured at P = 1).
 PIPELINE = Pipeline(
-    ("front_sum", "dta_in", "dta_mult", "dta_round", "skid_exp", "state_copy", "state_in", "state_mult", "state_add",
-     "dot_mult", "dot_rows", "skid_dot", "du_in", "du_mult", "out_mult", "out_round"),
+    ("front_sum", "dta_in", "dta_mult", "dta_round", "skid_exp", "state_copy", "state_read", "state_in", "state_mult",
+     "state_add", "dot_mult", "dot_rows", "skid_dot", "du_in", "du_mult", "out_mult", "out_round"),
     prefer=("dta_in", "dta_mult", "state_in", "state_mult", "state_add", "du_in", "du_mult",
             "out_mult", "dot_mult", "front_sum", "skid_exp", "skid_dot", "out_round", "dta_round",
-            "dot_rows", "state_copy"))
+            "dot_rows", "state_copy", "state_read"))
 
 # how the unit meets back-pressure: "stall" (every register advances with its section's output
 # ready) or "credit" (nothing stalls: a queue at the unit's output and credits at its input, see

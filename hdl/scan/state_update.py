@@ -76,18 +76,17 @@ class StateUpdate(wiring.Component):
             m.d.sync += [r1.dA[k].eq(self._dam(dA[k], dp)) for k in range(p.exp_lanes)]
             m.d.sync += [r1.dBu[k][j].eq(t) for k, terms in enumerate(dbu_terms) for j, t in enumerate(terms)]
 
+        loop, v1, r1, h = self._read(m, v1, r1)    # (valid, state word) of each loop stage so far
         flag, lanes = r1.flag, []
         for k in range(P):
             m.submodules[f"lane{k}"] = lane = StateLane(p)
             lanes.append(lane)
-            m.d.comb += [lane.first.eq(r1.first), lane.en.eq(adv_s),
-                         lane.h.eq(self.state.data[k]), lane.dA.eq(r1.dA[k if p.exp_lanes > 1 else 0]),
-                         lane.dBu.eq(r1.dBu[k])]
+            m.d.comb += [lane.first.eq(r1.first), lane.en.eq(adv_s), lane.h.eq(h[k]),
+                         lane.dA.eq(r1.dA[k if p.exp_lanes > 1 else 0]), lane.dBu.eq(r1.dBu[k])]
         # the valid bit and the side band beside the lanes' optional registers
-        loop = [(v1, r1.addr)]                     # (valid, state word) of each loop stage
         cur_v, side = v1, {f: getattr(r1, f) for f in side_layout}
         side["flag"] = flag
-        for name in (n for n in STATE_LOOP if n in p.pipeline):
+        for name in (n for n in STATE_LOOP[1:] if n in p.pipeline):
             cur_v, side = self._stage(m, name, cur_v, side)
             loop.append((cur_v, side["addr"]))
         assert len(loop) == loop_depth(p)
@@ -136,6 +135,19 @@ class StateUpdate(wiring.Component):
         (item_valid, _), (dA, _), (s2, _), *rest = regs
         B = rest[0][0] if dp.queued_bc else s2.B
         return item_valid, dA, s2, B, [copies[k // LANE_GROUP] for k in range(P)]
+
+    def _read(self, m, v1, r1):
+        """The state read and the item beside it, with ``state_read`` registered once more (reset-less,
+        so that an ECP5 flow moves the words into the block RAM's output register): the loop's
+        (valid, state word) stages so far, the item's valid and fields, the state words."""
+        words = [self.state.data[k] for k in range(self.params.lanes)]
+        if "state_read" not in self.params.pipeline:
+            return [(v1, r1.addr)], v1, r1, words
+        v, r = Signal(name="sread_valid"), Signal.like(r1, name="sread", reset_less=True)
+        h = [Signal.like(w, name=f"sread_h{k}", reset_less=True) for k, w in enumerate(words)]
+        with m.If(self.o.ready):
+            m.d.sync += [v.eq(v1), r.eq(r1), *(x.eq(w) for x, w in zip(h, words))]
+        return [(v1, r1.addr), (v, r.addr)], v, r, h
 
     def _dam(self, da, dp):
         """The exp table's dA rounded to the multiplier's dam_fmt (cannot saturate: dA <= 1)."""

@@ -6,7 +6,7 @@ from nlihw.hdl.common import credit_queue
 from .datapath import engine_params
 from .params import ScanParams
 
-STATE_LOOP = ("state_in", "state_mult", "state_add")
+STATE_LOOP = ("state_read", "state_in", "state_mult", "state_add")
 
 
 def pipeline_depths(p: ScanParams) -> dict[str, int]:
@@ -35,8 +35,9 @@ def latency(p: ScanParams) -> int:
 def credit_depth(p: ScanParams) -> int:
     """Words of the credit queue at the unit's output (``backpressure="credit"``): one for each
     channel that can be between the front's issue and the queue's output at one result per
-    clock, and one more, so that the credits never hold the unit below its rate."""
-    return latency(p) + 1
+    clock, one for the read whose credit is on its way back (``CREDIT_RETURN``) and one more, so
+    that the credits never hold the unit below its rate."""
+    return latency(p) + 1 + credit_queue.CREDIT_RETURN
 
 
 def token_queue_depth(p: ScanParams) -> int:

@@ -9,7 +9,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from nlihw.errors import ParamsError
-from nlihw.hdl.common.credit_queue import LATENCY, CreditQueue
+from nlihw.hdl.common.credit_queue import CREDIT_RETURN, LATENCY, CreditQueue
 
 
 def run(depth, section, p_in, p_out, n_items=300, every=1, seed=0):
@@ -68,9 +68,10 @@ def test_every_word_once_in_order(depth, section, p_in, p_out, every):
 
 
 def test_a_deep_enough_queue_keeps_the_rate_and_the_latency():
-    """depth = section + LATENCY + 1: one word a clock, each LATENCY cycles after the section."""
+    """depth = section + LATENCY + 1 + CREDIT_RETURN: one word a clock, each LATENCY cycles after
+    the section."""
     section = 10
-    words, got, t_in, t_out, cycles = run(section + LATENCY + 1, section, 1.0, 1.0)
+    words, got, t_in, t_out, cycles = run(section + LATENCY + 1 + CREDIT_RETURN, section, 1.0, 1.0)
     assert got == words
     assert {t_out[w] - t_in[w] for w in words} == {section + LATENCY}
     assert cycles == len(words) + section + LATENCY
@@ -86,3 +87,10 @@ def test_depth_is_checked():
     for bad in (1, 0, 2.0, True):
         with pytest.raises(ParamsError, match="depth must be an integer >= 2"):
             CreditQueue(8, bad)
+
+
+def test_one_word_less_costs_the_rate():
+    """The depth rule is tight: a word less than it and the section no longer runs at one a clock."""
+    section = 10
+    words, got, _, _, cycles = run(section + LATENCY + CREDIT_RETURN, section, 1.0, 1.0)
+    assert got == words and cycles > len(words) + section + LATENCY

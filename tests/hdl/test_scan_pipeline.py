@@ -14,18 +14,18 @@ from nlihw.hdl.scan.unit import hazard_free, latency, loop_depth
 from nlihw.sim.common.runner import first_failure
 from nlihw.sim.scan import bench as sb
 
-STATE_POINTS = {"state_in", "state_mult", "state_add"}
+STATE_POINTS = {"state_read", "state_in", "state_mult", "state_add"}
 POINTS = {
-    # d_inner * N/P = 1 < 4 loop stages: every item reads the word the one before it updates
+    # d_inner * N/P = 1 < 5 loop stages: every item reads the word the one before it updates
     # ... with every register point of the three NLI engines too
     "hazard-all": ("int8", dict(d_inner=1, d_state=4, lanes=4, pipeline="all", engine_pipeline="all")),
-    # d_inner * N/P = 4 = the loop's 4 stages: the tightest schedule that never waits
-    "tight-all": ("int8", dict(d_inner=1, d_state=4, lanes=1, pipeline="all")),
+    # d_inner * N/P = 5 = the loop's 5 stages: the tightest schedule that never waits
+    "tight-all": ("int8", dict(d_inner=5, d_state=4, lanes=4, pipeline="all")),
     # the state section never stalls; a channel in two steps (only its last one takes a credit)
     "credit-steps": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline="all",
                                   engine_pipeline="all", backpressure="credit")),
-    # P = N with 4 items a token against a 50-cycle pipeline: B and C of 15 tokens in their queues
-    "queued-tokens": ("int8", dict(d_inner=4, d_state=4, lanes=4, pipeline="all")),
+    # P = N with 5 items a token against a 47-cycle pipeline: B and C of 9 tokens in their queues
+    "queued-tokens": ("int8", dict(d_inner=5, d_state=4, lanes=4, pipeline="all")),
 }
 SLOW_POINTS = {
     **{f"depth{n}": ("int8", dict(d_inner=3, d_state=4, lanes=2, pipeline=n)) for n in range(1, 9)},
@@ -88,10 +88,10 @@ def test_a_wrong_latency_fails(build_once, tmp_path):
 
 
 def test_waiting_costs_rate_not_values(build_once, tmp_path):
-    """With one state word and a 4-stage loop, a (token, channel) leaves every 4 clocks."""
+    """With one state word and a 5-stage loop, a (token, channel) leaves every 5 clocks."""
     p, sim = built("hazard-all", build_once)
     r = check(sim, sb.bench_config(stimulus(p, 40, 2)), tmp_path)
-    assert "(0.25" in r.log.read_text()                           # 40 outputs in ~160 cycles
+    assert "(0.20" in r.log.read_text()                           # 40 outputs in ~200 cycles
 
 
 @pytest.mark.slow
@@ -110,12 +110,13 @@ def test_each_point_adds_one_cycle():
         assert loop_depth(p) == 1 + len(STATE_POINTS & set(p.pipeline.enabled))
     for name in PIPELINE.points:
         assert latency(base.replace(pipeline=name)) == 31, name
-    assert latency(base.replace(pipeline="all", gate=False)) == latency(base.replace(gate=False)) + 16
+    assert latency(base.replace(pipeline="all", gate=False)) == latency(base.replace(gate=False)) + 17
 
 
 @pytest.mark.parametrize("d_inner,d_state,lanes,spec,free", [
     (1, 4, 4, "none", True), (1, 4, 4, "state_in", False), (2, 4, 4, "state_in", True),
-    (1, 4, 1, "all", True), (1, 4, 2, "all", False), (3, 4, 4, "all", False), (4, 4, 4, "all", True),
+    (1, 4, 1, "all", False), (1, 4, 2, "all", False), (4, 4, 4, "all", False), (5, 4, 4, "all", True),
+    (1, 4, 1, "state_in,state_mult,state_add", True),
     (1, 4, 4, "dta_in,dta_mult,dot_mult,du_in,du_mult,out_mult", True),
 ])
 def test_hazard_free_when_the_loop_fits(d_inner, d_state, lanes, spec, free):
@@ -184,9 +185,9 @@ def test_cli_pipeline(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "latency 33 cycles, pipeline dta_in,dta_mult,state_in" in out
     assert "waits for its own state updates" in err
-    assert main([*args, "--pipeline", "17", "-o", str(tmp_path / "b")]) == 2
+    assert main([*args, "--pipeline", "18", "-o", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: pipeline depth must be 0..16, got 17") and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: pipeline depth must be 0..17, got 18") and len(err.strip().splitlines()) == 1
     assert main([*args, "--engine-pipeline", "all", "-o", str(tmp_path / "c")]) == 0
     out, _ = capsys.readouterr()
     assert "latency 51 cycles, pipeline none, engine pipeline search_compare," in out       # 30 + 3 x 7
@@ -194,8 +195,8 @@ def test_cli_pipeline(tmp_path, capsys):
 
 def test_credit_backpressure_costs_three_cycles_and_keeps_digests():
     """The credit queue adds its 3 cycles (write register, FIFO); a stall unit's params (and digest) do not mention it;
-    the queue holds one word per channel in flight and one more."""
-    from nlihw.hdl.common.credit_queue import LATENCY
+    the queue holds one word per channel in flight, one for the credit on its way back and one more."""
+    from nlihw.hdl.common.credit_queue import CREDIT_RETURN, LATENCY
     from nlihw.hdl.scan.timing import credit_depth, pipeline_depths
     for spec in ("none", "all"):
         stall = preset("int16", d_inner=8, d_state=4, lanes=4, pipeline=spec, engine_pipeline=spec)
@@ -204,8 +205,8 @@ def test_credit_backpressure_costs_three_cycles_and_keeps_digests():
         assert "backpressure" not in stall.to_dict() and credit.to_dict()["backpressure"] == "credit"
         assert ScanParams.from_dict(credit.to_dict()) == credit and credit.digest() != stall.digest()
         # the queue sits at the unit's output: every channel between the front's issue and the
-        # queue's output (the whole latency), and one more
-        assert credit_depth(credit) == sum(pipeline_depths(credit).values()) + 1
+        # queue's output (the whole latency), the read whose credit is returning, and one more
+        assert credit_depth(credit) == sum(pipeline_depths(credit).values()) + 1 + CREDIT_RETURN == latency(credit) + 2
         assert pipeline_depths(credit)["credit"] == LATENCY and "credit" not in pipeline_depths(stall)
     with pytest.raises(ParamsError, match="backpressure must be one of stall, credit, got 'none'"):
         preset("int8", backpressure="none")

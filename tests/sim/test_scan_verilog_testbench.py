@@ -14,7 +14,7 @@ import pytest
 from nlihw.cli import main
 from nlihw.hdl.common.deliverables import waivers_text
 from nlihw.hdl.scan.generate import generate
-from nlihw.hdl.scan.params import preset
+from nlihw.hdl.scan.params import PIPELINE, preset
 from nlihw.hdl.scan.unit import hazard_free, latency
 from nlihw.sim.scan import verilog_testbench as vtb
 from nlihw.sim.scan.golden import scan_eval
@@ -22,6 +22,10 @@ from nlihw.toolchain import setup_verilator_env
 from tests.support.sv_tools import IVERILOG, corrupt, icarus, needs_icarus, run
 
 TOKENS = 8                      # x d_inner 2 = 16 beats a run
+# every register point but state_read: its fifth state-loop stage would make these units
+# (d_inner 2 x N/P 2 = 4 items between reads of a word) wait for their own updates, and the
+# testbench's exact-rate phase needs the full rate
+ALL = ",".join(n for n in PIPELINE.points if n != "state_read")
 
 
 def small(pipeline="none", lanes=2, top="scan", backpressure="stall"):
@@ -154,10 +158,11 @@ def icarus_design(tmp_path_factory):
 
 @needs_icarus
 @pytest.mark.parametrize("pipeline, lanes, backpressure", [
-    ("none", 2, "stall"), ("all", 2, "stall"), ("all", 4, "stall"), ("all", 2, "credit")])
+    ("none", 2, "stall"), (ALL, 2, "stall"), (ALL, 4, "stall"), ("all", 2, "credit")])
 def test_icarus_passes_on_the_generated_unit(tmp_path, pipeline, lanes, backpressure):
     p = small(pipeline, lanes, top="unit", backpressure=backpressure)
-    assert hazard_free(p) == (lanes == 2)            # lanes 4: the state loop needs bubbles
+    # lanes 4, or every point: the state loop needs bubbles
+    assert hazard_free(p) == (lanes == 2 and pipeline != "all")
     write_design(p, tmp_path)
     r = icarus(tmp_path, "unit", "unit_tb.sv", "unit.sv")
     assert r.returncode == 0 and "PASS: unit" in r.stdout, r.stdout[-3000:]
@@ -229,7 +234,7 @@ def verilated(tmp_path_factory):
     """One Verilator build of the testbench on the fault wrapper of the unit with every register
     point (+fault=0 is the emitted unit)."""
     out = tmp_path_factory.mktemp("verilator")
-    p = small("all")
+    p = small(ALL)
     paths = write_design(p, out)
     fault_wrapper(p, paths["systemverilog"])
     return p, out, verilate(p, out, "scan_tb.sv", "scan_fault.sv", "scan_dut.sv")
