@@ -256,20 +256,29 @@ def _scan(p: Point, row, record, work: Path, tmp: Path, synth_cache):
                             for f in ("softplus", "exp", "silu"))
     row["fit_s"] = time.perf_counter() - t0
     row["latency"] = latency(params)
+
+    def verify(paths):
+        built = runner.build(paths["verilog"], params.top_name, build_root=sim_build_root(work))
+        s = sb.draw(params, min(p.tokens, 16), seed=SCAN_SEED)
+        return sb.run_bench(built, sb.bench_config(s), tmp / "run")
+    _unit_stages(p, row, record, tmp, synth_cache, lambda d: generate_scan(params, d), TOP["scan"], verify)
+
+
+def _unit_stages(p: Point, row, record, tmp: Path, synth_cache, gen, top: str, verify):
+    """A unit point's gen, verify and synth stages: ``gen(dir)`` writes its RTL (the paths),
+    ``verify(paths)`` runs its bench (a BenchResult)."""
     if "gen" not in p.stages:
         return
     t0 = time.perf_counter()
-    paths = generate_scan(params, tmp / "rtl")
+    paths = gen(tmp / "rtl")
     row["gen_s"] = time.perf_counter() - t0
     if "verify" in p.stages:
         t0 = time.perf_counter()
-        built = runner.build(paths["verilog"], params.top_name, build_root=sim_build_root(work))
-        s = sb.draw(params, min(p.tokens, 16), seed=SCAN_SEED)
-        r = sb.run_bench(built, sb.bench_config(s), tmp / "run")
+        r = verify(paths)
         row["verified"] = "passed" if r.tests == 1 and r.failures == 0 else "failed"
         row["verify_s"] = time.perf_counter() - t0
     if "synth" in p.stages:
-        _synth(p, row, record, paths["verilog"], TOP["scan"], tmp, synth_cache)
+        _synth(p, row, record, paths["verilog"], top, tmp, synth_cache)
 
 
 # --- row units (softmax, RMSNorm, LayerNorm) -----------------------------------------------------
@@ -281,16 +290,8 @@ def _rowop(p: Point, row, record, work: Path, tmp: Path, synth_cache):
     row["table_bits"] = sum(table_bits(getattr(params, f), "parallel") for f in params.nli_steps)
     row["fit_s"] = time.perf_counter() - t0
     row.update(rowop_cycles(params))
-    if "gen" not in p.stages:
-        return
-    t0 = time.perf_counter()
-    paths = generate_rowop(params, tmp / "rtl")
-    row["gen_s"] = time.perf_counter() - t0
-    if "verify" in p.stages:
-        t0 = time.perf_counter()
+
+    def verify(paths):
         built = runner.build(paths["verilog"], params.top_name, build_root=sim_build_root(work))
-        r = rb.run_bench(built, rb.bench_config(rb.draw(params, seed=ROWOP_SEED)), tmp / "run")
-        row["verified"] = "passed" if r.tests == 1 and r.failures == 0 else "failed"
-        row["verify_s"] = time.perf_counter() - t0
-    if "synth" in p.stages:
-        _synth(p, row, record, paths["verilog"], params.top_name, tmp, synth_cache)
+        return rb.run_bench(built, rb.bench_config(rb.draw(params, seed=ROWOP_SEED)), tmp / "run")
+    _unit_stages(p, row, record, tmp, synth_cache, lambda d: generate_rowop(params, d), params.top_name, verify)
