@@ -26,7 +26,7 @@ class DotReduce(wiring.Component):
       (exact, acc_width), side.flag = the OR of the channel's steps' flags.
 
     Two register stages, ``dot_mult`` (the products, as their terms: ``ProductTerms`` at the sum's
-    width) and ``dot_rows`` (each group of ``LANE_GROUP`` lanes' terms as two carry-save rows, so the
+    width) and ``dot_rows`` (each group of ``dot_group`` lanes' terms as two carry-save rows, so the
     tree across the lanes starts from registers beside them) before them: the step's sum as the two rows of a carry-save tree over every lane's
     terms, then the channel's running sum, which adds them to the running sum in one carry chain.
     All advance with ``~o.valid | o.ready``, which is ``i.ready``.
@@ -68,10 +68,10 @@ class DotReduce(wiring.Component):
                              *(r.eq(x) for r, x in zip(ch_r, ch))]
             d_v, d_side, ch = v, regs, ch_r
         if "dot_rows" in p.pipeline:
-            # each group of four lanes' terms to two rows, registered near those lanes
+            # each group of lanes' terms to two rows, registered near those lanes
             per = len(ch) // p.lanes
-            groups = [compress_terms(m, ch[g * per:(g + LANE_GROUP) * per], width)
-                      for g in range(0, p.lanes, LANE_GROUP)]
+            size = dot_group(p.lanes, per)
+            groups = [compress_terms(m, ch[g * per:(g + size) * per], width) for g in range(0, p.lanes, size)]
             v = Signal(name="rows_valid")
             regs = {f: Signal(x.shape(), name=f"rows_{f}", reset_less=True) for f, x in d_side.items()}
             rows_r = [[Signal(width, name=f"rows_g{g}_{j}", reset_less=True) for j in range(len(rows))] for g, rows in enumerate(groups)]
@@ -101,3 +101,21 @@ class DotReduce(wiring.Component):
             with m.If(v3):
                 m.d.sync += [acc_reg.eq(acc), flag_reg.eq(chflag)]
         return m
+
+
+def csa_levels(rows: int) -> int:
+    """Levels of 3:2 compressors that reduce ``rows`` rows to two (``compress_terms``)."""
+    levels = 0
+    while rows > 2:
+        rows, levels = rows - rows // 3, levels + 1
+    return levels
+
+
+def dot_group(lanes: int, per: int) -> int:
+    """Lanes per carry-save group of ``dot_rows``: the two trees around the register (g lanes' ``per``
+    terms each to two rows, then the groups' rows to two) about equally deep, the larger group on a
+    tie (P = 4: 2, P = 16: 4, at three terms a lane; one group of four at P = 4 put five levels
+    before the register and none after, the P = 4 limit on an ECP5), and at most ``LANE_GROUP``."""
+    def depth(g):
+        return max(csa_levels(g * per), csa_levels(2 * -(-lanes // g)))
+    return min(range(min(lanes, LANE_GROUP), 0, -1), key=depth)

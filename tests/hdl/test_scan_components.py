@@ -461,3 +461,29 @@ def test_config_port_map():
     sim.run()
     assert got_read == {a: _u(v, regions[name][2].width) for a, (name, _, v) in writes.items()}
     assert got_port == {(name, i): v for name, i, v in writes.values()}
+
+
+# Wallace's row counts: j levels of 3:2 compressors reduce at most d_j rows to two
+# (d_0 = 2, d_j+1 = floor(3 d_j / 2): 2, 3, 4, 6, 9, 13, 19, 28, 42, 63)
+WALLACE = [2, 3, 4, 6, 9, 13, 19, 28, 42, 63]
+
+
+def test_carry_save_levels_are_wallace_s():
+    from nlihw.hdl.scan.dot_reduce import csa_levels
+    for rows in range(1, 64):
+        assert csa_levels(rows) == next(j for j, d in enumerate(WALLACE) if rows <= d), rows
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3, 4, 6, 8, 12, 16])
+@pytest.mark.parametrize("per", [1, 2, 3, 5])
+def test_dot_group_balances_the_two_trees(lanes, per):
+    """Brute force: the group size has the least depth of the deeper tree (g lanes' terms to two
+    rows; then the groups' rows to two), the largest such size, at most LANE_GROUP lanes."""
+    from nlihw.hdl.scan.datapath import LANE_GROUP
+    from nlihw.hdl.scan.dot_reduce import dot_group
+
+    def levels(rows):
+        return next(j for j, d in enumerate(WALLACE) if rows <= d)
+    depth = {g: max(levels(g * per), levels(2 * -(-lanes // g))) for g in range(1, min(lanes, LANE_GROUP) + 1)}
+    best = min(depth.values())
+    assert dot_group(lanes, per) == max(g for g, d in depth.items() if d == best)
