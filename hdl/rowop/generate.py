@@ -96,7 +96,7 @@ def manifest(p) -> dict:
         "ports": port_list(p),
         "payload": {k: _fields(v) for k, v in layouts(p).items()},
         "formats": _formats(p),
-        "tables": {k: getattr(p, k).sha256 for k in tables},
+        "tables": {k: p.engine_table(k).sha256 for k in tables},       # the tables that run
         "files": sorted(output_names(p).values()),
     }
 

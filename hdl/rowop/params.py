@@ -22,6 +22,7 @@ from nlihw.luts.golden import nli_eval
 from nlihw.luts.layout import clog2
 from nlihw.luts.rowop_tables import rowop_table
 from nlihw.luts.table import NLITable
+from .engine_tables import check_engine_arch, engine_table
 
 OUTPUT_MODES = ("normalized", "deferred")
 NORM_KINDS = ("rms", "layer")
@@ -62,8 +63,9 @@ def _pos_int(obj, field: str, lo: int, hi: int) -> int:
 
 
 def _common(obj) -> None:
-    """Checks shared by both units: n_max, lanes, mode, rounding, top_name, table types."""
+    """Checks shared by both units: n_max, lanes, mode, rounding, top_name, engine_arch."""
     _pos_int(obj, "n_max", 1, N_MAX_LIMIT)
+    check_engine_arch(obj.engine_arch)
     lanes = _pos_int(obj, "lanes", 1, LANES_LIMIT)
     if lanes & (lanes - 1):
         raise ParamsError(f"lanes must be a power of two (1, 2, 4, ...), got {lanes}")
@@ -101,8 +103,9 @@ def _table(obj, field: str, func: str, domain: tuple[float, float]) -> NLITable:
 
 def _check_mantissa_table(obj, field: str, lo: int, hi: int, in_int_bits: int) -> None:
     """reciprocal / rsqrt: unsigned u<in_int_bits>.F input, u1.G output with f(1) = 1 exactly
-    (so a power-of-two n or v is exact) and every output in (0.5, 1]."""
-    t = getattr(obj, field)
+    (so a power-of-two n or v is exact) and every output in (0.5, 1]; checked on the table the
+    engine runs (``engine_table``)."""
+    t = obj.engine_table(field)
     fin, fout = t.layout.in_fmt, t.layout.out_fmt
     if fin.signed or fin.int_bits != in_int_bits:
         raise ParamsError(f"{field}: input must be u{in_int_bits}.F, got {fin}")
@@ -117,10 +120,13 @@ def _check_mantissa_table(obj, field: str, lo: int, hi: int, in_int_bits: int) -
 
 # --- serialization (the generated design's manifest records its params) ------------------------
 def _to_dict(obj, tables: tuple[str, ...]) -> dict:
-    """Every field as JSON: formats and the rounding as their names, tables as their content."""
+    """Every field as JSON: formats and the rounding as their names, tables as their content;
+    ``engine_arch`` only when not ``parallel`` (so the NLI units' digests stay as they were)."""
     d = {}
     for f in fields(obj):
         v = getattr(obj, f.name)
+        if f.name == "engine_arch" and v == "parallel":
+            continue
         if f.name in tables:
             v = v.content()
         elif isinstance(v, Rounding):
@@ -157,7 +163,9 @@ class SoftmaxParams:
     table of 1/s on [1, 2). ``out_fmt``: p (unsigned). ``output_mode``: ``normalized`` (p_i) or
     ``deferred`` (e_i, plus each row's (r, k) for a consumer that folds 2^-k r into the next
     matmul). Every rounding is ``rounding`` (default nearest-even) unless the golden model's
-    table says floor.
+    table says floor. ``engine_arch``: ``parallel`` (the NLI engines) or a baseline for the same
+    steps, ``direct`` (full LUTs) or ``uniform`` (uniform PWL), made by ``engine_tables.py``
+    from ``exp`` and ``reciprocal`` (``engine_table``).
     """
     n_max: int
     in_fmt: "Q | str"
@@ -168,6 +176,7 @@ class SoftmaxParams:
     output_mode: str = "normalized"
     rounding: "Rounding | str" = Rounding.NEAREST_EVEN
     top_name: str = "softmax_unit"
+    engine_arch: str = "parallel"
 
     def __post_init__(self):
         _common(self)
@@ -187,10 +196,11 @@ class SoftmaxParams:
                               f"d below the domain), got {list(exp.domain)}")
         if eout.signed or eout.int_bits != 1:
             raise ParamsError(f"exp: output must be u1.F (e in [0, 1]), got {eout}")
-        e_at = nli_eval(exp, np.array([ein.min_raw, 0], dtype=np.int64))
+        run = self.engine_table("exp")            # the values checks: on the table that runs
+        e_at = nli_eval(run, np.array([ein.min_raw, 0], dtype=np.int64))
         if int(e_at[0]) != 0 or int(e_at[1]) != 1 << eout.frac_bits:
             raise ParamsError("exp: the table must give 0 below its domain and exactly 1 at d = 0")
-        if not np.all(nli_eval(exp, ein.codes()) <= 1 << eout.frac_bits):
+        if not np.all(nli_eval(run, ein.codes()) <= 1 << eout.frac_bits):
             raise ParamsError("exp: every output must be <= 1")
         _check_mantissa_table(self, "reciprocal", 1, 2, 1)
         if self.p_shift_min < 1:
@@ -255,6 +265,10 @@ class SoftmaxParams:
         return {f: (getattr(self, f).layout.M, getattr(self, f).layout.K)
                 for f in ("exp", "reciprocal")}
 
+    def engine_table(self, which: str) -> NLITable:
+        """The table the ``which`` engine (exp or reciprocal) runs: ``engine_arch``'s."""
+        return engine_table(getattr(self, which), self.engine_arch)
+
     def to_dict(self) -> dict:
         return _to_dict(self, ("exp", "reciprocal"))
 
@@ -284,6 +298,7 @@ class NormParams:
     ``guard_bits``: fraction bits kept below x^2's in the layer variance's pre-shift.
     ``output_mode``: ``normalized`` (y) or ``deferred`` (per row: scale (c, k) and, for layer,
     the mean as the shift: y = (x - mean) c 2^-k, w and b folded into the consumer).
+    ``engine_arch``: as for SoftmaxParams (the baselines replace reciprocal and rsqrt).
     """
     kind: str
     n_max: int
@@ -302,6 +317,7 @@ class NormParams:
     output_mode: str = "normalized"
     rounding: "Rounding | str" = Rounding.NEAREST_EVEN
     top_name: str = "norm_unit"
+    engine_arch: str = "parallel"
 
     def __post_init__(self):
         if self.kind not in NORM_KINDS:
@@ -439,6 +455,10 @@ class NormParams:
         """step -> (M, K) of its NLI table."""
         return {f: (getattr(self, f).layout.M, getattr(self, f).layout.K)
                 for f in ("reciprocal", "rsqrt")}
+
+    def engine_table(self, which: str) -> NLITable:
+        """The table the ``which`` engine (reciprocal or rsqrt) runs: ``engine_arch``'s."""
+        return engine_table(getattr(self, which), self.engine_arch)
 
     def to_dict(self) -> dict:
         return _to_dict(self, ("reciprocal", "rsqrt"))

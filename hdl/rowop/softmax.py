@@ -58,7 +58,7 @@ from nlihw.hdl.nli.engine import NLIEngine
 from nlihw.hdl.nli.params import NLIEngineParams
 from .leading_one import LeadingOne
 from .readout import readout_pass
-from .params import SoftmaxParams
+from .params import NormParams, SoftmaxParams
 
 __all__ = ["Softmax", "input_layout", "output_layout", "engine_params"]
 
@@ -79,9 +79,10 @@ def output_layout(p: SoftmaxParams) -> data.StructLayout:
                               "k": p.k_width, "empty": 1})
 
 
-def engine_params(p: SoftmaxParams, which: str) -> NLIEngineParams:
-    """The NLI engine of ``which`` (exp or reciprocal): one lane, constant tables."""
-    return NLIEngineParams((getattr(p, which),), arch="parallel", lanes=1, storage="rom",
+def engine_params(p: "SoftmaxParams | NormParams", which: str) -> NLIEngineParams:
+    """The engine of ``which`` (exp, reciprocal or rsqrt): one lane, constant tables, the
+    params' ``engine_arch`` and the table it runs (``engine_table``: NLI or baseline)."""
+    return NLIEngineParams((p.engine_table(which),), arch=p.engine_arch, lanes=1, storage="rom",
                            top_name=f"{p.top_name}_{which}")
 
 

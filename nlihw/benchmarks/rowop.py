@@ -15,12 +15,26 @@
   elements per clock at n = 1,024 and 4,096; one lane, a row's passes not overlapped) from the
   RTL's own cycle formulas (``cycles`` in ``hdl/rowop/generate.py``).
 
+Baselines (the issue's "against a baseline of the same unit with its exp / reciprocal / rsqrt as
+full LUTs or uniform PWL"): beside each NLI unit, the same unit with ``engine_arch`` ``direct``
+(full LUTs) and, where it differs, ``uniform`` (uniform PWL), rows labelled e.g. "softmax int16
+(full-LUT baseline)". Their tables (``hdl/rowop/engine_tables.py``) meet the NLI tables' max error,
+which a uniform PWL of rounded edge values only meets with 1-code segments (a full LUT plus one
+value) except int16 rsqrt (2^7-code segments, 1,537 values), so ``uniform`` is synthesized only for
+the units with such a table (the norms int16). Baselines run on generic-sram and xcup only: at
+int16 a full LUT of 1/x or 1/sqrt(x) holds 131,072 or 196,608 values of 18 bits (2.4 / 3.5 Mbit),
+beyond the LFE5U-25F's 56 EBR (1,008 kbit), so nextpnr cannot place them, and three seeds per
+baseline would double the ecp5 time for int8's; their ecp5 cells read "not measured".
+
 Left out: the ``generic`` target (memories mapped to gates): each unit holds 67-208 kbit of
 buffers and tables at n_max = 4,096, which ABC in WebAssembly maps for hours and which would
 swamp the logic's figure (generic-sram gives the logic and the bits apart). Runtime: the accuracy
-table takes seconds; the 18 syntheses (54 nextpnr runs) about 35 min on a busy 2-core machine
-with an empty cache, a minute once cached. ``NLIHW_BENCH_ROWOP_QUICK=1`` is a smoke check of this
-module only: fewer accuracy rows, int16 only and one nextpnr seed.
+table takes seconds; the 18 NLI syntheses (54 nextpnr runs) about 35 min on a busy 2-core machine
+with an empty cache, a minute once cached; the 22 baseline syntheses come on top (not yet timed:
+the int16 full LUTs are 4 MB of Verilog each). ``NLIHW_BENCH_ROWOP_QUICK=1`` is a smoke check of this
+module only: fewer accuracy rows, int16 only and one nextpnr seed, and the full-LUT
+baselines of int8 only (the int16 full LUTs' 4 MB of Verilog take minutes to read) on
+generic-sram only.
 """
 from __future__ import annotations
 
@@ -34,6 +48,7 @@ from rich.table import Table
 
 from nlihw.benchmarks.section_output import markdown_table, publish
 from nlihw.errors import ToolError
+from nlihw.hdl.rowop.engine_tables import BASELINE_LABELS
 from nlihw.hdl.rowop.generate import cycles, generate
 from nlihw.hdl.rowop.params import norm_preset, softmax_preset
 from nlihw.sim.rowop.accuracy import norm_cases, softmax_cases
@@ -48,6 +63,9 @@ N_MAX = 4096
 SYNTH_PRESETS = ("int16",) if QUICK else ("int16", "int8")
 SYNTH_TARGETS = ("generic-sram", "xcup", "ecp5")
 SEEDS = (1,) if QUICK else None              # nextpnr seeds (None: the target's 3)
+BASELINE_ARCHS = ("direct", "uniform")     # engine_arch of each baseline, in row order
+BASELINE_PRESETS = ("int8",) if QUICK else ("int16", "int8")
+BASELINE_TARGETS = ("generic-sram",) if QUICK else ("generic-sram", "xcup")
 THROUGHPUT_N = (1024, 4096)
 TABLES = ("accuracy", "resources")          # published (section_output)
 
@@ -101,12 +119,46 @@ def accuracy_rows(figs: dict) -> list[list[str]]:
 
 
 # --- resources, latency and throughput --------------------------------------------------------
-def units(preset: str, n_max: int = N_MAX) -> dict:
-    """{unit: params} of one preset at ``n_max``, each with its own top name."""
-    top = lambda u: f"{u}_{preset}_n{n_max}"            # noqa: E731
-    return {u: (softmax_preset(preset, n_max=n_max, top_name=top(u)) if kind is None else
-                norm_preset(preset, kind, n_max=n_max, top_name=top(u)))
+def units(preset: str, n_max: int = N_MAX, engine_arch: str = "parallel") -> dict:
+    """{unit: params} of one preset at ``n_max`` (and ``engine_arch``), each with its own top
+    name (a baseline's ends in its arch)."""
+    tail = "" if engine_arch == "parallel" else f"_{engine_arch}"
+    top = lambda u: f"{u}_{preset}_n{n_max}{tail}"            # noqa: E731
+    kw = {"n_max": n_max, "engine_arch": engine_arch}
+    return {u: (softmax_preset(preset, top_name=top(u), **kw) if kind is None else
+                norm_preset(preset, kind, top_name=top(u), **kw))
             for u, kind in UNITS.items()}
+
+
+def baseline_label(label: str, arch: str) -> str:
+    """"softmax int16" -> "softmax int16 (full-LUT baseline)"."""
+    return f"{label} ({BASELINE_LABELS[arch]})"
+
+
+def distinct_baseline(p) -> bool:
+    """A uniform baseline is worth its synthesis only if some table has segments longer than one
+    code (else it is the full LUT plus one value); a full LUT always is."""
+    if p.engine_arch != "uniform":
+        return True
+    steps = ("exp", "reciprocal") if hasattr(p, "exp") else ("reciprocal", "rsqrt")
+    return any(p.engine_table(f).meta.get("segment_log2", 0) > 0 for f in steps)
+
+
+def synth_plan(presets=None, baseline_presets=None) -> list[tuple[str, object, tuple]]:
+    """(label, params, targets) in table order: each NLI unit, then its distinct baselines."""
+    presets = SYNTH_PRESETS if presets is None else presets
+    baseline_presets = BASELINE_PRESETS if baseline_presets is None else baseline_presets
+    plan = []
+    for preset in dict.fromkeys((*presets, *baseline_presets)):
+        archs = [a for a in BASELINE_ARCHS if preset in baseline_presets]
+        variants = {a: units(preset, engine_arch=a) for a in archs}
+        for unit, p in units(preset).items():
+            label = f"{unit} {preset}"
+            if preset in presets:
+                plan.append((label, p, SYNTH_TARGETS))
+            plan += [(baseline_label(label, a), variants[a][unit], BASELINE_TARGETS)
+                     for a in archs if distinct_baseline(variants[a][unit])]
+    return plan
 
 
 def throughput(cyc: dict, ns=THROUGHPUT_N) -> dict:
@@ -129,14 +181,11 @@ def _synth(console, work: Path, p, target: str) -> dict:
 
 
 def resource_reports(console, work: Path) -> dict:
-    """{"<unit> <preset>": {"n_max", "cycles", "reports": {target: report}}}."""
-    out = {}
-    for preset in SYNTH_PRESETS:
-        for unit, p in units(preset).items():
-            out[f"{unit} {preset}"] = {"n_max": p.n_max, "cycles": cycles(p),
-                                       "reports": {t: _synth(console, work, p, t)
-                                                   for t in SYNTH_TARGETS}}
-    return out
+    """{label: {"n_max", "cycles", "reports": {target: report}}}, labels "<unit> <preset>" and
+    "<unit> <preset> (<baseline>)" in ``synth_plan`` order (a baseline lacks ecp5)."""
+    return {label: {"n_max": p.n_max, "cycles": cycles(p),
+                    "reports": {t: _synth(console, work, p, t) for t in targets}}
+            for label, p, targets in synth_plan()}
 
 
 def _n(v) -> str:
@@ -231,6 +280,8 @@ def run(console) -> dict:
         shutil.rmtree(work, ignore_errors=True)
     seeds = len(SEEDS) if SEEDS else 3
     show(console, "resources", f"Row units (one lane) on generic-sram, xcup and ecp5 (LFE5U-25F "
-         f"grade 6, Fmax median [min..max] of {seeds} nextpnr seeds); cycles from the RTL",
+         f"grade 6, Fmax median [min..max] of {seeds} nextpnr seeds), each beside its baselines "
+         f"(exp / 1/x / 1/sqrt(x) as full LUTs or uniform PWL of no larger error; generic-sram "
+         f"and xcup only); cycles from the RTL",
          RESOURCES_HEAD, [resource_row(label, r) for label, r in res.items()])
     return {"accuracy": figs, "resources": resource_figures(res)}

@@ -16,6 +16,7 @@ from rich.table import Table
 from nlihw.errors import ParamsError
 from nlihw.formats import Rounding
 from nlihw.hdl.rowop.generate import component as unit_component, cycles, design, generate
+from nlihw.hdl.rowop.engine_tables import ENGINE_ARCHS
 from nlihw.hdl.rowop.params import NORM_PRESETS, OUTPUT_MODES, SOFTMAX_PRESETS, norm_preset, softmax_preset
 from nlihw.sim.rowop import accuracy
 from nlihw.sim.rowop.golden import norm_eval, softmax_eval
@@ -53,6 +54,11 @@ def gen_options(default_top: str):
                          "the scale into its next multiply."),
             click.option("--rounding", type=click.Choice(ROUNDINGS), default="nearest-even",
                          show_default=True, help="The one rounding of each output."),
+            click.option("--engine-arch", type=click.Choice(ENGINE_ARCHS), default="parallel",
+                         show_default=True, help="How exp / reciprocal / rsqrt are computed: "
+                         "parallel (the NLI engines); direct or uniform build a baseline unit whose "
+                         "steps are full LUTs or uniform PWL, with a max error no larger than the NLI "
+                         "tables' (at int16 the full LUTs hold up to 3.5 Mbit)."),
             click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
                          required=True, help="Output directory (created; files are written "
                          "all or none)."),
@@ -147,7 +153,7 @@ def softmax_group():
 @softmax_group.command("gen")
 @unit_options(SOFTMAX_PRESETS)
 @gen_options("softmax_unit")
-def softmax_gen(preset_name, n_max, top_name, output_mode, rounding, outdir):
+def softmax_gen(preset_name, n_max, top_name, output_mode, rounding, engine_arch, outdir):
     """Generate deterministic Verilog (and SystemVerilog), manifest, filelist, lint waivers and a
     FuseSoC core for the softmax unit (same options, same bytes; all files or none). The manifest
     has the params, the ports, the payload fields and the clocks per row (3 n + 20 with the
@@ -156,7 +162,7 @@ def softmax_gen(preset_name, n_max, top_name, output_mode, rounding, outdir):
     Example: nlihw softmax gen --preset int16 --n-max 1024 -o build/softmax
     """
     p = softmax_preset(preset_name, n_max=n_max, output_mode=output_mode, rounding=rounding,
-                       top_name=top_name or "softmax_unit")
+                       engine_arch=engine_arch, top_name=top_name or "softmax_unit")
     _write(p, outdir)
 
 
@@ -208,7 +214,7 @@ def norm_group():
 @KIND
 @unit_options(NORM_PRESETS)
 @gen_options("rmsnorm_unit or layernorm_unit")
-def norm_gen(kind, preset_name, n_max, top_name, output_mode, rounding, outdir):
+def norm_gen(kind, preset_name, n_max, top_name, output_mode, rounding, engine_arch, outdir):
     """Generate deterministic Verilog (and SystemVerilog), manifest, filelist, lint waivers and a
     FuseSoC core for the norm unit (same options, same bytes; all files or none). The manifest
     has the params, the ports (with the cfg stream that loads w and b), the payload fields and the
@@ -217,7 +223,7 @@ def norm_gen(kind, preset_name, n_max, top_name, output_mode, rounding, outdir):
     Example: nlihw norm gen --kind rms --preset int16 --n-max 4096 -o build/rmsnorm
     """
     p = norm_preset(preset_name, kind, n_max=n_max, output_mode=output_mode, rounding=rounding,
-                    top_name=top_name or f"{kind}norm_unit")
+                    engine_arch=engine_arch, top_name=top_name or f"{kind}norm_unit")
     _write(p, outdir)
 
 

@@ -110,14 +110,14 @@ def emulate_softmax(p: SoftmaxParams, x, mask=None, approx=SOFTMAX_APPROX) -> np
     d = xq - m
     if "internal" in a:
         d = np.maximum(d, p.d_fmt.min)
-    e = _table(p.exp, d, "exp" in a, np.exp)
+    e = _table(p.engine_table("exp"), d, "exp" in a, np.exp)
     e = np.where(valid, e, 0.0)
     S = e.sum(axis=1, keepdims=True)
     k = _log2_floor(S)
     s = np.ldexp(S, -k)
     if "internal" in a:
         s = np.floor(np.ldexp(s, p.s_fmt.frac_bits)) * p.s_fmt.lsb
-    r = _table(p.reciprocal, s, "reciprocal" in a, lambda v: 1.0 / v)
+    r = _table(p.engine_table("reciprocal"), s, "reciprocal" in a, lambda v: 1.0 / v)
     out = e * np.ldexp(r, -k)
     return _io(p.out_fmt, out, "out" in a)
 
@@ -130,7 +130,7 @@ def emulate_norm(p: NormParams, x, w, b=None, approx=NORM_APPROX) -> np.ndarray:
     bq = _io(p.b_fmt, b, io) if p.kind == "layer" else 0.0
     n = xq.shape[1]
     j = int(n).bit_length() - 1
-    rn = float(_table(p.reciprocal, np.array([n / 2.0 ** j]), "reciprocal" in a,
+    rn = float(_table(p.engine_table("reciprocal"), np.array([n / 2.0 ** j]), "reciprocal" in a,
                       lambda v: 1.0 / v)[0])
     Fx, Fv = p.in_fmt.frac_bits, p.v_frac_bits
     eps = p.eps_code * 2.0 ** -Fv if internal else p.eps
@@ -160,7 +160,7 @@ def emulate_norm(p: NormParams, x, w, b=None, approx=NORM_APPROX) -> np.ndarray:
     s = np.ldexp(v, -2 * k)
     if internal:
         s = np.floor(np.ldexp(s, p.s_fmt.frac_bits)) * p.s_fmt.lsb
-    rs = _table(p.rsqrt, s, "rsqrt" in a, lambda t: 1.0 / np.sqrt(t))
+    rs = _table(p.engine_table("rsqrt"), s, "rsqrt" in a, lambda t: 1.0 / np.sqrt(t))
     if p.kind == "rms":
         y = xq * np.ldexp(rs, -k)[:, None] * wq[None, :]
     else:

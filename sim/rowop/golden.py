@@ -5,7 +5,8 @@ RTL to come. One function per op; each takes raw integer codes (rows x columns, 
 Notation: r_s(v) = v / 2^s rounded once by ``p.rounding`` (nearest-even by default;
 ``formats.round_shift_code``); fl_s(v) = floor(v / 2^s) (truncation, a plain wire shift; a
 negative s is an exact left shift); sat_F saturates into F; msb(v) = floor(log2 v) is the
-leading-one detector. F_X is the fraction bits of format X. Every NLI step is ``nli_eval``.
+leading-one detector. F_X is the fraction bits of format X. Every NLI step is ``nli_eval`` of the
+table the engine runs (``p.engine_table``: the NLI table, or a full-LUT / uniform-PWL baseline).
 Rows: entries at columns >= the row's length are not part of the row and output 0.
 
 Softmax (``softmax_eval``), per row; int16 / int8 preset formats in the last column:
@@ -171,13 +172,13 @@ def softmax_eval(p: SoftmaxParams, x, mask=None, lengths=None) -> SoftmaxResult:
     empty = ~valid.any(axis=1)
     m = np.where(valid, x, p.in_fmt.min_raw).max(axis=1)                       # 1
     d = p.d_fmt.saturate(x - m[:, None])                                       # 2
-    e = np.where(valid, nli_eval(p.exp, d), 0)                                 # 3
+    e = np.where(valid, nli_eval(p.engine_table("exp"), d), 0)                  # 3
     S = e.sum(axis=1)                                                          # 4
     Fe, Fs, Fr, Fo = (p.e_fmt.frac_bits, p.s_fmt.frac_bits, p.r_fmt.frac_bits,
                       p.out_fmt.frac_bits)
     k = np.where(empty, 0, msb(S) - Fe)                                        # 5
     s = np.where(empty, 1 << Fs, floor_shift(S, Fe + k - Fs))
-    r = np.where(empty, 0, nli_eval(p.reciprocal, s))                          # 6
+    r = np.where(empty, 0, nli_eval(p.engine_table("reciprocal"), s))           # 6
     stages = dict(m=m, d=d, e=e, S=S, s=s)
     if p.output_mode == "deferred":
         return SoftmaxResult(out=e, r=r, k=k, sat=np.zeros(len(x), dtype=bool), empty=empty,
@@ -215,7 +216,7 @@ def norm_eval(p: NormParams, x, w, b=None, lengths=None) -> NormResult:
     X = xv.sum(axis=1)
     j = msb(n)                                                                 # 2
     n_s = floor_shift(n, j - Fn)                                               # exact
-    rn = nli_eval(p.reciprocal, n_s)                                           # 3
+    rn = nli_eval(p.engine_table("reciprocal"), n_s)                            # 3
     if p.kind == "rms":                                                        # 4r
         v = round_shift(Q * rn, 2 * Fx + Frn + j - Fv, rnd) + p.eps_code
         N = Nr = rn2 = np.zeros_like(Q)
@@ -227,7 +228,7 @@ def norm_eval(p: NormParams, x, w, b=None, lengths=None) -> NormResult:
         v = round_shift(Nr * rn2, np.full_like(Nr, 2 * Fx + G + Frn - Fv), rnd) + p.eps_code
     k = (msb(v) - Fv) >> 1                                                     # 5
     s = floor_shift(v, Fv + 2 * k - Fs)
-    rs = nli_eval(p.rsqrt, s)                                                  # 6
+    rs = nli_eval(p.engine_table("rsqrt"), s)                                   # 6
     stages = dict(Q=Q, X=X, j=j, n_s=n_s, rn=rn, N=N, Nr=Nr, rn2=rn2, v=v, s=s, rs=rs)
     zeros = np.zeros(x.shape[0], dtype=np.int64)
     if p.kind == "layer":

@@ -186,3 +186,55 @@ def test_accuracy_figures_match_float64_recomputed_independently(monkeypatch):
     first = cases[0]
     assert rows[0][2] == f"{first['max_rel']:.2e}"
     assert rows[0][7] == f"{first['floor']['max_abs_lsb']:.2f}"
+
+
+# --- the baselines beside the NLI units --------------------------------------------------------
+def test_synth_plan_puts_each_baseline_after_its_nli_unit():
+    """int8: every unit, then its full-LUT baseline (the uniform PWL meets the NLI error only with
+    1-code segments there, so it is left out); baselines on generic-sram and xcup only."""
+    plan = rowop.synth_plan(presets=("int8",), baseline_presets=("int8",))
+    assert [label for label, _, _ in plan] == [
+        "softmax int8", "softmax int8 (full-LUT baseline)", "rmsnorm int8",
+        "rmsnorm int8 (full-LUT baseline)", "layernorm int8", "layernorm int8 (full-LUT baseline)"]
+    for label, p, targets in plan:
+        base = "baseline" in label
+        assert p.engine_arch == ("direct" if base else "parallel")
+        assert targets == (rowop.BASELINE_TARGETS if base else rowop.SYNTH_TARGETS)
+        assert p.top_name.endswith("_direct") == base and p.n_max == rowop.N_MAX
+    assert len({p.top_name for _, p, _ in plan}) == len(plan)
+    assert "ecp5" not in rowop.BASELINE_TARGETS and "generic-sram" in rowop.BASELINE_TARGETS
+
+
+def test_uniform_baseline_synthesized_only_where_it_differs_from_the_full_lut():
+    assert not rowop.distinct_baseline(rowop.units("int8", engine_arch="uniform")["softmax"])
+    assert rowop.distinct_baseline(rowop.units("int8", engine_arch="direct")["rmsnorm"])
+    assert rowop.distinct_baseline(rowop.units("int16", engine_arch="uniform")["rmsnorm"])
+    assert rowop.baseline_label("softmax int16", "direct") == "softmax int16 (full-LUT baseline)"
+    assert rowop.baseline_label("rmsnorm int16", "uniform") == "rmsnorm int16 (uniform-PWL baseline)"
+
+
+def test_baseline_row_without_ecp5_reads_not_measured():
+    reps = {t: r for t, r in reports().items() if t != "ecp5"}
+    cyc = dict(SOFTMAX_CYCLES, row_cycles="3*n+18", row_cycles_const=18, first_out_latency="n+19")
+    row = rowop.resource_row("softmax int16 (full-LUT baseline)",
+                             {"n_max": 4096, "cycles": cyc, "reports": reps})
+    assert row == ["softmax int16 (full-LUT baseline)", "4,096",
+                   "12,346 GE + 143,360 bits in SRAM macros", "1,674 / 712 / 7 / 4 RAMB36 + 1 RAMB18",
+                   "not measured", "not measured", "n+19", "3n+18: 3,090 / 12,306", "0.331 / 0.333"]
+
+
+def test_run_publishes_the_baseline_beside_its_nli_unit(monkeypatch):
+    monkeypatch.setattr(rowop, "accuracy_figures", lambda: {})
+    base = {t: r for t, r in reports().items() if t != "ecp5"}
+    monkeypatch.setattr(rowop, "resource_reports", lambda console, work: {
+        "softmax int16": {"n_max": 4096, "cycles": SOFTMAX_CYCLES, "reports": reports()},
+        "softmax int16 (full-LUT baseline)": {"n_max": 4096, "cycles": SOFTMAX_CYCLES,
+                                              "reports": base}})
+    with collect() as tables:
+        res = rowop.run(Console(width=400, record=True))
+    lines = [ln for ln in tables["resources"].splitlines() if ln.startswith("| softmax int16")]
+    assert [ln.split(" | ")[0] for ln in lines] == ["| softmax int16",
+                                                     "| softmax int16 (full-LUT baseline)"]
+    assert "| not measured | not measured |" in lines[1]
+    assert set(res["resources"]["softmax int16 (full-LUT baseline)"]) == {
+        "n_max", "cycles", "throughput", "generic-sram", "xcup"}

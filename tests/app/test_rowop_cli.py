@@ -259,3 +259,24 @@ def test_sim_refuses_big_units(capsys):
     assert main(["softmax", "sim", "--n-max", "4096"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--n-max at most 256" in err[0]
+
+
+@pytest.mark.parametrize("group, extra", [("softmax", []), ("norm", ["--kind", "layer"])])
+def test_gen_engine_arch_baseline(group, extra, tmp_path, capsys):
+    """--engine-arch direct writes the full-LUT baseline: its params say so, and its engines' tables
+    hold one value per input code (the NLI unit's fewer in all: int8 exp's domain has just 73)."""
+    args = [group, "gen", *extra, "--preset", "int8", "--n-max", "8", "--top", "u"]
+    assert main([*args, "--engine-arch", "direct", "-o", str(tmp_path / "d")]) == 0
+    assert main([*args, "-o", str(tmp_path / "p")]) == 0
+    man = {k: json.loads((tmp_path / k / "u.manifest.json").read_text()) for k in ("d", "p")}
+    assert man["d"]["params"]["engine_arch"] == "direct" and "engine_arch" not in man["p"]["params"]
+    cls = SoftmaxParams if group == "softmax" else NormParams
+    d, p = (cls.from_dict(man[k]["params"]) for k in ("d", "p"))
+    for step in d.nli_steps:
+        full = d.engine_table(step)
+        assert len(full.values) == round((full.domain[1] - full.domain[0]) / full.layout.in_fmt.lsb) + 1
+    assert sum(len(d.engine_table(s).values) for s in d.nli_steps) > \
+        sum(len(p.engine_table(s).values) for s in p.nli_steps)
+    assert main([*args, "--engine-arch", "lut", "-o", str(tmp_path / "x")]) == 2
+    assert "Invalid value for '--engine-arch'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
