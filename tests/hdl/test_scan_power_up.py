@@ -44,6 +44,8 @@ def random_power_up(tmp_path_factory):
     return p, sb.build_scan(p, out, edit=strip_initializers, extra_args=X_ARGS)
 
 
+# a Verilator build of its own (about a minute): `make test-all`
+@pytest.mark.slow
 @pytest.mark.parametrize("test, stall", [("test_stream", 0.4), ("test_reset_midrun", 0.3)])
 def test_random_power_up_values(random_power_up, tmp_path, test, stall):
     p, sim = random_power_up
