@@ -13,9 +13,8 @@ import pytest
 from nlihw.hdl.scan.params import preset
 from nlihw.sim.common.runner import first_failure
 from nlihw.sim.scan import bench as sb
+from tests.support.sv_tools import RAND_RESET, X_ARGS
 
-X_ARGS = ("--x-initial", "unique", "--x-assign", "unique")
-RAND_RESET = ("+verilator+rand+reset+2",)
 # a register declaration with its initializer; yosys's time-zero trigger for always @* is kept
 _INIT = re.compile(r"^(\s*reg\s+(?:\[[^\]]*\]\s*)?(?!\\\$auto\$verilog_backend)\S+)\s*=\s*[^;]+;", re.M)
 

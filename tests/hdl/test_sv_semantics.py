@@ -19,10 +19,9 @@ from nlihw.hdl.nli.generate import generate
 from nlihw.sim.common.lint import lint
 from nlihw.sim.nli import bench as eb
 from tests.support.engine_points import POINTS, params
+from tests.support.sv_tools import RAND_RESET, X_ARGS
 
 TRIGGER = "$auto$verilog_backend"
-X_ARGS = ("--x-initial", "unique", "--x-assign", "unique")
-RAND_RESET = ("+verilator+rand+reset+2",)
 
 
 def always_blocks(text):

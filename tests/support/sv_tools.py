@@ -28,3 +28,9 @@ def icarus(out: Path, top: str, *sources, plusargs=()):
     r = run([IVERILOG, "-g2012", "-o", "tb.vvp", "-s", f"{top}_tb", *sources], out)
     assert r.returncode == 0, r.stderr[-3000:]
     return run(["vvp", "-n", "tb.vvp", *plusargs], out)
+
+
+# Verilator options that start every variable without an initializer at a random value (a build
+# flag and a run-time plusarg): what power-up checks run under
+X_ARGS = ("--x-initial", "unique", "--x-assign", "unique")
+RAND_RESET = ("+verilator+rand+reset+2",)
